@@ -1,0 +1,35 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+# Both bootstrap the virtualenv first; the stamp is keyed by pyproject.toml, so a
+# second run installs nothing and a changed pin reinstalls.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: venv demo test lint bench clean-state
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: venv
+	$(BIN)/exchange demo
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/exchange bench ingest --rows 1000000
+
+clean-state:
+	-$(BIN)/exchange db down
+	rm -rf .exchange landing archive feedback exports

@@ -1,0 +1,6 @@
+"""Airflow Assets that connect the exchange's DAGs (ingest -> transform -> publish)."""
+
+from airflow.sdk import Asset
+
+RAW_ASSET = Asset(name="exchange_raw", uri="exchange://raw/submissions")
+"""Updated when an ingest run loaded or replaced rows in the raw zone."""
