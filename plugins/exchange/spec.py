@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
@@ -423,13 +423,3 @@ def choice_map(f: Field) -> dict[str, str]:
             out[spelling] = c.value
             out[spelling.lower()] = c.value
     return out
-
-
-@dataclass(frozen=True)
-class FileName:
-    lender_code: str
-    kind: str
-    as_of: str  # YYYYMMDD as in the name
-    seq: int
-    ext: str
-    name: str = field(compare=False)

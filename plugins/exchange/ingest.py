@@ -1,0 +1,334 @@
+"""Ingest: a lender's file is checked, pseudonymized and loaded exactly once.
+
+One transaction per file: the submission record, the raw rows (bulk COPY) and the
+problems commit together or not at all, so a crash mid-load leaves nothing half
+written and a rerun loads the file once. The original is copied into the write-once
+archive (keyed by SHA-256) before the commit; the landing copy is removed after it.
+A submission is identified by its arrival (path, size, mtime): a rerun after a crash
+resumes the same arrival instead of recording it twice.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from . import db
+from .errors import FileRejected
+from .feedback import write_feedback
+from .identifiers import load_pseudonymizer
+from .readers import Chunk, FileName, Header, detect_encoding, open_rows, parse_file_name, sha256_of
+from .regions import load_regions
+from .settings import Settings, get_settings
+from .spec import KINDS, REASONS
+from .validate import Context, Validator
+
+LOADED = "verdict in ('accepted', 'accepted_with_errors')"
+EFFECTIVE = f"{LOADED} and superseded_by is null"
+"""A submission whose rows count now: loaded and not replaced by a correction."""
+_EFFECTIVE_LOANS = ("select {cols} from raw.loans l join control.submissions s using (submission_id)"
+                    " where l.lender_code = %s and s.verdict in ('accepted', 'accepted_with_errors')"
+                    " and s.superseded_by is null")
+_KIND_ORDER = {"loans": 0, "loan_status": 1}
+
+
+@dataclass
+class Outcome:
+    submission_id: int
+    lender_code: str
+    file_name: str
+    verdict: str
+    reason_code: str | None
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    rows_warned: int
+    resumed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """True when raw data changed (rows loaded, a period replaced)."""
+        return self.verdict in ("accepted", "accepted_with_errors") and not self.resumed
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"changed": self.changed}
+
+
+@dataclass
+class Inspection:
+    """A file that passed the file-level checks, its header read and its rows ready to stream."""
+
+    name: FileName
+    sha256: str
+    fmt: str
+    encoding: str | None
+    header: Header
+    chunks: Iterator[Chunk]
+
+
+def ingest_order(path: Path) -> tuple:
+    """Files of a lender load oldest period first, loans before statuses, corrections after originals."""
+    try:
+        n = parse_file_name(path.name)
+        return (1, n.as_of.isoformat(), _KIND_ORDER[n.kind], n.seq, path.parent.name, path.name)
+    except FileRejected:
+        return (0, "", 0, 0, path.parent.name, path.name)
+
+
+def landing_files(settings: Settings | None = None) -> list[Path]:
+    """Files waiting under landing/<lender_code>/ (dot-files are uploads still being written)."""
+    root = (settings or get_settings()).landing
+    if not root.exists():
+        return []
+    found = [p for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
+             for p in d.iterdir() if p.is_file() and not p.name.startswith(".")]
+    return sorted(found, key=ingest_order)
+
+
+def inspect(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, settings: Settings) -> Inspection:
+    """The file-level checks, cheapest first; raise FileRejected with the spec's code."""
+    name = parse_file_name(path.name)
+    if name.lender_code != lender_code:
+        raise FileRejected("F_LENDER_MISMATCH", f"file names lender {name.lender_code}, submitted by {lender_code}")
+    row = conn.execute("select status from control.lenders where lender_code = %s", (lender_code,)).fetchone()
+    if row is None:
+        raise FileRejected("F_LENDER_UNKNOWN", f"lender {lender_code} is not registered")
+    if row[0] != "active":
+        raise FileRejected("F_LENDER_SUSPENDED", f"lender {lender_code} is suspended")
+    size = path.stat().st_size
+    if size == 0:
+        raise FileRejected("F_EMPTY", "the file is empty")
+    if size > settings.max_file_bytes:
+        raise FileRejected("F_SIZE", f"{size} bytes exceeds the limit of {settings.max_file_bytes}")
+    dup = conn.execute(f"select submission_id from control.submissions where sha256 = %s and {LOADED}",
+                       (sha,)).fetchone()
+    if dup:
+        raise FileRejected("F_DUPLICATE", f"these bytes were already received as submission {dup[0]}")
+    latest = conn.execute(
+        f"select max(seq) from control.submissions where lender_code = %s and kind = %s and as_of_date = %s and {EFFECTIVE}",
+        (lender_code, name.kind, name.as_of)).fetchone()[0]
+    if latest is not None and name.seq <= latest:
+        raise FileRejected("F_SEQ_NOT_NEWER", f"seq {name.seq} does not replace the accepted seq {latest}")
+    if name.ext == "xlsx":
+        if not zipfile.is_zipfile(path):
+            raise FileRejected("F_FORMAT", "the .xlsx file is not a workbook")
+        encoding = None
+    else:
+        encoding = detect_encoding(path)
+    header, chunks = open_rows(path, name.ext, encoding, KINDS[name.kind], settings.max_field_bytes)
+    return Inspection(name, sha, name.ext, encoding, header, chunks)
+
+
+def ingest_path(path: Path, settings: Settings | None = None) -> Outcome:
+    """Ingest one landed file; safe to call again for the same file (it resumes, never reloads)."""
+    settings = settings or get_settings()
+    lender_code = path.parent.name
+    stat = path.stat()
+    arrival = f"{lender_code}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+    sha = sha256_of(path)
+    with db.connect(autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"exchange-lender:{lender_code}",))
+            prior = conn.execute("select submission_id from control.submissions where arrival_key = %s",
+                                 (arrival,)).fetchone()
+            if prior is None:
+                archived = archive_original(path, sha, settings)
+                submission_id = _load(conn, path, lender_code, sha, arrival, archived, settings)
+        outcome = _finish(conn, prior[0] if prior else submission_id, path, stat, settings)
+    outcome.resumed = prior is not None
+    return outcome
+
+
+class _TooManyBadRows(Exception):
+    """Raised inside the data savepoint so the rows roll back while the verdict is kept."""
+
+
+def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arrival: str, archived: Path,
+          settings: Settings) -> int:
+    submission_id = conn.execute(
+        "insert into control.submissions (lender_code, file_name, sha256, size_bytes, arrival_key, archive_path,"
+        " verdict) values (%s, %s, %s, %s, %s, %s, 'rejected') returning submission_id",
+        (lender_code, path.name, sha, path.stat().st_size, arrival, str(archived.relative_to(settings.home)))).fetchone()[0]
+    problems: list[pd.DataFrame] = []
+    counts = {"rows_total": 0, "rows_accepted": 0, "rows_rejected": 0, "rows_warned": 0}
+    verdict, reason = "rejected", None
+    try:
+        found = inspect(conn, path, lender_code, sha, settings)
+        conn.execute("update control.submissions set kind = %s, as_of_date = %s, seq = %s, file_format = %s,"
+                     " encoding = %s where submission_id = %s",
+                     (found.name.kind, found.name.as_of, found.name.seq, found.fmt, found.encoding, submission_id))
+        if found.header.ignored:
+            problems.append(pd.DataFrame({"line": 1, "loan_id": None, "field": list(found.header.ignored),
+                                          "code": "W_COLUMN_IGNORED", "severity": "warning"}))
+        try:
+            with conn.transaction():
+                _copy_rows(conn, found, lender_code, submission_id, settings, problems, counts)
+                if counts["rows_total"] == 0:
+                    raise FileRejected("F_NO_ROWS", "the file has a header but no data rows")
+                if counts["rows_rejected"] > settings.bad_row_threshold * counts["rows_total"]:
+                    raise _TooManyBadRows
+        except _TooManyBadRows:
+            reason = "F_ERROR_RATE"
+            counts["rows_accepted"] = 0
+        else:
+            verdict = "accepted_with_errors" if counts["rows_rejected"] else "accepted"
+            conn.execute(
+                f"update control.submissions set superseded_by = %s where lender_code = %s and kind = %s"
+                f" and as_of_date = %s and submission_id <> %s and {EFFECTIVE}",
+                (submission_id, lender_code, found.name.kind, found.name.as_of, submission_id))
+    except FileRejected as exc:
+        reason = exc.code
+        verdict = "duplicate" if exc.code == "F_DUPLICATE" else "rejected"
+        problems.append(pd.DataFrame({"line": [exc.line or 0], "loan_id": [None], "field": [exc.field],
+                                      "code": [exc.code], "severity": ["file"]}))
+        if exc.code == "F_DUPLICATE":
+            conn.execute("update control.submissions set duplicate_of = (select min(submission_id) from"
+                         " control.submissions where sha256 = %s and submission_id <> %s) where submission_id = %s",
+                         (sha, submission_id, submission_id))
+    if reason == "F_ERROR_RATE":
+        problems.append(pd.DataFrame({"line": [0], "loan_id": [None], "field": [None], "code": [reason],
+                                      "severity": ["file"]}))
+    _copy_problems(conn, submission_id, problems)
+    conn.execute("update control.submissions set verdict = %s, reason_code = %s, rows_total = %s, rows_accepted = %s,"
+                 " rows_rejected = %s, rows_warned = %s, processed_at = now() where submission_id = %s",
+                 (verdict, reason, counts["rows_total"], counts["rows_accepted"], counts["rows_rejected"],
+                  counts["rows_warned"], submission_id))
+    return submission_id
+
+
+def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, submission_id: int,
+               settings: Settings, problems: list[pd.DataFrame], counts: dict[str, int]) -> None:
+    kind = KINDS[found.name.kind]
+    ctx = Context(kind=kind, file_date=found.name.as_of, pseudonymizer=load_pseudonymizer(settings.state_dir),
+                  regions=load_regions())
+    if kind.name == "loan_status":
+        ctx.known_loans = {r[0] for r in conn.execute(_EFFECTIVE_LOANS.format(cols="distinct l.loan_id"), (lender_code,))}
+    else:
+        for key, name in conn.execute(_EFFECTIVE_LOANS.format(cols="distinct l.borrower_key, l.name_hash"),
+                                      (lender_code,)):
+            ctx.prior_names.setdefault(key, set()).add(name)
+    validator = Validator(ctx)
+    # every raw row carries its submission, lender and the file's reporting date
+    tags = {"submission_id": str(submission_id), "lender_code": lender_code, "as_of_date": found.name.as_of.isoformat()}
+    tags = {k: v for k, v in tags.items() if k not in {f.column for f in kind.fields}}
+    columns = [*tags, "line", *[f.column for f in kind.fields]]
+    with conn.cursor() as cur, cur.copy(
+            f"copy {kind.raw_table} ({', '.join(columns)}) from stdin with (format csv)") as copy:
+        for chunk in found.chunks:
+            result = validator.validate(chunk)
+            problems.append(result.problems)
+            frame = result.accepted
+            n_rows = len(chunk.lines) + len(chunk.bad_width)
+            counts["rows_total"] += n_rows
+            counts["rows_rejected"] += result.rejected_lines
+            counts["rows_accepted"] += len(frame)
+            warned = result.problems.loc[result.problems.severity == "warning", "line"]
+            counts["rows_warned"] += int(frame.line.isin(warned).sum())
+            if len(frame):
+                copy.write(_csv_bytes(frame, tags, columns))
+
+
+def _csv_bytes(frame: pd.DataFrame, tags: dict[str, str], columns: list[str]) -> bytes:
+    """The chunk as CSV for COPY: everything as text, NULL as an unquoted empty field."""
+    n = len(frame)
+    arrays = {c: pa.repeat(pa.scalar(v, pa.string()), n) for c, v in tags.items()}
+    for c in columns[len(tags):]:
+        arrays[c] = pa.array(frame[c].astype("string"), type=pa.string(), from_pandas=True)
+    buf = io.BytesIO()
+    pacsv.write_csv(pa.table([arrays[c] for c in columns], names=columns), buf,
+                    pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    return buf.getvalue()
+
+
+def _copy_problems(conn: psycopg.Connection, submission_id: int, problems: list[pd.DataFrame]) -> None:
+    frames = [p for p in problems if len(p)]
+    if not frames:
+        return
+    with conn.cursor() as cur, cur.copy("copy control.row_problems (submission_id, line, loan_id, field, code, severity)"
+                                        " from stdin") as copy:
+        for frame in frames:
+            for line, loan_id, field_name, code, severity in frame[["line", "loan_id", "field", "code", "severity"]].itertuples(
+                    index=False):
+                copy.write_row((submission_id, int(line), None if pd.isna(loan_id) else loan_id,
+                                None if pd.isna(field_name) else field_name, code, severity or REASONS[code].severity))
+
+
+def archive_original(path: Path, sha: str, settings: Settings) -> Path:
+    """Copy into archive/<sha[:2]>/<sha>.<ext>, read-only; an existing copy is never rewritten."""
+    ext = path.suffix.lower().lstrip(".") or "bin"
+    target = settings.archive / sha[:2] / f"{sha}.{ext if ext in ('csv', 'xlsx') else 'bin'}"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(path, tmp)
+    os.chmod(tmp, 0o444)
+    os.replace(tmp, target)
+    return target
+
+
+def _finish(conn: psycopg.Connection, submission_id: int, path: Path, stat: os.stat_result,
+            settings: Settings) -> Outcome:
+    """After the commit: feedback for the lender, and the landing copy removed (same arrival only)."""
+    feedback_path = write_feedback(conn, submission_id, settings)
+    with conn.transaction():
+        conn.execute("update control.submissions set feedback_path = %s where submission_id = %s",
+                     (str(feedback_path.relative_to(settings.home)), submission_id))
+    try:
+        now = path.stat()
+        if (now.st_size, now.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    row = conn.execute("select submission_id, lender_code, file_name, verdict, reason_code, rows_total, rows_accepted,"
+                       " rows_rejected, rows_warned from control.submissions where submission_id = %s",
+                       (submission_id,)).fetchone()
+    return Outcome(*row)
+
+
+@dataclass
+class SubmitResult:
+    file: str
+    accepted_for_processing: bool
+    code: str | None
+    message: str
+    landing_path: str | None = None
+
+
+def submit(lender_code: str, paths: list[Path], settings: Settings | None = None) -> list[SubmitResult]:
+    """Check each file at the door and copy it into landing/<lender_code>/ for the next ingest run."""
+    settings = settings or get_settings()
+    results = []
+    with db.connect(autocommit=True) as conn:
+        for path in paths:
+            try:
+                if not path.is_file():
+                    raise FileRejected("F_FORMAT", "not a readable file")
+                sha = sha256_of(path)
+                found = inspect(conn, path, lender_code, sha, settings)
+                found.chunks.close()
+                target = settings.landing / lender_code / path.name
+                if target.exists() and sha256_of(target) != sha:
+                    raise FileRejected("F_SEQ_NOT_NEWER", "a different file with this name is already waiting;"
+                                                          " send a correction with a higher seq")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.uploading")
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, target)
+                results.append(SubmitResult(path.name, True, None, "queued for ingest 已进入待处理区",
+                                            str(target.relative_to(settings.home))))
+            except FileRejected as exc:
+                r = REASONS.get(exc.code)
+                results.append(SubmitResult(path.name, False, exc.code,
+                                            f"{r.zh if r else ''} / {exc.message}" + (f" (line {exc.line})" if exc.line else "")))
+    return results
