@@ -8,6 +8,7 @@ database, dropped at the end, so tests never touch the demo's data.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+# Airflow reads its home when first imported: one private home for the whole session
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="exchange-test-airflow-"))
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 TEST_SECRET = "test-secret-0123456789abcdef"

@@ -5,7 +5,13 @@ import stat
 
 import pytest
 
-from exchange.identifiers import Pseudonymizer, check_id, load_pseudonymizer, normalise, resident_id_check_char
+from exchange.identifiers import (
+    Pseudonymizer,
+    check_id,
+    load_pseudonymizer,
+    normalise,
+    resident_id_check_char,
+)
 
 
 def test_standard_example_resident_id_is_valid():

@@ -40,6 +40,7 @@ _EFFECTIVE_LOANS = ("select {cols} from raw.loans l join control.submissions s u
                     " where l.lender_code = %s and s.verdict in ('accepted', 'accepted_with_errors')"
                     " and s.superseded_by is null")
 _KIND_ORDER = {"loans": 0, "loan_status": 1}
+UPLOADING = ".uploading"
 
 
 @dataclass
@@ -86,13 +87,18 @@ def ingest_order(path: Path) -> tuple:
 
 
 def landing_files(settings: Settings | None = None) -> list[Path]:
-    """Files waiting under landing/<lender_code>/ (dot-files are uploads still being written)."""
+    """Files waiting under landing/<lender_code>/, except uploads still being written."""
     root = (settings or get_settings()).landing
     if not root.exists():
         return []
     found = [p for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-             for p in d.iterdir() if p.is_file() and not p.name.startswith(".")]
+             for p in d.iterdir() if p.is_file() and not _in_progress(p.name)]
     return sorted(found, key=ingest_order)
+
+
+def _in_progress(name: str) -> bool:
+    """`submit` writes `.<name>.uploading` and renames it when complete."""
+    return name.startswith(".") and name.endswith(UPLOADING)
 
 
 def inspect(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, settings: Settings) -> Inspection:
@@ -322,7 +328,7 @@ def submit(lender_code: str, paths: list[Path], settings: Settings | None = None
                     raise FileRejected("F_SEQ_NOT_NEWER", "a different file with this name is already waiting;"
                                                           " send a correction with a higher seq")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.uploading")
+                tmp = target.with_name(f".{target.name}{UPLOADING}")
                 shutil.copyfile(path, tmp)
                 os.replace(tmp, target)
                 results.append(SubmitResult(path.name, True, None, "queued for ingest 已进入待处理区",

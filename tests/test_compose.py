@@ -1,0 +1,50 @@
+"""No Docker engine runs here, so the compose file is checked against the project by reading it."""
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+AIRFLOW_SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+
+
+def test_services_of_a_real_deployment_are_present():
+    assert {"postgres", "airflow-init", *AIRFLOW_SERVICES} <= set(COMPOSE["services"])
+
+
+def test_airflow_services_run_the_airflow_3_commands():
+    commands = {name: COMPOSE["services"][name]["command"] for name in AIRFLOW_SERVICES}
+    assert commands["airflow-scheduler"] == ["airflow", "scheduler"]
+    assert commands["airflow-dag-processor"] == ["airflow", "dag-processor"]
+    assert commands["airflow-triggerer"] == ["airflow", "triggerer"]
+    assert commands["airflow-api-server"][:2] == ["airflow", "api-server"]
+
+
+def test_every_airflow_service_shares_the_data_volume_and_finds_the_project():
+    for name in AIRFLOW_SERVICES:
+        service = COMPOSE["services"][name]
+        env = service["environment"]
+        assert "exchange-data:/srv/exchange" in service["volumes"]
+        assert env["EXCHANGE_HOME"] == "/srv/exchange"
+        assert Path(env["AIRFLOW__CORE__DAGS_FOLDER"]).name == "dags"
+        assert env["EXCHANGE_DB_URL"].startswith("postgresql://")
+
+
+def test_secrets_come_from_the_env_file_and_the_example_names_them_all():
+    example = (ROOT / "deploy" / "exchange.env.example").read_text()
+    text = (ROOT / "docker-compose.yml").read_text()
+    for var in ("POSTGRES_PASSWORD", "EXCHANGE_DB_PASSWORD", "AIRFLOW_DB_PASSWORD"):
+        assert f"${{{var}}}" in text and f"{var}=" in example
+    assert "EXCHANGE_PSEUDONYM_KEY=" in example
+    assert "deploy/exchange.env" in (ROOT / ".gitignore").read_text()
+
+
+def test_image_installs_this_project_and_copies_what_the_dags_need():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    for part in ("pip install --no-cache-dir -e .", "COPY dags", "COPY dbt_project", "COPY expectations", "COPY plugins"):
+        assert part in dockerfile
+    for mount in COMPOSE["services"]["postgres"]["volumes"]:
+        source = mount.split(":")[0]
+        if source.startswith("./"):
+            assert (ROOT / source).exists()

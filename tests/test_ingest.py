@@ -1,0 +1,174 @@
+"""Ingest against a real PostgreSQL: encodings, verdicts, duplicates, corrections, crash safety."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from builders import csv_text, land, loan_row, status_row, write_xlsx
+
+from exchange import lenders
+from exchange.ingest import ingest_path, landing_files, submit
+
+
+@pytest.fixture
+def lender(exchange_home, conn):
+    lenders.add(conn, "XD01", "测试小额贷款有限公司", "microloan_company")
+    return "XD01"
+
+
+def _problems(conn, submission_id):
+    return conn.execute("select line, field, code from control.row_problems where submission_id = %s order by 1, 3",
+                        (submission_id,)).fetchall()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+@pytest.mark.parametrize("chinese", [False, True])
+def test_each_encoding_and_header_language_loads(exchange_home, lender, conn, encoding, chinese):
+    rows = [loan_row(i, borrower_name=f"张伟{i}") for i in range(1, 21)]
+    path = land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text(rows, chinese=chinese), encoding)
+    out = ingest_path(path)
+    assert (out.verdict, out.rows_accepted) == ("accepted", 20)
+    assert conn.execute("select encoding from control.submissions").fetchone()[0] == encoding
+    assert conn.execute("select count(distinct borrower_key) from raw.loans").fetchone()[0] == 20
+
+
+def test_xlsx_first_sheet_loads_with_sheet_row_numbers(exchange_home, lender, conn):
+    rows = [loan_row(i) for i in range(1, 11)] + [loan_row(11, region_code="999999")]
+    path = exchange_home / "landing" / lender / "XD01_loans_20250131.xlsx"
+    path.parent.mkdir(parents=True)
+    write_xlsx(path, rows)
+    out = ingest_path(path)
+    assert (out.verdict, out.rows_accepted, out.rows_rejected) == ("rejected", 0, 1)  # 1 of 11 > 5 %
+    assert _problems(conn, out.submission_id) == [(0, None, "F_ERROR_RATE"), (12, "region_code", "R_REGION")]
+
+
+def test_bad_rows_are_quarantined_and_good_rows_load(exchange_home, lender, conn):
+    rows = [loan_row(i) for i in range(1, 40)] + [loan_row(40, id_number="110105194912310021")]
+    out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text(rows)))
+    assert (out.verdict, out.rows_accepted, out.rows_rejected) == ("accepted_with_errors", 39, 1)
+    assert _problems(conn, out.submission_id) == [(41, "id_number", "R_ID_CHECKSUM")]
+    feedback = next((exchange_home / "feedback" / lender).glob("*.feedback.csv"))
+    with feedback.open(encoding="utf-8-sig") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["line"] == "41" and row["loan_id"] == "L000040" and row["code"] == "R_ID_CHECKSUM"
+    assert row["message_zh"] and row["message_en"]
+    assert "110105194912310021" not in feedback.read_text(encoding="utf-8-sig")
+
+
+def test_same_bytes_twice_is_a_duplicate_and_loads_nothing(exchange_home, lender, conn):
+    content = csv_text([loan_row(i) for i in range(1, 6)])
+    first = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", content))
+    again = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", content))
+    assert first.verdict == "accepted" and again.verdict == "duplicate"
+    assert conn.execute("select count(*) from raw.loans").fetchone()[0] == 5
+    assert conn.execute("select duplicate_of from control.submissions where submission_id = %s",
+                        (again.submission_id,)).fetchone()[0] == first.submission_id
+
+
+def test_submit_refuses_already_received_bytes_at_the_door(exchange_home, lender, tmp_path):
+    src = tmp_path / "XD01_loans_20250131.csv"
+    src.write_text(csv_text([loan_row(1)]), encoding="utf-8")
+    assert submit(lender, [src])[0].accepted_for_processing
+    ingest_path(landing_files()[0])
+    (again,) = submit(lender, [src])
+    assert (again.accepted_for_processing, again.code) == (False, "F_DUPLICATE")
+
+
+def test_correction_replaces_its_period_and_keeps_history(exchange_home, lender, conn):
+    ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(i) for i in (1, 2)])))
+    original = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131.csv",
+                                csv_text([status_row(1), status_row(2)], "loan_status")))
+    corrected_rows = [status_row(1, outstanding_principal="4500.00"), status_row(2)]
+    correction = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131_2.csv",
+                                  csv_text(corrected_rows, "loan_status")))
+    assert correction.verdict == "accepted"
+    assert conn.execute("select superseded_by from control.submissions where submission_id = %s",
+                        (original.submission_id,)).fetchone()[0] == correction.submission_id
+    assert conn.execute("select count(*) from raw.loan_status").fetchone()[0] == 4  # history kept
+    current = conn.execute(
+        "select ls.outstanding_principal from raw.loan_status ls join control.submissions s using (submission_id)"
+        " where s.superseded_by is null and ls.loan_id = 'L000001'").fetchall()
+    assert [float(v) for (v,) in current] == [4500.0]
+    stale = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131_2.csv",
+                             csv_text([status_row(1), status_row(2, dpd_reported="")], "loan_status")))
+    assert (stale.verdict, stale.reason_code) == ("rejected", "F_SEQ_NOT_NEWER")
+
+
+def test_status_for_a_loan_never_reported_is_rejected(exchange_home, lender, conn):
+    ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(i) for i in range(1, 30)])))
+    rows = [status_row(i) for i in range(1, 30)] + [status_row(99)]
+    out = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131.csv", csv_text(rows, "loan_status")))
+    assert out.verdict == "accepted_with_errors"
+    assert _problems(conn, out.submission_id) == [(31, "loan_id", "R_UNKNOWN_LOAN")]
+
+
+def test_suspended_lender_files_are_rejected(exchange_home, lender, conn):
+    lenders.set_status(conn, lender, "suspended", "test")
+    out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(1)])))
+    assert (out.verdict, out.reason_code) == ("rejected", "F_LENDER_SUSPENDED")
+
+
+def test_oversized_file_is_rejected(exchange_home, lender, monkeypatch):
+    monkeypatch.setenv("EXCHANGE_MAX_FILE_MB", "0.001")
+    out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(i) for i in range(50)])))
+    assert (out.verdict, out.reason_code) == ("rejected", "F_SIZE")
+
+
+def test_rerun_after_commit_resumes_without_recording_twice(exchange_home, lender, conn):
+    path = land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(1)]))
+    copy = path.read_bytes()
+    stat = path.stat()
+    first = ingest_path(path)
+    path.write_bytes(copy)  # as if the process died after the commit, before removing the landing copy
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = ingest_path(path)
+    assert again.resumed and again.submission_id == first.submission_id
+    assert conn.execute("select count(*) from control.submissions").fetchone()[0] == 1
+    assert not path.exists()
+
+
+def test_process_killed_during_copy_leaves_nothing_and_rerun_loads_once(exchange_home, lender, conn, pg_url):
+    n = 300_000
+    from exchange.bench import write_status_file
+
+    conn.execute("insert into control.submissions (lender_code, kind, as_of_date, seq, file_name, sha256, size_bytes,"
+                 " arrival_key, verdict) values ('XD01', 'loans', '2025-06-30', 1, 'setup', repeat('0', 64), 0,"
+                 " 'setup', 'accepted')")
+    conn.execute("insert into raw.loans select s.submission_id, g, 'XD01', '2025-06-30', 'L' || lpad(g::text, 7, '0'),"
+                 " 'individual', 'RESIDENT_ID', md5(g::text) || md5(g::text), md5(g::text) || md5(g::text), null,"
+                 " '110105', 'consumer_loan', 'credit', null, 50000, 'CNY', 0.18, '2025-01-01', '2026-01-01',"
+                 " 'equal_installment', 12, 'AUTH' from generate_series(1, %s) g, control.submissions s", (n,))
+    path = exchange_home / "landing" / lender / "XD01_loan_status_20250630.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_status_file(path, n)
+    env = {**os.environ}
+    child = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path;"
+                              " from exchange.ingest import ingest_path; ingest_path(Path(sys.argv[1]))", str(path)],
+                             env=env)
+    deadline = time.monotonic() + 120
+    copied = 0
+    while time.monotonic() < deadline and child.poll() is None:
+        row = conn.execute("select tuples_processed from pg_stat_progress_copy p join pg_stat_activity a using (pid)"
+                           " where a.query ilike 'copy raw.loan_status%%'").fetchone()
+        if row and row[0] > 0:
+            copied = row[0]
+            break
+        time.sleep(0.02)
+    assert copied > 0, "the COPY was never seen in progress"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    while conn.execute("select count(*) from pg_stat_activity where query ilike 'copy raw.loan_status%%'"
+                       " and pid <> pg_backend_pid()").fetchone()[0]:
+        time.sleep(0.05)  # the server notices the dead client and rolls its transaction back
+    assert conn.execute("select count(*) from raw.loan_status").fetchone()[0] == 0
+    assert conn.execute("select count(*) from control.submissions where kind = 'loan_status'").fetchone()[0] == 0
+    assert path.exists()
+    out = ingest_path(path)
+    assert (out.verdict, out.rows_accepted) == ("accepted", n)
+    assert conn.execute("select count(*) from raw.loan_status").fetchone()[0] == n
