@@ -172,3 +172,14 @@ def test_process_killed_during_copy_leaves_nothing_and_rerun_loads_once(exchange
     out = ingest_path(path)
     assert (out.verdict, out.rows_accepted) == ("accepted", n)
     assert conn.execute("select count(*) from raw.loan_status").fetchone()[0] == n
+
+
+def test_statuses_picked_before_their_loans_file_still_load_after_it(exchange_home, lender, conn):
+    loans = land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(i) for i in range(1, 11)]))
+    statuses = land(exchange_home, lender, "XD01_loan_status_20250131.csv",
+                    csv_text([status_row(i) for i in range(1, 11)], "loan_status"))
+    first = ingest_path(statuses)  # a scheduler may run the statuses' task first
+    assert (first.verdict, first.rows_accepted) == ("accepted", 10)
+    later = ingest_path(loans)  # the loans task then reports the submission its file became
+    assert later.resumed and later.verdict == "accepted"
+    assert conn.execute("select count(*) from control.submissions").fetchone()[0] == 2

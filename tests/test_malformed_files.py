@@ -55,7 +55,7 @@ CORPUS: list[tuple[str, str, bytes, str]] = [
     ("XD02", "XD02_loans_20250214.csv", (LOAN_HEADER + "\n").encode(), "F_NO_ROWS"),
     ("XD02", "XD02_loans_20250215.csv", GOOD_LOANS.replace("consent_ref", "remark").encode(), "F_HEADER"),
     ("XD02", "XD02_loans_20250216.csv", GOOD_LOANS.replace("currency", "principal").encode(), "F_HEADER"),
-    ("XD02", "XD02_loans_20250217.xlsx", GOOD_LOANS.encode(), "F_FORMAT"),
+    ("XD02", "XD02_loans_20250217.xlsx", csv_text([loan_row(7)]).encode(), "F_FORMAT"),
     ("XD02", "XD02_loans_20250218.xlsx", _corrupt_xlsx(), "F_FORMAT"),
     ("XD02", "XD02_loans_20250219.csv", (GOOD_LOANS + 'L9,"unterminated\n').encode(), "F_FORMAT"),
     ("XD02", "XD02_loans_20250220.csv",

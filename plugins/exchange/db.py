@@ -8,6 +8,7 @@ command (and dbt, GX, Airflow tasks) reuses it; `exchange db down` stops it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import warnings
@@ -23,6 +24,7 @@ from .errors import ConfigError
 from .settings import get_settings
 
 EMBEDDED_DB = "exchange"
+logging.getLogger("pgserver").setLevel(logging.WARNING)  # its info lines at exit outlive the log streams
 _MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _MIGRATE_LOCK = 7_340_001  # pg_advisory_lock key: one migrator at a time
 

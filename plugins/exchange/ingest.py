@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from . import db
-from .errors import FileRejected
+from .errors import ExchangeError, FileRejected
 from .feedback import write_feedback
 from .identifiers import load_pseudonymizer
 from .readers import Chunk, FileName, Header, detect_encoding, open_rows, parse_file_name, sha256_of
@@ -41,6 +41,8 @@ _EFFECTIVE_LOANS = ("select {cols} from raw.loans l join control.submissions s u
                     " and s.superseded_by is null")
 _KIND_ORDER = {"loans": 0, "loan_status": 1}
 UPLOADING = ".uploading"
+_OUTCOME_COLUMNS = ("submission_id, lender_code, file_name, verdict, reason_code, rows_total, rows_accepted,"
+                    " rows_rejected, rows_warned")
 
 
 @dataclass
@@ -136,9 +138,23 @@ def inspect(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, se
 
 
 def ingest_path(path: Path, settings: Settings | None = None) -> Outcome:
-    """Ingest one landed file; safe to call again for the same file (it resumes, never reloads)."""
+    """Ingest one landed file; safe to call again for the same file (it resumes, never reloads).
+
+    A lender's files must load in order (a month's loans before its statuses) however the
+    scheduler orders the tasks, so every earlier file of the same lender still waiting
+    is ingested first. The task that was meant for such a file then finds it gone and
+    reports the submission it became.
+    """
     settings = settings or get_settings()
+    for earlier in [p for p in landing_files(settings) if p.parent == path.parent and ingest_order(p) < ingest_order(path)]:
+        _ingest_one(earlier, settings)
+    return _ingest_one(path, settings)
+
+
+def _ingest_one(path: Path, settings: Settings) -> Outcome:
     lender_code = path.parent.name
+    if not path.exists():
+        return _already_ingested(lender_code, path.name)
     stat = path.stat()
     arrival = f"{lender_code}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
     sha = sha256_of(path)
@@ -153,6 +169,15 @@ def ingest_path(path: Path, settings: Settings | None = None) -> Outcome:
         outcome = _finish(conn, prior[0] if prior else submission_id, path, stat, settings)
     outcome.resumed = prior is not None
     return outcome
+
+
+def _already_ingested(lender_code: str, file_name: str) -> Outcome:
+    with db.connect() as conn:
+        row = conn.execute(f"select {_OUTCOME_COLUMNS} from control.submissions where lender_code = %s"
+                           " and file_name = %s order by submission_id desc limit 1", (lender_code, file_name)).fetchone()
+    if row is None:
+        raise ExchangeError("I_MISSING", f"{lender_code}/{file_name} is neither in the landing zone nor ingested")
+    return Outcome(*row, resumed=True)
 
 
 class _TooManyBadRows(Exception):
@@ -218,7 +243,8 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
     ctx = Context(kind=kind, file_date=found.name.as_of, pseudonymizer=load_pseudonymizer(settings.state_dir),
                   regions=load_regions())
     if kind.name == "loan_status":
-        ctx.known_loans = {r[0] for r in conn.execute(_EFFECTIVE_LOANS.format(cols="distinct l.loan_id"), (lender_code,))}
+        ctx.known_loans = pa.array([r[0] for r in conn.execute(_EFFECTIVE_LOANS.format(cols="distinct l.loan_id"),
+                                                                (lender_code,))], pa.string())
     else:
         for key, name in conn.execute(_EFFECTIVE_LOANS.format(cols="distinct l.borrower_key, l.name_hash"),
                                       (lender_code,)):
@@ -296,8 +322,7 @@ def _finish(conn: psycopg.Connection, submission_id: int, path: Path, stat: os.s
             path.unlink()
     except FileNotFoundError:
         pass
-    row = conn.execute("select submission_id, lender_code, file_name, verdict, reason_code, rows_total, rows_accepted,"
-                       " rows_rejected, rows_warned from control.submissions where submission_id = %s",
+    row = conn.execute(f"select {_OUTCOME_COLUMNS} from control.submissions where submission_id = %s",
                        (submission_id,)).fetchone()
     return Outcome(*row)
 

@@ -177,20 +177,27 @@ def _chunks(records: Iterator[tuple[int, list[str]]], header: Header, closer) ->
 
 
 def _group(records: Iterator[tuple[int, list[str]]], header: Header) -> Iterator[Chunk]:
-    fields = list(header.positions.items())
-    chunk = Chunk([], {name: [] for name, _ in fields}, [])
+    """Batch records and transpose each batch into columns (zip(*rows) runs in C)."""
+    width = header.width
+    lines: list[int] = []
+    rows: list[list[str]] = []
+    bad: list[int] = []
     for line, row in records:
-        if len(row) != header.width:
-            chunk.bad_width.append(line)
+        if len(row) == width:
+            lines.append(line)
+            rows.append(row)
         else:
-            chunk.lines.append(line)
-            for name, pos in fields:
-                chunk.columns[name].append(row[pos])
-        if len(chunk.lines) + len(chunk.bad_width) >= CHUNK_ROWS:
-            yield chunk
-            chunk = Chunk([], {name: [] for name, _ in fields}, [])
-    if chunk.lines or chunk.bad_width:
-        yield chunk
+            bad.append(line)
+        if len(rows) + len(bad) >= CHUNK_ROWS:
+            yield _columns(lines, rows, bad, header)
+            lines, rows, bad = [], [], []
+    if rows or bad:
+        yield _columns(lines, rows, bad, header)
+
+
+def _columns(lines: list[int], rows: list[list[str]], bad: list[int], header: Header) -> Chunk:
+    cols = list(zip(*rows, strict=True)) if rows else [()] * header.width
+    return Chunk(lines, {name: list(cols[pos]) for name, pos in header.positions.items()}, bad)
 
 
 def iter_xlsx(path: Path, kind: Kind, max_field: int) -> tuple[Header, Iterator[Chunk]]:

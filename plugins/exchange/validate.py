@@ -15,6 +15,8 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .identifiers import Pseudonymizer, check_id, normalise
 from .readers import Chunk
@@ -46,7 +48,7 @@ class Context:
     file_date: dt.date
     pseudonymizer: Pseudonymizer
     regions: frozenset[str]
-    known_loans: set[str] = field(default_factory=set)
+    known_loans: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
     prior_names: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -62,7 +64,8 @@ class Validator:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self._seen_keys: set[str] = set()
+        self._seen_keys: list[pa.Array] = []
+        self._regions = pa.array(sorted(ctx.regions), pa.string())
 
     def validate(self, chunk: Chunk) -> Result:
         kind = self.ctx.kind
@@ -122,7 +125,7 @@ class Validator:
             found.add(bad, f.name, "R_PHONE")
             return digits, present & ~bad
         if f.type == "region":
-            bad = present & ~s.isin(self.ctx.regions)
+            bad = present & ~is_in(s, self._regions)
             found.add(bad, f.name, "R_REGION")
             return s, present & ~bad
         if f.type == "uscc":
@@ -176,11 +179,12 @@ class Validator:
         check = rule.check
         if check == "unique":
             ids = v.where(good)
-            dup = good & (ids.duplicated(keep="first") | ids.isin(self._seen_keys))
-            self._seen_keys.update(ids.dropna().tolist())
+            seen = pa.concat_arrays(self._seen_keys) if self._seen_keys else pa.array([], pa.string())
+            dup = good & (ids.duplicated(keep="first") | is_in(ids, seen))
+            self._seen_keys.append(pa.array(ids.dropna(), pa.string()))
             found.add(dup, rule.field, rule.code)
         elif check == "known_loan":
-            found.add(good & ~v.isin(self.ctx.known_loans), rule.field, rule.code)
+            found.add(good & ~is_in(v, self.ctx.known_loans), rule.field, rule.code)
         elif check == "allowed_pairs":
             pair_ok = pd.Series([(a, b) in rule.pairs for a, b in zip(v, values[rule.other], strict=True)], index=v.index)
             found.add(good & ok[rule.other] & ~pair_ok, rule.other or rule.field, rule.code)
@@ -252,9 +256,15 @@ class Validator:
             known.add(name)
 
 
+def is_in(series: pd.Series, value_set: pa.Array) -> np.ndarray:
+    """Membership through Arrow's hash kernel (pandas' isin converts every value in Python)."""
+    arr = pa.array(series.astype("string"), from_pandas=True)
+    return np.asarray(pc.is_in(arr, value_set=value_set.cast(arr.type)).fill_null(False), dtype=bool)
+
+
 def _condition(cond: Condition | None, values, ok) -> pd.Series:
     if isinstance(cond, When):
-        return ok[cond.field] & values[cond.field].isin(cond.values).fillna(False)
+        return ok[cond.field] & is_in(values[cond.field], pa.array(cond.values, pa.string()))
     if isinstance(cond, SumPositive):
         total = sum(values[x].where(ok[x], 0).fillna(0) for x in cond.fields)
         return total > 0

@@ -78,8 +78,10 @@ create table control.row_problems (
 comment on table control.row_problems is 'Problems found in a submission, by line and field (no values: they may be identities).';
 create index row_problems_submission on control.row_problems (submission_id, line);
 
+-- Raw rows carry their submission_id without a foreign key: they are written in the same
+-- transaction as their submission row, and a per-row RI check would make COPY several times slower.
 create table raw.loans (
-    submission_id    bigint not null references control.submissions,
+    submission_id    bigint not null,
     line             int not null,
     lender_code      text not null,
     as_of_date       date not null,
@@ -108,7 +110,7 @@ create index raw_loans_lender_loan on raw.loans (lender_code, loan_id);
 create index raw_loans_borrower on raw.loans (borrower_key);
 
 create table raw.loan_status (
-    submission_id         bigint not null references control.submissions,
+    submission_id         bigint not null,
     line                  int not null,
     lender_code           text not null,
     as_of_date            date not null,
