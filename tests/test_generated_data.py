@@ -35,7 +35,7 @@ def loaded(tmp_path_factory, pg_url):
                          " raw.loans, raw.loan_status")
             result = generate(out, **SCALE)
             for lender in result.lenders:
-                lenders.add(conn, lender.code, lender.name, lender.category)
+                lenders.add(conn, lender.code, lender.name_zh, lender.category)
         for path in result.files:
             submit(path.name.split("_", 1)[0], [path])
         pipeline = run_pipeline(only=("exchange_ingest",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -288,13 +289,14 @@ def demo() -> None:
     state = json.loads(state_file.read_text()) if state_file.exists() else {"end": _last_month_end().isoformat()}
     state_file.write_text(json.dumps(state))  # the first run fixes the period, so reruns regenerate the same bytes
     out = settings.state_dir / "demo" / "generated"
+    shutil.rmtree(out, ignore_errors=True)  # the demo's own scratch copy; the same bytes come back
     console.print(f"1/4 生成模拟机构数据 generating {DEMO['lenders']} lenders x {DEMO['months']} months -> {out}")
     result = _generate(out, DEMO["lenders"], DEMO["months"], DEMO["loans"], DEMO["seed"], DEMO["error_rate"],
                        dt.date.fromisoformat(state["end"]))
     console.print("2/4 登记机构 registering lenders")
     with database.connect(autocommit=True) as conn:
         for lender in result.lenders:
-            lenders.add(conn, lender.code, lender.name, lender.category)
+            lenders.add(conn, lender.code, lender.name_zh, lender.category)
     console.print("3/4 报送文件 submitting files to the landing zone")
     queued = refused = already = 0
     for path in result.files:
