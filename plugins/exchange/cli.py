@@ -18,6 +18,8 @@ from .errors import ExchangeError
 from .settings import PROJECT_ROOT, get_settings
 
 console = Console()
+if not console.is_terminal:  # piped or under make: do not squeeze tables into 80 columns
+    console = Console(width=160)
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
