@@ -183,3 +183,12 @@ def test_statuses_picked_before_their_loans_file_still_load_after_it(exchange_ho
     later = ingest_path(loans)  # the loans task then reports the submission its file became
     assert later.resumed and later.verdict == "accepted"
     assert conn.execute("select count(*) from control.submissions").fetchone()[0] == 2
+
+
+def test_unknown_columns_are_ignored_with_a_warning_and_never_stored(exchange_home, lender, conn):
+    text = csv_text([loan_row(1)])
+    header, row = text.splitlines()
+    content = f"{header},家庭住址 home_address\n{row},北京市朝阳区某街 1 号\n"
+    out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", content))
+    assert (out.verdict, out.rows_accepted) == ("accepted", 1)
+    assert _problems(conn, out.submission_id) == [(1, "家庭住址 home_address", "W_COLUMN_IGNORED")]

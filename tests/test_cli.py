@@ -1,0 +1,51 @@
+"""The `exchange` command as an operator and a lender use it."""
+
+from __future__ import annotations
+
+import json
+
+from builders import csv_text, loan_row
+from click.testing import CliRunner
+
+from exchange.cli import main
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_lender_registry_add_list_suspend_reinstate(exchange_home):
+    assert run("lenders", "add", "XD01", "--name", "甲小贷", "--category", "microloan_company")[0] == 0
+    assert "already registered" in run("lenders", "add", "XD01", "--name", "甲小贷", "--category",
+                                       "microloan_company")[1]
+    code, out = run("lenders", "add", "XD01", "--name", "别的名字", "--category", "microloan_company")
+    assert code == 2 and "L_EXISTS" in out
+    assert run("lenders", "suspend", "XD01", "--reason", "test")[0] == 0
+    listed = json.loads(run("lenders", "list", "--json")[1])
+    assert listed == [{"code": "XD01", "name": "甲小贷", "category": "microloan_company", "status": "suspended"}]
+    assert run("lenders", "reinstate", "XD01", "--reason", "paid")[0] == 0
+
+
+def test_bad_lender_code_is_refused_with_its_reason(exchange_home):
+    code, out = run("lenders", "add", "xd-1", "--name", "x", "--category", "microloan_company")
+    assert code == 2 and "L_CODE" in out
+
+
+def test_submit_queues_good_files_and_refuses_bad_ones_with_the_reason(exchange_home, tmp_path):
+    run("lenders", "add", "XD01", "--name", "甲小贷", "--category", "microloan_company")
+    good = tmp_path / "XD01_loans_20250131.csv"
+    good.write_text(csv_text([loan_row(1)]), encoding="utf-8")
+    other = tmp_path / "XD02_loans_20250131.csv"
+    other.write_text(csv_text([loan_row(2)]), encoding="utf-8")
+    code, out = run("submit", "--lender", "XD01", str(good), str(other))
+    assert code == 1
+    assert "F_LENDER_MISMATCH" in out
+    assert (exchange_home / "landing" / "XD01" / good.name).exists()
+    assert not (exchange_home / "landing" / "XD01" / other.name).exists()
+
+
+def test_status_json_reports_each_lender(exchange_home):
+    run("lenders", "add", "XD01", "--name", "甲小贷", "--category", "microloan_company")
+    (row,) = json.loads(run("status", "--json")[1])
+    assert row["lender"] == "XD01" and row["files"] == 0
