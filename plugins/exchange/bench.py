@@ -83,12 +83,16 @@ def _setup(url: str, rows: int) -> None:
 
 
 def _child(url: str, home: Path, path: Path) -> dict:
-    """Run the real ingest in a child process; its max RSS is the ingest's peak memory."""
+    """Run the real ingest in a child process; its peak RSS is the ingest's peak memory.
+
+    The peak is the child's VmHWM: ru_maxrss would report this process's own peak instead
+    whenever that is higher, since Linux carries it over into a child across exec.
+    """
     env = {**os.environ, "EXCHANGE_DB_URL": url, "EXCHANGE_HOME": str(home)}
-    code = ("import json, resource, sys, time; from pathlib import Path; from exchange.ingest import ingest_path;"
+    code = ("import json, sys, time; from pathlib import Path; from exchange.ingest import ingest_path;"
             "t = time.perf_counter(); o = ingest_path(Path(sys.argv[1])); s = time.perf_counter() - t;"
-            "print(json.dumps({'seconds': s, 'verdict': o.verdict, 'rows': o.rows_accepted,"
-            " 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+            "hwm = next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:'));"
+            "print(json.dumps({'seconds': s, 'verdict': o.verdict, 'rows': o.rows_accepted, 'rss_mb': hwm / 1024}))")
     out = subprocess.run([sys.executable, "-c", code, str(path)], env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -10,17 +10,31 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from .errors import FileRejected
 from .spec import ENCODINGS, FILE_NAME_RE, KINDS, Kind, header_key, header_map
 
-CHUNK_ROWS = 50_000
+BLOCK_BYTES = 8 << 20
+"""The CSV reader's unit (about 100k status rows): large enough that per-block costs stay small,
+small enough that a 20 MB file already reaches the memory the largest one needs."""
+FIRST_BLOCK_BYTES = 1 << 20
+"""A small first block, so the database starts loading rows a moment after the header is read."""
+CHUNK_ROWS = 50_000  # rows per chunk from an xlsx sheet
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f]|\.\.")
 _OTHER_DELIMITERS = (";", "\t", "|")
 
@@ -125,79 +139,228 @@ def map_header(cells: list[str], kind: Kind) -> Header:
 
 @dataclass
 class Chunk:
-    """Up to CHUNK_ROWS data rows: their line numbers and their cells by field."""
+    """Data rows of one stretch of the file: their physical line numbers and their cells by field.
 
-    lines: list[int]
-    columns: dict[str, list[str]]
+    Cells are Arrow-backed pandas strings: views of the parser's Arrow arrays, so no Python
+    string is made per cell, yet iterating a column still gives plain `str`.
+    """
+
+    lines: np.ndarray  # int64, one per data row
+    columns: dict[str, pd.Series]
     bad_width: list[int]  # lines whose field count differs from the header (R_COLUMNS)
+
+
+class _Incomplete(Exception):
+    """A quoted field runs past the end of the block; the exact parser needs the next block too."""
+
+    def __init__(self, rejection: FileRejected):
+        super().__init__(rejection.message)
+        self.rejection = rejection  # what it means when there is no next block
 
 
 def iter_csv(path: Path, encoding: str, kind: Kind, max_field: int) -> tuple[Header, Iterator[Chunk]]:
     """Read the header now (so structure errors surface before any load) and stream the rest."""
     csv.field_size_limit(max_field)
-    fh = io.TextIOWrapper(path.open("rb"), encoding=encoding, newline="")
-    reader = csv.reader(fh, strict=True)
+    fh = path.open("rb")
     try:
-        first = next(_records(reader), None)
-    except FileRejected:
+        blocks = _utf8_blocks(fh, encoding)
+        cells, line, rest = _header_record(blocks)
+        if cells is None:
+            raise FileRejected("F_EMPTY", "the file has no content")
+        header = map_header(cells, kind)
+    except BaseException:
         fh.close()
         raise
-    if first is None:
-        fh.close()
-        raise FileRejected("F_EMPTY", "the file has no content")
-    header = map_header(first[1], kind)
-    return header, _chunks(_records(reader), header, fh)
+    return header, _csv_chunks(itertools.chain([rest], blocks), line, header, max_field, fh)
 
 
-def _records(reader) -> Iterator[tuple[int, list[str]]]:
-    """(first physical line, cells) per non-blank record; csv errors become file rejections."""
-    last = reader.line_num
-    while True:
+def _utf8_blocks(fh: BinaryIO, encoding: str) -> Iterator[bytes]:
+    """The file as UTF-8, in blocks of whole physical lines (only the last may lack its newline).
+
+    Blocks end just after a b"\n", which is never part of a multi-byte character in UTF-8 or
+    GB18030, so a GB18030 block decodes on its own.
+    """
+    if encoding == "utf-8-sig":
+        fh.read(len(codecs.BOM_UTF8))
+    parts: list[memoryview] = []
+    for size in itertools.chain([FIRST_BLOCK_BYTES], itertools.repeat(BLOCK_BYTES)):
+        data = fh.read(size)
+        if not data:
+            break
+        view = memoryview(data)
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            parts.append(view)
+            continue
+        yield _utf8(b"".join([*parts, view[:cut]]), encoding)
+        parts = [memoryview(bytes(view[cut:]))]  # a copy of the rest, so the read buffer can go
+    tail = b"".join(parts)
+    if tail:
+        yield _utf8(tail, encoding)
+
+
+def _utf8(block: bytes, encoding: str) -> bytes:
+    return block.decode("gb18030").encode("utf-8") if encoding == "gb18030" else block
+
+
+def _header_record(blocks: Iterator[bytes]) -> tuple[list[str] | None, int, bytes]:
+    """The first non-blank record (quoted cells allowed), the line after it, and the rest of its block."""
+    text = ""
+    unfinished: FileRejected | None = None
+    for block in blocks:
+        text += block.decode("utf-8")
+        used = [0]
+        reader = csv.reader(_counted(io.StringIO(text, newline=""), used), strict=True)
         try:
-            row = next(reader)
-        except StopIteration:
-            return
+            for row in reader:
+                if _nonblank(row):
+                    return row, reader.line_num + 1, text[used[0]:].encode("utf-8")
+            unfinished = None
         except csv.Error as exc:
-            line = reader.line_num
-            if "field larger than field limit" in str(exc):
-                raise FileRejected("F_FIELD_TOO_LARGE", "a field is larger than the limit", line=line) from None
-            if "NUL" in str(exc):
-                raise FileRejected("F_ENCODING", "binary data (NUL byte)", line=line) from None
-            raise FileRejected("F_FORMAT", f"CSV structure broken: {exc}", line=line) from None
-        start, last = last + 1, reader.line_num
-        if row and any(cell.strip() for cell in row):
-            yield start, row
+            problem = _csv_rejection(exc, reader.line_num)
+            if not isinstance(problem, _Incomplete):
+                raise problem from None
+            unfinished = problem.rejection
+    if unfinished is not None:
+        raise unfinished
+    return None, 1, b""
 
 
-def _chunks(records: Iterator[tuple[int, list[str]]], header: Header, closer) -> Iterator[Chunk]:
+def _counted(lines: Iterable[str], used: list[int]) -> Iterator[str]:
+    """Pass lines on, adding their length to used[0] (csv.reader never reads ahead of its record)."""
+    for line in lines:
+        used[0] += len(line)
+        yield line
+
+
+def _csv_chunks(blocks: Iterator[bytes], line: int, header: Header, max_field: int,
+                closer: BinaryIO) -> Iterator[Chunk]:
+    """One chunk per block: Arrow's parser where the block is plain, the exact csv module where not."""
     try:
-        yield from _group(records, header)
+        for block in blocks:
+            chunk, used = _parse_whole(block, blocks, line, header, max_field)
+            del block  # only the chunk is needed while it is validated and loaded
+            line += used
+            if len(chunk.lines) or chunk.bad_width:
+                yield chunk
     finally:
         closer.close()
 
 
-def _group(records: Iterator[tuple[int, list[str]]], header: Header) -> Iterator[Chunk]:
-    """Batch records and transpose each batch into columns (zip(*rows) runs in C)."""
-    width = header.width
-    lines: list[int] = []
-    rows: list[list[str]] = []
-    bad: list[int] = []
-    for line, row in records:
-        if len(row) == width:
-            lines.append(line)
-            rows.append(row)
-        else:
-            bad.append(line)
-        if len(rows) + len(bad) >= CHUNK_ROWS:
-            yield _columns(lines, rows, bad, header)
-            lines, rows, bad = [], [], []
-    if rows or bad:
-        yield _columns(lines, rows, bad, header)
+def _parse_whole(block: bytes, blocks: Iterator[bytes], line: int, header: Header,
+                 max_field: int) -> tuple[Chunk, int]:
+    """_parse_block, taking in the following blocks while a quoted field runs on past the end."""
+    while True:
+        try:
+            return _parse_block(block, line, header, max_field)
+        except _Incomplete as exc:
+            more = next(blocks, None)
+            if more is None:
+                raise exc.rejection from None
+            block += more
 
 
-def _columns(lines: list[int], rows: list[list[str]], bad: list[int], header: Header) -> Chunk:
-    cols = list(zip(*rows, strict=True)) if rows else [()] * header.width
-    return Chunk(lines, {name: list(cols[pos]) for name, pos in header.positions.items()}, bad)
+def _parse_block(block: bytes, line: int, header: Header, max_field: int) -> tuple[Chunk, int]:
+    """The block's chunk and its number of physical lines; `line` is the block's first line."""
+    chunk = _plain_block(block, line, header, max_field)
+    if chunk is not None:
+        return chunk, block.count(b"\n") + (not block.endswith(b"\n"))
+    return _exact_block(block, line, header)
+
+
+def _plain_block(block: bytes, line: int, header: Header, max_field: int) -> Chunk | None:
+    """Arrow's C++ parser, when the block has one record per physical line; else None.
+
+    Without quote characters and lone carriage returns a newline always ends a record, and
+    if every line has the header's field count (Arrow refuses the block otherwise; a blank
+    line has one field) then row i is line `line + i`, which Arrow itself cannot tell us.
+    """
+    if b'"' in block or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n")):
+        return None
+    names = [str(i) for i in range(header.width)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(block),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=len(block) + 1, use_threads=False),
+            parse_options=pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                 strings_can_be_null=False, check_utf8=False))
+    except pa.ArrowInvalid:
+        return None
+    _check_field_sizes(table, line, max_field)
+    rows = np.arange(line, line + table.num_rows, dtype=np.int64)
+    blank = _blank_rows(table)
+    if blank is not None:
+        table, rows = table.filter(~blank), rows[~blank]
+    columns = {name: _series(table.column(pos).combine_chunks()) for name, pos in header.positions.items()}
+    return Chunk(rows, columns, [])
+
+
+def _check_field_sizes(table: pa.Table, line: int, max_field: int) -> None:
+    """Raise F_FIELD_TOO_LARGE at the first cell longer than the csv module's limit (in characters)."""
+    too_large = [pc.index(pc.greater(pc.utf8_length(col), max_field), True).as_py()
+                 for col in table.columns if pc.max(pc.binary_length(col)).as_py() > max_field]
+    first = min((row for row in too_large if row >= 0), default=None)
+    if first is not None:
+        raise FileRejected("F_FIELD_TOO_LARGE", "a field is larger than the limit", line=line + first)
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray | None:
+    """Rows whose every cell is whitespace (skipped like blank lines), or None when there are none.
+
+    A blank row is blank in its first column too, so the full test runs only when that one
+    column has a candidate. Arrow's utf8_is_space is exactly Python's str.isspace.
+    """
+    if table.num_rows == 0 or not pc.any(_blank(table.column(0))).as_py():
+        return None
+    return functools.reduce(pc.and_, [_blank(col) for col in table.columns]).to_numpy(zero_copy_only=False)
+
+
+def _blank(cells: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Cells that str.strip() empties."""
+    return pc.or_(pc.equal(cells, ""), pc.utf8_is_space(cells))
+
+
+def _exact_block(block: bytes, line: int, header: Header) -> tuple[Chunk, int]:
+    """Python's csv module: quoted newlines, ragged rows and blank lines, each at its exact line."""
+    reader = csv.reader(io.StringIO(block.decode("utf-8"), newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    last = 0
+    try:
+        for row in reader:
+            start, last = last + 1, reader.line_num
+            if _nonblank(row):
+                records.append((line + start - 1, row))
+    except csv.Error as exc:
+        raise _csv_rejection(exc, line + reader.line_num - 1) from None
+    return _chunk_of(records, header), reader.line_num
+
+
+def _csv_rejection(exc: csv.Error, line: int) -> FileRejected | _Incomplete:
+    """The file-level code for a csv error; _Incomplete when the data merely ended inside quotes."""
+    if "field larger than field limit" in str(exc):
+        return FileRejected("F_FIELD_TOO_LARGE", "a field is larger than the limit", line=line)
+    if "NUL" in str(exc):
+        return FileRejected("F_ENCODING", "binary data (NUL byte)", line=line)
+    rejection = FileRejected("F_FORMAT", f"CSV structure broken: {exc}", line=line)
+    return _Incomplete(rejection) if "unexpected end of data" in str(exc) else rejection
+
+
+def _nonblank(row: list[str]) -> bool:
+    return any(cell.strip() for cell in row)
+
+
+def _chunk_of(records: list[tuple[int, list[str]]], header: Header) -> Chunk:
+    """Records of the exact paths (csv module, xlsx) as a chunk; zip(*rows) transposes in C."""
+    good = [(line, row) for line, row in records if len(row) == header.width]
+    bad = [line for line, row in records if len(row) != header.width]
+    cols = list(zip(*(row for _, row in good), strict=True)) if good else [()] * header.width
+    return Chunk(np.array([line for line, _ in good], dtype=np.int64),
+                 {name: _series(pa.array(cols[pos], pa.string())) for name, pos in header.positions.items()}, bad)
+
+
+def _series(cells: pa.Array) -> pd.Series:
+    return cells.to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def iter_xlsx(path: Path, kind: Kind, max_field: int) -> tuple[Header, Iterator[Chunk]]:
@@ -227,14 +390,22 @@ def iter_xlsx(path: Path, kind: Kind, max_field: int) -> tuple[Header, Iterator[
                 while len(cells) > header.width and cells[-1] == "":
                     cells.pop()
                 cells += [""] * (header.width - len(cells))
-                if any(c.strip() for c in cells):
+                if _nonblank(cells):
                     yield line, cells
         except FileRejected:
             raise
         except Exception as exc:
             raise FileRejected("F_FORMAT", f"xlsx content unreadable ({type(exc).__name__})") from None
 
-    return header, _chunks(records(), header, wb)
+    return header, _xlsx_chunks(records(), header, wb)
+
+
+def _xlsx_chunks(records: Iterator[tuple[int, list[str]]], header: Header, closer) -> Iterator[Chunk]:
+    try:
+        while batch := list(itertools.islice(records, CHUNK_ROWS)):
+            yield _chunk_of(batch, header)
+    finally:
+        closer.close()
 
 
 def _cell(value: object) -> str:

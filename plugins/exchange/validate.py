@@ -1,15 +1,18 @@
 """Row validation: interprets the spec's fields and rules over a chunk of rows at once.
 
-Checks run column-wise (pandas over Arrow strings) so a million-row file validates in
-seconds; only identifier checksums and keyed hashing touch rows one by one. A value
-that fails its own type check is left out of the cross-field rules, so each mistake
-is reported once, under the code that names it. Rows with an error are rejected;
-warnings keep the row.
+Checks run column-wise on Arrow arrays (pyarrow.compute) with numpy masks, so a
+million-row status file validates in about a second; only what a loans file needs per
+row (identifier checksums, phone clean-up, keyed hashing, name consistency) runs in
+Python. A value that fails its own type check is left out of the cross-field rules, so
+each mistake is reported once, under the code that names it. Rows with an error are
+rejected; warnings keep the row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -37,7 +40,22 @@ from .spec import (
 _BOOL = {"true": "true", "false": "false", "1": "true", "0": "false", "y": "true", "n": "false", "yes": "true",
          "no": "false", "t": "true", "f": "false", "是": "true", "否": "false"}
 _FORMULA = r"^[=+\-@]"
-_DATE_FORMATS = ((r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d"), (r"^\d{8}$", "%Y%m%d"), (r"^\d{4}/\d{1,2}/\d{1,2}$", "%Y/%m/%d"))
+_INTEGER = r"^-?[0-9]{1,9}$"
+"""Numbers and dates take ASCII digits only: number text goes to COPY as is, and PostgreSQL
+reads no other digits (RE2's \\d, used in _DATES, is ASCII too)."""
+_DATES = (r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$", r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$",
+          r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})$")
+"""The accepted date spellings (YYYY-MM-DD, YYYYMMDD, YYYY/M/D) with their parts named."""
+_PHONE_SEPARATORS = re.compile(r"[\s-]")
+_PHONE = re.compile(r"1\d{10}")
+
+Values = pa.Array | np.ndarray
+"""A field's interpreted values: Arrow strings (text, enums), float64 (numbers, NaN when
+unusable) or datetime64[D] (dates, NaT when unusable)."""
+
+
+def _decimal(scale: int) -> str:
+    return rf"^-?[0-9]{{1,16}}(?:\.[0-9]{{1,{scale}}})?$"
 
 
 @dataclass
@@ -54,7 +72,7 @@ class Context:
 
 @dataclass
 class Result:
-    accepted: pd.DataFrame  # raw-table columns plus `line`, rows without errors
+    accepted: pa.Table  # `line` plus the raw table's columns as text, rows without errors
     problems: pd.DataFrame  # line, loan_id, field, code, severity
     rejected_lines: int
 
@@ -69,50 +87,45 @@ class Validator:
 
     def validate(self, chunk: Chunk) -> Result:
         kind = self.ctx.kind
-        n = len(chunk.lines)
-        lines = np.asarray(chunk.lines, dtype=np.int64)
-        raw = {f.name: pd.Series(chunk.columns.get(f.name, [""] * n), dtype="string").str.strip() for f in kind.fields}
+        lines = chunk.lines
+        raw = {f.name: _stripped(chunk.columns.get(f.name), len(lines)) for f in kind.fields}
         found = _Found(lines)
         for line in chunk.bad_width:
             found.one(line, None, "R_COLUMNS")
-        values: dict[str, pd.Series] = {}
-        ok: dict[str, pd.Series] = {}
+        values: dict[str, Values] = {}
+        ok: dict[str, np.ndarray] = {}
         for f in kind.fields:
             values[f.name], ok[f.name] = self._field(f, raw, found)
-        loan_id = values["loan_id"].where(ok["loan_id"])
-        found.loan_ids = loan_id
+        found.loan_ids = pc.if_else(ok["loan_id"], values["loan_id"], None)
+        keys = self._key_hits(values, ok)
         for rule in kind.rules:
-            self._rule(rule, raw, values, ok, found)
+            self._rule(rule, raw, values, ok, keys, found)
 
-        problems = found.frame()
-        errors = problems.loc[problems.severity == "error", "line"]
-        keep = ~pd.Series(lines).isin(errors).to_numpy()
+        keep = ~found.rejected()
         accepted = self._output(raw, values, keep, lines, found)
-        problems = found.frame()  # name checks during output may add warnings
-        return Result(accepted, problems, int((~keep).sum()) + len(chunk.bad_width))
+        return Result(accepted, found.frame(), int((~keep).sum()) + len(chunk.bad_width))
 
     # ---- fields ------------------------------------------------------------------------
 
-    def _field(self, f: Field, raw: dict[str, pd.Series], found: _Found) -> tuple[pd.Series, pd.Series]:
+    def _field(self, f: Field, raw: dict[str, pa.Array], found: _Found) -> tuple[Values, np.ndarray]:
         s = raw[f.name]
-        present = s != ""
+        present = _mask(pc.not_equal(s, ""))
         if f.default is not None:
-            s = s.mask(~present, f.default)
-            present = pd.Series(True, index=s.index)
+            s = pc.if_else(present, s, f.default)
+            present = np.ones(len(s), dtype=bool)
         elif f.required:
             found.add(~present, f.name, "R_REQUIRED")
         if f.type == "text":
-            formula = present & s.str.contains(_FORMULA, regex=True)
-            too_long = present & ~formula & (s.str.len() > (f.max_length or 10_000))
+            formula = present & _mask(pc.match_substring_regex(s, _FORMULA))
+            too_long = present & ~formula & (pc.utf8_length(s).to_numpy() > (f.max_length or 10_000))
             found.add(formula, f.name, "R_FORMULA")
             found.add(too_long, f.name, "R_TOO_LONG")
             return s, present & ~formula & ~too_long
         if f.type in ("enum", "risk_class", "bool"):
-            mapping = _BOOL if f.type == "bool" else choice_map(f)
-            mapped = s.map(mapping).fillna(s.str.lower().map(mapping))
-            bad = present & mapped.isna()
+            mapped = _lookup(s, _BOOL if f.type == "bool" else choice_map(f))
+            bad = present & _mask(mapped.is_null())
             found.add(bad, f.name, "R_ENUM")
-            return mapped.astype("string"), present & ~bad
+            return mapped, present & ~bad
         if f.type in ("decimal", "integer"):
             return self._number(f, s, present, found)
         if f.type == "date":
@@ -120,97 +133,99 @@ class Validator:
         if f.type == "identifier":
             return self._identifier(f, s, present, raw, found)
         if f.type == "phone":
-            digits = s.str.replace(r"[\s-]", "", regex=True)
-            bad = present & ~digits.str.fullmatch(r"1\d{10}")
+            digits = [_PHONE_SEPARATORS.sub("", v) for v in s.to_pylist()]
+            bad = present & ~np.array([_PHONE.fullmatch(d) is not None for d in digits], dtype=bool)
             found.add(bad, f.name, "R_PHONE")
-            return digits, present & ~bad
+            return pa.array(digits, pa.string()), present & ~bad
         if f.type == "region":
-            bad = present & ~is_in(s, self._regions)
+            bad = present & ~_mask(pc.is_in(s, value_set=self._regions))
             found.add(bad, f.name, "R_REGION")
             return s, present & ~bad
         if f.type == "uscc":
-            norm = s.map(lambda v: normalise("USCC", v), na_action="ignore").astype("string")
-            codes = norm.where(present).map(lambda v: check_id("USCC", v), na_action="ignore")
+            norm = [normalise("USCC", v) for v in s.to_pylist()]
+            codes = [check_id("USCC", v) if p else None for v, p in zip(norm, present, strict=True)]
             for code in ("R_ID_FORMAT", "R_ID_CHECKSUM"):
-                found.add(present & (codes == code), f.name, code)
-            return norm, present & codes.isna()
+                found.add(np.array([c == code for c in codes], dtype=bool), f.name, code)
+            return pa.array(norm, pa.string()), present & np.array([c is None for c in codes], dtype=bool)
         raise AssertionError(f"unhandled field type {f.type}")
 
-    def _number(self, f: Field, s: pd.Series, present: pd.Series, found: _Found) -> tuple[pd.Series, pd.Series]:
-        pattern = r"-?\d{1,9}" if f.type == "integer" else rf"-?\d{{1,16}}(\.\d{{1,{f.scale}}})?"
-        shaped = present & s.str.fullmatch(pattern).fillna(False)
+    def _number(self, f: Field, s: pa.Array, present: np.ndarray, found: _Found) -> tuple[np.ndarray, np.ndarray]:
+        shaped = present & _mask(pc.match_substring_regex(s, _INTEGER if f.type == "integer" else _decimal(f.scale)))
         found.add(present & ~shaped, f.name, "R_INTEGER" if f.type == "integer" else "R_NUMBER")
-        number = pd.to_numeric(s.where(shaped), errors="coerce")
-        out_of_range = pd.Series(False, index=s.index)
+        number = pc.cast(pc.if_else(shaped, s, None), pa.float64()).to_numpy(zero_copy_only=False)
+        out_of_range = np.zeros(len(s), dtype=bool)
         if f.minimum is not None:
             low = float(f.minimum)
             out_of_range |= (number <= low) if f.minimum_exclusive else (number < low)
         if f.maximum is not None:
             out_of_range |= number > float(f.maximum)
-        out_of_range = shaped & out_of_range.fillna(False)
+        out_of_range &= shaped
         found.add(out_of_range, f.name, "R_RANGE")
         return number, shaped & ~out_of_range
 
-    def _date(self, f: Field, s: pd.Series, present: pd.Series, found: _Found) -> tuple[pd.Series, pd.Series]:
-        parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
-        for pattern, fmt in _DATE_FORMATS:
-            match = present & s.str.fullmatch(pattern).fillna(False)
-            if match.any():
-                parsed = parsed.mask(match, pd.to_datetime(s.where(match), format=fmt, errors="coerce"))
-        sane = parsed.notna() & (parsed.dt.year >= 1900) & (parsed.dt.year <= 2100)
+    def _date(self, f: Field, s: pa.Array, present: np.ndarray, found: _Found) -> tuple[np.ndarray, np.ndarray]:
+        dates = _calendar_dates(s)
+        sane = ~np.isnat(dates) & (dates >= np.datetime64("1900-01-01")) & (dates <= np.datetime64("2100-12-31"))
         found.add(present & ~sane, f.name, "R_DATE")
-        return parsed, present & sane
+        return dates, present & sane
 
-    def _identifier(self, f: Field, s: pd.Series, present: pd.Series, raw: dict[str, pd.Series],
-                    found: _Found) -> tuple[pd.Series, pd.Series]:
-        id_type = raw["id_type"].map(choice_map(self.ctx.kind.field("id_type")))
-        norm = pd.Series([normalise(t, v) if isinstance(t, str) else v for t, v in zip(id_type, s, strict=True)],
-                         index=s.index, dtype="string")
-        codes = pd.Series([check_id(t, v) if isinstance(t, str) and p else None
-                           for t, v, p in zip(id_type, norm, present, strict=True)], index=s.index, dtype="object")
+    def _identifier(self, f: Field, s: pa.Array, present: np.ndarray, raw: dict[str, pa.Array],
+                    found: _Found) -> tuple[pa.Array, np.ndarray]:
+        id_type = _canonical(raw["id_type"], choice_map(self.ctx.kind.field("id_type"))).to_pylist()
+        norm = [normalise(t, v) if t is not None else v for t, v in zip(id_type, s.to_pylist(), strict=True)]
+        codes = [check_id(t, v) if t is not None and p else None for t, v, p in zip(id_type, norm, present, strict=True)]
         for code in ("R_ID_FORMAT", "R_ID_CHECKSUM"):
-            found.add(codes == code, f.name, code)
-        return norm, present & id_type.notna() & codes.isna()
+            found.add(np.array([c == code for c in codes], dtype=bool), f.name, code)
+        usable = np.array([t is not None and c is None for t, c in zip(id_type, codes, strict=True)], dtype=bool)
+        return pa.array(norm, pa.string()), present & usable
 
     # ---- cross-field rules ---------------------------------------------------------------
 
-    def _rule(self, rule: Rule, raw, values, ok, found: _Found) -> None:
+    def _key_hits(self, values: dict[str, Values], ok: dict[str, np.ndarray]) -> dict[str, _KeyHits]:
+        """For the fields of the unique and known-loan rules: one hash table over the chunk serves both."""
+        hits = {}
+        for name in {r.field for r in self.ctx.kind.rules if r.check in ("unique", "known_loan")}:
+            keys = pc.if_else(ok[name], values[name], None)
+            first, (earlier, known) = _first_and_member(keys, [self._seen_keys, [self.ctx.known_loans]])
+            hits[name] = _KeyHits(keys, first, earlier, known)
+        return hits
+
+    def _rule(self, rule: Rule, raw: dict[str, pa.Array], values: dict[str, Values], ok: dict[str, np.ndarray],
+              keys: dict[str, _KeyHits], found: _Found) -> None:
         v, good = values.get(rule.field), ok.get(rule.field)
         check = rule.check
         if check == "unique":
-            ids = v.where(good)
-            seen = pa.concat_arrays(self._seen_keys) if self._seen_keys else pa.array([], pa.string())
-            dup = good & (ids.duplicated(keep="first") | is_in(ids, seen))
-            self._seen_keys.append(pa.array(ids.dropna(), pa.string()))
-            found.add(dup, rule.field, rule.code)
+            hit = keys[rule.field]
+            self._seen_keys.append(hit.keys.drop_null())
+            found.add(good & ((hit.first != np.arange(len(v))) | hit.earlier), rule.field, rule.code)
         elif check == "known_loan":
-            found.add(good & ~is_in(v, self.ctx.known_loans), rule.field, rule.code)
+            found.add(good & ~keys[rule.field].known, rule.field, rule.code)
         elif check == "allowed_pairs":
-            pair_ok = pd.Series([(a, b) in rule.pairs for a, b in zip(v, values[rule.other], strict=True)], index=v.index)
+            pairs = pa.array([f"{a}\x1f{b}" for a, b in rule.pairs], pa.string())
+            pair_ok = _mask(pc.is_in(pc.binary_join_element_wise(v, values[rule.other], "\x1f"), value_set=pairs))
             found.add(good & ok[rule.other] & ~pair_ok, rule.other or rule.field, rule.code)
         elif check == "not_after":
-            if rule.other == FILE_DATE:
-                found.add(good & (v > pd.Timestamp(self.ctx.file_date)), rule.field, rule.code)
-            else:
-                found.add(good & ok[rule.other] & (v > values[rule.other]), rule.field, rule.code)
+            other = np.datetime64(self.ctx.file_date, "D") if rule.other == FILE_DATE else values[rule.other]
+            other_ok = True if rule.other == FILE_DATE else ok[rule.other]
+            found.add(good & other_ok & (v > other), rule.field, rule.code)
         elif check == "equals_file_date":
-            found.add(good & (v != pd.Timestamp(self.ctx.file_date)), rule.field, rule.code)
+            found.add(good & (v != np.datetime64(self.ctx.file_date, "D")), rule.field, rule.code)
         elif check == "not_greater":
             found.add(good & ok[rule.other] & (v > values[rule.other]), rule.field, rule.code)
         elif check in ("required_when", "recommended_when"):
-            holds = _condition(rule.when, values, ok)
-            found.add(holds & (raw[rule.field] == ""), rule.field, rule.code)
+            empty = _mask(pc.equal(raw[rule.field], ""))
+            found.add(_condition(rule.when, values, ok) & empty, rule.field, rule.code)
         elif check == "zero_when":
             found.add(_condition(rule.when, values, ok) & good & (v != 0), rule.field, rule.code)
         elif check == "positive_when":
             all_ok = np.logical_and.reduce([ok[x] for x in rule.fields])
-            total = sum(values[x].fillna(0) for x in rule.fields)
+            total = sum(np.nan_to_num(values[x]) for x in rule.fields)
             found.add(_condition(rule.when, values, ok) & all_ok & (total <= 0), rule.field, rule.code)
         elif check == "above":
-            holds = _condition(rule.when, values, ok) if rule.when else pd.Series(True, index=v.index)
+            holds = _condition(rule.when, values, ok) if rule.when else True
             found.add(holds & good & (v > float(rule.threshold or Decimal(0))), rule.field, rule.code)
         elif check == "days_since":
-            days = (values[rule.at] - values[rule.other]).dt.days
+            days = (values[rule.at] - values[rule.other]).astype("timedelta64[D]").astype(np.float64)
             both = good & ok[rule.other] & ok[rule.at]
             found.add(both & (v != days), rule.field, rule.code)
         elif check == "name_consistent":
@@ -220,54 +235,156 @@ class Validator:
 
     # ---- output: typed text for COPY, identities replaced by keys ----------------------------
 
-    def _output(self, raw, values, keep: np.ndarray, lines: np.ndarray, found: _Found) -> pd.DataFrame:
+    def _output(self, raw: dict[str, pa.Array], values: dict[str, Values], keep: np.ndarray, lines: np.ndarray,
+                found: _Found) -> pa.Table:
         kind, pz = self.ctx.kind, self.ctx.pseudonymizer
-        out: dict[str, object] = {"line": lines[keep]}
+        kept = pa.array(keep)
+        out: dict[str, pa.Array] = {"line": pa.array(lines[keep], pa.int64())}
         for f in kind.fields:
-            v = values[f.name][keep].reset_index(drop=True)
-            if f.storage == "borrower_key":
-                types = values["id_type"][keep]
-                out[f.column] = [pz.borrower_key(t, x) for t, x in zip(types, v, strict=True)]
-            elif f.storage == "name_hash":
-                out[f.column] = [pz.name_hash(x) for x in v]
-            elif f.storage == "phone_hash":
-                out[f.column] = [None if pd.isna(x) or x == "" else pz.phone_hash(x) for x in v]
-            elif f.storage == "org_key":
-                out[f.column] = [None if pd.isna(x) or x == "" else pz.borrower_key("USCC", x) for x in v]
-            elif f.type == "date":
-                out[f.column] = v.dt.strftime("%Y-%m-%d").astype("string")
-            elif f.type in ("decimal", "integer"):
+            if f.type == "date":
+                out[f.column] = pa.array(values[f.name][keep], pa.date32()).cast(pa.string())
+                continue
+            if f.type in ("decimal", "integer"):
                 # the validated text is exact; PostgreSQL parses it into numeric without float rounding
-                text = raw[f.name][keep].reset_index(drop=True)
-                out[f.column] = text.mask(text == "", pd.NA) if f.default is None else text
+                out[f.column] = _null_if_empty(raw[f.name].filter(kept))
+                continue
+            v = values[f.name].filter(kept)
+            if f.storage == "clear":
+                out[f.column] = _null_if_empty(v)
             else:
-                out[f.column] = v.astype("string").mask(v == "", pd.NA)
-        frame = pd.DataFrame(out)
+                types = values["id_type"].filter(kept).to_pylist() if f.storage == "borrower_key" else None
+                out[f.column] = pa.array(_keyed(pz, f.storage, v.to_pylist(), types), pa.string())
+        table = pa.table(out)
         if any(r.check == "name_consistent" for r in kind.rules):
-            self._names(frame, found)
-        return frame
+            self._names(table, found)
+        return table
 
-    def _names(self, frame: pd.DataFrame, found: _Found) -> None:
+    def _names(self, table: pa.Table, found: _Found) -> None:
         rule = next(r for r in self.ctx.kind.rules if r.check == "name_consistent")
-        for line, key, name, loan in zip(frame.line, frame.borrower_key, frame.name_hash, frame.loan_id, strict=True):
+        columns = (table.column(c).to_pylist() for c in ("line", "borrower_key", "name_hash", "loan_id"))
+        for line, key, name, loan in zip(*columns, strict=True):
             known = self.ctx.prior_names.setdefault(key, set())
             if known and name not in known:
-                found.one(int(line), loan, rule.code, rule.field)
+                found.one(line, loan, rule.code, rule.field)
             known.add(name)
 
 
-def is_in(series: pd.Series, value_set: pa.Array) -> np.ndarray:
-    """Membership through Arrow's hash kernel (pandas' isin converts every value in Python)."""
-    arr = pa.array(series.astype("string"), from_pandas=True)
-    return np.asarray(pc.is_in(arr, value_set=value_set.cast(arr.type)).fill_null(False), dtype=bool)
+def _keyed(pz: Pseudonymizer, storage: str, values: list[str | None], types: list[str] | None) -> list[str | None]:
+    """Keyed hashes in place of identities; an absent optional identity stays NULL."""
+    if storage == "borrower_key":
+        return [pz.borrower_key(t, x) for t, x in zip(types or [], values, strict=True)]
+    if storage == "name_hash":
+        return [pz.name_hash(x) for x in values]
+    if storage == "phone_hash":
+        return [pz.phone_hash(x) if x else None for x in values]
+    if storage == "org_key":
+        return [pz.borrower_key("USCC", x) if x else None for x in values]
+    raise AssertionError(f"unhandled storage {storage}")
 
 
-def _condition(cond: Condition | None, values, ok) -> pd.Series:
+def _stripped(cells: pd.Series | None, n: int) -> pa.Array:
+    """A column's cells without surrounding whitespace; a column the file lacks is all empty."""
+    if cells is None:
+        return pa.array([""] * n, pa.string())
+    return pc.utf8_trim_whitespace(pa.array(cells.array))
+
+
+def _mask(flags: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean result as a numpy mask, null counting as False."""
+    return np.asarray(flags.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _null_if_empty(text: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(text, ""), None, text)
+
+
+def _lookup(s: pa.Array, mapping: dict[str, str]) -> pa.Array:
+    """The canonical value of each spelling, tried as written and then lower-cased; null if none fits."""
+    canonical = _canonical(s, mapping)
+    missed = pc.and_(canonical.is_null(), pc.not_equal(s, ""))
+    if not pc.any(missed).as_py():
+        return canonical
+    return pc.replace_with_mask(canonical, missed, _canonical(pc.utf8_lower(s.filter(missed)), mapping))
+
+
+def _canonical(s: pa.Array, mapping: dict[str, str]) -> pa.Array:
+    """The canonical value of each spelling as written, null if it is none of them."""
+    keys = pa.array(list(mapping), pa.string())
+    return pa.array(list(mapping.values()), pa.string()).take(pc.index_in(s, value_set=keys))
+
+
+@dataclass
+class _KeyHits:
+    """A chunk's usable keys (null elsewhere): where each first occurs in the chunk, and whether
+    an earlier chunk or the lender's known loans hold it."""
+
+    keys: pa.Array
+    first: np.ndarray
+    earlier: np.ndarray
+    known: np.ndarray
+
+
+def _first_and_member(values: pa.Array, sets: list[list[pa.Array]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per value: the position of its first occurrence in `values`, and whether each set holds it.
+
+    One hash table over the chunk answers all of it. Arrow's is_in would hash the large side (a
+    lender's million loans, the keys of earlier chunks) anew for every chunk, which costs
+    many times more than probing it.
+    """
+    n = len(values)
+    probed = pa.chunked_array([values, *itertools.chain.from_iterable(sets)], pa.string())
+    where = pc.index_in(probed, value_set=values)
+    first, start, members = where.slice(0, n).to_numpy(), n, []
+    for arrays in sets:
+        size = sum(len(a) for a in arrays)
+        held = np.zeros(n, dtype=bool)
+        held[where.slice(start, size).drop_null().to_numpy()] = True
+        members.append(held[first])
+        start += size
+    return first, members
+
+
+def _calendar_dates(s: pa.Array) -> np.ndarray:
+    """Dates in one of the accepted spellings, NaT where none fits or the day does not exist.
+
+    When every value is YYYY-MM-DD, Arrow's strict cast (shape and calendar) reads them all;
+    otherwise the spellings are matched one by one.
+    """
+    try:
+        return pc.cast(_null_if_empty(s), pa.date32()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        return _spelled_dates(s)
+
+
+def _spelled_dates(s: pa.Array) -> np.ndarray:
+    """Each spelling tried only on the non-empty values the ones before it did not fit.
+
+    Arrow's strptime rolls 2025-02-30 over to March, so the calendar check is done here.
+    """
+    ymd = np.zeros((3, len(s)), dtype=np.int64)
+    rows = np.arange(len(s))
+    for pattern in _DATES:
+        parts = pc.extract_regex(s, pattern)
+        fits = _mask(parts.is_valid())
+        for i, name in enumerate("ymd"):
+            ymd[i, rows[fits]] = pc.struct_field(parts, name).filter(fits).cast(pa.int64()).to_numpy()
+        left = ~fits & _mask(pc.not_equal(s, ""))
+        if not left.any():
+            break
+        rows, s = rows[left], s.filter(left)
+    year, month, day = ymd
+    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    first = months.astype("datetime64[D]")
+    length = ((months + 1).astype("datetime64[D]") - first).astype(np.int64)
+    real = (month >= 1) & (month <= 12) & (day >= 1) & (day <= length)
+    return np.where(real, first + (day - 1), np.datetime64("NaT", "D"))
+
+
+def _condition(cond: Condition | None, values: dict[str, Values], ok: dict[str, np.ndarray]) -> np.ndarray:
     if isinstance(cond, When):
-        return ok[cond.field] & is_in(values[cond.field], pa.array(cond.values, pa.string()))
+        return ok[cond.field] & _mask(pc.is_in(values[cond.field], value_set=pa.array(cond.values, pa.string())))
     if isinstance(cond, SumPositive):
-        total = sum(values[x].where(ok[x], 0).fillna(0) for x in cond.fields)
-        return total > 0
+        return sum(np.where(ok[x], np.nan_to_num(values[x]), 0) for x in cond.fields) > 0
     if isinstance(cond, AnyOf):
         return np.logical_or.reduce([_condition(c, values, ok) for c in cond.conditions])
     if isinstance(cond, AllOf):
@@ -280,25 +397,28 @@ class _Found:
 
     def __init__(self, lines: np.ndarray):
         self.lines = lines
-        self.loan_ids: pd.Series | None = None
+        self.loan_ids: pa.Array | None = None
         self._masks: list[tuple[np.ndarray, str | None, str]] = []
         self._single: list[tuple[int, str | None, str | None, str]] = []
 
-    def add(self, mask: pd.Series, field_name: str | None, code: str) -> None:
-        arr = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
-        if arr.any():
-            self._masks.append((arr, field_name, code))
+    def add(self, mask: np.ndarray, field_name: str | None, code: str) -> None:
+        if mask.any():
+            self._masks.append((mask, field_name, code))
 
     def one(self, line: int, loan_id: str | None, code: str, field_name: str | None = None) -> None:
         self._single.append((line, loan_id, field_name, code))
 
+    def rejected(self) -> np.ndarray:
+        """Rows with an error-severity problem."""
+        errors = [mask for mask, _, code in self._masks if REASONS[code].severity == "error"]
+        return np.logical_or.reduce(errors) if errors else np.zeros(len(self.lines), dtype=bool)
+
     def frame(self) -> pd.DataFrame:
         parts = []
-        ids = self.loan_ids.to_numpy(dtype=object, na_value=None) if self.loan_ids is not None else None
         for mask, field_name, code in self._masks:
-            parts.append(pd.DataFrame({
-                "line": self.lines[mask], "loan_id": ids[mask] if ids is not None else None,
-                "field": field_name, "code": code}))
+            ids = self.loan_ids.filter(mask).to_pylist() if self.loan_ids is not None else None
+            parts.append(pd.DataFrame({"line": self.lines[mask], "loan_id": pd.Series(ids, dtype=object),
+                                       "field": field_name, "code": code}))
         if self._single:
             parts.append(pd.DataFrame(self._single, columns=["line", "loan_id", "field", "code"]))
         if not parts:
