@@ -324,12 +324,9 @@ def demo() -> None:
 
 
 def _print_portfolio() -> None:
-    """The standardized portfolio, once the transform exists (exchange.transform)."""
-    try:
-        from .transform import portfolio_summary
-    except ImportError:
-        return
+    """The standardized portfolio per lender at its latest reporting month (marts.mart_portfolio_quality)."""
     from . import db as database
+    from .transform import portfolio_summary
 
     with database.connect() as conn:
         rows = portfolio_summary(conn)

@@ -1,0 +1,41 @@
+{#- Helpers that express the exchange standard's rules in SQL. The thresholds themselves are data
+    (seeds/); these macros only know how to read them. -#}
+
+{% macro months_between(from_month, to_month) -%}
+    {#- whole calendar months from the month of from_month to the month of to_month -#}
+    ((extract(year from {{ to_month }}) - extract(year from {{ from_month }})) * 12
+        + extract(month from {{ to_month }}) - extract(month from {{ from_month }}))::integer
+{%- endmacro %}
+
+{% macro repayment_code(account_status, dpd, report_month, issue_date, maturity_date, repayment_method, as_of_date) -%}
+    {#- the month's code in the 24-month repayment profile (the coding of Chinese credit reports) -#}
+    case
+        when {{ account_status }} = 'settled' then 'C'
+        when {{ account_status }} = 'compensated' then 'D'
+        when {{ account_status }} in ('written_off', 'transferred') then 'G'
+        when {{ dpd }} > 0 then least(7, ceil({{ dpd }} / 30.0))::integer::text
+        when {{ report_month }} = date_trunc('month', {{ issue_date }})::date
+            or ({{ repayment_method }} = 'bullet' and {{ as_of_date }} < {{ maturity_date }}) then '*'
+        else 'N'
+    end
+{%- endmacro %}
+
+{% macro loan_key(lender_code, loan_id) -%}
+    {#- one-column key of a loan for BI tools: md5 over lender code and loan id -#}
+    md5({{ lender_code }} || ':' || {{ loan_id }})
+{%- endmacro %}
+
+{% macro safe_ratio(numerator, denominator) -%}
+    {#- numerator / denominator rounded to six decimals; null where the denominator is zero -#}
+    round(({{ numerator }})::numeric / nullif({{ denominator }}, 0), 6)
+{%- endmacro %}
+
+{% macro tune_session() -%}
+    {#- Settings for the model's own transaction (pre-hook): sort and hash memory from
+        var('exchange_work_mem'), and no JIT compilation (its cost outweighs its gain here). -#}
+    {%- set work_mem = var('exchange_work_mem') | string | trim -%}
+    {%- if not modules.re.match('^[0-9]+(kB|MB|GB)$', work_mem) -%}
+        {{ exceptions.raise_compiler_error("var('exchange_work_mem') must look like 256MB, got '" ~ work_mem ~ "'") }}
+    {%- endif -%}
+    set local work_mem = '{{ work_mem }}'; set local jit = off
+{%- endmacro %}

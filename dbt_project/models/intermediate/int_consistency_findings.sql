@@ -1,0 +1,217 @@
+{# Month-over-month consistency findings (报送一致性问题) on each lender's reporting, one row per
+    finding, each with the report row it rests on (submission_id, line) and, where it compares two
+    reports, the earlier one (previous_submission_id, previous_line). Codes and severities:
+    ref_consistency_findings. #}
+
+with
+
+history as (
+    select * from {{ ref('int_loan_status_history') }}
+),
+
+submissions as (
+    select * from {{ ref('int_submissions_effective') }}
+),
+
+rule_versions as (
+    select * from {{ ref('int_rule_versions') }}
+),
+
+finding_types as (
+    select * from {{ ref('ref_consistency_findings') }}
+),
+
+paired as (
+    -- each report next to the loan's previous report
+    select
+        history.*,
+        lag(history.as_of_date) over loan_sequence as previous_as_of_date,
+        lag(history.account_status) over loan_sequence as previous_account_status,
+        lag(history.outstanding_principal) over loan_sequence as previous_outstanding_principal,
+        lag(history.overdue_since) over loan_sequence as previous_overdue_since,
+        lag(history.dpd) over loan_sequence as previous_dpd,
+        lag(history.status_submission_id) over loan_sequence as previous_submission_id,
+        lag(history.status_line) over loan_sequence as previous_line
+    from history
+    window loan_sequence as (partition by history.lender_code, history.loan_id order by history.as_of_date)
+),
+
+report_findings as (
+    select
+        lender_code,
+        loan_id,
+        as_of_date,
+        'C_REAGING' as finding_code,
+        status_submission_id as submission_id,
+        status_line as line,
+        previous_submission_id,
+        previous_line,
+        'overdue_since ' || previous_overdue_since || ' -> ' || overdue_since
+            || ' while overdue, no payment reported since ' || previous_as_of_date as detail
+    from paired
+    where previous_dpd > 0
+        and dpd > 0
+        and overdue_since > previous_overdue_since
+        and not coalesce(
+            last_payment_date > previous_as_of_date
+                and (last_payment_amount is null or last_payment_amount > 0),
+            false
+        )
+
+    union all
+
+    select
+        lender_code,
+        loan_id,
+        as_of_date,
+        'C_CURRENT_WITH_ARREARS',
+        status_submission_id,
+        status_line,
+        previous_submission_id,
+        previous_line,
+        'account_status normal with overdue amount ' || overdue_amount
+    from paired
+    where account_status = 'normal'
+        and overdue_amount > 0
+
+    union all
+
+    select
+        lender_code,
+        loan_id,
+        as_of_date,
+        'C_REACTIVATED',
+        status_submission_id,
+        status_line,
+        previous_submission_id,
+        previous_line,
+        'account_status ' || previous_account_status || ' -> ' || account_status
+    from paired
+    where previous_account_status in ('settled', 'written_off')
+        and account_status in ('normal', 'overdue', 'restructured')
+
+    union all
+
+    select
+        lender_code,
+        loan_id,
+        as_of_date,
+        'C_BALANCE_GROWTH',
+        status_submission_id,
+        status_line,
+        previous_submission_id,
+        previous_line,
+        'outstanding_principal ' || previous_outstanding_principal || ' -> ' || outstanding_principal
+    from paired
+    where outstanding_principal > previous_outstanding_principal
+        and account_status <> 'restructured'
+
+    union all
+
+    select
+        paired.lender_code,
+        paired.loan_id,
+        paired.as_of_date,
+        'C_DPD_MISMATCH',
+        paired.status_submission_id,
+        paired.status_line,
+        cast(null as bigint),
+        cast(null as integer),
+        'dpd_reported ' || paired.dpd_reported || ', computed ' || paired.dpd
+    from paired
+    left join rule_versions
+        on rule_versions.rules_version = paired.rules_version
+    where paired.dpd_reported is not null
+        and abs(paired.dpd_reported - paired.dpd) > coalesce(rule_versions.dpd_mismatch_tolerance_days, 0)
+),
+
+lender_months as (
+    -- months in which a lender's status file is in force, with the first such file of the month
+    select distinct on (lender_code, report_month)
+        lender_code,
+        report_month,
+        as_of_date,
+        submission_id
+    from submissions
+    where kind = 'loan_status'
+        and is_effective
+    order by lender_code, report_month, as_of_date, submission_id
+),
+
+lender_next_months as (
+    select
+        lender_months.*,
+        lead(lender_months.report_month) over (
+            partition by lender_months.lender_code order by lender_months.report_month
+        ) as next_report_month,
+        lead(lender_months.as_of_date) over (
+            partition by lender_months.lender_code order by lender_months.report_month
+        ) as next_as_of_date,
+        lead(lender_months.submission_id) over (
+            partition by lender_months.lender_code order by lender_months.report_month
+        ) as next_submission_id
+    from lender_months
+),
+
+month_last_reports as (
+    select
+        history.*,
+        lead(history.report_month) over (
+            partition by history.lender_code, history.loan_id order by history.report_month
+        ) as loan_next_report_month
+    from history
+    where history.is_month_last_report
+),
+
+disappeared as (
+    -- the lender's next status file no longer reports a loan that had not ended
+    select
+        month_last_reports.lender_code,
+        month_last_reports.loan_id,
+        lender_next_months.next_as_of_date as as_of_date,
+        'C_DISAPPEARED' as finding_code,
+        lender_next_months.next_submission_id as submission_id,
+        cast(null as integer) as line,
+        month_last_reports.status_submission_id as previous_submission_id,
+        month_last_reports.status_line as previous_line,
+        'last reported ' || month_last_reports.as_of_date || ' as ' || month_last_reports.account_status
+            as detail
+    from month_last_reports
+    inner join lender_next_months
+        on lender_next_months.lender_code = month_last_reports.lender_code
+        and lender_next_months.report_month = month_last_reports.report_month
+    where month_last_reports.account_status not in ('settled', 'compensated', 'written_off', 'transferred')
+        and lender_next_months.next_report_month is not null
+        and (
+            month_last_reports.loan_next_report_month is null
+            or month_last_reports.loan_next_report_month > lender_next_months.next_report_month
+        )
+),
+
+all_findings as (
+    select * from report_findings
+    union all
+    select * from disappeared
+),
+
+final as (
+    select
+        md5(concat_ws('|', all_findings.finding_code, all_findings.lender_code, all_findings.loan_id, all_findings.as_of_date))
+            as finding_id,
+        all_findings.finding_code,
+        finding_types.severity,
+        all_findings.lender_code,
+        all_findings.loan_id,
+        all_findings.as_of_date,
+        date_trunc('month', all_findings.as_of_date)::date as report_month,
+        all_findings.submission_id,
+        all_findings.line,
+        all_findings.previous_submission_id,
+        all_findings.previous_line,
+        all_findings.detail
+    from all_findings
+    left join finding_types
+        on finding_types.finding_code = all_findings.finding_code
+)
+
+select * from final

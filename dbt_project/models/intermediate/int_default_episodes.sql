@@ -1,0 +1,102 @@
+{# Default episodes (违约), one row per episode: from the report that opened it to the one that
+    closed it (settled, compensated, cured) or, while it is open, the latest report. #}
+
+with
+
+history as (
+    select * from {{ ref('int_loan_status_history') }}
+),
+
+episode_reports as (
+    select *
+    from history
+    where default_episode_no is not null
+),
+
+episodes as (
+    select
+        lender_code,
+        loan_id,
+        default_episode_no,
+        min(as_of_date) as default_date,
+        max(as_of_date) as last_report_date,
+        max(as_of_date) filter (where ends_default_episode) as end_date,
+        max(default_end_reason) as end_reason,
+        max(dpd) as max_dpd,
+        max(standardized_class) as worst_standardized_class,
+        count(*) as reports_in_episode
+    from episode_reports
+    group by lender_code, loan_id, default_episode_no
+),
+
+episode_edges as (
+    select
+        episode_reports.lender_code,
+        episode_reports.loan_id,
+        episode_reports.default_episode_no,
+        max(episode_reports.borrower_key) filter (where episode_reports.starts_default_episode) as borrower_key,
+        max(episode_reports.default_entry_codes) filter (where episode_reports.starts_default_episode)
+            as entry_reasons,
+        max(episode_reports.dpd) filter (where episode_reports.starts_default_episode) as dpd_at_default,
+        max(episode_reports.outstanding_principal) filter (where episode_reports.starts_default_episode)
+            as outstanding_at_default,
+        max(episode_reports.overdue_amount) filter (where episode_reports.starts_default_episode)
+            as overdue_amount_at_default,
+        max(episode_reports.status_submission_id) filter (where episode_reports.starts_default_episode)
+            as default_submission_id,
+        max(episode_reports.status_line) filter (where episode_reports.starts_default_episode)
+            as default_line,
+        max(episode_reports.notice_date) as latest_notice_date
+    from episode_reports
+    group by episode_reports.lender_code, episode_reports.loan_id, episode_reports.default_episode_no
+),
+
+latest_reports as (
+    select distinct on (lender_code, loan_id, default_episode_no)
+        lender_code,
+        loan_id,
+        default_episode_no,
+        account_status as last_account_status,
+        outstanding_principal as last_outstanding_principal
+    from episode_reports
+    order by lender_code, loan_id, default_episode_no, as_of_date desc
+),
+
+final as (
+    select
+        episodes.lender_code,
+        episodes.loan_id,
+        episodes.default_episode_no,
+        episode_edges.borrower_key,
+        episodes.default_date,
+        episode_edges.entry_reasons,
+        episode_edges.dpd_at_default,
+        episode_edges.outstanding_at_default,
+        episode_edges.overdue_amount_at_default,
+        episodes.max_dpd,
+        episodes.worst_standardized_class,
+        episodes.end_date,
+        case
+            when episodes.end_reason is not null then episodes.end_reason
+            when latest_reports.last_account_status = 'written_off' then 'written_off'
+            else 'ongoing'
+        end as episode_status,
+        episodes.last_report_date,
+        latest_reports.last_account_status,
+        latest_reports.last_outstanding_principal,
+        episodes.reports_in_episode,
+        episode_edges.latest_notice_date,
+        episode_edges.default_submission_id,
+        episode_edges.default_line
+    from episodes
+    inner join episode_edges
+        on episode_edges.lender_code = episodes.lender_code
+        and episode_edges.loan_id = episodes.loan_id
+        and episode_edges.default_episode_no = episodes.default_episode_no
+    inner join latest_reports
+        on latest_reports.lender_code = episodes.lender_code
+        and latest_reports.loan_id = episodes.loan_id
+        and latest_reports.default_episode_no = episodes.default_episode_no
+)
+
+select * from final

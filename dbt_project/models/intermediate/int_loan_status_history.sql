@@ -1,0 +1,262 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='lender_months',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['lender_code', 'loan_id', 'as_of_date'], 'unique': True},
+            {'columns': ['lender_code', 'report_month']},
+            {'columns': ['status_submission_id']},
+        ],
+    )
+}}
+-- depends_on: {{ ref('int_submissions_effective') }}
+-- depends_on: {{ ref('int_loans_latest') }}
+-- depends_on: {{ ref('int_rule_versions') }}
+
+{# Status history: one row per loan and reporting date, with the state that runs across months.
+   Default (违约): a loan enters at a report meeting an entry condition (DPD over 90, written off,
+   judgment, enforcement, dishonest, fraud) and leaves when an end condition holds (settled,
+   compensated) or it is cured: clean reports (DPD 0, no override, no entry condition) in every
+   month over cure_clean_months consecutive months. Until then its class stays at least
+   default_hold_class (次级). The state comes from running windows over each loan's reports, all
+   in one ordering; an incremental run seeds them with the last row already built before the
+   months it rebuilds (the anchor), so it reads only the months it rebuilds. #}
+
+with
+
+classified as (
+    select * from {{ ref('int_loan_status_classified') }}
+),
+
+{% if is_incremental() %}
+
+rebuild as (
+    {{ lender_months_to_rebuild() }}
+),
+
+rebuild_files as (
+    select submissions.submission_id
+    from {{ ref('int_submissions_effective') }} as submissions
+    inner join rebuild
+        on rebuild.lender_code = submissions.lender_code
+        and submissions.report_month >= rebuild.rebuild_month
+    where submissions.kind = 'loan_status'
+        and submissions.is_effective
+),
+
+{% endif %}
+
+reports as (
+    select *
+    from classified
+    {% if is_incremental() %}
+    -- an array parameter (not a join), so the filter reaches raw.loan_status's primary key
+    where status_submission_id = any(array(select submission_id from rebuild_files))
+    {% endif %}
+),
+
+{% if is_incremental() %}
+
+anchors as (
+    -- each rebuilt loan's last row built before the months being rebuilt: it carries the state
+    select built.*
+    from (select distinct lender_code, loan_id from reports) as rebuilt_loans
+    inner join rebuild
+        on rebuild.lender_code = rebuilt_loans.lender_code
+    cross join lateral (
+        select *
+        from {{ this }} as previous
+        where previous.lender_code = rebuilt_loans.lender_code
+            and previous.loan_id = rebuilt_loans.loan_id
+            and previous.as_of_date < rebuild.rebuild_month
+        order by previous.as_of_date desc
+        limit 1
+    ) as built
+),
+
+{% endif %}
+
+anchored as (
+    select
+        reports.*,
+        {% if is_incremental() %}
+        anchors.report_month as anchor_report_month,
+        anchors.is_clean_report as anchor_is_clean_report,
+        anchors.clean_streak_start as anchor_clean_streak_start,
+        anchors.last_trigger_date as anchor_last_trigger_date,
+        anchors.last_exit_date as anchor_last_exit_date,
+        anchors.is_in_default as anchor_is_in_default,
+        anchors.default_episodes_started as anchor_default_episodes_started,
+        anchors.default_date as anchor_default_date
+        {% else %}
+        cast(null as date) as anchor_report_month,
+        cast(null as boolean) as anchor_is_clean_report,
+        cast(null as date) as anchor_clean_streak_start,
+        cast(null as date) as anchor_last_trigger_date,
+        cast(null as date) as anchor_last_exit_date,
+        cast(null as boolean) as anchor_is_in_default,
+        cast(null as integer) as anchor_default_episodes_started,
+        cast(null as date) as anchor_default_date
+        {% endif %}
+    from reports
+    {% if is_incremental() %}
+    left join anchors
+        on anchors.lender_code = reports.lender_code
+        and anchors.loan_id = reports.loan_id
+    {% endif %}
+),
+
+streak_starts as (
+    select
+        anchored.*,
+        coalesce(lag(report_month) over loan_reports, anchor_report_month) as previous_report_month,
+        -- a clean streak starts at a clean report after a report that was not clean, after a
+        -- month without a report, or at the loan's first report
+        is_clean_report
+            and (
+                coalesce(lag(is_clean_report) over loan_reports, anchor_is_clean_report) is not true
+                or coalesce(lag(report_month) over loan_reports, anchor_report_month)
+                    < (report_month - interval '1 month')::date
+            ) as starts_clean_streak,
+        greatest(
+            max(case when is_default_trigger then as_of_date end) over loan_reports_so_far,
+            anchor_last_trigger_date
+        ) as last_trigger_date,
+        lead(as_of_date) over loan_reports is null
+            or lead(report_month) over loan_reports > report_month as is_month_last_report
+    from anchored
+    window
+        loan_reports as (partition by lender_code, loan_id order by as_of_date),
+        loan_reports_so_far as (partition by lender_code, loan_id order by as_of_date rows unbounded preceding)
+),
+
+streaks as (
+    select
+        streak_starts.*,
+        case
+            when is_clean_report then coalesce(
+                max(case when starts_clean_streak then as_of_date end) over loan_reports_so_far,
+                anchor_clean_streak_start
+            )
+        end as clean_streak_start
+    from streak_starts
+    window loan_reports_so_far as (partition by lender_code, loan_id order by as_of_date rows unbounded preceding)
+),
+
+exits as (
+    select
+        streaks.*,
+        case
+            when is_clean_report then {{ months_between('clean_streak_start', 'report_month') }} + 1
+            else 0
+        end as clean_months,
+        greatest(
+            max(
+                case
+                    when default_end_status is not null then as_of_date
+                    when is_clean_report
+                        and {{ months_between('clean_streak_start', 'report_month') }} + 1 >= cure_clean_months
+                        then as_of_date
+                end
+            ) over loan_reports_so_far,
+            anchor_last_exit_date
+        ) as last_exit_date
+    from streaks
+    window loan_reports_so_far as (partition by lender_code, loan_id order by as_of_date rows unbounded preceding)
+),
+
+in_default as (
+    select
+        exits.*,
+        last_trigger_date is not null
+            and (last_exit_date is null or last_exit_date < last_trigger_date) as is_in_default
+    from exits
+),
+
+episode_starts as (
+    select
+        in_default.*,
+        coalesce(lag(is_in_default) over loan_reports, anchor_is_in_default, false) as was_in_default,
+        is_default_trigger
+            and not coalesce(lag(is_in_default) over loan_reports, anchor_is_in_default, false)
+            as starts_default_episode
+    from in_default
+    window loan_reports as (partition by lender_code, loan_id order by as_of_date)
+),
+
+episodes as (
+    select
+        episode_starts.*,
+        (was_in_default or starts_default_episode) and not is_in_default as ends_default_episode,
+        cast(
+            coalesce(anchor_default_episodes_started, 0)
+            + sum(case when starts_default_episode then 1 else 0 end) over loan_reports_so_far
+            as integer
+        ) as default_episodes_started,
+        coalesce(
+            max(case when starts_default_episode then as_of_date end) over loan_reports_so_far,
+            anchor_default_date
+        ) as current_default_date,
+        case when is_in_default then default_hold_class end as held_class
+    from episode_starts
+    window loan_reports_so_far as (partition by lender_code, loan_id order by as_of_date rows unbounded preceding)
+),
+
+final as (
+    select
+        lender_code,
+        loan_id,
+        as_of_date,
+        report_month,
+        is_month_last_report,
+        status_submission_id,
+        status_line,
+        loan_attributes_hash,
+        rules_version,
+        borrower_key,
+        borrower_type,
+        rule_set,
+        account_status,
+        is_active,
+        outstanding_principal,
+        overdue_principal,
+        overdue_interest,
+        overdue_amount,
+        overdue_since,
+        dpd,
+        dpd_reported,
+        dpd_bucket,
+        last_payment_date,
+        last_payment_amount,
+        notice_date,
+        legal_status,
+        fraud_flag,
+        repayment_code,
+        floor_class,
+        override_class,
+        override_codes,
+        lender_risk_class,
+        held_class as default_hold_class,
+        greatest(floor_class, override_class, held_class) as exchange_class,
+        greatest(floor_class, override_class, held_class, lender_risk_class) as standardized_class,
+        coalesce(lender_risk_class < greatest(floor_class, override_class, held_class), false)
+            as is_under_classified,
+        is_default_trigger,
+        default_entry_codes,
+        is_clean_report,
+        clean_streak_start,
+        clean_months,
+        last_trigger_date,
+        last_exit_date,
+        is_in_default,
+        starts_default_episode,
+        ends_default_episode,
+        case when ends_default_episode then coalesce(default_end_status, 'cured') end as default_end_reason,
+        default_episodes_started,
+        case when is_in_default or ends_default_episode then default_episodes_started end as default_episode_no,
+        case when is_in_default or ends_default_episode then current_default_date end as default_date
+    from episodes
+)
+
+select * from final

@@ -1,0 +1,66 @@
+{# Lenders (会员机构维度): one row per participating lender. #}
+
+with
+
+lenders as (
+    select * from {{ ref('stg_control__lenders') }}
+),
+
+loans as (
+    select * from {{ ref('int_loans_latest') }}
+),
+
+history as (
+    select * from {{ ref('int_loan_status_history') }}
+),
+
+loan_counts as (
+    select lender_code, count(*) as loans_reported
+    from loans
+    group by lender_code
+),
+
+report_spans as (
+    select
+        lender_code,
+        min(report_month) as first_report_month,
+        max(report_month) as last_report_month
+    from history
+    group by lender_code
+),
+
+latest_book as (
+    select
+        history.lender_code,
+        count(*) filter (where history.is_active) as active_loans,
+        coalesce(sum(history.outstanding_principal) filter (where history.is_active), 0) as outstanding_principal
+    from history
+    inner join report_spans
+        on report_spans.lender_code = history.lender_code
+        and report_spans.last_report_month = history.report_month
+    where history.is_month_last_report
+    group by history.lender_code
+),
+
+final as (
+    select
+        lenders.lender_code,
+        lenders.lender_name,
+        lenders.lender_category,
+        lenders.lender_status,
+        lenders.created_at as admitted_at,
+        coalesce(loan_counts.loans_reported, 0) as loans_reported,
+        report_spans.first_report_month,
+        report_spans.last_report_month,
+        coalesce(latest_book.active_loans, 0) as active_loans,
+        coalesce(latest_book.outstanding_principal, 0) as outstanding_principal
+    from lenders
+    left join loan_counts
+        on loan_counts.lender_code = lenders.lender_code
+    left join report_spans
+        on report_spans.lender_code = lenders.lender_code
+    left join latest_book
+        on latest_book.lender_code = lenders.lender_code
+)
+
+select * from final

@@ -1,0 +1,78 @@
+{# Roll rates (迁徙率): where the loans active in a DPD bucket at one month's end stand at the
+    next month's end, per lender and product. The destination is a DPD bucket, a terminal status
+    (settled, compensated, written_off, transferred) or unreported (the lender's next file does not
+    report the loan). Only month pairs where the lender reported the next month count. #}
+
+with
+
+loan_status as (
+    select * from {{ ref('fct_loan_status') }}
+),
+
+month_end as (
+    select *
+    from loan_status
+    where is_month_last_report
+),
+
+lender_months as (
+    select distinct lender_code, report_month
+    from month_end
+),
+
+transitions as (
+    select
+        origin.lender_code,
+        origin.product_type,
+        origin.report_month as from_month,
+        next_month.report_month as to_month,
+        origin.dpd_bucket as from_bucket,
+        case
+            when destination.loan_id is null then 'unreported'
+            when destination.account_status in ('settled', 'compensated', 'written_off', 'transferred')
+                then destination.account_status
+            else destination.dpd_bucket
+        end as to_bucket,
+        origin.outstanding_principal as from_balance,
+        coalesce(destination.outstanding_principal, 0) as to_balance
+    from month_end as origin
+    inner join lender_months as next_month
+        on next_month.lender_code = origin.lender_code
+        and next_month.report_month = (origin.report_month + interval '1 month')::date
+    left join month_end as destination
+        on destination.lender_code = origin.lender_code
+        and destination.loan_id = origin.loan_id
+        and destination.report_month = next_month.report_month
+    where origin.is_active
+),
+
+aggregated as (
+    select
+        lender_code,
+        product_type,
+        from_month,
+        to_month,
+        from_bucket,
+        to_bucket,
+        count(*) as loans,
+        sum(from_balance) as from_balance,
+        sum(to_balance) as to_balance
+    from transitions
+    group by lender_code, product_type, from_month, to_month, from_bucket, to_bucket
+),
+
+final as (
+    select
+        aggregated.*,
+        {{ safe_ratio(
+            'loans',
+            'sum(loans) over (partition by lender_code, product_type, from_month, from_bucket)'
+        ) }} as count_roll_rate,
+        {{ safe_ratio(
+            'from_balance',
+            'sum(from_balance) over (partition by lender_code, product_type, from_month, from_bucket)'
+        ) }} as balance_roll_rate
+    from aggregated
+)
+
+select * from final

@@ -1,0 +1,100 @@
+{# Vintages (账龄分析): for each lender, product and disbursement-month cohort, the share of the
+    cohort's loans that have ever been 90+ (DPD of 91 days or more) by each month on book, from 0
+    up to the lender's latest reporting month. Loans count once reported in a status file. #}
+
+with
+
+loans as (
+    select * from {{ ref('int_loans_latest') }}
+),
+
+loan_status as (
+    select * from {{ ref('fct_loan_status') }}
+),
+
+loan_outcomes as (
+    select
+        lender_code,
+        loan_id,
+        min(months_on_book) filter (where dpd >= 91) as first_90_plus_month_on_book
+    from loan_status
+    group by lender_code, loan_id
+),
+
+lender_spans as (
+    select
+        lender_code,
+        min(report_month) as first_report_month,
+        max(report_month) as last_report_month
+    from loan_status
+    group by lender_code
+),
+
+cohort_loans as (
+    select
+        loans.lender_code,
+        loans.product_type,
+        loans.issue_month as cohort_month,
+        loans.principal,
+        loan_outcomes.first_90_plus_month_on_book
+    from loans
+    inner join loan_outcomes
+        on loan_outcomes.lender_code = loans.lender_code
+        and loan_outcomes.loan_id = loans.loan_id
+),
+
+cohorts as (
+    select
+        lender_code,
+        product_type,
+        cohort_month,
+        count(*) as cohort_loans,
+        sum(principal) as cohort_principal
+    from cohort_loans
+    group by lender_code, product_type, cohort_month
+),
+
+grid as (
+    select
+        cohorts.*,
+        lender_spans.first_report_month,
+        month_on_book
+    from cohorts
+    inner join lender_spans
+        on lender_spans.lender_code = cohorts.lender_code
+    cross join lateral generate_series(
+        0, greatest({{ months_between('cohorts.cohort_month', 'lender_spans.last_report_month') }}, 0)
+    ) as month_on_book
+),
+
+final as (
+    select
+        grid.lender_code,
+        grid.product_type,
+        grid.cohort_month,
+        grid.month_on_book,
+        grid.cohort_loans,
+        grid.cohort_principal,
+        count(cohort_loans.first_90_plus_month_on_book) as ever_90_plus_loans,
+        coalesce(sum(cohort_loans.principal) filter (where cohort_loans.first_90_plus_month_on_book is not null), 0)
+            as ever_90_plus_principal,
+        {{ safe_ratio('count(cohort_loans.first_90_plus_month_on_book)', 'grid.cohort_loans') }}
+            as ever_90_plus_share,
+        {{ safe_ratio(
+            'coalesce(sum(cohort_loans.principal) filter (where cohort_loans.first_90_plus_month_on_book is not null), 0)',
+            'grid.cohort_principal'
+        ) }} as ever_90_plus_principal_share,
+        -- the cohort was disbursed after the lender started reporting: its early months were observed
+        grid.cohort_month >= grid.first_report_month as is_fully_observed
+    from grid
+    left join cohort_loans
+        on cohort_loans.lender_code = grid.lender_code
+        and cohort_loans.product_type = grid.product_type
+        and cohort_loans.cohort_month = grid.cohort_month
+        and cohort_loans.first_90_plus_month_on_book <= grid.month_on_book
+    group by
+        grid.lender_code, grid.product_type, grid.cohort_month, grid.month_on_book,
+        grid.cohort_loans, grid.cohort_principal, grid.first_report_month
+)
+
+select * from final

@@ -1,0 +1,352 @@
+"""The dbt project against PostgreSQL on crafted data (tests/dbt_scenario.py).
+
+One fresh database per session: the deliveries go in one by one with an incremental `dbt run`
+after each (a correction of an old month and a change of loan attributes among them), the
+resulting tables are kept aside, then `dbt build --full-refresh` rebuilds everything and runs
+every data and unit test. The two sets of tables must be identical (EXCEPT ALL both ways), and
+the marts must agree with an independent computation in pandas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import dbt_scenario
+import pandas as pd
+import psycopg
+import pytest
+from databases import fresh_database
+from dbt_support import dbt, environment
+
+from exchange.transform import TransformFailed, portfolio_summary, run_dbt
+
+SNAPSHOT_SCHEMA = "incremental_snapshot"
+FORCED_REBUILD_RUN = 6  # this incremental run also passes var('as_of'), as the DAG does
+
+
+@dataclass(frozen=True)
+class Built:
+    url: str
+    work_dir: Path
+    compared_tables: list[str]
+    idle_run_rows: dict[str, int]
+    """Rows each incremental model inserted in a run with nothing new in the raw zone."""
+
+
+def _model_tables(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute(
+        "select table_schema || '.' || table_name from information_schema.tables"
+        " where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' order by 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    work_dir = tmp_path_factory.mktemp("dbt")
+    with fresh_database("dbt") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            dbt_scenario.insert_lenders(conn)
+            dbt(url, work_dir, "seed")
+            for run, batch in enumerate(dbt_scenario.deliveries(), start=1):
+                with conn.transaction():
+                    dbt_scenario.insert_delivery(conn, batch)
+                extra = ["--vars", f"{{as_of: '{dbt_scenario.MONTHS[2]}'}}"] if run == FORCED_REBUILD_RUN else []
+                dbt(url, work_dir, "run", *extra)
+            dbt(url, work_dir, "run", "--select", "config.materialized:incremental")
+            results = json.loads((work_dir / "target" / "run_results.json").read_text())["results"]
+            idle_run_rows = {r["unique_id"].split(".")[-1]: r["adapter_response"]["rows_affected"] for r in results}
+            tables = _model_tables(conn)
+            conn.execute(f"create schema {SNAPSHOT_SCHEMA}")
+            for table in tables:
+                conn.execute(f"create table {SNAPSHOT_SCHEMA}.{table.replace('.', '__')} as table {table}")
+            dbt(url, work_dir, "build", "--full-refresh")
+        yield Built(url, work_dir, tables, idle_run_rows)
+
+
+def frame(conn: psycopg.Connection, sql: str) -> pd.DataFrame:
+    cur = conn.execute(sql)
+    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
+# ---- the incremental path equals the full refresh ----------------------------------------
+
+
+def test_incremental_runs_equal_a_full_refresh(built: Built) -> None:
+    assert {"intermediate.int_loan_status_history", "intermediate.int_repayment_profile",
+            "marts.fct_loan_status"} <= set(built.compared_tables)
+    with psycopg.connect(built.url) as conn:
+        assert _model_tables(conn) == built.compared_tables
+        for table in built.compared_tables:
+            snapshot = f"{SNAPSHOT_SCHEMA}.{table.replace('.', '__')}"
+            full = conn.execute(f"select count(*) from {table}").fetchone()[0]
+            assert full > 0, f"{table} is empty"
+            only_full = conn.execute(f"select count(*) from (table {table} except all table {snapshot}) d").fetchone()[0]
+            only_incremental = conn.execute(
+                f"select count(*) from (table {snapshot} except all table {table}) d").fetchone()[0]
+            assert (only_full, only_incremental) == (0, 0), f"{table}: {only_full} rows only in the full refresh, " \
+                f"{only_incremental} only in the incremental runs (of {full})"
+
+
+def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
+    assert built.idle_run_rows == {"int_loan_status_history": 0, "int_repayment_profile": 0, "fct_loan_status": 0}
+
+
+def test_correction_and_attribute_change_reached_old_months(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        # XD01's month-2 file was corrected in delivery 4: A1 is current in month 2, from the correction
+        a1 = conn.execute(
+            "select f.dpd, s.seq from marts.fct_loan_status f join control.submissions s"
+            " on s.submission_id = f.status_submission_id"
+            " where f.loan_id = 'A1' and f.as_of_date = '2025-02-28'").fetchone()
+        assert a1 == (0, 2)
+        # B1's region changed in month 5's loans file: every month of its history carries the new one
+        regions = conn.execute("select distinct region_code from marts.fct_loan_status where loan_id = 'B1'").fetchall()
+        assert regions == [("110108",)]
+
+
+# ---- the standard on the scenario's cases ---------------------------------------------
+
+
+def test_default_episodes(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        episodes = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "select loan_id, default_date, entry_reasons, episode_status, end_date"
+                " from marts.fct_default_episodes").fetchall()
+        }
+    assert episodes == {
+        "A2": (date(2025, 5, 31), "dpd_over_90", "written_off", None),
+        "A3": (date(2025, 2, 28), "dpd_over_90", "cured", date(2025, 8, 31)),
+        "A4": (date(2025, 3, 31), "dpd_over_90", "ongoing", None),
+        "B2": (date(2025, 5, 31), "fraud", "ongoing", None),
+        "B4": (date(2025, 1, 31), "dpd_over_90", "settled", date(2025, 3, 31)),
+        "E1": (date(2025, 4, 30), "dpd_over_90", "compensated", date(2025, 6, 30)),
+        "E2": (date(2025, 1, 31), "judgment", "cured", date(2025, 7, 31)),
+        "E3": (date(2025, 2, 28), "dishonest", "cured", date(2025, 8, 31)),
+    }
+
+
+def test_classes_held_until_cure(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        rows = dict(conn.execute(
+            "select loan_id || ' ' || as_of_date, standardized_class from marts.fct_loan_status"
+            " where loan_id in ('A3', 'A4', 'E1')").fetchall())
+    assert [rows[f"A3 {m}"] for m in dbt_scenario.MONTHS] == [1, 3, 3, 3, 3, 3, 3, 1]  # cured after 6 clean months
+    assert rows["A4 2025-08-31"] == 3  # five clean months: still held at 次级
+    assert rows["E1 2025-04-30"] == 4  # the lender's class 4 beats the non_retail floor 3
+    assert rows["E1 2025-05-31"] == 3  # DPD 127: non_retail floor 次级 (retail would be 可疑)
+
+
+def test_repayment_profiles(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        profiles = dict(conn.execute(
+            "select loan_id || ' ' || as_of_date, repayment_profile_24m from marts.fct_loan_status").fetchall())
+    assert profiles["A2 2025-08-31"] == "GG54321*"
+    assert profiles["A3 2025-08-31"] == "NNNNNN4N###"
+    assert profiles["A5 2025-07-31"] == "C*****"
+    assert profiles["E1 2025-06-30"] == "D5432N#######"
+    assert profiles["B3 2025-04-30"] == "CNCN#######"
+
+
+def test_consistency_findings(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        findings = sorted(conn.execute(
+            "select finding_code, loan_id, as_of_date::text, severity from intermediate.int_consistency_findings"
+        ).fetchall())
+    assert findings == [
+        ("C_BALANCE_GROWTH", "B1", "2025-04-30", "medium"),
+        ("C_BALANCE_GROWTH", "B3", "2025-03-31", "medium"),
+        ("C_CURRENT_WITH_ARREARS", "A6", "2025-03-31", "high"),
+        ("C_DISAPPEARED", "A7", "2025-05-31", "medium"),
+        ("C_DPD_MISMATCH", "A6", "2025-02-28", "low"),
+        ("C_REACTIVATED", "B3", "2025-03-31", "high"),
+        ("C_REAGING", "A6", "2025-02-28", "high"),
+    ]
+
+
+# ---- marts against an independent computation ------------------------------------------
+
+
+def _retail_floor(dpd: int) -> int:
+    return 1 if dpd == 0 else 2 if dpd <= 90 else 3 if dpd <= 120 else 4 if dpd <= 180 else 5
+
+
+def _non_retail_floor(dpd: int) -> int:
+    return 1 if dpd == 0 else 2 if dpd <= 90 else 3 if dpd <= 270 else 4 if dpd <= 360 else 5
+
+
+def independent_status(conn: psycopg.Connection) -> pd.DataFrame:
+    """Status rows in force, classified by a plain reading of the standard (a loop, not windows)."""
+    subs = frame(conn, "select submission_id, seq, verdict, superseded_by from control.submissions")
+    effective = subs[subs.verdict.isin(["accepted", "accepted_with_errors"]) & subs.superseded_by.isna()]
+    loans = frame(conn, "select * from raw.loans").merge(effective[["submission_id", "seq"]], on="submission_id")
+    loans = (loans.sort_values(["as_of_date", "seq", "submission_id", "line"])
+             .drop_duplicates(["lender_code", "loan_id"], keep="last"))
+    status = frame(conn, "select * from raw.loan_status").merge(effective[["submission_id", "seq"]], on="submission_id")
+    status = (status.sort_values(["seq", "submission_id", "line"])
+              .drop_duplicates(["lender_code", "loan_id", "as_of_date"], keep="last"))
+    status = status.merge(
+        loans[["lender_code", "loan_id", "borrower_key", "borrower_type", "product_type", "region_code", "issue_date",
+               "principal"]], on=["lender_code", "loan_id"])
+    records = []
+    for _, rows in status.sort_values("as_of_date").groupby(["lender_code", "loan_id"]):
+        in_default, clean_run, previous = False, 0, None
+        for row in rows.itertuples():
+            overdue = row.overdue_principal + row.overdue_interest
+            dpd = (row.as_of_date - row.overdue_since).days if overdue > 0 else 0
+            floor = (_retail_floor if row.borrower_type == "individual" else _non_retail_floor)(dpd)
+            override = max([0]
+                           + [5] * (row.account_status == "written_off") + [2] * (row.account_status == "restructured")
+                           + [3] * bool(row.fraud_flag) + [3] * (row.legal_status == "dishonest"))
+            trigger = (dpd > 90 or row.account_status == "written_off" or bool(row.fraud_flag)
+                       or row.legal_status in ("judgment", "enforcement", "dishonest"))
+            clean = dpd == 0 and override == 0 and not trigger
+            month = row.as_of_date.year * 12 + row.as_of_date.month
+            clean_run = (clean_run + 1 if previous is not None and previous[1] and month - previous[0] == 1 else 1) \
+                if clean else 0
+            in_default = in_default or trigger
+            if in_default and (row.account_status in ("settled", "compensated") or clean_run >= 6):
+                in_default = False
+            lender = 0 if pd.isna(row.lender_risk_class) else int(row.lender_risk_class)
+            standardized = max(floor, override, 3 if in_default else 0, lender)
+            records.append({
+                "lender_code": row.lender_code, "loan_id": row.loan_id, "borrower_key": row.borrower_key,
+                "borrower_type": row.borrower_type, "product_type": row.product_type, "region_code": row.region_code,
+                "issue_month": date(row.issue_date.year, row.issue_date.month, 1), "principal": row.principal,
+                "report_month": date(row.as_of_date.year, row.as_of_date.month, 1), "dpd": dpd,
+                "outstanding": row.outstanding_principal, "standardized_class": standardized, "in_default": in_default,
+                "active": row.account_status in ("normal", "overdue", "restructured"),
+            })
+            previous = (month, clean)
+    return pd.DataFrame.from_records(records)
+
+
+def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    return None if denominator == 0 else round(Decimal(numerator) / Decimal(denominator), 6)
+
+
+def test_portfolio_quality_matches_independent_computation(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        status = independent_status(conn)
+        mart = frame(conn, "select * from marts.mart_portfolio_quality")
+    book = status[status.active]
+    expected = {}
+    for keys, group in book.groupby(["report_month", "lender_code", "product_type", "region_code"]):
+        outstanding = group.outstanding.sum()
+        expected[keys] = {
+            "active_loans": len(group),
+            "outstanding_principal": outstanding,
+            "m1_plus_balance_ratio": _ratio(group[group.dpd >= 1].outstanding.sum(), outstanding),
+            "m2_plus_balance_ratio": _ratio(group[group.dpd >= 31].outstanding.sum(), outstanding),
+            "m3_plus_balance_ratio": _ratio(group[group.dpd >= 61].outstanding.sum(), outstanding),
+            "dpd90_plus_balance_ratio": _ratio(group[group.dpd >= 91].outstanding.sum(), outstanding),
+            "m1_plus_count_ratio": _ratio(Decimal(int((group.dpd >= 1).sum())), Decimal(len(group))),
+            "dpd90_plus_count_ratio": _ratio(Decimal(int((group.dpd >= 91).sum())), Decimal(len(group))),
+            "npl_ratio": _ratio(group[group.standardized_class >= 3].outstanding.sum(), outstanding),
+        }
+    actual = {
+        (r.report_month, r.lender_code, r.product_type, r.region_code): {k: getattr(r, k) for k in expected[
+            (r.report_month, r.lender_code, r.product_type, r.region_code)]}
+        for r in mart.itertuples()
+    }
+    assert actual == expected
+    assert any(v["npl_ratio"] not in (None, 0) for v in expected.values())
+
+
+def test_multi_lender_matches_independent_computation(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        status = independent_status(conn)
+        mart = frame(conn, "select report_month, borrower_type, active_lender_count, borrowers from marts.mart_multi_lender")
+    lenders = (status[status.active].groupby(["report_month", "borrower_type", "borrower_key"]).lender_code.nunique()
+               .reset_index(name="active_lender_count"))
+    expected = lenders.groupby(["report_month", "borrower_type", "active_lender_count"]).size().to_dict()
+    actual = {(r.report_month, r.borrower_type, r.active_lender_count): r.borrowers for r in mart.itertuples()}
+    assert actual == expected
+    assert max(k[2] for k in actual) == 2  # P1, P2 and Q1 borrow at two lenders
+
+
+def test_vintage_matches_independent_computation(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        status = independent_status(conn)
+        mart = frame(conn, "select * from marts.mart_vintage")
+    status["month_on_book"] = [(r.year - i.year) * 12 + r.month - i.month
+                               for r, i in zip(status.report_month, status.issue_month, strict=True)]
+    first_90 = status[status.dpd >= 91].groupby(["lender_code", "loan_id"]).month_on_book.min()
+    loans = status.drop_duplicates(["lender_code", "loan_id"]).set_index(["lender_code", "loan_id"])
+    loans["first_90"] = first_90
+    last_month = status.groupby("lender_code").report_month.max()
+    expected = {}
+    for (lender, product, cohort), group in loans.groupby(["lender_code", "product_type", "issue_month"]):
+        horizon = (last_month[lender].year - cohort.year) * 12 + last_month[lender].month - cohort.month
+        for mob in range(horizon + 1):
+            expected[(lender, product, cohort, mob)] = _ratio(
+                Decimal(int((group.first_90 <= mob).sum())), Decimal(len(group)))
+    actual = {(r.lender_code, r.product_type, r.cohort_month, r.month_on_book): r.ever_90_plus_share
+              for r in mart.itertuples()}
+    assert actual == expected
+    assert expected[("XD01", "consumer_loan", date(2025, 1, 1), 4)] == 1  # A2 reached DPD 112 at month on book 4
+
+
+def test_submission_quality(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        subs = frame(conn, "select lender_code, kind, as_of_date, received_at, verdict from control.submissions")
+        mart = frame(conn, "select * from marts.mart_lender_submission_quality")
+    loaded = subs[(subs.kind == "loan_status") & subs.verdict.isin(["accepted", "accepted_with_errors"])].copy()
+    loaded["received_date"] = [ts.astimezone(dbt_scenario.SHANGHAI).date() for ts in loaded.received_at]
+    loaded["period_month"] = [date(d.year, d.month, 1) for d in loaded.as_of_date]
+    first = loaded.groupby(["lender_code", "period_month"]).agg(received=("received_date", "min"),
+                                                                 as_of=("as_of_date", "max"))
+    expected = {k: "on_time" if r.received <= r.as_of + timedelta(days=15) else "late" for k, r in first.iterrows()}
+    actual = {(r.lender_code, r.period_month): r.status_timeliness for r in mart.itertuples()}
+    assert actual == expected
+    assert actual[("DB03", date(2025, 6, 1))] == "late"
+    row = mart.set_index(["lender_code", "period_month"]).loc[("DB03", date(2025, 3, 1))]
+    assert (row.files_rejected, row.files_received, row.file_rejection_rate) == (1, 2, Decimal("0.5"))
+    assert mart.set_index(["lender_code", "period_month"]).loc[("XD01", date(2025, 2, 1))].files_corrected == 1
+    assert mart.consistency_findings.sum() == 7
+    assert mart.under_classified_reports.sum() > 0
+
+
+# ---- the Python entry points -------------------------------------------------------------
+
+
+def test_portfolio_summary(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        summary = {row["lender_code"]: row for row in portfolio_summary(conn)}
+    assert set(summary) == {"XD01", "WD02", "DB03"}
+    xd = summary["XD01"]
+    assert xd["report_month"] == date(2025, 8, 1)
+    # A1, A3, A4, A6, A8 active at 2025-08-31 (A2 written off, A5 settled, A7 gone); A4 still in default
+    assert xd["loans"] == 5
+    assert xd["outstanding"] == Decimal(3400 + 30000 + 4500 + 6000 + 75000)
+    assert xd["m1_plus_ratio"] == 0
+    assert xd["npl_ratio"] == round(Decimal(4500) / xd["outstanding"], 6)
+
+
+def test_docs_generate(built: Built) -> None:
+    dbt(built.url, built.work_dir, "docs", "generate")
+    catalog = json.loads((built.work_dir / "target" / "catalog.json").read_text())
+    manifest = json.loads((built.work_dir / "target" / "manifest.json").read_text())
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    assert "model.exchange.fct_loan_status" in catalog["nodes"]
+    undocumented = [f"{name}.{column}" for name, node in models.items()
+                    for column in catalog["nodes"].get(node["unique_id"], {"columns": {}})["columns"]
+                    if not node["columns"].get(column, {}).get("description")]
+    assert undocumented == []
+    assert all(node["description"] for node in models.values())
+
+
+def test_run_dbt_raises_a_reason_code(built: Built) -> None:
+    with environment(EXCHANGE_DB_URL=built.url), pytest.raises(TransformFailed) as failure:
+        run_dbt(["run", "--select", "int_loan_status_history", "--vars", "{as_of: '2025-13'}",
+                 "--target-path", str(built.work_dir / "target_failure"),
+                 "--log-path", str(built.work_dir / "logs")])
+    assert failure.value.code == "T_DBT_FAILED"
+    assert failure.value.failures == ["int_loan_status_history: error"]
