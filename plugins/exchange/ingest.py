@@ -46,7 +46,7 @@ _KNOWN_LOANS = ("select coalesce(string_agg(loan_id, ''), ''), coalesce(string_a
                 " from ({}) effective").format(_EFFECTIVE_LOANS.format(cols="l.loan_id"))
 """The ids end to end, and their lengths in characters as big-endian int4: both aggregates run
 over the same rows in the same order, so the lengths cut the ids apart again."""
-_KIND_ORDER = {"loans": 0, "loan_status": 1}
+_KIND_ORDER = {"loans": 0, "loan_status": 1, "collection_actions": 2}
 _TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ('"', "\\x22"))
 """COPY text format escapes, backslash first."""
 UPLOADING = ".uploading"
@@ -251,9 +251,9 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
     kind = KINDS[found.name.kind]
     ctx = Context(kind=kind, file_date=found.name.as_of, pseudonymizer=load_pseudonymizer(settings.state_dir),
                   regions=load_regions())
-    if kind.name == "loan_status":
+    if any(r.check == "known_loan" for r in kind.rules):
         ctx.known_loans = _known_loans(conn, lender_code)
-    else:
+    if any(r.check == "name_consistent" for r in kind.rules):
         for key, name in conn.execute(_EFFECTIVE_LOANS.format(cols="distinct l.borrower_key, l.name_hash"),
                                       (lender_code,)):
             ctx.prior_names.setdefault(key, set()).add(name)

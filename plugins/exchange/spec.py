@@ -83,6 +83,12 @@ _REASONS = [
     Reason("R_STATUS_AMOUNTS", "error", "账户状态与金额矛盾", "account status contradicts the amounts"),
     Reason("R_DUPLICATE_KEY", "error", "同一文件中合同编号重复", "loan_id appears more than once in the file"),
     Reason("R_UNKNOWN_LOAN", "error", "合同编号未在借款合同信息中报送过", "loan_id was never reported in a loans file"),
+    Reason("R_TIMESTAMP", "error", "时间无效（应为 YYYY-MM-DDTHH:MM:SS+08:00）",
+           "not a valid timestamp (YYYY-MM-DDTHH:MM:SS+08:00 expected)"),
+    Reason("R_TIMEZONE", "error", "时间缺少时区或时区偏移无效（应带 +08:00 等 UTC 偏移）",
+           "timestamp without a time zone, or with an invalid UTC offset (+08:00 expected)"),
+    Reason("R_PROMISE_MISSING", "error", "承诺还款记录缺少承诺还款日期或金额",
+           "promise_to_pay outcome without promise_date or promise_amount"),
     # warnings: the row is kept (提示: 该行入库)
     Reason("W_RATE_HIGH", "warning", "年化利率超过 24%", "annual rate above 24%"),
     Reason("W_PRINCIPAL_CAP", "warning", "网络小贷个人贷款金额超过 20 万元",
@@ -108,8 +114,8 @@ class Choice:
     aliases: tuple[str, ...] = ()
 
 
-FieldType = Literal["text", "enum", "decimal", "integer", "date", "bool", "identifier", "phone", "region",
-                    "uscc", "risk_class"]
+FieldType = Literal["text", "enum", "decimal", "integer", "date", "timestamp", "bool", "identifier", "phone",
+                    "region", "uscc", "risk_class"]
 Storage = Literal["clear", "borrower_key", "name_hash", "phone_hash", "org_key"]
 
 
@@ -396,7 +402,52 @@ LOAN_STATUS = Kind(
     ),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (LOANS, LOAN_STATUS)}
+CHANNELS = _enum(("sms", "短信"), ("call", "电话"), ("visit", "上门"), ("letter", "信函"), ("agency", "委外"),
+                 ("legal", "法务", ("诉讼",)))
+CONTACTED_PARTIES = _enum(("borrower", "借款人", ("本人",)), ("guarantor", "担保人"),
+                          ("emergency_contact", "紧急联系人"), ("other", "其他"))
+OUTCOMES = _enum(("no_answer", "未接通"), ("contacted", "已接通"), ("promise_to_pay", "承诺还款"),
+                 ("refused", "拒绝还款"), ("paid", "已还款"))
+
+COLLECTION_ACTIONS = Kind(
+    name="collection_actions",
+    zh="催收记录",
+    description_en="One row per contact attempt (call, message, visit, letter, agency or legal step) on a loan, "
+                   "by the lender or an agency it engaged; the file's date is the last day the file covers.",
+    description_zh="每次催收联系一行（电话、短信、上门、信函、委外、法务），含机构自身及其委托的催收机构；"
+                   "文件日期为所含记录的截止日期。",
+    raw_table="raw.collection_actions",
+    fields=(
+        Field("loan_id", "合同编号", "text", True, "a loan this lender reported in a loans file",
+              "须为本机构已报送的借款合同", max_length=64, aliases=("借款合同编号",), example="L2025010001"),
+        Field("action_time", "催收时间", "timestamp", True,
+              "ISO 8601 with UTC offset, e.g. 2025-01-15T10:30:00+08:00; not after the file's date",
+              "ISO 8601 格式并带 UTC 偏移，如 2025-01-15T10:30:00+08:00；不晚于文件日期",
+              aliases=("联系时间",), example="2025-01-15T10:30:00+08:00"),
+        Field("channel", "催收方式", "enum", True, choices=CHANNELS, example="call"),
+        Field("actor", "催收主体", "text", True, "in_house, or the code of the collection agency engaged",
+              "in_house（机构自催）或委托催收机构代码", max_length=64, aliases=("催收机构",), example="in_house"),
+        Field("contacted_party", "联系对象", "enum", True, choices=CONTACTED_PARTIES, example="borrower"),
+        Field("outcome", "催收结果", "enum", True, choices=OUTCOMES, example="contacted"),
+        Field("promise_date", "承诺还款日期", "date", False, "required when outcome is promise_to_pay",
+              "催收结果为承诺还款时必填", example=""),
+        Field("promise_amount", "承诺还款金额", "decimal", False, "> 0; required when outcome is promise_to_pay",
+              "大于 0；催收结果为承诺还款时必填", minimum=Decimal(0), minimum_exclusive=True,
+              maximum=Decimal("9999999999999999.99"), example=""),
+    ),
+    rules=(
+        Rule("R_FUTURE_DATE", "not_after", "action_time", "action_time not after the file's date (Asia/Shanghai)",
+             "催收时间不晚于文件日期（北京时间）", other=FILE_DATE),
+        Rule("R_PROMISE_MISSING", "required_when", "promise_date", "promise_date required for promise_to_pay",
+             "承诺还款时必须填写承诺还款日期", when=When("outcome", ("promise_to_pay",))),
+        Rule("R_PROMISE_MISSING", "required_when", "promise_amount", "promise_amount required for promise_to_pay",
+             "承诺还款时必须填写承诺还款金额", when=When("outcome", ("promise_to_pay",))),
+        Rule("R_UNKNOWN_LOAN", "known_loan", "loan_id", "loan reported in a loans file first",
+             "须先在借款合同信息中报送该笔借款"),
+    ),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (LOANS, LOAN_STATUS, COLLECTION_ACTIONS)}
 
 
 def header_key(text: str) -> str:

@@ -7,7 +7,7 @@ import io
 
 from .spec import FILE_NAME_PATTERN, KINDS, REASONS, SPEC_VERSION, Field, Kind
 
-_TYPE_ZH = {"text": "文本", "enum": "枚举", "decimal": "数值", "integer": "整数", "date": "日期", "bool": "是/否",
+_TYPE_ZH = {"text": "文本", "enum": "枚举", "decimal": "数值", "integer": "整数", "date": "日期", "timestamp": "时间", "bool": "是/否",
             "identifier": "证件号码", "phone": "手机号码", "region": "区划代码", "uscc": "统一社会信用代码",
             "risk_class": "五级分类"}
 

@@ -46,6 +46,13 @@ reads no other digits (RE2's \\d, used in _DATES, is ASCII too)."""
 _DATES = (r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$", r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$",
           r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})$")
 """The accepted date spellings (YYYY-MM-DD, YYYYMMDD, YYYY/M/D) with their parts named."""
+_TIMESTAMP = (r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})[T ](?P<hh>[0-9]{2}):(?P<mi>[0-9]{2})"
+              r"(?::(?P<ss>[0-9]{2})(?:\.[0-9]{1,6})?)?(?P<tz>.*)$")
+"""ISO 8601 date and time (seconds and fractions optional); whatever follows is the zone, checked apart."""
+_OFFSET = r"^(?:Z|(?P<sign>[+-])(?P<oh>[0-9]{2})(?::?(?P<om>[0-9]{2}))?)$"
+"""The accepted zones: Z or a UTC offset +HH:MM, +HHMM, +HH (PostgreSQL reads each the same way)."""
+_LOCAL_OFFSET_SECONDS = 8 * 3600
+"""Dates of timestamps are judged in the exchange's time zone, Asia/Shanghai (UTC+8, no DST)."""
 _PHONE_SEPARATORS = re.compile(r"[\s-]")
 _PHONE = re.compile(r"1\d{10}")
 
@@ -130,6 +137,8 @@ class Validator:
             return self._number(f, s, present, found)
         if f.type == "date":
             return self._date(f, s, present, found)
+        if f.type == "timestamp":
+            return self._timestamp(f, s, present, found)
         if f.type == "identifier":
             return self._identifier(f, s, present, raw, found)
         if f.type == "phone":
@@ -168,6 +177,41 @@ class Validator:
         sane = ~np.isnat(dates) & (dates >= np.datetime64("1900-01-01")) & (dates <= np.datetime64("2100-12-31"))
         found.add(present & ~sane, f.name, "R_DATE")
         return dates, present & sane
+
+    def _timestamp(self, f: Field, s: pa.Array, present: np.ndarray,
+                   found: _Found) -> tuple[np.ndarray, np.ndarray]:
+        """A timestamp must name its zone: R_TIMESTAMP when the date and time are not valid,
+        R_TIMEZONE when they are but the zone is missing (naive) or not a valid UTC offset.
+
+        The value kept for the cross-field rules is the local date in Asia/Shanghai.
+        """
+        parts = pc.extract_regex(s, _TIMESTAMP)
+        shaped = present & _mask(parts.is_valid())
+
+        def number(p: pa.Array, name: str) -> np.ndarray:
+            text = pc.struct_field(p, name).fill_null("")
+            text = pc.if_else(pc.equal(text, ""), "0", text)
+            return pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
+
+        y, m, d, hh, mi, ss = (number(parts, n) for n in ("y", "m", "d", "hh", "mi", "ss"))
+        months = ((y - 1970) * 12 + m - 1).astype("datetime64[M]")
+        first = months.astype("datetime64[D]")
+        length = ((months + 1).astype("datetime64[D]") - first).astype(np.int64)
+        real = (shaped & (m >= 1) & (m <= 12) & (d >= 1) & (d <= length) & (hh <= 23) & (mi <= 59) & (ss <= 59)
+                & (y >= 1900) & (y <= 2100))
+        found.add(present & ~real, f.name, "R_TIMESTAMP")
+        zone = pc.struct_field(parts, "tz").fill_null("")
+        offset = pc.extract_regex(zone, _OFFSET)
+        zoned = _mask(offset.is_valid())
+        sign = np.where(_mask(pc.equal(pc.struct_field(offset, "sign").fill_null(""), "-")), -1, 1)
+        oh, om = number(offset, "oh"), number(offset, "om")
+        zoned &= (oh <= 14) & (om <= 59)
+        found.add(real & ~zoned, f.name, "R_TIMEZONE")
+        good = real & zoned
+        seconds = ((first + (d - 1)).astype(np.int64) * 86400 + hh * 3600 + mi * 60 + ss
+                   - sign * (oh * 3600 + om * 60) + _LOCAL_OFFSET_SECONDS)
+        local = np.where(good, (seconds // 86400).astype("datetime64[D]"), np.datetime64("NaT", "D"))
+        return local, good
 
     def _identifier(self, f: Field, s: pa.Array, present: np.ndarray, raw: dict[str, pa.Array],
                     found: _Found) -> tuple[pa.Array, np.ndarray]:
@@ -244,7 +288,7 @@ class Validator:
             if f.type == "date":
                 out[f.column] = pa.array(values[f.name][keep], pa.date32()).cast(pa.string())
                 continue
-            if f.type in ("decimal", "integer"):
+            if f.type in ("decimal", "integer", "timestamp"):
                 # the validated text is exact; PostgreSQL parses it into numeric without float rounding
                 out[f.column] = _null_if_empty(raw[f.name].filter(kept))
                 continue
