@@ -121,6 +121,8 @@ def _field_errors(fld: spec.Field, value: str, row: dict[str, str], regions: dic
         return None if value in ("true", "false", "是", "否") else "R_ENUM"
     if fld.type == "date":
         return None if _date(value) else "R_DATE"
+    if fld.type == "timestamp":
+        return _timestamp_error(value)
     if fld.type == "decimal":
         if not re.fullmatch(rf"\d+(\.\d{{1,{fld.scale}}})?", value):
             return "R_NUMBER"
@@ -141,6 +143,29 @@ def _field_errors(fld: spec.Field, value: str, row: dict[str, str], regions: dic
     if fld.type == "region":
         return None if value in regions else "R_REGION"
     return None
+
+
+_TS_RE = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(.*)")
+
+
+def _timestamp_error(value: str) -> str | None:
+    m = _TS_RE.fullmatch(value)
+    if not m:
+        return "R_TIMESTAMP"
+    try:
+        dt.datetime.fromisoformat(m[1].replace(" ", "T"))
+    except ValueError:
+        return "R_TIMESTAMP"
+    return None if re.fullmatch(r"Z|[+-](0\d|1[0-4]):?[0-5]\d|[+-](0\d|1[0-4])", m[2]) else "R_TIMEZONE"
+
+
+def _local_date(value: str) -> dt.date:
+    text = value.replace(" ", "T").replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", text):
+        text = text[:-2] + ":" + text[-2:]
+    elif re.search(r"[+-]\d{2}$", text):
+        text += ":00"
+    return dt.datetime.fromisoformat(text).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
 
 
 def _negative(row: dict[str, str]) -> bool:
@@ -182,7 +207,7 @@ class Checker:
             if kind is spec.LOAN_STATUS:
                 row["fraud_flag"] = {"是": "true", "否": "false"}.get(row["fraud_flag"], row["fraud_flag"])
             codes = [c for c in (_field_errors(fields[n], v, row, self.regions) for n, v in row.items()) if c]
-            duplicate = row["loan_id"] in seen
+            duplicate = row["loan_id"] in seen and kind is not spec.COLLECTION_ACTIONS
             seen.add(row["loan_id"])
             if not codes:
                 codes = self._rules(kind, row, file_date, duplicate, known)
@@ -202,7 +227,14 @@ class Checker:
         errors, warnings = [], []
         if duplicate:
             errors.append("R_DUPLICATE_KEY")
-        if kind is spec.LOANS:
+        if kind is spec.COLLECTION_ACTIONS:
+            if _local_date(row["action_time"]) > file_date:
+                errors.append("R_FUTURE_DATE")
+            if row["outcome"] == "promise_to_pay" and not (row["promise_date"] and row["promise_amount"]):
+                errors.append("R_PROMISE_MISSING")
+            if row["loan_id"] not in known:
+                errors.append("R_UNKNOWN_LOAN")
+        elif kind is spec.LOANS:
             if (row["borrower_type"], row["id_type"]) not in ID_PAIRS:
                 errors.append("R_ID_TYPE")
             issue, maturity = _date(row["issue_date"]), _date(row["maturity_date"])
@@ -306,7 +338,7 @@ def test_layout_order_and_lenders(demo: GenerateResult) -> None:
     assert {lender["category"] for lender in lenders} == {"microloan_company", "online_microloan_company",
                                                           "financing_guarantee_company"}
     names = [p.name for p in demo.files]
-    assert len(demo.files) == 2 * 5 * 13 + 2
+    assert len(demo.files) == 3 * 5 * 13 + 2
     for path in demo.files:
         parsed = spec.FILE_NAME_RE.match(path.name)
         assert parsed and path.parent.name in (parsed["lender"], "resend")

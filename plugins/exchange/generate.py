@@ -109,6 +109,29 @@ _BAD_ENUMS = {  # field -> (English-style value, Chinese-style value), neither a
 }
 
 _DEFAULTS = {"currency": "CNY", "legal_status": "none", "fraud_flag": "false"}
+_CI = {f.name: i for i, f in enumerate(spec.COLLECTION_ACTIONS.fields)}
+
+
+@dataclass(frozen=True)
+class Conduct:
+    """How a lender collects (催收): most follow the self-regulation rules, some break one of them."""
+
+    p_day: float           # chance that a delinquent loan is worked on a given day
+    night: float           # share of calls placed between 22:00 and 08:00 (rule: none)
+    overlap: float         # share of worked days on which an agency calls the same debtor too
+    third_party: float     # share of calls aimed at emergency contacts or others (rule: re-establish contact only)
+    zone: str              # how its system writes the time zone: "+08:00", "+0800" or "Z" (UTC)
+    agency: str            # code of the collection agency it engages for deep arrears
+
+
+_CONDUCTS = (
+    Conduct(0.55, 0.0, 0.35, 0.01, "+08:00", "CS3301"),   # agency and in-house both call: > 3 connected a day
+    Conduct(0.3, 0.1, 0.0, 0.01, "+0800", "CS4401"),      # calls at night
+    Conduct(0.25, 0.0, 0.0, 0.0, "+08:00", "CS5101"),     # clean
+    Conduct(0.3, 0.0, 0.0, 0.2, "Z", "CS3302"),           # collects from contacts and others
+    Conduct(0.25, 0.0, 0.0, 0.005, "+08:00", "CS3201"),   # clean
+)
+_CONNECTED = ("contacted", "promise_to_pay", "refused")
 _LI = {f.name: i for i, f in enumerate(spec.LOANS.fields)}
 _SI = {f.name: i for i, f in enumerate(spec.LOAN_STATUS.fields)}
 _NEG_STATUSES = next(c.values for c in spec.NEGATIVE.conditions
@@ -553,6 +576,9 @@ class _LenderRun:
         self.seq: dict[str, int] = {}
         self.conv_loans = self._conversions(spec.LOANS)
         self.conv_status = self._conversions(spec.LOAN_STATUS)
+        self.conv_actions = self._conversions(spec.COLLECTION_ACTIONS)
+        self.conduct = _CONDUCTS[index % len(_CONDUCTS)]
+        self.crng = random.Random(f"{run.seed}:collect:{lender.code}")
 
     # -- portfolio ---------------------------------------------------------------------------------
 
@@ -804,6 +830,7 @@ class _LenderRun:
             active.extend(new)
 
             status_loans = active
+            overdue_before = [loan.since is not None and loan.state == _ACTIVE for loan in status_loans]
             status_rows = [self._advance(loan, t, prev, mi, True) for loan in status_loans]
             active = [loan for loan in status_loans if loan.state != _ENDED]  # settled etc. are reported once
             status_file = _File(spec.LOAN_STATUS, self._name("loan_status", t), t, status_rows, status_loans,
@@ -820,12 +847,101 @@ class _LenderRun:
                 self._silent_mistakes(status_file, prev)
             self._inject(status_file, mi, True)
 
-            files = [loans_file, status_file] + ([correction] if correction else [])
+            rejected_ids = {id(loan) for loan in loans_file.rejected}
+            action_rows, action_loans = self._collect(status_loans, status_rows, overdue_before, rejected_ids, t, prev)
+            actions_file = _File(spec.COLLECTION_ACTIONS, self._name("collection_actions", t), t, action_rows,
+                                 action_loans, 0, len(action_rows))
+            self._inject(actions_file, mi, True)
+            files = [loans_file, status_file] + ([correction] if correction else []) + ([actions_file] if action_rows else [])
             group = run.groups.setdefault((mi, self.index), [])
             for f in files:
                 group.append(self._write(f))
                 progress()
             self._after_month(loans_file)
+
+    def _collect(self, loans: list[Loan], rows: list[list[str]], overdue_before: list[bool], rejected: set[int],
+                 t: dt.date, prev: dt.date) -> tuple[list[list[str]], list[Loan]]:
+        """This month's collection actions on every loan that was delinquent during it (催收记录).
+
+        Calls are attempts, most unanswered; a contacted debtor may promise to pay, and a loan that
+        pays this month was usually promised a few days before. The lender's Conduct decides how
+        often it calls, and whether it calls at night, lets an agency call on top of its own calls,
+        or turns to the debtor's contacts.
+        """
+        rng, c = self.crng, self.conduct
+        out: list[tuple[str, str, list[str], Loan]] = []
+        for loan, row, before in zip(loans, rows, overdue_before, strict=True):
+            if id(loan) in rejected or row[2] == "written_off" or not (before or row[2] == "overdue"):
+                continue
+            start = prev + dt.timedelta(days=1)
+            if not before:
+                start = max(start, (loan.since or t) + dt.timedelta(days=1))
+            paid = loan.lp_date if loan.lp_date is not None and prev < loan.lp_date <= t else None
+            end = paid if paid is not None and row[2] != "overdue" else t
+            dpd_at_start = (start - loan.since).days if loan.since else 1
+            day = start
+            while day <= end:
+                if rng.random() < c.p_day or day == paid:
+                    late = dpd_at_start + (day - start).days > 60
+                    actors = ["in_house"] + ([c.agency] if late and rng.random() < c.overlap else [])
+                    for actor in actors:
+                        for action in self._day_actions(loan, day, actor, paid):
+                            out.append((action[1], loan.lid, action, loan))
+                day += dt.timedelta(days=1)
+        out.sort(key=lambda a: (a[0], a[1]))
+        return [a[2] for a in out], [a[3] for a in out]
+
+    def _day_actions(self, loan: Loan, day: dt.date, actor: str, paid: dt.date | None) -> list[list[str]]:
+        rng, c = self.crng, self.conduct
+        actions = []
+        if actor == "in_house" and rng.random() < 0.3:
+            actions.append(self._action(loan, day, "sms", actor, "borrower", "contacted", self._hour(False)))
+        calls = rng.choice((1, 1, 2, 3)) if actor == "in_house" else rng.choice((2, 3))
+        hours = sorted(self._hour(rng.random() < c.night) for _ in range(calls))
+        for hour in hours:
+            party = "borrower"
+            u = rng.random()
+            if u < c.third_party:
+                party = "emergency_contact" if rng.random() < 0.7 else "other"
+            elif loan.gtype == "guarantee" and u < c.third_party + 0.05:
+                party = "guarantor"
+            if paid == day and party == "borrower" and actor == "in_house":
+                outcome = "paid"
+            elif rng.random() < (0.45 if actor == "in_house" else 0.3):
+                outcome = "no_answer"
+            else:
+                outcome = rng.choices(_CONNECTED, (50, 30, 20))[0]
+            promise = ("", "")
+            if outcome == "promise_to_pay":
+                if paid is not None and day < paid:
+                    when = paid + dt.timedelta(days=rng.randint(0, 2))
+                    amount = loan.lp_amt or 100_00
+                else:
+                    when = day + dt.timedelta(days=rng.randint(3, 10))
+                    amount = max(100_00, loan.installment(max(1, loan.paid + 1)))
+                promise = (_iso(when), _money(amount))
+            actions.append(self._action(loan, day, "call", actor, party, outcome, hour, promise))
+        return actions
+
+    def _hour(self, night: bool) -> int:
+        """Seconds after local midnight: daytime 08:30-21:30, night 22:00-23:59 or 06:00-07:59."""
+        rng = self.crng
+        if night:
+            return rng.choice((rng.randint(22 * 3600, 24 * 3600 - 1), rng.randint(6 * 3600, 8 * 3600 - 1)))
+        return rng.randint(8 * 3600 + 1800, 21 * 3600 + 1800)
+
+    def _action(self, loan: Loan, day: dt.date, channel: str, actor: str, party: str, outcome: str, seconds: int,
+                promise: tuple[str, str] = ("", "")) -> list[str]:
+        return [loan.lid, self._timestamp(day, seconds), channel, actor, party, outcome, *promise]
+
+    def _timestamp(self, day: dt.date, seconds: int) -> str:
+        """Local Asia/Shanghai time written the way this lender's system writes it."""
+        local = dt.datetime(day.year, day.month, day.day) + dt.timedelta(seconds=seconds)
+        zone = self.conduct.zone
+        if zone == "Z":
+            return f"{local - dt.timedelta(hours=8):%Y-%m-%dT%H:%M:%S}Z"
+        sep = " " if zone == "+0800" else "T"
+        return f"{local:%Y-%m-%d}{sep}{local:%H:%M:%S}{zone}"
 
     def _after_month(self, loans_file: _File) -> None:
         """Accepted rows make their borrowers known here; rejected loans are re-sent next month."""
@@ -924,7 +1040,8 @@ class _LenderRun:
     def _emit(self, f: _File) -> Iterator[list[str]]:
         """Rows as written, in order; records each truth note with its line (header = line 1)."""
         truth = self.run.truth.setdefault(f.name, [])
-        conv = self.conv_loans if f.kind is spec.LOANS else self.conv_status
+        conv = {"loans": self.conv_loans, "loan_status": self.conv_status,
+                "collection_actions": self.conv_actions}[f.kind.name]
         status = f.kind is spec.LOAN_STATUS
         line = 1
         for i, row in enumerate(f.rows):
@@ -1382,6 +1499,67 @@ def _st_dpd_mismatch(run: _LenderRun, f: _File, i: int) -> bool:
     return True
 
 
+# collection actions: every row is clean as generated (the kind has no warnings)
+
+
+def _ca_promise(run: _LenderRun, f: _File, i: int, mi: int) -> bool:
+    return f.rows[i][_CI["outcome"]] == "promise_to_pay"
+
+
+def _ca_timezone(run: _LenderRun, f: _File, i: int) -> bool:
+    """The time as the lender's system shows it locally, without its zone, or with a zone name."""
+    row, rng = f.rows[i], run.irng
+    text = row[_CI["action_time"]]
+    local = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    row[_CI["action_time"]] = rng.choice((f"{local:%Y-%m-%d %H:%M:%S}", f"{local:%Y-%m-%dT%H:%M:%S} CST",
+                                          f"{local:%Y-%m-%dT%H:%M:%S}+08:00:00", f"{local:%Y-%m-%dT%H:%M:%S}+8"))
+    f.note(i, "action_time", "R_TIMEZONE")
+    return True
+
+
+def _ca_timestamp(run: _LenderRun, f: _File, i: int) -> bool:
+    """A spreadsheet's own spelling of the time, or a day the month does not have."""
+    row, rng = f.rows[i], run.irng
+    local = dt.datetime.fromisoformat(row[_CI["action_time"]].replace("Z", "+00:00")).astimezone(
+        dt.timezone(dt.timedelta(hours=8)))
+    month, day = rng.choice(_BAD_MONTH_DAYS)
+    row[_CI["action_time"]] = rng.choice((f"{local:%Y/%m/%d %H:%M}+08:00", f"{local:%d.%m.%Y %H:%M:%S}+08:00",
+                                          f"{local.year}-{month:02d}-{day:02d}T{local:%H:%M:%S}+08:00"))
+    f.note(i, "action_time", "R_TIMESTAMP")
+    return True
+
+
+def _ca_promise_missing(run: _LenderRun, f: _File, i: int) -> bool:
+    field = run.irng.choice(("promise_date", "promise_amount"))
+    f.rows[i][_CI[field]] = ""
+    f.note(i, field, "R_PROMISE_MISSING")
+    return True
+
+
+def _ca_enum(run: _LenderRun, f: _File, i: int) -> bool:
+    f.rows[i][_CI["channel"]] = ("微信" if run.style.chinese else "wechat")
+    f.note(i, "channel", "R_ENUM")
+    return True
+
+
+def _ca_future(run: _LenderRun, f: _File, i: int) -> bool:
+    """An action typed with next month's date (the day the clerk entered it)."""
+    row = f.rows[i]
+    later = f.as_of + dt.timedelta(days=run.irng.randint(1, 3))
+    row[_CI["action_time"]] = f"{later:%Y-%m-%d}T10:{run.irng.randint(0, 59):02d}:00+08:00"
+    f.note(i, "action_time", "R_FUTURE_DATE")
+    return True
+
+
+def _ca_unknown(run: _LenderRun, f: _File, i: int) -> bool:
+    """An action on a loan the lender never reported (a contract from a system not yet migrated)."""
+    row = f.rows[i][:]
+    row[_CI["loan_id"]] = run.unknown_id(f.as_of)
+    row[_CI["outcome"]], row[_CI["promise_date"]], row[_CI["promise_amount"]] = "no_answer", "", ""
+    f.extra(i, row, "loan_id", "R_UNKNOWN_LOAN")
+    return True
+
+
 _INJECTIONS: dict[str, dict[str, tuple[Pred, Apply]]] = {
     "loans": {
         "R_COLUMNS": (_any, _truncate),
@@ -1421,6 +1599,14 @@ _INJECTIONS: dict[str, dict[str, tuple[Pred, Apply]]] = {
         "R_DUPLICATE_KEY": (_st_any, _duplicate),
         "R_UNKNOWN_LOAN": (_any, _st_unknown),
         "W_DPD_MISMATCH": (_st_overdue_dpd, _st_dpd_mismatch),
+    },
+    "collection_actions": {
+        "R_TIMEZONE": (_any, _ca_timezone),
+        "R_TIMESTAMP": (_any, _ca_timestamp),
+        "R_PROMISE_MISSING": (_ca_promise, _ca_promise_missing),
+        "R_ENUM": (_any, _ca_enum),
+        "R_FUTURE_DATE": (_any, _ca_future),
+        "R_UNKNOWN_LOAN": (_any, _ca_unknown),
     },
 }
 
@@ -1471,7 +1657,7 @@ def generate(out: Path, *, lenders: int = 5, months: int = 13, loans: int = 2000
     out.mkdir(parents=True, exist_ok=True)
 
     run = _Run(out, lenders, months, loans, seed, error_rate, end)
-    total = 2 * lenders * months + 2
+    total = 3 * lenders * months + 2
     done = 0
 
     def step() -> None:
@@ -1483,7 +1669,7 @@ def generate(out: Path, *, lenders: int = 5, months: int = 13, loans: int = 2000
     for index in range(lenders):
         _LenderRun(run, index).simulate(step)
 
-    correction = run.groups[run.correction_at[1], run.correction_at[0]][-1]
+    correction = next(p for p in run.groups[run.correction_at[1], run.correction_at[0]] if p.stem.endswith("_2"))
     dup_lender, dup_month = run.duplicate_at
     original = run.groups[dup_month, dup_lender][0]
     duplicate = out / run.lenders[dup_lender].code / "resend" / original.name
