@@ -1,9 +1,10 @@
-"""Transform: when the raw zone changes, dbt builds staging -> intermediate -> marts.
+"""exchange_transform: when the raw zone changes, dbt builds staging -> intermediate -> marts.
 
-Runs on the Asset RAW_ASSET, which the ingest DAG updates. Cosmos renders the dbt project
-(dbt_project/) as one task per seed and per model, each running `dbt build` on its node so
-the node's data and unit tests run right after it (TestBehavior.BUILD); tests spanning several
-models run once all of them are built. dbt runs in-process (dbtRunner).
+Runs on RAW_ASSET, which the ingest DAG updates. The rule seeds load first in one task (they
+change only with a new rule version); Cosmos then renders every model of dbt_project/ as its own
+task running `dbt build` on the node, so the node's data and unit tests run right after it
+(TestBehavior.BUILD); tests spanning several models run once all of them are built. dbt runs
+in-process (dbtRunner). The last task updates MARTS_ASSET for the quality gate and publication.
 
 Param `as_of` (YYYY-MM-DD, optional): asset-triggered runs have no logical date, so the
 reporting date is an explicit parameter. Empty, the incremental models rebuild what changed in
@@ -18,11 +19,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from airflow.sdk import Param
-from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from airflow.sdk import Param, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from exchange.assets import RAW_ASSET
+from exchange.assets import MARTS_ASSET, RAW_ASSET
 from exchange.transform import DBT_PROJECT_DIR, dbt_env
 
 # dbt's profile reads EXCHANGE_PG_*: set them in this process (DAG parsing and task execution
@@ -31,7 +32,8 @@ os.environ.update(dbt_env())
 # dbt is installed next to the interpreter, which is not necessarily on PATH (Cosmos checks it exists)
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
-exchange_transform = DbtDag(
+
+@dag(
     dag_id="exchange_transform",
     schedule=[RAW_ASSET],
     start_date=datetime(2025, 1, 1),
@@ -41,20 +43,43 @@ exchange_transform = DbtDag(
         "as_of": Param(None, type=["null", "string"], format="date",
                        description="Reporting date from which to rebuild every lender's months; empty: what changed"),
     },
-    project_config=ProjectConfig(DBT_PROJECT_DIR, install_dbt_deps=False),  # no packages: never `dbt deps`
-    profile_config=ProfileConfig(
-        profile_name="exchange", target_name="default", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
-    ),
-    execution_config=ExecutionConfig(
-        execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER, dbt_executable_path=DBT_EXECUTABLE
-    ),
-    render_config=RenderConfig(
-        load_method=LoadMode.DBT_LS,
-        invocation_mode=InvocationMode.DBT_RUNNER,
-        test_behavior=TestBehavior.BUILD,
-        should_detach_multiple_parents_tests=True,
-        emit_datasets=False,  # the exchange's own Assets (exchange.assets) connect its DAGs
-    ),
-    operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}},
-    tags=["exchange"],
+    tags=["exchange", "transform"],
+    doc_md=__doc__,
 )
+def exchange_transform():
+    @task
+    def rule_seeds() -> None:
+        """All rule seeds and their tests in one dbt invocation (a task per seed costs a second each)."""
+        from exchange.transform import run_dbt
+
+        run_dbt(["build", "--select", "resource_type:seed"])
+
+    models = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(DBT_PROJECT_DIR, install_dbt_deps=False),  # no packages: never `dbt deps`
+        profile_config=ProfileConfig(
+            profile_name="exchange", target_name="default", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER,
+            dbt_executable_path=DBT_EXECUTABLE,
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_LS,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            exclude=["resource_type:seed"],
+            test_behavior=TestBehavior.BUILD,
+            should_detach_multiple_parents_tests=True,
+            emit_datasets=False,  # the exchange's own Assets (exchange.assets) connect its DAGs
+        ),
+        operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}},
+    )
+
+    @task(outlets=[MARTS_ASSET])
+    def announce() -> None:
+        """The marts are rebuilt and tested: the quality gate may run."""
+
+    rule_seeds() >> models >> announce()
+
+
+exchange_transform()

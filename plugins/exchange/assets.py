@@ -4,3 +4,6 @@ from airflow.sdk import Asset
 
 RAW_ASSET = Asset(name="exchange_raw", uri="exchange://raw/submissions")
 """Updated when an ingest run loaded or replaced rows in the raw zone."""
+
+MARTS_ASSET = Asset(name="exchange_marts", uri="exchange://marts/standardized")
+"""Updated when a transform run rebuilt the standardized models and marts."""

@@ -32,6 +32,8 @@ def configure_airflow(settings: Settings) -> Path:
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),  # the package is installed; no Airflow plugins
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # the first parse of the transform DAG runs `dbt ls` (Cosmos caches it afterwards)
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "600",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://localhost:8080/execution/",
         "DO_NOT_TRACK": "1",
