@@ -321,6 +321,7 @@ def demo() -> None:
     _print_portfolio()
     console.print(f"\n完成 done in {time.monotonic() - started:.0f}s. 连接数据库 Connect: psql \"{url}\"  "
                   f"(or `exchange db url`); feedback files: {settings.feedback}/<lender>/")
+    console.print("门户 Portal and API: `exchange serve` (`exchange tokens issue --lender CODE` for a login), then http://127.0.0.1:8000/portal")
 
 
 def _print_portfolio() -> None:
@@ -349,3 +350,8 @@ def bench_ingest(rows: int) -> None:
     from .bench import ingest_benchmark
 
     ingest_benchmark(rows, console)
+
+
+from .cli_access import register as _register_access  # noqa: E402  tokens, lookup, disputes, report, serve, bench lookup
+
+_register_access(main, bench)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from .access import ensure_lender_role
 from .errors import ExchangeError
 
 CATEGORIES = {
@@ -37,9 +38,11 @@ def add(conn: psycopg.Connection, code: str, name: str, category: str) -> bool:
         if existing:
             if existing != (name, category):
                 raise ExchangeError("L_EXISTS", f"lender {code} exists as {existing[0]} ({existing[1]})")
+            ensure_lender_role(conn, code)  # a database copied to another server lacks the role
             return False
         conn.execute("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)",
                      (code, name, category))
+        ensure_lender_role(conn, code)  # its database role: row-level security shows it its own rows only
         _audit(conn, "lender_added", code, {"name": name, "category": category})
     return True
 

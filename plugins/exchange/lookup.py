@@ -1,0 +1,284 @@
+"""Look-up (查询): may this applicant be lent to? Answered from the published feed, always audited.
+
+The caller sends the applicant's ID; the exchange computes the borrower key, reads the
+current published version (shared schema) and answers with the blacklist status, its
+reasons and dispute mark, the default episodes (other lenders shown only as their
+category) and a summary. The answer and its audit row are one SQL statement, so no
+answer leaves without its record. The clear ID is never stored or logged.
+
+Refusals (each audited when the caller is known): no or unknown purpose, no consent
+reference, an invalid ID, a lender that has not reported recently (give-to-get), and
+too many look-ups per minute (rate limit).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from .access import Caller
+from .errors import ExchangeError
+from .identifiers import Pseudonymizer, check_id, normalise
+
+PURPOSES = {
+    "loan_application": ("贷款审批", "loan application"),
+    "credit_limit_review": ("授信额度审查", "credit limit review"),
+    "post_loan_management": ("贷后管理", "post-loan management"),
+    "guarantee_review": ("担保资格审查", "guarantee review"),
+}
+ID_TYPES = ("RESIDENT_ID", "USCC", "PASSPORT")
+REASONS = {
+    "B1": ("逾期90天以上且近90天无还款", "over 90 days past due with no repayment in the last 90 days"),
+    "B2": ("强制执行或失信被执行人", "under enforcement or a dishonest judgment debtor"),
+    "B3": ("欺诈", "fraud"),
+    "B4": ("在两家及以上机构同时违约", "in default at two or more lenders at once"),
+}
+STATUS_ZH = {"ongoing": "未结束", "cured": "已纠正", "settled": "已结清", "compensated": "已代偿",
+             "written_off": "已核销"}
+CATEGORY_ZH = {"microloan_company": "小额贷款公司", "online_microloan_company": "网络小额贷款公司",
+               "financing_guarantee_company": "融资担保公司"}
+MAX_ID_CHARS = 32
+MAX_CONSENT_CHARS = 64
+_CONSENT_RE = re.compile(r"^[\w\-/.#()（）]{1,64}$")
+"""Letters (Chinese too), digits and - _ / . # ( ): a reference number, not free text."""
+
+
+class LookupRefused(ExchangeError):
+    """A refusal with a bilingual message; `status` is the HTTP status the API answers with."""
+
+    def __init__(self, code: str, zh: str, en: str, status: int = 400):
+        super().__init__(code, f"{zh} / {en}")
+        self.zh = zh
+        self.en = en
+        self.status = status
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message_zh": self.zh, "message_en": self.en}
+
+
+@dataclass(frozen=True)
+class LookupRequest:
+    id_type: str
+    id_number: str
+    purpose: str | None
+    consent_ref: str | None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A request that passed the field checks; the clear ID is gone, only the key remains."""
+
+    id_type: str
+    borrower_key: str
+    purpose: str
+    consent_ref: str
+
+
+def check_request(req: LookupRequest, pseudonymizer: Pseudonymizer) -> Checked:
+    """Field checks, cheapest first; raises LookupRefused (never echoing a value)."""
+    if not req.purpose or req.purpose not in PURPOSES:
+        raise LookupRefused("Q_PURPOSE", "缺少或无法识别的查询目的（可选：" + "、".join(PURPOSES) + "）",
+                            "missing or unknown purpose (one of: " + ", ".join(PURPOSES) + ")")
+    if not req.consent_ref or not req.consent_ref.strip():
+        raise LookupRefused("Q_CONSENT", "缺少信息主体的查询授权书编号", "missing the applicant's consent reference")
+    if not _CONSENT_RE.match(req.consent_ref):
+        raise LookupRefused("Q_CONSENT", f"授权书编号须为1至{MAX_CONSENT_CHARS}个字母、数字或 -_/.#()",
+                            f"the consent reference must be 1 to {MAX_CONSENT_CHARS} letters, digits or -_/.#()")
+    if req.id_type not in ID_TYPES:
+        raise LookupRefused("Q_ID_TYPE", "证件类型须为 " + " / ".join(ID_TYPES), "id_type must be " + " / ".join(ID_TYPES))
+    if not req.id_number or len(req.id_number) > MAX_ID_CHARS:
+        raise LookupRefused("Q_ID", "证件号码无效", "the ID number is not valid")
+    value = normalise(req.id_type, req.id_number)
+    if check_id(req.id_type, value) is not None:
+        raise LookupRefused("Q_ID", "证件号码无效（格式或校验位错误）", "the ID number is not valid (format or check digit)")
+    return Checked(req.id_type, pseudonymizer.borrower_key(req.id_type, value), req.purpose, req.consent_ref.strip())
+
+
+# ---- give-to-get and rate limit --------------------------------------------------------------
+
+
+def give_to_get_days() -> int:
+    return int(os.environ.get("EXCHANGE_GIVE_TO_GET_DAYS", "45"))
+
+
+class Gatekeeper:
+    """Per-lender give-to-get (cached briefly) and a token-bucket rate limit, for one process.
+
+    EXCHANGE_LOOKUP_RATE look-ups per minute per lender (default 600) with bursts up to
+    EXCHANGE_LOOKUP_BURST (default 60); the give-to-get answer is cached for
+    EXCHANGE_GIVE_TO_GET_CACHE_SECONDS (default 60).
+    """
+
+    def __init__(self) -> None:
+        self.rate_per_s = float(os.environ.get("EXCHANGE_LOOKUP_RATE", "600")) / 60.0
+        self.burst = float(os.environ.get("EXCHANGE_LOOKUP_BURST", "60"))
+        self.cache_s = float(os.environ.get("EXCHANGE_GIVE_TO_GET_CACHE_SECONDS", "60"))
+        self.window_days = give_to_get_days()
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._fresh: dict[str, tuple[float, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, lender_code: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(lender_code, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate_per_s)
+            if tokens < 1.0:
+                self._buckets[lender_code] = (tokens, now)
+                raise LookupRefused("Q_RATE_LIMIT", f"查询过于频繁（每分钟上限 {self.rate_per_s * 60:.0f} 次），请稍后再试",
+                                    f"too many look-ups (limit {self.rate_per_s * 60:.0f} per minute); retry shortly",
+                                    status=429)
+            self._buckets[lender_code] = (tokens - 1.0, now)
+
+    def check_give_to_get(self, conn: psycopg.Connection, lender_code: str) -> None:
+        now = time.monotonic()
+        cached = self._fresh.get(lender_code)
+        if cached is None or now - cached[0] > self.cache_s:
+            cached = (now, give_to_get_problem(conn, lender_code, self.window_days))
+            self._fresh[lender_code] = cached
+        if cached[1] is not None:
+            raise LookupRefused("Q_GIVE_TO_GET", *_give_to_get_message(cached[1], self.window_days), status=403)
+
+
+def give_to_get_problem(conn: psycopg.Connection, lender_code: str, window_days: int) -> str | None:
+    """None when the lender's last accepted loan_status file is recent enough, else its date (or 'never')."""
+    row = conn.execute(
+        "select max(as_of_date), max(as_of_date) >= current_date - %s::int from control.submissions"
+        " where lender_code = %s and kind = 'loan_status' and verdict in ('accepted', 'accepted_with_errors')",
+        (window_days, lender_code)).fetchone()
+    if row[0] is None:
+        return "never"
+    return None if row[1] else row[0].isoformat()
+
+
+def _give_to_get_message(last: str, days: int) -> tuple[str, str]:
+    if last == "never":
+        return (f"贵机构尚无被接受的账户状态（loan_status）报送，须先报送数据方可查询（近{days}天内）",
+                f"your institution has no accepted loan_status submission; report data first (within {days} days)")
+    return (f"贵机构最近一次被接受的账户状态报送的数据日期为 {last}，已超过{days}天，须先报送最新数据方可查询",
+            f"your last accepted loan_status submission is as of {last}, older than {days} days;"
+            " report current data before looking up")
+
+
+# ---- the answer ---------------------------------------------------------------------------------
+
+# One statement: read the current listing and episodes of the key, write the audit row, return both.
+# The lender asking sees its own code on its own episodes and only the category on others'.
+LOOKUP_SQL = """
+with live as (
+    select version from shared.live_version
+),
+listing as (
+    select b.reason_codes, b.first_listed_date, b.lenders_count, b.disputed, b.dispute_deadline
+    from shared.blacklist_rows b join live using (version)
+    where b.borrower_key = %(key)s
+),
+episodes as (
+    select case when f.lender_code = %(lender)s or %(party)s = 'association' then f.lender_code end as lender_code,
+           f.lender_category, f.loan_ref, f.product_type, f.default_date, f.max_dpd, f.amount_at_default,
+           f.episode_status as status, f.end_date, f.disputed
+    from shared.default_feed_rows f join live using (version)
+    where f.borrower_key = %(key)s
+),
+pending as (
+    select p.record_kind, p.reason_code, p.default_date
+    from shared.pending_notice_rows p join live using (version)
+    where p.borrower_key = %(key)s and p.lender_code = %(lender)s
+),
+audit as (
+    insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type, borrower_key, hit,
+                                      outcome, feed_version)
+    select %(party)s, %(lender)s, %(channel)s, %(purpose)s, %(consent)s, %(id_type)s, %(key)s,
+           exists (select 1 from listing) or exists (select 1 from episodes), 'answered',
+           (select version from live)
+    returning lookup_id, feed_version, at
+)
+select audit.lookup_id, audit.feed_version, audit.at,
+       (select json_agg(listing) from listing),
+       (select json_agg(episodes order by episodes.default_date desc) from episodes),
+       (select json_agg(pending order by pending.default_date desc) from pending)
+from audit
+"""
+
+
+def lookup(conn: psycopg.Connection, caller: Caller, checked: Checked, channel: str) -> dict[str, Any]:
+    """Answer and audit in one statement (autocommit connection: committed before returning)."""
+    row = conn.execute(LOOKUP_SQL, {
+        "key": checked.borrower_key, "lender": caller.lender_code, "party": caller.party, "channel": channel,
+        "purpose": checked.purpose, "consent": checked.consent_ref, "id_type": checked.id_type,
+    }, prepare=True).fetchone()
+    return build_answer(*row)
+
+
+def audit_refusal(conn: psycopg.Connection, caller: Caller, channel: str, refusal: LookupRefused,
+                  checked: Checked | None = None, req: LookupRequest | None = None) -> None:
+    """Record a refused look-up: who, when, why; purpose and consent only when they were valid."""
+    purpose = checked.purpose if checked else (req.purpose if req and req.purpose in PURPOSES else None)
+    conn.execute(
+        "insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type, borrower_key,"
+        " outcome, refusal_code) values (%s, %s, %s, %s, %s, %s, %s, 'refused', %s)",
+        (caller.party, caller.lender_code, channel, purpose, checked.consent_ref if checked else None,
+         checked.id_type if checked else None, checked.borrower_key if checked else None, refusal.code))
+
+
+def build_answer(lookup_id: int, version: int | None, at, listing: list | None, episodes: list | None,
+                 pending: list | None = None) -> dict:
+    listing = (listing or [None])[0]
+    episodes = episodes or []
+    blacklist: dict[str, Any] = {"listed": listing is not None}
+    if listing:
+        blacklist.update({
+            "reasons": [{"code": c, "message_zh": REASONS.get(c, ("", ""))[0], "message_en": REASONS.get(c, ("", ""))[1]}
+                        for c in (listing["reason_codes"] or "").split(",") if c],
+            "first_listed_date": listing["first_listed_date"],
+            "lenders_count": listing["lenders_count"],
+            "disputed": bool(listing["disputed"]),
+            "disputed_zh": "异议处理中" if listing["disputed"] else None,
+            "dispute_deadline": listing["dispute_deadline"],
+        })
+    shown = []
+    for e in episodes:
+        shown.append({
+            "reporting_lender": e["lender_code"] or e["lender_category"],
+            "reporting_lender_zh": e["lender_code"] or CATEGORY_ZH.get(e["lender_category"], e["lender_category"]),
+            "own": e["lender_code"] is not None,
+            "loan_ref": e["loan_ref"],
+            "product_type": e["product_type"],
+            "default_date": e["default_date"],
+            "max_dpd": e["max_dpd"],
+            "amount_at_default": e["amount_at_default"],
+            "status": e["status"],
+            "status_zh": STATUS_ZH.get(e["status"], e["status"]),
+            "end_date": e["end_date"],
+            "disputed": bool(e["disputed"]),
+        })
+    ongoing = sum(1 for e in shown if e["status"] == "ongoing")
+    if blacklist["listed"]:
+        codes = ", ".join(r["code"] for r in blacklist["reasons"])
+        zh = f"在恶意逾期名单上（{codes}）" + ("，存在异议" if blacklist["disputed"] else "")
+        en = f"on the blacklist ({codes})" + (", disputed" if blacklist["disputed"] else "")
+    else:
+        zh, en = "不在恶意逾期名单上", "not on the blacklist"
+    zh += f"；违约记录 {len(shown)} 条，其中未结束 {ongoing} 条。"
+    en += f"; {len(shown)} default episode(s), {ongoing} ongoing."
+    return {
+        "lookup_id": lookup_id,
+        "feed_version": version,
+        "looked_up_at": at.isoformat(),
+        "hit": bool(blacklist["listed"] or shown),
+        "blacklist": blacklist,
+        "default_episodes": shown,
+        "pending_notice": [{"record_kind": p["record_kind"], "reason_code": p["reason_code"],
+                            "default_date": p["default_date"],
+                            "message_zh": "贵机构报送的负面记录，因缺少告知日期暂未发布",
+                            "message_en": "your negative record, held back until you report its notice_date"}
+                           for p in pending or []],
+        "summary": {"listed": blacklist["listed"], "episodes": len(shown), "ongoing_episodes": ongoing,
+                    "message_zh": zh, "message_en": en},
+    }

@@ -1,0 +1,131 @@
+"""A small published world for the access tests: lenders, tokens, a live feed version, a server.
+
+The feed rows are written directly into the shared tables of migration 0002 (as the
+publication would), so the look-up is tested without running the whole pipeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+
+from exchange import access, lenders
+from exchange.identifiers import Pseudonymizer
+
+SECRET = "test-secret-0123456789abcdef"
+PSEUDO = Pseudonymizer(SECRET.encode())
+LISTED_ID = "11010519491231002X"  # GB 11643's own example: listed (B1, B4) with episodes at two lenders
+CLEAN_ID = "110105194912310011"  # a valid ID the exchange has never heard of
+LISTED_KEY = PSEUDO.borrower_key("RESIDENT_ID", LISTED_ID)
+TABLES = ("control.lenders, control.audit_log, control.submissions, control.row_problems, raw.loans,"
+          " raw.loan_status, control.api_tokens, control.lookup_audit, control.disputes,"
+          " shared.feed_versions, shared.live_version, shared.blacklist_rows, shared.default_feed_rows,"
+          " shared.pending_notice_rows, control.feed_approvals")
+
+
+@dataclass
+class World:
+    url: str
+    tokens: dict[str, str] = field(default_factory=dict)
+    token_ids: dict[str, int] = field(default_factory=dict)
+
+
+def build(url: str, *, fresh_days: int = 10) -> World:
+    """Lenders AA01 (microloan) and BB02 (online), a stale lender CC03, tokens, one live version."""
+    world = World(url)
+    today = dt.date.today()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"truncate {TABLES} cascade")
+        for code, category in (("AA01", "microloan_company"), ("BB02", "online_microloan_company"),
+                               ("CC03", "microloan_company")):
+            lenders.add(conn, code, f"{code} 测试小额贷款有限公司", category)
+            world.token_ids[code], world.tokens[code] = access.issue_token(conn, lender_code=code)
+        world.token_ids["association"], world.tokens["association"] = access.issue_token(conn, lender_code=None)
+        for sid, code, as_of in ((1, "AA01", today - dt.timedelta(days=fresh_days)),
+                                 (2, "BB02", today - dt.timedelta(days=fresh_days)),
+                                 (3, "CC03", today - dt.timedelta(days=200)),
+                                 (4, "AA01", today - dt.timedelta(days=fresh_days + 31))):
+            conn.execute(
+                "insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq, file_name, sha256,"
+                " size_bytes, arrival_key, verdict, rows_total, rows_accepted) values"
+                " (%s, %s, 'loan_status', %s, 1, %s, %s, 100, %s, 'accepted', 1, 1)",
+                (sid, code, as_of, f"{code}_loan_status_{as_of:%Y%m%d}.csv", f"{sid:064x}", f"arrival-{sid}"))
+        conn.execute("select setval('control.submissions_submission_id_seq', 100)")
+        conn.execute("insert into control.row_problems (submission_id, line, loan_id, field, code, severity)"
+                     " values (1, 2, 'AA-L1', 'principal', 'R_REQUIRED', 'error'), (2, 3, 'BB-L9', 'principal',"
+                     " 'R_REQUIRED', 'error')")
+        for code, loan_id in (("AA01", "AA-L1"), ("BB02", "BB-L9")):
+            conn.execute(
+                "insert into raw.loans (submission_id, line, lender_code, as_of_date, loan_id, borrower_type, id_type,"
+                " borrower_key, name_hash, region_code, product_type, guarantee_type, principal, currency,"
+                " annual_rate, issue_date, maturity_date, repayment_method, installments, consent_ref) values"
+                " (%s, 2, %s, %s, %s, 'individual', 'RESIDENT_ID', %s, %s, '110105', 'consumer_loan', 'credit',"
+                " 10000, 'CNY', 0.18, '2024-01-01', '2025-01-01', 'equal_installment', 12, 'C-1')",
+                (1 if code == "AA01" else 2, code, today, loan_id, LISTED_KEY, "0" * 64))
+        conn.execute("insert into shared.feed_versions (version, as_of_date, content_sha256, status, blacklist_rows,"
+                     " default_feed_rows, validation_success, published_at) values (1, %s, %s, 'live', 1, 2, true, now())",
+                     (today, "a" * 64))
+        conn.execute("insert into shared.live_version (version) values (1)")
+        conn.execute(
+            "insert into shared.blacklist_rows (version, borrower_key, borrower_type, reason_codes, reason_b1, reason_b2,"
+            " reason_b3, reason_b4, first_listed_date, lenders_count, total_overdue, max_dpd, notice_date, disputed,"
+            " source_submission_id, source_line) values (1, %s, 'individual', 'B1,B4', true, false, false, true,"
+            " %s, 2, 12345.67, 150, %s, false, 1, 2)", (LISTED_KEY, today - dt.timedelta(days=30),
+                                                        today - dt.timedelta(days=40)))
+        for code, category, loan_id in (("AA01", "microloan_company", "AA-L1"),
+                                        ("BB02", "online_microloan_company", "BB-L9")):
+            conn.execute(
+                "insert into shared.default_feed_rows (version, loan_ref, default_episode_no, borrower_key, lender_code,"
+                " lender_category, product_type, default_date, max_dpd, amount_at_default, episode_status, notice_date,"
+                " disputed, source_submission_id, source_line) values (1, %s, 1, %s, %s, %s, 'consumer_loan', %s, 150,"
+                " 9000, 'ongoing', %s, false, 1, 2)",
+                (PSEUDO.loan_ref(code, loan_id), LISTED_KEY, code, category, today - dt.timedelta(days=60),
+                 today - dt.timedelta(days=40)))
+    return world
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def live_server(url: str, home: str, **env: str) -> Iterator[str]:
+    """The real app under uvicorn in a thread; yields its base URL."""
+    import uvicorn
+
+    from exchange.api import create_app
+
+    settings = {"EXCHANGE_DB_URL": url, "EXCHANGE_HOME": home, "EXCHANGE_PSEUDONYM_KEY": SECRET,
+                "EXCHANGE_TOKEN_CACHE_SECONDS": "0", "EXCHANGE_GIVE_TO_GET_CACHE_SECONDS": "0", **env}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

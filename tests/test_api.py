@@ -1,0 +1,189 @@
+"""The HTTP API over a real socket: look-ups, audit, give-to-get, rate limit, tokens, disputes,
+reports, and the security cases (other lender's token, no token, SQL fragments, over-long values)."""
+
+from __future__ import annotations
+
+import httpx
+import psycopg
+import pytest
+from access_world import CLEAN_ID, LISTED_ID, LISTED_KEY, PSEUDO, build, live_server
+
+from exchange import access
+
+LOOKUP = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "purpose": "loan_application", "consent_ref": "SQ-2026-001"}
+
+
+@pytest.fixture(scope="module")
+def server(pg_url, tmp_path_factory):
+    with live_server(pg_url, str(tmp_path_factory.mktemp("api-home")), EXCHANGE_LOOKUP_RATE="100000",
+                     EXCHANGE_LOOKUP_BURST="100000") as base:
+        yield base
+
+
+@pytest.fixture
+def world(pg_url):
+    return build(pg_url)
+
+
+def call(base: str, token: str | None, path: str = "/v1/lookup", body: dict | None = None, method: str = "POST"):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.request(method, base + path, json=body if method == "POST" else None, headers=headers, timeout=10)
+
+
+def audit_rows(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select lender_code, channel, purpose, consent_ref, borrower_key, hit, outcome, refusal_code"
+                            " from control.lookup_audit order by lookup_id").fetchall()
+
+
+def test_lookup_answers_listing_episodes_masked_and_summary(server, world, pg_url):
+    r = call(server, world.tokens["AA01"], body=LOOKUP)
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["hit"] and a["feed_version"] == 1
+    assert a["blacklist"]["listed"] and [x["code"] for x in a["blacklist"]["reasons"]] == ["B1", "B4"]
+    assert a["blacklist"]["disputed"] is False and a["blacklist"]["reasons"][0]["message_zh"]
+    shown = sorted(e["reporting_lender"] for e in a["default_episodes"])
+    assert shown == ["AA01", "online_microloan_company"]  # its own code, the other lender as a category
+    assert "BB02" not in r.text and LISTED_ID not in r.text and LISTED_KEY not in r.text
+    assert "恶意逾期名单" in a["summary"]["message_zh"] and "blacklist" in a["summary"]["message_en"]
+    assert audit_rows(pg_url) == [("AA01", "api", "loan_application", "SQ-2026-001", LISTED_KEY, True, "answered", None)]
+
+
+def test_a_miss_is_audited_as_a_miss(server, world, pg_url):
+    r = call(server, world.tokens["BB02"], body=LOOKUP | {"id_number": CLEAN_ID})
+    assert r.status_code == 200 and r.json()["hit"] is False and r.json()["default_episodes"] == []
+    (row,) = audit_rows(pg_url)
+    assert row[0] == "BB02" and row[5] is False and row[4] == PSEUDO.borrower_key("RESIDENT_ID", CLEAN_ID)
+
+
+@pytest.mark.parametrize("missing", ["purpose", "consent_ref"])
+def test_no_purpose_or_consent_is_refused_and_audited(server, world, pg_url, missing):
+    r = call(server, world.tokens["AA01"], body={k: v for k, v in LOOKUP.items() if k != missing})
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["code"] == {"purpose": "Q_PURPOSE", "consent_ref": "Q_CONSENT"}[missing]
+    assert err["message_zh"] and err["message_en"]
+    (row,) = audit_rows(pg_url)
+    assert row[6] == "refused" and row[7] == err["code"] and row[4] is None
+
+
+def test_give_to_get_refuses_a_lender_that_stopped_reporting(server, world, pg_url):
+    r = call(server, world.tokens["CC03"], body=LOOKUP)
+    assert r.status_code == 403
+    err = r.json()["error"]
+    assert err["code"] == "Q_GIVE_TO_GET" and "45" in err["message_en"] and "45天" in err["message_zh"]
+    assert audit_rows(pg_url)[0][6:] == ("refused", "Q_GIVE_TO_GET")
+
+
+def test_missing_unknown_revoked_and_suspended_tokens(server, world, pg_url):
+    assert call(server, None, body=LOOKUP).status_code == 401
+    assert call(server, "cx_" + "A" * 43, body=LOOKUP).status_code == 401
+    assert call(server, "' or 1=1 --", body=LOOKUP).status_code == 401
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        access.revoke_token(conn, world.token_ids["AA01"], "test")
+        conn.execute("update control.lenders set status = 'suspended' where lender_code = 'BB02'")
+    assert call(server, world.tokens["AA01"], body=LOOKUP).status_code == 401
+    assert call(server, world.tokens["BB02"], body=LOOKUP).status_code == 401
+    assert audit_rows(pg_url) == []
+    with psycopg.connect(pg_url) as conn:
+        stored = [r[0] for r in conn.execute("select token_hash from control.api_tokens")]
+    assert all(t not in stored for t in world.tokens.values())  # only hashes are kept
+
+
+def test_another_lenders_token_sees_only_its_own_submissions(server, world):
+    mine = call(server, world.tokens["AA01"], "/v1/submissions", method="GET").json()
+    assert {s["lender_code"] for s in mine} == {"AA01"} and len(mine) == 2
+    theirs = call(server, world.tokens["BB02"], "/v1/submissions", method="GET").json()
+    assert {s["lender_code"] for s in theirs} == {"BB02"}
+
+
+def test_association_only_calls_refuse_lenders(server, world):
+    body = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID}
+    assert call(server, world.tokens["AA01"], "/v1/reports", body).status_code == 403
+    assert call(server, world.tokens["AA01"], "/v1/disputes/1/resolve",
+                {"outcome": "upheld", "reason": "x"}).status_code == 403
+
+
+SQL_FRAGMENTS = ["' OR '1'='1", "1; DROP TABLE control.lookup_audit; --", "\" or \"\"=\"", "$$; select pg_sleep(5); $$",
+                 "') union select * from shared.blacklist_rows --"]
+
+
+@pytest.mark.parametrize("field", ["id_type", "id_number", "purpose", "consent_ref"])
+def test_sql_fragments_and_over_long_values_in_every_field(server, world, pg_url, field):
+    for value in [*SQL_FRAGMENTS, "x" * 100_000, "\x00\x01", "a b\n"]:
+        r = call(server, world.tokens["AA01"], body=LOOKUP | {field: value})
+        assert r.status_code in (400, 422), (field, value[:40], r.status_code)
+        assert value not in r.text or len(value) < 5  # never echoed back
+    if field == "consent_ref":  # Chinese reference numbers are fine
+        assert call(server, world.tokens["AA01"], body=LOOKUP | {"consent_ref": "授权-2026/001"}).status_code == 200
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("select count(*) from shared.blacklist_rows").fetchone()[0] == 1
+        audit = conn.execute("select count(*), count(consent_ref) from control.lookup_audit"
+                             " where outcome = 'refused'").fetchone()
+    if field in ("purpose", "consent_ref"):  # refused by the exchange's checks: audited, the value not kept
+        assert audit[0] >= 6 and audit[1] == 0
+
+
+def test_header_and_token_fields_too(server, world):
+    for token in [*SQL_FRAGMENTS, "x" * 10_000]:
+        assert call(server, token, body=LOOKUP).status_code == 401
+
+
+def test_rate_limit_per_lender(pg_url, world, tmp_path):
+    with live_server(pg_url, str(tmp_path), EXCHANGE_LOOKUP_RATE="60", EXCHANGE_LOOKUP_BURST="3") as base:
+        codes = [call(base, world.tokens["AA01"], body=LOOKUP).status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        assert call(base, world.tokens["BB02"], body=LOOKUP).status_code == 200  # its own bucket
+        assert call(base, world.tokens["AA01"], body=LOOKUP).json()["error"]["code"] == "Q_RATE_LIMIT"
+
+
+def test_openapi_document_is_served(server):
+    doc = httpx.get(server + "/openapi.json").json()
+    assert "/v1/lookup" in doc["paths"] and "/v1/reports" in doc["paths"]
+    assert "/portal" not in doc["paths"]
+
+
+def test_disputes_open_by_reporting_lender_mark_deadline_and_resolve(server, world, pg_url):
+    aa_ref = PSEUDO.loan_ref("AA01", "AA-L1")
+    bb_ref = PSEUDO.loan_ref("BB02", "BB-L9")
+    who = world.tokens
+    body = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "record": bb_ref, "reason": "借款人称已还清"}
+    refused = call(server, who["AA01"], "/v1/disputes", body)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "D_RECORD"  # not its record
+    opened = call(server, who["AA01"], "/v1/disputes", body | {"record": aa_ref})
+    assert opened.status_code == 200, opened.text
+    d = opened.json()
+    assert d["record_kind"] == "default_episode" and d["days_left"] == 20 and not d["overdue"]
+    assert "borrower_key" not in d
+    listing = call(server, who["association"], "/v1/disputes", body | {"record": "listing"}).json()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        row = conn.execute("select lender_code, loan_id, loan_ref, status from control.disputes where dispute_id = %s",
+                           (d["dispute_id"],)).fetchone()
+        assert row == ("AA01", "AA-L1", aa_ref, "open")
+        conn.execute("update control.disputes set deadline = current_date - 1 where dispute_id = %s",
+                     (listing["dispute_id"],))
+    seen = {x["dispute_id"]: x for x in call(server, who["association"], "/v1/disputes", method="GET").json()}
+    assert seen[listing["dispute_id"]]["overdue"] and not seen[d["dispute_id"]]["overdue"]
+    assert [x["dispute_id"] for x in call(server, who["BB02"], "/v1/disputes", method="GET").json()] == []
+    done = call(server, who["association"], f"/v1/disputes/{d['dispute_id']}/resolve",
+                {"outcome": "upheld", "reason": "机构核实后更正"})
+    assert done.status_code == 200 and done.json()["status"] == "upheld"
+    again = call(server, who["association"], f"/v1/disputes/{d['dispute_id']}/resolve",
+                 {"outcome": "rejected", "reason": "x"})
+    assert again.status_code == 400
+
+
+def test_data_subject_report_json_and_html(server, world, pg_url):
+    call(server, world.tokens["AA01"], body=LOOKUP)
+    body = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID}
+    r = call(server, world.tokens["association"], "/v1/reports", body)
+    assert r.status_code == 200
+    rep = r.json()
+    assert rep["blacklist"]["reason_codes"] == "B1,B4"
+    assert {e["lender_code"] for e in rep["default_episodes"]} == {"AA01", "BB02"}
+    assert [(q["lender_category"], q["purpose"]) for q in rep["lookups"]] == [("microloan_company", "loan_application")]
+    assert LISTED_ID not in r.text
+    html = call(server, world.tokens["association"], "/v1/reports", body | {"format": "html"})
+    assert html.status_code == 200 and "本人信用报告" in html.text and "B4" in html.text
+    assert "贷款审批" in html.text
