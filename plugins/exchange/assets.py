@@ -7,3 +7,6 @@ RAW_ASSET = Asset(name="exchange_raw", uri="exchange://raw/submissions")
 
 MARTS_ASSET = Asset(name="exchange_marts", uri="exchange://marts/standardized")
 """Updated when a transform run rebuilt the standardized models and marts."""
+
+FEED_ASSET = Asset(name="exchange_feed", uri="exchange://shared/feed")
+"""Updated when a new version of the blacklist and default feed went live."""

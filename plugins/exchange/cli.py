@@ -319,9 +319,21 @@ def demo() -> None:
     console.print("\n各机构报送情况 Submissions per lender")
     _print_rows(rows)
     _print_portfolio()
+    _print_feed()
     console.print(f"\n完成 done in {time.monotonic() - started:.0f}s. 连接数据库 Connect: psql \"{url}\"  "
                   f"(or `exchange db url`); feedback files: {settings.feedback}/<lender>/")
     console.print("门户 Portal and API: `exchange serve` (`exchange tokens issue --lender CODE` for a login), then http://127.0.0.1:8000/portal")
+
+
+def _print_feed() -> None:
+    """The live feed version: blacklist size by reason and default-feed size (exchange.cli_feed)."""
+    from . import db as database
+    from .cli_feed import print_live
+    from .publish import live_version
+
+    console.print("\n共享信息发布 Published feed")
+    with database.connect() as conn:
+        print_live(live_version(conn))
 
 
 def _print_portfolio() -> None:
@@ -355,3 +367,6 @@ def bench_ingest(rows: int) -> None:
 from .cli_access import register as _register_access  # noqa: E402  tokens, lookup, disputes, report, serve, bench lookup
 
 _register_access(main, bench)
+from .cli_feed import register as _register_feed  # noqa: E402  feed status|show|export|approve|publish
+
+_register_feed(main)

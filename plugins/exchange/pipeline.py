@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import ExchangeError
 from .settings import PROJECT_ROOT, Settings, get_settings
 
-DAG_ORDER = ("exchange_ingest", "exchange_transform")
+DAG_ORDER = ("exchange_ingest", "exchange_transform", "exchange_publish")
 """Producer first; each later DAG consumes the Asset of the one before."""
 
 
@@ -113,6 +113,10 @@ def run_pipeline(*, as_of: dt.date | None = None, force: bool = False, quiet: bo
                                 for ti in dr.get_task_instances()})
             runs.append(result)
             if result.state != "success":
+                if dag_id == "exchange_publish":
+                    from .publish import raise_if_gate_failed
+
+                    raise_if_gate_failed(f"see {log_path}")
                 raise ExchangeError("P_DAG_FAILED", f"{dag_id} finished {result.state}; see {log_path}")
     return PipelineResult(runs, log_path)
 

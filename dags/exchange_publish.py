@@ -1,0 +1,52 @@
+"""exchange_publish: the quality gate, then the publication of the blacklist and default feed.
+
+Runs on MARTS_ASSET, which the transform DAG updates once dbt has rebuilt and tested the
+models (the publication candidates among them). Thin wiring over exchange.publish:
+
+- `gate` stages the candidates as a new version and runs the Great Expectations suites over
+  the raw batch and the candidates. A failure marks the version failed, keeps the live version
+  and fails the run with the names of the failed expectations (only `exchange feed approve`
+  can publish it then). Content identical to the live version is not published again.
+- `publish` writes exports/<version>/ and switches shared.live_version in one transaction;
+  it updates FEED_ASSET.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import dag, task
+
+from exchange.assets import FEED_ASSET, MARTS_ASSET
+
+
+@dag(
+    dag_id="exchange_publish",
+    schedule=[MARTS_ASSET],
+    start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,  # versions are numbered and switched one at a time
+    tags=["exchange", "publish"],
+    doc_md=__doc__,
+)
+def exchange_publish():
+    @task
+    def gate() -> dict:
+        from exchange.publish import stage_and_gate
+
+        return stage_and_gate().as_dict()
+
+    @task(outlets=[FEED_ASSET])
+    def publish(staged: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from exchange.publish import publish_version
+
+        if staged["unchanged"]:
+            raise AirflowSkipException(f"same content as the live version {staged['version']}: nothing to publish")
+        return publish_version(staged["version"])
+
+    publish(gate())
+
+
+exchange_publish()

@@ -1,0 +1,152 @@
+"""`exchange feed status|show|export|approve|publish`: the published blacklist and default feed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+if not console.is_terminal:
+    console = Console(width=160)
+
+REASONS_ZH = {"B1": "逾期90天以上且90天无还款", "B2": "强制执行/失信被执行人", "B3": "欺诈", "B4": "多头违约"}
+
+
+@click.group("feed")
+def feed() -> None:
+    """Published versions of the blacklist (恶意逾期名单) and default feed (违约信息)."""
+
+
+@feed.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def feed_status_cmd(as_json: bool) -> None:
+    """The live version and the latest versions with their gate results."""
+    from . import db
+    from .publish import feed_status
+
+    db.up()
+    with db.connect() as conn:
+        data = feed_status(conn)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return
+    print_live(data["live"])
+    table = Table("version 版本", "as_of 数据日期", "status 状态", "blacklist 名单", "default_feed 违约",
+                  "pending 待告知", "gate 闸门", "published 发布时间", "approved_by 批准")
+    for v in data["versions"]:
+        gate = {True: "passed", False: "FAILED", None: "-"}[v["validation_success"]]
+        table.add_row(str(v["version"]), str(v["as_of_date"]), v["status"], str(v["blacklist_rows"]),
+                      str(v["default_feed_rows"]), str(v["pending_notice_rows"]), gate,
+                      str(v["published_at"] or ""), v["approved_by"] or "")
+    console.print(table)
+
+
+def print_live(live: dict | None) -> None:
+    """Published version, blacklist size by reason and default feed size (the end of `make demo`)."""
+    if not live:
+        console.print("尚无已发布版本 no version published yet")
+        return
+    counts = live["counts"] or {}
+    console.print(f"已发布版本 Live version {live['version']} (as of {live['as_of_date']}, published "
+                  f"{live['published_at']:%Y-%m-%d %H:%M}{', approved override' if live['approved_at'] else ''})")
+    by_reason = counts.get("blacklist_by_reason", {})
+    console.print(f"  恶意逾期名单 blacklist: {live['blacklist_rows']} borrowers; by reason "
+                  + ", ".join(f"{code} {by_reason.get(code, 0)}" for code in REASONS_ZH)
+                  + f"; disputed {counts.get('disputed', 0)}")
+    by_status = counts.get("default_feed_by_status", {})
+    console.print(f"  违约信息 default feed: {live['default_feed_rows']} episodes ("
+                  + ", ".join(f"{k} {v}" for k, v in by_status.items()) + ")")
+    console.print(f"  待告知 held back for want of a notice_date: {live['pending_notice_rows']} records; "
+                  f"exports: {live['export_dir']}")
+
+
+@feed.command("show")
+@click.argument("what", type=click.Choice(["blacklist", "default_feed", "pending"]), default="blacklist")
+@click.option("--version", type=int, default=None, help="default: the live version")
+@click.option("--lender", default=None, help="show it as this member sees it (own code, others as category)")
+@click.option("--limit", default=20, show_default=True)
+def feed_show(what: str, version: int | None, lender: str | None, limit: int) -> None:
+    """Rows of a version (the association's view, or a member's with --lender)."""
+    from . import db
+    from .errors import ExchangeError
+    from .publish import BLACKLIST_COLUMNS, DEFAULT_FEED_COLUMNS, PENDING_COLUMNS
+
+    db.up()
+    with db.connect() as conn:
+        if version is None:
+            row = conn.execute("select version from shared.live_version").fetchone()
+            if not row:
+                raise ExchangeError("P_NO_VERSION", "no version is live yet")
+            version = row[0]
+        table, columns, order = {
+            "blacklist": ("shared.blacklist_rows", BLACKLIST_COLUMNS, "borrower_key"),
+            "default_feed": ("shared.default_feed_rows", DEFAULT_FEED_COLUMNS, "loan_ref, default_episode_no"),
+            "pending": ("shared.pending_notice_rows", PENDING_COLUMNS, "lender_code, borrower_key"),
+        }[what]
+        where, params = "version = %s", [version]
+        if lender and what == "pending":
+            where += " and lender_code = %s"
+            params.append(lender)
+        cur = conn.execute(f"select {', '.join(columns)} from {table} where {where} order by {order} limit %s",
+                           (*params, limit))
+        rows = cur.fetchall()
+    if lender and what == "default_feed":
+        code_at, cat_at = columns.index("lender_code"), columns.index("lender_category")
+        rows = [tuple(v if i != code_at else (r[code_at] if r[code_at] == lender else r[cat_at])
+                      for i, v in enumerate(r)) for r in rows]
+        columns = ["reporting_lender" if c == "lender_code" else c for c in columns]
+    out = Table(*columns, title=f"{what} v{version}" + (f" as seen by {lender}" if lender else ""))
+    for r in rows:
+        out.add_row(*["" if v is None else str(v) for v in r])
+    console.print(out)
+
+
+@feed.command("export")
+@click.argument("version", type=int)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--lender", default=None, help="a member's copy: its own code, other lenders as their category")
+def feed_export(version: int, out: Path, lender: str | None) -> None:
+    """Write a version's CSV, Parquet and manifest.json (SHA-256 of each file) to OUT."""
+    from . import db
+    from .publish import write_exports
+
+    db.up()
+    with db.connect() as conn:
+        manifest = write_exports(conn, version, out, lender=lender)
+    for name, f in manifest["files"].items():
+        console.print(f"  {name}: {f['rows']} rows, sha256 {f['sha256']}")
+    console.print(f"written: {out}/manifest.json")
+
+
+@feed.command("approve")
+@click.argument("version", type=int)
+@click.option("--reason", required=True, help="why the failed checks are acceptable (recorded)")
+@click.option("--by", default=None, help="who approves (default: the OS user)")
+def feed_approve(version: int, reason: str, by: str | None) -> None:
+    """Publish a version that failed the quality gate: an explicit, recorded override."""
+    from . import db
+    from .publish import approve
+
+    db.up()
+    result = approve(version, reason, by=by)
+    console.print(f"已批准并发布 approved and published version {result['version']}: {result.get('export_dir', '')}")
+
+
+@feed.command("publish")
+def feed_publish() -> None:
+    """Run the gate and publish now, outside Airflow (the pipeline's exchange_publish does the same)."""
+    from . import db
+    from .publish import run_publication
+
+    db.up()
+    result = run_publication()
+    verb = "unchanged, still live" if result.get("unchanged") else "published"
+    console.print(f"version {result['version']} {verb}")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(feed)

@@ -1,0 +1,472 @@
+"""Publication (发布): candidates -> staged version -> quality gate -> one switch -> exports.
+
+1. ``stage_and_gate`` reads the dbt candidates (schema ``publication``), replaces lender and
+   contract number by the loan reference (HMAC with the exchange's secret, computed here so the
+   secret never reaches dbt, its logs or its compiled SQL), renders the rows as the export CSV
+   and fingerprints them (``content_sha256``, with the as-of date). The same content as the
+   live version is not published again (idempotent re-runs). Otherwise the rows are written
+   under a new version number (status ``validating``) and the GX gate runs over the raw batch
+   since the live version and over the candidates. A failed gate marks the version ``failed``,
+   keeps the live one, and raises GateFailed naming the failed expectations.
+2. ``publish_version`` writes exports/<version>/ (CSV + Parquet per table, manifest.json with
+   SHA-256 of every file), then in ONE transaction moves shared.live_version to the new version,
+   marks the previous one superseded and purges what retention requires. Readers of
+   shared.blacklist / shared.default_feed see the old or the new version, never a mix.
+3. ``approve`` is the only way past a failed gate: the association names the version and a
+   reason; it is recorded in control.feed_approvals and control.audit_log, then published.
+   A failure of a clear-identifier check (no_clear_identifier) cannot be approved: personal
+   identities never leave the archive, whoever says so.
+
+Records without a notice_date (pending_notice) are never published: they are kept in
+shared.pending_notice_rows for the reporting lender only, and written to
+feedback/<lender>/pending_notice_v<version>.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import hashlib
+import io
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from .errors import ExchangeError
+from .gate import GateFailed, GateResult, run_gate, summary
+from .identifiers import load_pseudonymizer
+from .settings import Settings, get_settings
+
+KEEP_VERSIONS = 3
+"""Versions whose rows stay in the shared tables: the live one and the two before it (for rollback)."""
+
+BLACKLIST_COLUMNS = [
+    "borrower_key", "borrower_type", "reason_codes", "reason_b1", "reason_b2", "reason_b3", "reason_b4",
+    "first_listed_date", "lenders_count", "total_overdue", "max_dpd", "notice_date", "disputed",
+    "dispute_deadline", "source_submission_id", "source_line",
+]
+DEFAULT_FEED_COLUMNS = [
+    "loan_ref", "default_episode_no", "borrower_key", "lender_code", "lender_category", "product_type",
+    "default_date", "max_dpd", "amount_at_default", "episode_status", "end_date", "purge_date", "notice_date",
+    "disputed", "source_submission_id", "source_line",
+]
+PENDING_COLUMNS = [
+    "lender_code", "borrower_key", "loan_ref", "record_kind", "reason_code", "default_date",
+    "source_submission_id", "source_line",
+]
+TABLES = {
+    "blacklist": ("shared.blacklist_rows", BLACKLIST_COLUMNS, "borrower_key"),
+    "default_feed": ("shared.default_feed_rows", DEFAULT_FEED_COLUMNS, "loan_ref, default_episode_no"),
+}
+_TYPES = {
+    "reason_b1": "bool", "reason_b2": "bool", "reason_b3": "bool", "reason_b4": "bool", "disputed": "bool",
+    "first_listed_date": "date", "notice_date": "date", "dispute_deadline": "date", "default_date": "date",
+    "end_date": "date", "purge_date": "date",
+    "lenders_count": "int", "max_dpd": "int", "source_submission_id": "int", "source_line": "int",
+    "default_episode_no": "int",
+    "total_overdue": "numeric", "amount_at_default": "numeric",
+}
+
+
+@dataclass
+class Staged:
+    version: int | None
+    as_of: date | None
+    content_sha256: str
+    unchanged: bool = False
+    counts: dict[str, Any] = field(default_factory=dict)
+    gate: GateResult | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "as_of": str(self.as_of), "content_sha256": self.content_sha256,
+                "unchanged": self.unchanged, "counts": self.counts,
+                "gate": self.gate.as_dict() if self.gate else None}
+
+
+# ---- rendering --------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def render_csv(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
+    """The export CSV: UTF-8, header row, '\\n' line ends, empty for null, dates ISO, amounts 2 decimals."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_text(row[c]) for c in columns])
+    return buf.getvalue().encode("utf-8")
+
+
+def render_parquet(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fields = []
+    for c in columns:
+        kind = _TYPES.get(c, "text")
+        fields.append(pa.field(c, {"date": pa.date32(), "int": pa.int64(), "numeric": pa.decimal128(18, 2),
+                                   "bool": pa.bool_(), "text": pa.string()}[kind]))
+    schema = pa.schema(fields)
+    data = {c: [r[c] for r in rows] for c in columns}
+    table = pa.Table.from_pydict(data, schema=schema)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+# ---- candidates -------------------------------------------------------------------------------
+
+
+def _fetch(conn: psycopg.Connection, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql, params).fetchall()
+
+
+def _candidates(conn: psycopg.Connection, settings: Settings) -> tuple[date | None, dict[str, list[dict[str, Any]]]]:
+    """Publishable blacklist and default-feed rows and the pending ones, in export order."""
+    for table in ("pub_blacklist_candidates", "pub_default_feed_candidates", "pub_listing_reasons"):
+        if not conn.execute("select to_regclass(%s)", (f"publication.{table}",)).fetchone()[0]:
+            raise ExchangeError("P_NO_CANDIDATES", f"publication.{table} does not exist: run the transform (dbt) first")
+    pseudo = load_pseudonymizer(settings.state_dir)
+    blacklist = _fetch(conn, f"select {', '.join(BLACKLIST_COLUMNS)} from publication.pub_blacklist_candidates"
+                             " where not pending_notice order by borrower_key")
+    feed = _fetch(conn, "select * from publication.pub_default_feed_candidates")
+    published_feed, pending = [], []
+    for row in feed:
+        row["loan_ref"] = pseudo.loan_ref(row["lender_code"], row["loan_id"])
+        if row["pending_notice"]:
+            pending.append({"lender_code": row["lender_code"], "borrower_key": row["borrower_key"],
+                            "loan_ref": row["loan_ref"], "record_kind": "default_episode", "reason_code": None,
+                            "default_date": row["default_date"], "source_submission_id": row["source_submission_id"],
+                            "source_line": row["source_line"]})
+        else:
+            published_feed.append({c: row[c] for c in DEFAULT_FEED_COLUMNS})
+    published_feed.sort(key=lambda r: (r["loan_ref"], r["default_episode_no"]))
+    for row in _fetch(conn, "select * from publication.pub_listing_reasons where pending_notice"):
+        pending.append({"lender_code": row["lender_code"], "borrower_key": row["borrower_key"],
+                        "loan_ref": pseudo.loan_ref(row["lender_code"], row["loan_id"]), "record_kind": "listing",
+                        "reason_code": row["reason_code"], "default_date": row["default_date"],
+                        "source_submission_id": row["source_submission_id"], "source_line": row["source_line"]})
+    pending.sort(key=lambda r: tuple(_text(r[c]) for c in PENDING_COLUMNS))
+    as_of = conn.execute("select max(publication_as_of) from publication.pub_default_feed_candidates").fetchone()[0]
+    if as_of is None:
+        as_of = conn.execute("select max(as_of_date) from raw.loan_status").fetchone()[0]
+    return as_of, {"blacklist": blacklist, "default_feed": published_feed, "pending": pending}
+
+
+def _fingerprint(as_of: date | None, data: dict[str, list[dict[str, Any]]]) -> str:
+    digest = hashlib.sha256(f"as_of={_text(as_of)}\n".encode())
+    for name, (_, columns, _) in TABLES.items():
+        digest.update(f"--{name}\n".encode())
+        digest.update(render_csv(columns, data[name]))
+    digest.update(b"--pending\n")
+    digest.update(render_csv(PENDING_COLUMNS, data["pending"]))
+    return digest.hexdigest()
+
+
+def _counts(data: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    by_reason = {code: sum(1 for r in data["blacklist"] if r[f"reason_{code.lower()}"]) for code in ("B1", "B2", "B3", "B4")}
+    by_status: dict[str, int] = {}
+    for r in data["default_feed"]:
+        by_status[r["episode_status"]] = by_status.get(r["episode_status"], 0) + 1
+    return {"blacklist": len(data["blacklist"]), "default_feed": len(data["default_feed"]),
+            "pending_notice": len(data["pending"]), "blacklist_by_reason": by_reason,
+            "default_feed_by_status": dict(sorted(by_status.items())),
+            "disputed": sum(1 for r in data["blacklist"] if r["disputed"])}
+
+
+def _copy_rows(conn: psycopg.Connection, table: str, version: int, columns: list[str],
+               rows: list[dict[str, Any]]) -> None:
+    with conn.cursor() as cur, cur.copy(f"copy {table} (version, {', '.join(columns)}) from stdin") as copy:
+        for row in rows:
+            copy.write_row([version, *[row[c] for c in columns]])
+
+
+def live_version(conn: psycopg.Connection) -> dict[str, Any] | None:
+    rows = _fetch(conn, "select v.* from shared.live_version l join shared.feed_versions v using (version)")
+    return rows[0] if rows else None
+
+
+# ---- stage and gate ---------------------------------------------------------------------------
+
+
+def stage_and_gate(*, settings: Settings | None = None, today: date | None = None) -> Staged:
+    """Stage the candidates as a version and run the gate; raises GateFailed when it fails."""
+    from . import db
+
+    settings = settings or get_settings()
+    today = today or date.today()
+    with db.connect(autocommit=True) as conn:
+        as_of, data = _candidates(conn, settings)
+        content = _fingerprint(as_of, data)
+        counts = _counts(data)
+        live = live_version(conn)
+        if live and live["content_sha256"] == content:
+            return Staged(live["version"], as_of, content, unchanged=True, counts=counts)
+        with conn.transaction():
+            conn.execute("lock table shared.feed_versions in share row exclusive mode")
+            latest = _fetch(conn, "select version, status, content_sha256 from shared.feed_versions"
+                                  " order by version desc limit 1")
+            raw_through = conn.execute("select coalesce(max(submission_id), 0) from control.submissions").fetchone()[0]
+            if latest and latest[0]["status"] in ("failed", "validating") and latest[0]["content_sha256"] == content:
+                version = latest[0]["version"]  # the same inputs again: validate that version again
+                conn.execute("update shared.feed_versions set raw_through_submission_id = %s, status = 'validating'"
+                             " where version = %s", (raw_through, version))
+            else:
+                version = (latest[0]["version"] if latest else 0) + 1
+                conn.execute(
+                    "insert into shared.feed_versions (version, as_of_date, content_sha256, raw_through_submission_id,"
+                    " blacklist_rows, default_feed_rows, pending_notice_rows, counts)"
+                    " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (version, as_of, content, raw_through, counts["blacklist"], counts["default_feed"],
+                     counts["pending_notice"], json.dumps(counts)))
+                for name, (table, columns, _) in TABLES.items():
+                    _copy_rows(conn, table, version, columns, data[name])
+                _copy_rows(conn, "shared.pending_notice_rows", version, PENDING_COLUMNS, data["pending"])
+        previous = ({"blacklist": live["blacklist_rows"], "default_feed": live["default_feed_rows"]} if live else None)
+        raw_after = live["raw_through_submission_id"] if live else 0
+
+    gate = run_gate(raw_after=raw_after, raw_through=raw_through, previous_counts=previous, today=today,
+                    settings=settings)
+    with db.connect(autocommit=True) as conn, conn.transaction():
+        conn.execute(
+            "update shared.feed_versions set validation_success = %s, validation = %s, status = %s where version = %s",
+            (gate.success, json.dumps(gate.as_dict(), default=str), "validating" if gate.success else "failed", version))
+    staged = Staged(version, as_of, content, counts=counts, gate=gate)
+    if not gate.success:
+        raise GateFailed(
+            f"version {version} not published, the live version stays "
+            f"{live['version'] if live else '(none)'}; failed expectations: {summary(gate)}; "
+            f"Data Docs: {', '.join(gate.data_docs)}; override: exchange feed approve {version} --reason ...",
+            gate.failed)
+    return staged
+
+
+# ---- publish ------------------------------------------------------------------------------------
+
+
+def _version_rows(conn: psycopg.Connection, version: int) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for name, (table, columns, order) in TABLES.items():
+        out[name] = _fetch(conn, f"select {', '.join(columns)} from {table} where version = %s order by {order}",
+                           (version,))
+    out["pending"] = _fetch(conn, f"select {', '.join(PENDING_COLUMNS)} from shared.pending_notice_rows"
+                                  " where version = %s", (version,))
+    out["pending"].sort(key=lambda r: tuple(_text(r[c]) for c in PENDING_COLUMNS))
+    return out
+
+
+def write_exports(conn: psycopg.Connection, version: int, out_dir: Path, *, lender: str | None = None) -> dict[str, Any]:
+    """Write the version's tables as CSV and Parquet plus manifest.json (SHA-256 of every file).
+
+    With `lender`, the copy is that member's view: its own lender code, other lenders as their
+    category, no source rows (a member never sees another lender's submission ids).
+    """
+    meta = _fetch(conn, "select version, as_of_date, content_sha256 from shared.feed_versions where version = %s",
+                  (version,))
+    if not meta:
+        raise ExchangeError("P_NO_VERSION", f"no feed version {version}")
+    data = _version_rows(conn, version)
+    tables = {name: (columns, data[name]) for name, (_, columns, _) in TABLES.items()}
+    if lender:
+        hidden = {"source_submission_id", "source_line"}
+        bl_cols = [c for c in BLACKLIST_COLUMNS if c not in hidden]
+        feed_cols = ["reporting_lender" if c == "lender_code" else c for c in DEFAULT_FEED_COLUMNS
+                     if c not in hidden and c != "lender_category"]
+        feed = [{**r, "reporting_lender": r["lender_code"] if r["lender_code"] == lender else r["lender_category"]}
+                for r in data["default_feed"]]
+        tables = {"blacklist": (bl_cols, data["blacklist"]), "default_feed": (feed_cols, feed)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Any] = {}
+    for name, (columns, rows) in tables.items():
+        for suffix, payload in (("csv", render_csv(columns, rows)), ("parquet", render_parquet(columns, rows))):
+            path = out_dir / f"{name}.{suffix}"
+            path.write_bytes(payload)
+            files[path.name] = {"sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload),
+                                "rows": len(rows), "table": name}
+    manifest = {
+        "version": version,
+        "as_of_date": _text(meta[0]["as_of_date"]),
+        "content_sha256": meta[0]["content_sha256"].strip(),
+        "view": f"lender {lender}" if lender else "association",
+        "columns": {name: cols for name, (cols, _) in tables.items()},
+        "files": files,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _pending_feedback(settings: Settings, version: int, pending: list[dict[str, Any]]) -> None:
+    """Tell each reporting lender which of its records wait for a notice_date (待告知)."""
+    by_lender: dict[str, list[dict[str, Any]]] = {}
+    for row in pending:
+        by_lender.setdefault(row["lender_code"], []).append(row)
+    columns = [c for c in PENDING_COLUMNS if c != "lender_code"]
+    for lender, rows in by_lender.items():
+        target = settings.feedback / lender
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"pending_notice_v{version}.csv").write_bytes(render_csv(columns, rows))
+
+
+def publish_version(version: int, *, settings: Settings | None = None, today: date | None = None,
+                    approval: dict[str, str] | None = None) -> dict[str, Any]:
+    """Export the staged version and make it live in one transaction; purge what retention requires."""
+    from . import db
+
+    settings = settings or get_settings()
+    today = today or date.today()
+    with db.connect(autocommit=True) as conn:
+        row = _fetch(conn, "select * from shared.feed_versions where version = %s", (version,))
+        if not row:
+            raise ExchangeError("P_NO_VERSION", f"no feed version {version}")
+        state = row[0]
+        if state["status"] == "live":
+            return {"version": version, "status": "live", "unchanged": True}
+        if state["status"] == "superseded":
+            raise ExchangeError("P_SUPERSEDED", f"version {version} was superseded; a newer version is or was live")
+        if state["status"] == "failed" and approval is None:
+            raise ExchangeError("P_GATE_FAILED", f"version {version} failed the gate; only `exchange feed approve` "
+                                                 "can publish it")
+        if state["validation_success"] is None and approval is None:
+            raise ExchangeError("P_NOT_VALIDATED", f"version {version} has not been through the gate")
+        live = live_version(conn)
+        if live and live["version"] > version:
+            raise ExchangeError("P_STALE", f"version {version} is older than the live version {live['version']}")
+        export_dir = settings.exports / str(version)
+        tmp_dir = settings.exports / f".{version}.tmp"
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        manifest = write_exports(conn, version, tmp_dir)
+        shutil.rmtree(export_dir, ignore_errors=True)
+        tmp_dir.rename(export_dir)
+        checksums = {name: f["sha256"] for name, f in manifest["files"].items()}
+        checksums["manifest.json"] = hashlib.sha256((export_dir / "manifest.json").read_bytes()).hexdigest()
+        with conn.transaction():
+            # the one switch: lock the pointer, supersede the old version, point at the new one
+            current = conn.execute("select version from shared.live_version for update").fetchone()
+            if current:
+                conn.execute("update shared.feed_versions set status = 'superseded' where version = %s", (current[0],))
+                conn.execute("update shared.live_version set version = %s, switched_at = now()", (version,))
+            else:
+                conn.execute("insert into shared.live_version (version) values (%s)", (version,))
+            conn.execute(
+                "update shared.feed_versions set status = 'live', published_at = now(), export_dir = %s,"
+                " export_checksums = %s where version = %s",
+                (str(export_dir), json.dumps(checksums), version))
+            if approval:
+                conn.execute(
+                    "update shared.feed_versions set approved_by = %s, approved_at = now(), approval_reason = %s"
+                    " where version = %s", (approval["by"], approval["reason"], version))
+            purged = purge(conn, today, settings)
+        pending = _version_rows(conn, version)["pending"]
+    _pending_feedback(settings, version, pending)
+    return {"version": version, "status": "live", "export_dir": str(export_dir), "checksums": checksums,
+            "purged": purged}
+
+
+def purge(conn: psycopg.Connection, today: date, settings: Settings) -> dict[str, int]:
+    """Retention (征信业管理条例 art. 16) in the shared zone, inside the publishing transaction.
+
+    Default-feed rows whose purge date has passed are deleted from every kept version (the new
+    version never had them: the candidates leave them out); an older version that held such a
+    row loses its export directory, whose files could no longer be reproduced. Versions beyond the
+    last KEEP_VERSIONS (and failed ones older than the live version) lose their rows and exports.
+    """
+    expired = conn.execute(
+        "delete from shared.default_feed_rows where purge_date is not null and purge_date <= %s returning version",
+        (today,)).fetchall()
+    touched = {v for (v,) in expired}
+    old = conn.execute(
+        "select version from shared.feed_versions where status <> 'live' and version not in"
+        " (select version from shared.feed_versions where status in ('live', 'superseded')"
+        "  order by version desc limit %s)"
+        " and (status = 'superseded' or version < (select version from shared.live_version))",
+        (KEEP_VERSIONS,)).fetchall()
+    dropped = [v for (v,) in old]
+    for table in ("shared.blacklist_rows", "shared.default_feed_rows", "shared.pending_notice_rows"):
+        conn.execute(f"delete from {table} where version = any(%s)", (dropped,))
+    for version in sorted(touched | set(dropped)):
+        shutil.rmtree(settings.exports / str(version), ignore_errors=True)
+        conn.execute("update shared.feed_versions set export_dir = null where version = %s and status <> 'live'",
+                     (version,))
+    return {"expired_default_feed_rows": len(expired), "versions_dropped": len(dropped)}
+
+
+def run_publication(*, settings: Settings | None = None, today: date | None = None) -> dict[str, Any]:
+    """Gate and publish in one call (the CLI's `exchange feed publish`; the DAG runs the two steps as tasks)."""
+    staged = stage_and_gate(settings=settings, today=today)
+    if staged.unchanged:
+        return {**staged.as_dict(), "status": "live"}
+    return {**staged.as_dict(), **publish_version(staged.version, settings=settings, today=today)}
+
+
+def approve(version: int, reason: str, *, by: str | None = None, settings: Settings | None = None,
+            today: date | None = None) -> dict[str, Any]:
+    """Override a failed gate for `version`, recorded with who, when and why, then publish it."""
+    from . import db
+
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise ExchangeError("P_APPROVAL_REASON", "an approval needs a reason of at least 10 characters")
+    by = by or getpass.getuser()
+    with db.connect(autocommit=True) as conn:
+        row = _fetch(conn, "select status, validation from shared.feed_versions where version = %s", (version,))
+        if not row:
+            raise ExchangeError("P_NO_VERSION", f"no feed version {version}")
+        if row[0]["status"] != "failed":
+            raise ExchangeError("P_NOT_FAILED", f"version {version} is {row[0]['status']}: only a failed version "
+                                                "needs an approval")
+        failed = (row[0]["validation"] or {}).get("failed", [])
+        privacy = [name for name in failed if "/no_clear_identifier:" in name]
+        if privacy:
+            raise ExchangeError("P_NOT_APPROVABLE", "a value that looks like a clear ID, USCC or mobile number can "
+                                                    f"never be published; fix the data first ({', '.join(privacy)})")
+        with conn.transaction():
+            conn.execute("insert into control.feed_approvals (version, approved_by, reason, failed)"
+                         " values (%s, %s, %s, %s)", (version, by, reason, json.dumps(failed)))
+            conn.execute("insert into control.audit_log (actor, action, object, detail) values (%s, %s, %s, %s)",
+                         (by, "feed_approve", f"feed_version:{version}",
+                          json.dumps({"reason": reason, "failed": failed}, ensure_ascii=False)))
+    return publish_version(version, settings=settings, today=today, approval={"by": by, "reason": reason})
+
+
+def feed_status(conn: psycopg.Connection, limit: int = 10) -> dict[str, Any]:
+    live = live_version(conn)
+    versions = _fetch(conn, "select version, as_of_date, status, blacklist_rows, default_feed_rows, pending_notice_rows,"
+                            " validation_success, created_at, published_at, approved_by, approval_reason"
+                            " from shared.feed_versions order by version desc limit %s", (limit,))
+    return {"live": live, "versions": versions}
+
+
+def raise_if_gate_failed(note: str = "") -> None:
+    """After a failed publish run: raise GateFailed naming the failed expectations, if the gate failed."""
+    from . import db
+
+    with db.connect(autocommit=True) as conn:
+        rows = _fetch(conn, "select version, validation from shared.feed_versions order by version desc limit 1")
+        live = live_version(conn)
+    if rows and rows[0]["validation"] and rows[0]["validation"].get("success") is False:
+        failed = rows[0]["validation"].get("failed", [])
+        version = rows[0]["version"]
+        names = ", ".join(failed[:12]) + (f" and {len(failed) - 12} more" if len(failed) > 12 else "")
+        raise GateFailed(
+            f"quality gate failed for version {version}; nothing published, the live version stays "
+            f"{live['version'] if live else '(none)'}; failed expectations: {names}; "
+            f"override: exchange feed approve {version} --reason ...; {note}", failed)
