@@ -1,0 +1,69 @@
+{# Collection episodes: the first action on a loan with no action in the cure window before it
+    starts one. Cured when a report from that day up to the window's end shows DPD 0 (normal,
+    restructured or settled); evaluable once the window lies within the lender's reported data. #}
+
+with
+
+actions as (
+    select * from {{ ref('int_collection_actions') }}
+),
+
+history as (
+    select * from {{ ref('int_loan_status_history') }}
+),
+
+params as (
+    {{ collection_parameters() }}
+),
+
+days as (
+    select distinct lender_code, loan_id, borrower_key, action_date
+    from actions
+),
+
+gaps as (
+    select
+        days.*,
+        lag(days.action_date) over (partition by days.lender_code, days.loan_id order by days.action_date)
+            as previous_action_date
+    from days
+),
+
+starts as (
+    select gaps.lender_code, gaps.loan_id, gaps.borrower_key, gaps.action_date as first_contact_date,
+        params.contact_cure_window_days
+    from gaps
+    cross join params
+    where gaps.previous_action_date is null
+        or gaps.action_date - gaps.previous_action_date > params.contact_cure_window_days
+),
+
+lender_dates as (
+    select lender_code, max(as_of_date) as data_as_of_date
+    from history
+    group by lender_code
+),
+
+final as (
+    select
+        starts.lender_code,
+        starts.loan_id,
+        starts.borrower_key,
+        starts.first_contact_date,
+        date_trunc('month', starts.first_contact_date)::date as first_contact_month,
+        starts.first_contact_date + starts.contact_cure_window_days <= lender_dates.data_as_of_date as is_evaluable,
+        exists (
+            select 1 from history
+            where history.lender_code = starts.lender_code
+                and history.loan_id = starts.loan_id
+                and history.as_of_date between starts.first_contact_date
+                    and starts.first_contact_date + starts.contact_cure_window_days
+                and history.dpd = 0
+                and history.account_status in ('normal', 'restructured', 'settled')
+        ) as is_cured
+    from starts
+    inner join lender_dates
+        on lender_dates.lender_code = starts.lender_code
+)
+
+select * from final

@@ -1,0 +1,46 @@
+{# Promises to pay (承诺还款) and whether they were kept: a payment reported with a date from the
+    day of the promise up to the promised date. A promise counts once its date has passed the
+    lender's latest reporting date (is_due); the monthly status report carries the month's last
+    payment only, so a kept promise followed by another payment in the same month may be missed. #}
+
+with
+
+promises as (
+    select * from {{ ref('int_collection_actions') }}
+    where outcome = 'promise_to_pay'
+),
+
+history as (
+    select * from {{ ref('int_loan_status_history') }}
+),
+
+lender_dates as (
+    select lender_code, max(as_of_date) as data_as_of_date
+    from history
+    group by lender_code
+),
+
+final as (
+    select
+        promises.lender_code,
+        promises.loan_id,
+        promises.borrower_key,
+        promises.submission_id,
+        promises.line,
+        promises.action_date,
+        promises.promise_date,
+        date_trunc('month', promises.promise_date)::date as promise_month,
+        promises.promise_amount,
+        promises.promise_date <= lender_dates.data_as_of_date as is_due,
+        exists (
+            select 1 from history
+            where history.lender_code = promises.lender_code
+                and history.loan_id = promises.loan_id
+                and history.last_payment_date between promises.action_date and promises.promise_date
+        ) as is_kept
+    from promises
+    inner join lender_dates
+        on lender_dates.lender_code = promises.lender_code
+)
+
+select * from final

@@ -1,0 +1,139 @@
+{# Delinquent-borrower segments (逾期客群) for collection strategy: every delinquent loan (on the
+    books at DPD > 0) at each month-end report, with the borrower's behaviour at other lenders in
+    the same month, the segment of seed rule_delinquency_segments it falls into (first by
+    priority whose conditions hold), and whether it was cured within the horizon. #}
+
+with
+
+history as (
+    select * from {{ ref('int_loan_status_history') }}
+    where is_month_last_report
+),
+
+episodes as (
+    select * from {{ ref('int_default_episodes') }}
+),
+
+segments as (
+    select * from {{ ref('rule_delinquency_segments') }}
+),
+
+params as (
+    {{ collection_parameters() }}
+),
+
+delinquent as (
+    select lender_code, loan_id, borrower_key, as_of_date, report_month, dpd, overdue_since, account_status
+    from history
+    where is_active
+        and dpd > 0
+),
+
+elsewhere as (
+    select
+        delinquent.lender_code,
+        delinquent.loan_id,
+        delinquent.report_month,
+        count(distinct other.lender_code) filter (where other.is_active and other.dpd = 0) as other_current_lenders,
+        count(distinct other.lender_code) filter (where other.dpd > 0) as other_delinquent_lenders
+    from delinquent
+    inner join history as other
+        on other.borrower_key = delinquent.borrower_key
+        and other.report_month = delinquent.report_month
+        and other.lender_code <> delinquent.lender_code
+    group by delinquent.lender_code, delinquent.loan_id, delinquent.report_month
+),
+
+prior_defaults as (
+    select
+        delinquent.lender_code,
+        delinquent.loan_id,
+        delinquent.report_month,
+        count(*) as prior_defaults
+    from delinquent
+    inner join episodes
+        on episodes.borrower_key = delinquent.borrower_key
+        and episodes.default_date < delinquent.overdue_since
+    group by delinquent.lender_code, delinquent.loan_id, delinquent.report_month
+),
+
+lender_months as (
+    select lender_code, max(report_month) as last_report_month
+    from history
+    group by lender_code
+),
+
+features as (
+    select
+        delinquent.*,
+        coalesce(elsewhere.other_current_lenders, 0) as other_current_lenders,
+        coalesce(elsewhere.other_delinquent_lenders, 0) as other_delinquent_lenders,
+        coalesce(prior_defaults.prior_defaults, 0) as prior_defaults,
+        (delinquent.report_month + make_interval(months => params.segment_cure_horizon_months))::date
+            <= lender_months.last_report_month as is_evaluable,
+        exists (
+            select 1 from history as later
+            where later.lender_code = delinquent.lender_code
+                and later.loan_id = delinquent.loan_id
+                and later.report_month > delinquent.report_month
+                and later.report_month
+                    <= delinquent.report_month + make_interval(months => params.segment_cure_horizon_months)
+                and later.dpd = 0
+                and later.account_status in ('normal', 'restructured', 'settled')
+        ) as is_cured
+    from delinquent
+    cross join params
+    inner join lender_months
+        on lender_months.lender_code = delinquent.lender_code
+    left join elsewhere
+        on elsewhere.lender_code = delinquent.lender_code
+        and elsewhere.loan_id = delinquent.loan_id
+        and elsewhere.report_month = delinquent.report_month
+    left join prior_defaults
+        on prior_defaults.lender_code = delinquent.lender_code
+        and prior_defaults.loan_id = delinquent.loan_id
+        and prior_defaults.report_month = delinquent.report_month
+),
+
+matched as (
+    select
+        features.*,
+        segments.segment_code,
+        segments.segment_zh,
+        row_number() over (
+            partition by features.lender_code, features.loan_id, features.report_month
+            order by segments.priority
+        ) as rank_in_rules
+    from features
+    inner join segments
+        on (segments.min_prior_defaults is null or features.prior_defaults >= segments.min_prior_defaults)
+        and (segments.min_other_current_lenders is null
+            or features.other_current_lenders >= segments.min_other_current_lenders)
+        and (segments.max_other_current_lenders is null
+            or features.other_current_lenders <= segments.max_other_current_lenders)
+        and (segments.min_other_delinquent_lenders is null
+            or features.other_delinquent_lenders >= segments.min_other_delinquent_lenders)
+        and (segments.max_dpd is null or features.dpd <= segments.max_dpd)
+),
+
+final as (
+    select
+        lender_code,
+        loan_id,
+        borrower_key,
+        as_of_date,
+        report_month,
+        dpd,
+        overdue_since,
+        other_current_lenders,
+        other_delinquent_lenders,
+        prior_defaults,
+        segment_code,
+        segment_zh,
+        is_evaluable,
+        is_cured
+    from matched
+    where rank_in_rules = 1
+)
+
+select * from final

@@ -1,0 +1,286 @@
+"""Alerts, delinquent-borrower segments and collection conduct on crafted raw data, built by dbt.
+
+Three lenders report month ends 2025-01..2025-06. Loan ids carry their lender's code, so an alert
+that leaked the other lender's loan would show that lender's code. Test data goes in with plain
+INSERTs (the ingest uses COPY).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import psycopg
+import pytest
+from databases import fresh_database
+from dbt_support import dbt
+from psycopg.rows import dict_row
+
+MONTHS = [date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 30), date(2025, 5, 31),
+          date(2025, 6, 30)]
+JUNE = MONTHS[-1]
+LENDERS = [("XD01", "Alpha Microloan", "microloan_company"), ("WD02", "Beta Online", "online_microloan_company"),
+           ("DB03", "Gamma Guarantee", "financing_guarantee_company")]
+CODES = [code for code, _, _ in LENDERS]
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def key(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+@dataclass
+class Loan:
+    lender: str
+    name: str
+    borrower: str
+    issue: date = date(2024, 6, 1)
+
+    @property
+    def loan_id(self) -> str:
+        return f"{self.lender}-{self.name}"
+
+
+# status per month index (0..5): None = current; int = DPD at that month end; ("settled",) etc.
+Plan = dict[int, object]
+CASES: list[tuple[Loan, Plan]] = [
+    # alerts
+    (Loan("XD01", "A1", "P1"), {}),
+    (Loan("WD02", "B1", "P1"), {4: 15, 5: 45}),                      # 30+ DPD elsewhere, first seen June
+    (Loan("XD01", "A2", "P2"), {}),
+    (Loan("DB03", "D2", "P2"), {1: 6, 2: 36, 3: 95, 4: 126, 5: 156}),  # default (April) + B1 + 30+ DPD
+    (Loan("XD01", "A4", "P4"), {}),
+    (Loan("WD02", "B4", "P4"), {5: ("paid_dpd", 95)}),               # default at two others, paying: B4 only
+    (Loan("DB03", "D4", "P4"), {5: ("paid_dpd", 100)}),
+    (Loan("XD01", "A5", "P5"), {}),
+    (Loan("WD02", "B5", "P5", date(2025, 6, 10)), {}),               # surge: two new loans elsewhere
+    (Loan("DB03", "D5", "P5", date(2025, 6, 20)), {}),
+    (Loan("XD01", "A6", "P6"), {}),
+    (Loan("WD02", "B6", "P6", date(2025, 6, 10)), {}),               # one new loan elsewhere: no surge
+    (Loan("XD01", "A7", "P7"), {5: 10}),                              # delinquent here: no alert about B7
+    (Loan("WD02", "B7", "P7"), {5: 60}),
+    # segments at XD01 in June
+    (Loan("XD01", "S1", "Q1"), {5: 20}),                              # paying elsewhere
+    (Loan("WD02", "T1", "Q1"), {}),
+    (Loan("XD01", "S2", "Q2"), {5: 40}),                              # delinquent everywhere
+    (Loan("DB03", "T2", "Q2"), {5: 40}),
+    (Loan("XD01", "S3", "Q3"), {5: 30}),                              # new delinquency (DPD 30)
+    (Loan("XD01", "S4", "Q4"), {4: 1, 5: 31}),                        # persistent (DPD 31)
+    (Loan("XD01", "S5", "Q5"), {5: 41}),                              # repeat defaulter: default elsewhere before
+    (Loan("DB03", "T5", "Q5"), {0: 95, 1: ("settled",)}),
+    (Loan("XD01", "S6", "Q6"), {2: 15}),                              # delinquent in March, cured in April
+]
+
+
+def _status_row(loan: Loan, month: int, plan: Plan) -> dict | None:
+    as_of = MONTHS[month]
+    if loan.issue > as_of:
+        return None
+    ended = [m for m, p in plan.items() if isinstance(p, tuple) and p[0] == "settled" and m < month]
+    if ended:
+        return None
+    p = plan.get(month)
+    row = {"as_of_date": as_of, "loan_id": loan.loan_id, "account_status": "normal", "outstanding_principal": 8000,
+           "overdue_principal": 0, "overdue_interest": 0, "overdue_since": None, "dpd_reported": None,
+           "last_payment_date": as_of - timedelta(days=5), "last_payment_amount": 500, "lender_risk_class": None,
+           "notice_date": None, "legal_status": "none", "fraud_flag": False}
+    if isinstance(p, tuple) and p[0] == "settled":
+        row.update(account_status="settled", outstanding_principal=0)
+    elif p is not None:
+        dpd = p[1] if isinstance(p, tuple) else p
+        row.update(account_status="overdue", overdue_principal=800, overdue_since=as_of - timedelta(days=dpd),
+                   notice_date=as_of)
+        if not isinstance(p, tuple):  # no payment since the arrears began
+            row.update(last_payment_date=None, last_payment_amount=None)
+    return row
+
+
+def _action(loan_id: str, local: str, actor: str = "in_house", party: str = "borrower", outcome: str = "contacted",
+            channel: str = "call", promise: tuple[date, int] | None = None) -> dict:
+    return {"loan_id": loan_id, "action_time": datetime.fromisoformat(local).replace(tzinfo=SHANGHAI),
+            "channel": channel, "actor": actor, "contacted_party": party, "outcome": outcome,
+            "promise_date": promise[0] if promise else None, "promise_amount": promise[1] if promise else None}
+
+
+ACTIONS = {
+    # XD01 in June: night at 22:30 and 07:59 (08:00 is not), four connected calls to Q2 on June 3
+    # (two in-house, two by an agency), three to Q3 on June 4 (at the limit), one action aimed at
+    # someone else, a kept and a broken promise
+    "XD01": [
+        _action("XD01-S2", "2025-06-03T09:00:00"), _action("XD01-S2", "2025-06-03T10:00:00"),
+        _action("XD01-S2", "2025-06-03T11:00:00", actor="CS9901"),
+        _action("XD01-S2", "2025-06-03T12:00:00", actor="CS9901", outcome="refused"),
+        _action("XD01-S2", "2025-06-03T13:00:00", outcome="no_answer"),
+        _action("XD01-S3", "2025-06-04T09:00:00"), _action("XD01-S3", "2025-06-04T10:00:00"),
+        _action("XD01-S3", "2025-06-04T11:00:00", actor="CS9901"),
+        _action("XD01-S4", "2025-06-05T22:30:00"), _action("XD01-S4", "2025-06-06T07:59:00"),
+        _action("XD01-S4", "2025-06-07T08:00:00", outcome="no_answer"),
+        _action("XD01-S5", "2025-06-08T10:00:00", party="other"),
+        _action("XD01-S1", "2025-06-09T10:00:00", party="guarantor"),
+        _action("XD01-A1", "2025-06-10T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 26), 800)),
+        _action("XD01-S4", "2025-06-11T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 15), 800)),
+        # S6: first contacted in March, cured by the April report
+        _action("XD01-S6", "2025-03-20T10:00:00", channel="sms"),
+    ],
+    # WD02 and DB03 in June: one sms each, the quiet lenders that set the industry median
+    "WD02": [_action("WD02-B1", "2025-06-10T10:00:00", channel="sms")],
+    "DB03": [_action("DB03-D2", "2025-06-10T10:00:00", channel="sms")],
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp("dbt_collection")
+    with fresh_database("collection") as url:
+        with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+            cur = conn.cursor()
+            cur.executemany("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)", LENDERS)
+            sid = 0
+
+            def submission(lender: str, kind: str, as_of: date) -> int:
+                nonlocal sid
+                sid += 1
+                cur.execute(
+                    "insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq, file_name,"
+                    " sha256, size_bytes, arrival_key, received_at, processed_at, verdict) values"
+                    " (%s, %s, %s, %s, 1, %s, %s, 100, %s, %s, %s, 'accepted')",
+                    (sid, lender, kind, as_of, f"{lender}_{kind}_{as_of:%Y%m%d}.csv", key(str(sid)), f"a{sid}",
+                     datetime(as_of.year, as_of.month, as_of.day, tzinfo=SHANGHAI) + timedelta(days=3),
+                     datetime(as_of.year, as_of.month, as_of.day, tzinfo=SHANGHAI) + timedelta(days=3)))
+                return sid
+
+            for lender in CODES:
+                for m, as_of in enumerate(MONTHS):
+                    new = [loan for loan, _ in CASES if loan.lender == lender
+                           and (loan.issue <= as_of if m == 0 else MONTHS[m - 1] < loan.issue <= as_of)]
+                    if new:
+                        s = submission(lender, "loans", as_of)
+                        for line, loan in enumerate(new, start=2):
+                            cur.execute(
+                                "insert into raw.loans (submission_id, line, lender_code, as_of_date, loan_id,"
+                                " borrower_type, id_type, borrower_key, name_hash, region_code, product_type,"
+                                " guarantee_type, principal, currency, annual_rate, issue_date, maturity_date,"
+                                " repayment_method, installments, consent_ref) values (%s, %s, %s, %s, %s,"
+                                " 'individual', 'RESIDENT_ID', %s, %s, '110105', 'consumer_loan', 'credit', 10000,"
+                                " 'CNY', 0.18, %s, %s, 'equal_installment', 12, 'AUTH')",
+                                (s, line, lender, as_of, loan.loan_id, key(loan.borrower), key("n" + loan.borrower),
+                                 loan.issue, loan.issue + timedelta(days=720)))
+                    rows = [r for loan, plan in CASES if loan.lender == lender
+                            if (r := _status_row(loan, m, plan)) is not None]
+                    s = submission(lender, "loan_status", as_of)
+                    for line, r in enumerate(rows, start=2):
+                        cols = list(r)
+                        cur.execute(f"insert into raw.loan_status (submission_id, line, lender_code, {', '.join(cols)})"
+                                    f" values (%s, %s, %s, {', '.join(['%s'] * len(cols))})", (s, line, lender, *r.values()))
+                actions = ACTIONS.get(lender)
+                if actions:
+                    s = submission(lender, "collection_actions", JUNE)
+                    for line, a in enumerate(actions, start=2):
+                        cols = list(a)
+                        cur.execute(
+                            f"insert into raw.collection_actions (submission_id, line, lender_code, as_of_date,"
+                            f" {', '.join(cols)}) values (%s, %s, %s, %s, {', '.join(['%s'] * len(cols))})",
+                            (s, line, lender, JUNE, *a.values()))
+        dbt(url, work_dir, "build", "--select", "+mart_lender_alerts+", "+mart_segment_cure_rates+",
+            "+mart_conduct_findings+", "+mart_collection_conduct+", "--indirect-selection", "cautious")
+        yield url
+
+
+def _rows(url: str, sql: str) -> list[dict]:
+    with psycopg.connect(url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql).fetchall()
+
+
+def _alerts(url: str) -> dict[tuple[str, str, str], dict]:
+    return {(r["lender_code"], r["loan_id"], r["alert_type"]): r
+            for r in _rows(url, "select * from marts.mart_lender_alerts")}
+
+
+def test_dpd_30_plus_elsewhere(built):
+    alerts = _alerts(built)
+    a = alerts["XD01", "XD01-A1", "dpd_30_plus_elsewhere"]
+    assert (a["first_seen_date"], a["max_dpd_elsewhere"], a["other_lender_count"]) == (JUNE, 45, 1)
+    assert a["other_lender_categories"] == "online_microloan_company"
+    assert a["borrower_key"] == key("P1")
+    assert not [k for k in alerts if k[0] == "WD02" and k[1] == "WD02-B1"], "B1's own lender is not alerted"
+
+
+def test_default_and_blacklist_elsewhere(built):
+    alerts = _alerts(built)
+    assert alerts["XD01", "XD01-A2", "default_elsewhere"]["first_seen_date"] == date(2025, 4, 30)
+    b = alerts["XD01", "XD01-A2", "blacklisted_elsewhere"]
+    assert (b["reason_codes"], b["first_seen_date"]) == ("B1", date(2025, 4, 30))
+    assert alerts["XD01", "XD01-A2", "dpd_30_plus_elsewhere"]["max_dpd_elsewhere"] == 156
+    b4 = alerts["XD01", "XD01-A4", "blacklisted_elsewhere"]
+    assert (b4["reason_codes"], b4["other_lender_count"], b4["first_seen_date"]) == ("B4", 2, JUNE)
+    assert b4["other_lender_categories"] == "financing_guarantee_company,online_microloan_company"
+    # WD02's own defaulted loan B4: the default at DB03 alone is one other lender, no B4 for WD02
+    assert ("WD02", "WD02-B4", "blacklisted_elsewhere") not in alerts
+
+
+def test_multi_lender_surge_needs_two_other_lenders(built):
+    alerts = _alerts(built)
+    s = alerts["XD01", "XD01-A5", "multi_lender_surge"]
+    assert (s["other_lender_count"], s["first_seen_date"]) == (2, JUNE)
+    assert not [k for k in alerts if k[1] == "XD01-A6"]
+
+
+def test_no_alert_for_a_borrower_delinquent_here(built):
+    assert not [k for k in _alerts(built) if k[1] == "XD01-A7"]
+
+
+def test_an_alert_never_reveals_the_other_lender(built):
+    rows = _rows(built, "select * from marts.mart_lender_alerts")
+    assert len(rows) >= 6
+    for row in rows:
+        others = [c for c in CODES if c != row["lender_code"]]
+        for column, value in row.items():
+            if column == "lender_code" or value is None:
+                continue
+            assert not [c for c in others if c in str(value)], (column, value)
+            assert "Beta" not in str(value) and "Gamma" not in str(value) and "Alpha" not in str(value)
+
+
+def test_segment_boundaries(built):
+    seg = {r["loan_id"]: r for r in _rows(
+        built, "select * from intermediate.int_delinquency_segments where report_month = '2025-06-01'")}
+    assert seg["XD01-S1"]["segment_code"] == "paying_elsewhere"
+    assert seg["XD01-S2"]["segment_code"] == "delinquent_everywhere"
+    assert seg["XD01-S3"]["segment_code"] == "new_delinquency"          # DPD 30
+    assert seg["XD01-S4"]["segment_code"] == "persistent_delinquency"   # DPD 31
+    assert (seg["XD01-S5"]["segment_code"], seg["XD01-S5"]["prior_defaults"]) == ("repeat_defaulter", 1)
+    march = _rows(built, "select * from intermediate.int_delinquency_segments where loan_id = 'XD01-S6'")
+    assert [(r["report_month"], r["segment_code"], r["is_evaluable"], r["is_cured"]) for r in march] == [
+        (date(2025, 3, 1), "new_delinquency", True, True)]
+    rates = {(r["lender_code"], r["report_month"], r["segment_code"]): r for r in _rows(
+        built, "select * from marts.mart_segment_cure_rates")}
+    assert rates["XD01", date(2025, 3, 1), "new_delinquency"]["cure_rate"] == 1
+    assert rates["XD01", date(2025, 6, 1), "paying_elsewhere"]["evaluable_loans"] == 0
+
+
+def test_conduct_metrics(built):
+    c = {r["lender_code"]: r for r in _rows(
+        built, "select * from marts.mart_collection_conduct where report_month = '2025-06-01'")}["XD01"]
+    assert c["actions"] == 15 and c["agency_actions"] == 3
+    assert c["night_actions"] == 2                                   # 22:30 and 07:59, not 08:00
+    assert (c["debtor_days_over_call_limit"], c["debtors_over_call_limit"]) == (1, 1)  # 4 connected, not 3
+    assert c["third_party_actions"] == 1                            # 'other'; the guarantor is allowed
+    assert c["promises_due"] == 2 and c["promises_kept"] == 1       # A1's payment dated June 25th keeps it
+    march = _rows(built, "select * from marts.mart_collection_conduct where lender_code = 'XD01'"
+                         " and report_month = '2025-03-01'")[0]
+    assert (march["first_contacts"], march["cured_after_first_contact"]) == (1, 1)
+
+
+def test_each_conduct_finding_rests_on_its_rule(built):
+    findings = {(r["lender_code"], r["rule_code"]): r for r in _rows(
+        built, "select * from marts.mart_conduct_findings where report_month = '2025-06-01'")}
+    assert findings["XD01", "CF1_NIGHT_CONTACT"]["metric_value"] == 2
+    assert findings["XD01", "CF2_CALL_LIMIT"]["affected_count"] == 1
+    assert findings["XD01", "CF3_THIRD_PARTY"]["metric_value"] == Decimal("0.066667")
+    assert "CF4_CONTACT_FREQUENCY" in {r for _, r in findings}
+    assert all(f["source"] and f["threshold"] is not None for f in findings.values())
+    assert not [k for k in findings if k[0] != "XD01"]
+
+
