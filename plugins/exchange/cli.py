@@ -319,6 +319,7 @@ def demo() -> None:
     console.print("\n各机构报送情况 Submissions per lender")
     _print_rows(rows)
     _print_portfolio()
+    _print_alerts_and_conduct()
     _print_feed()
     console.print(f"\n完成 done in {time.monotonic() - started:.0f}s. 连接数据库 Connect: psql \"{url}\"  "
                   f"(or `exchange db url`); feedback files: {settings.feedback}/<lender>/")
@@ -334,6 +335,12 @@ def _print_feed() -> None:
     console.print("\n共享信息发布 Published feed")
     with database.connect() as conn:
         print_live(live_version(conn))
+
+
+def _print_alerts_and_conduct() -> None:
+    from .cli_alerts import print_demo_summary
+
+    print_demo_summary(console)
 
 
 def _print_portfolio() -> None:
@@ -370,3 +377,6 @@ _register_access(main, bench)
 from .cli_feed import register as _register_feed  # noqa: E402  feed status|show|export|approve|publish
 
 _register_feed(main)
+from .cli_alerts import register as _register_alerts  # noqa: E402  alerts --lender CODE
+
+_register_alerts(main)
