@@ -131,7 +131,7 @@ def test_header_and_token_fields_too(server, world):
 
 
 def test_rate_limit_per_lender(pg_url, world, tmp_path):
-    with live_server(pg_url, str(tmp_path), EXCHANGE_LOOKUP_RATE="60", EXCHANGE_LOOKUP_BURST="3") as base:
+    with live_server(pg_url, str(tmp_path), EXCHANGE_LOOKUP_RATE="3", EXCHANGE_LOOKUP_BURST="3") as base:
         codes = [call(base, world.tokens["AA01"], body=LOOKUP).status_code for _ in range(5)]
         assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
         assert call(base, world.tokens["BB02"], body=LOOKUP).status_code == 200  # its own bucket

@@ -48,3 +48,23 @@ def test_image_installs_this_project_and_copies_what_the_dags_need():
         source = mount.split(":")[0]
         if source.startswith("./"):
             assert (ROOT / source).exists()
+
+
+def test_portal_serves_the_api_on_the_shared_volume_after_the_migrations():
+    from exchange.cli import main
+
+    portal = COMPOSE["services"]["portal"]
+    assert portal["command"][:2] == ["exchange", "serve"] and "serve" in main.commands
+    port = portal["command"][portal["command"].index("--port") + 1]
+    assert f"{port}:{port}" in portal["ports"] and portal["command"][portal["command"].index("--host") + 1] == "0.0.0.0"
+    assert "exchange-data:/srv/exchange" in portal["volumes"]
+    assert portal["environment"]["EXCHANGE_HOME"] == "/srv/exchange"
+    assert portal["environment"]["EXCHANGE_DB_URL"] == COMPOSE["services"]["airflow-scheduler"]["environment"]["EXCHANGE_DB_URL"]
+    assert portal["env_file"] == "deploy/exchange.env"  # the pseudonym key: the same borrower keys as the pipeline
+    assert portal["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    assert "/v1/health" in " ".join(portal["healthcheck"]["test"])
+
+
+def test_the_exchange_database_owner_may_create_the_access_roles():
+    init = (ROOT / "deploy" / "init-databases.sh").read_text()
+    assert "create role exchange login createrole" in init

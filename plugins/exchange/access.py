@@ -102,19 +102,25 @@ def list_tokens(conn: psycopg.Connection, lender_code: str | None = None) -> lis
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
+AUTH_SQL = ("select t.token_id, t.party, t.lender_code from control.api_tokens t"
+            " left join control.lenders l on l.lender_code = t.lender_code"
+            " where t.token_hash = %s and t.revoked_at is null and (t.party = 'association' or l.status = 'active')")
+
+
+def well_formed(token: str | None) -> bool:
+    return bool(token) and bool(_TOKEN_RE.match(token))
+
+
+def caller_from_row(row: tuple | None) -> Caller | None:
+    return None if row is None else Caller(party=row[1], lender_code=row[2], token_id=row[0])
+
+
 def authenticate(conn: psycopg.Connection, token: str | None) -> Caller | None:
     """The caller a token belongs to; None for a missing, malformed, unknown or revoked token,
     or a lender no longer active."""
-    if not token or not _TOKEN_RE.match(token):
+    if not well_formed(token):
         return None
-    row = conn.execute(
-        "select t.token_id, t.party, t.lender_code from control.api_tokens t"
-        " left join control.lenders l on l.lender_code = t.lender_code"
-        " where t.token_hash = %s and t.revoked_at is null and (t.party = 'association' or l.status = 'active')",
-        (hash_token(token),)).fetchone()
-    if row is None:
-        return None
-    return Caller(party=row[1], lender_code=row[2], token_id=row[0])
+    return caller_from_row(conn.execute(AUTH_SQL, (hash_token(token),)).fetchone())
 
 
 def _audit(conn: psycopg.Connection, action: str, obj: str, detail: dict) -> None:

@@ -137,21 +137,37 @@ class Gatekeeper:
             self._buckets[lender_code] = (tokens - 1.0, now)
 
     def check_give_to_get(self, conn: psycopg.Connection, lender_code: str) -> None:
-        now = time.monotonic()
         cached = self._fresh.get(lender_code)
-        if cached is None or now - cached[0] > self.cache_s:
-            cached = (now, give_to_get_problem(conn, lender_code, self.window_days))
-            self._fresh[lender_code] = cached
-        if cached[1] is not None:
-            raise LookupRefused("Q_GIVE_TO_GET", *_give_to_get_message(cached[1], self.window_days), status=403)
+        if cached is None or time.monotonic() - cached[0] > self.cache_s:
+            row = conn.execute(G2G_SQL, (self.window_days, lender_code)).fetchone()
+            cached = self._remember(lender_code, row)
+        self._verdict(cached[1])
+
+    async def check_give_to_get_async(self, pool, lender_code: str) -> None:
+        cached = self._fresh.get(lender_code)
+        if cached is None or time.monotonic() - cached[0] > self.cache_s:
+            async with pool.connection() as conn:
+                row = await (await conn.execute(G2G_SQL, (self.window_days, lender_code))).fetchone()
+            cached = self._remember(lender_code, row)
+        self._verdict(cached[1])
+
+    def _remember(self, lender_code: str, row: tuple) -> tuple[float, str | None]:
+        problem = "never" if row[0] is None else (None if row[1] else row[0].isoformat())
+        self._fresh[lender_code] = (time.monotonic(), problem)
+        return self._fresh[lender_code]
+
+    def _verdict(self, problem: str | None) -> None:
+        if problem is not None:
+            raise LookupRefused("Q_GIVE_TO_GET", *_give_to_get_message(problem, self.window_days), status=403)
+
+
+G2G_SQL = ("select max(as_of_date), max(as_of_date) >= current_date - %s::int from control.submissions"
+           " where lender_code = %s and kind = 'loan_status' and verdict in ('accepted', 'accepted_with_errors')")
 
 
 def give_to_get_problem(conn: psycopg.Connection, lender_code: str, window_days: int) -> str | None:
     """None when the lender's last accepted loan_status file is recent enough, else its date (or 'never')."""
-    row = conn.execute(
-        "select max(as_of_date), max(as_of_date) >= current_date - %s::int from control.submissions"
-        " where lender_code = %s and kind = 'loan_status' and verdict in ('accepted', 'accepted_with_errors')",
-        (window_days, lender_code)).fetchone()
+    row = conn.execute(G2G_SQL, (window_days, lender_code)).fetchone()
     if row[0] is None:
         return "never"
     return None if row[1] else row[0].isoformat()
@@ -171,32 +187,30 @@ def _give_to_get_message(last: str, days: int) -> tuple[str, str]:
 # One statement: read the current listing and episodes of the key, write the audit row, return both.
 # The lender asking sees its own code on its own episodes and only the category on others'.
 LOOKUP_SQL = """
-with live as (
-    select version from shared.live_version
-),
-listing as (
+with listing as (
     select b.reason_codes, b.first_listed_date, b.lenders_count, b.disputed, b.dispute_deadline
-    from shared.blacklist_rows b join live using (version)
-    where b.borrower_key = %(key)s
+    from shared.blacklist_rows b
+    where b.version = (select version from shared.live_version) and b.borrower_key = %(key)s
 ),
 episodes as (
     select case when f.lender_code = %(lender)s or %(party)s = 'association' then f.lender_code end as lender_code,
            f.lender_category, f.loan_ref, f.product_type, f.default_date, f.max_dpd, f.amount_at_default,
            f.episode_status as status, f.end_date, f.disputed
-    from shared.default_feed_rows f join live using (version)
-    where f.borrower_key = %(key)s
+    from shared.default_feed_rows f
+    where f.version = (select version from shared.live_version) and f.borrower_key = %(key)s
 ),
 pending as (
     select p.record_kind, p.reason_code, p.default_date
-    from shared.pending_notice_rows p join live using (version)
-    where p.borrower_key = %(key)s and p.lender_code = %(lender)s
+    from shared.pending_notice_rows p
+    where p.version = (select version from shared.live_version) and p.borrower_key = %(key)s
+      and p.lender_code = %(lender)s
 ),
 audit as (
     insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type, borrower_key, hit,
                                       outcome, feed_version)
     select %(party)s, %(lender)s, %(channel)s, %(purpose)s, %(consent)s, %(id_type)s, %(key)s,
            exists (select 1 from listing) or exists (select 1 from episodes), 'answered',
-           (select version from live)
+           (select version from shared.live_version)
     returning lookup_id, feed_version, at
 )
 select audit.lookup_id, audit.feed_version, audit.at,
@@ -207,24 +221,33 @@ from audit
 """
 
 
+def lookup_params(caller: Caller, checked: Checked, channel: str) -> dict[str, Any]:
+    return {"key": checked.borrower_key, "lender": caller.lender_code, "party": caller.party, "channel": channel,
+            "purpose": checked.purpose, "consent": checked.consent_ref, "id_type": checked.id_type}
+
+
 def lookup(conn: psycopg.Connection, caller: Caller, checked: Checked, channel: str) -> dict[str, Any]:
     """Answer and audit in one statement (autocommit connection: committed before returning)."""
-    row = conn.execute(LOOKUP_SQL, {
-        "key": checked.borrower_key, "lender": caller.lender_code, "party": caller.party, "channel": channel,
-        "purpose": checked.purpose, "consent": checked.consent_ref, "id_type": checked.id_type,
-    }, prepare=True).fetchone()
+    row = conn.execute(LOOKUP_SQL, lookup_params(caller, checked, channel), prepare=True).fetchone()
     return build_answer(*row)
+
+
+REFUSAL_SQL = ("insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type,"
+               " borrower_key, outcome, refusal_code) values (%s, %s, %s, %s, %s, %s, %s, 'refused', %s)")
+
+
+def refusal_params(caller: Caller, channel: str, refusal: LookupRefused, checked: Checked | None = None,
+                   req: LookupRequest | None = None) -> tuple:
+    """Who, when, why; purpose and consent only when they were valid (never an invalid value)."""
+    purpose = checked.purpose if checked else (req.purpose if req and req.purpose in PURPOSES else None)
+    return (caller.party, caller.lender_code, channel, purpose, checked.consent_ref if checked else None,
+            checked.id_type if checked else None, checked.borrower_key if checked else None, refusal.code)
 
 
 def audit_refusal(conn: psycopg.Connection, caller: Caller, channel: str, refusal: LookupRefused,
                   checked: Checked | None = None, req: LookupRequest | None = None) -> None:
-    """Record a refused look-up: who, when, why; purpose and consent only when they were valid."""
-    purpose = checked.purpose if checked else (req.purpose if req and req.purpose in PURPOSES else None)
-    conn.execute(
-        "insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type, borrower_key,"
-        " outcome, refusal_code) values (%s, %s, %s, %s, %s, %s, %s, 'refused', %s)",
-        (caller.party, caller.lender_code, channel, purpose, checked.consent_ref if checked else None,
-         checked.id_type if checked else None, checked.borrower_key if checked else None, refusal.code))
+    """Record a refused look-up."""
+    conn.execute(REFUSAL_SQL, refusal_params(caller, channel, refusal, checked, req))
 
 
 def build_answer(lookup_id: int, version: int | None, at, listing: list | None, episodes: list | None,
