@@ -52,7 +52,8 @@ def exchange_transform():
         """All rule seeds and their tests in one dbt invocation (a task per seed costs a second each)."""
         from exchange.transform import run_dbt
 
-        run_dbt(["build", "--select", "resource_type:seed"])
+        # cautious: a test between a model and a seed (relationships) runs with the model, once it exists
+        run_dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "cautious"])
 
     models = DbtTaskGroup(
         group_id="dbt",
