@@ -238,18 +238,32 @@ def stage_and_gate(*, settings: Settings | None = None, today: date | None = Non
                     " values (%s, %s, %s, %s, %s, %s, %s, %s)",
                     (version, as_of, content, raw_through, counts["blacklist"], counts["default_feed"],
                      counts["pending_notice"], json.dumps(counts)))
-                for name, (table, columns, _) in TABLES.items():
-                    _copy_rows(conn, table, version, columns, data[name])
-                _copy_rows(conn, "shared.pending_notice_rows", version, PENDING_COLUMNS, data["pending"])
         previous = ({"blacklist": live["blacklist_rows"], "default_feed": live["default_feed_rows"]} if live else None)
         raw_after = live["raw_through_submission_id"] if live else 0
 
+    # the gate first: it judges the candidates whatever they hold
     gate = run_gate(raw_after=raw_after, raw_through=raw_through, previous_counts=previous, today=today,
                     settings=settings)
-    with db.connect(autocommit=True) as conn, conn.transaction():
-        conn.execute(
-            "update shared.feed_versions set validation_success = %s, validation = %s, status = %s where version = %s",
-            (gate.success, json.dumps(gate.as_dict(), default=str), "validating" if gate.success else "failed", version))
+    with db.connect(autocommit=True) as conn:
+        try:
+            with conn.transaction():
+                # the rows of the version, written once (approval publishes exactly these)
+                for table in ("shared.blacklist_rows", "shared.default_feed_rows", "shared.pending_notice_rows"):
+                    conn.execute(f"delete from {table} where version = %s", (version,))
+                for name, (table, columns, _) in TABLES.items():
+                    _copy_rows(conn, table, version, columns, data[name])
+                _copy_rows(conn, "shared.pending_notice_rows", version, PENDING_COLUMNS, data["pending"])
+        except psycopg.errors.IntegrityError as exc:
+            # the shared tables' own constraints refuse what the gate should have caught: never publishable
+            constraint = getattr(exc.diag, "constraint_name", None) or type(exc).__name__
+            gate.success = False
+            gate.failed.append(f"shared_constraint/{constraint}")
+        with conn.transaction():
+            conn.execute(
+                "update shared.feed_versions set validation_success = %s, validation = %s, status = %s"
+                " where version = %s",
+                (gate.success, json.dumps(gate.as_dict(), default=str), "validating" if gate.success else "failed",
+                 version))
     staged = Staged(version, as_of, content, counts=counts, gate=gate)
     if not gate.success:
         raise GateFailed(
@@ -434,10 +448,11 @@ def approve(version: int, reason: str, *, by: str | None = None, settings: Setti
             raise ExchangeError("P_NOT_FAILED", f"version {version} is {row[0]['status']}: only a failed version "
                                                 "needs an approval")
         failed = (row[0]["validation"] or {}).get("failed", [])
-        privacy = [name for name in failed if "/no_clear_identifier:" in name]
+        privacy = [name for name in failed if "/no_clear_identifier:" in name or name.startswith("shared_constraint/")]
         if privacy:
-            raise ExchangeError("P_NOT_APPROVABLE", "a value that looks like a clear ID, USCC or mobile number can "
-                                                    f"never be published; fix the data first ({', '.join(privacy)})")
+            raise ExchangeError("P_NOT_APPROVABLE", "a value that looks like a clear ID, USCC or mobile number, or "
+                                                    "one the shared tables refuse, can never be published; fix the "
+                                                    f"data first ({', '.join(privacy)})")
         with conn.transaction():
             conn.execute("insert into control.feed_approvals (version, approved_by, reason, failed)"
                          " values (%s, %s, %s, %s)", (version, by, reason, json.dumps(failed)))
