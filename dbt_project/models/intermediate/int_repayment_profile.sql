@@ -35,6 +35,17 @@ rebuild as (
     {{ lender_months_to_rebuild(check_rules=false) }}
 ),
 
+rebuild_files as (
+    -- the status files of the months rebuilt: int_loan_status_history holds exactly their rows there
+    select submissions.submission_id
+    from {{ ref('int_submissions_effective') }} as submissions
+    inner join rebuild
+        on rebuild.lender_code = submissions.lender_code
+        and submissions.report_month >= rebuild.rebuild_month
+    where submissions.kind = 'loan_status'
+        and submissions.is_effective
+),
+
 {% endif %}
 
 targets as (
@@ -49,9 +60,8 @@ targets as (
         history.repayment_code
     from history
     {% if is_incremental() %}
-    inner join rebuild
-        on rebuild.lender_code = history.lender_code
-        and history.report_month >= rebuild.rebuild_month
+    -- an array parameter (not a join), so the filter reaches the status_submission_id index
+    where history.status_submission_id = any(array(select submission_id from rebuild_files))
     {% endif %}
 ),
 
@@ -186,12 +196,19 @@ final as (
     select
         profiles.*,
         length(profiles.repayment_profile_24m) as months_covered,
-        length(regexp_replace(profiles.repayment_profile_24m, '[^1-7]', '', 'g')) as overdue_months_24m,
-        coalesce((
-            select max(code::integer)
-            from regexp_split_to_table(profiles.repayment_profile_24m, '') as code
-            where code between '1' and '7'
-        ), 0) as worst_overdue_level_24m
+        -- plain string functions, not a regular expression or a subquery per row (both cost
+        -- seconds per million rows): the codes other than 1-7 are N C G D # *
+        length(translate(profiles.repayment_profile_24m, 'NCGD#*', '')) as overdue_months_24m,
+        case
+            when strpos(profiles.repayment_profile_24m, '7') > 0 then 7
+            when strpos(profiles.repayment_profile_24m, '6') > 0 then 6
+            when strpos(profiles.repayment_profile_24m, '5') > 0 then 5
+            when strpos(profiles.repayment_profile_24m, '4') > 0 then 4
+            when strpos(profiles.repayment_profile_24m, '3') > 0 then 3
+            when strpos(profiles.repayment_profile_24m, '2') > 0 then 2
+            when strpos(profiles.repayment_profile_24m, '1') > 0 then 1
+            else 0
+        end as worst_overdue_level_24m
     from profiles
 )
 

@@ -19,12 +19,39 @@
 
 with
 
+{% if is_incremental() %}
+
+rebuild as (
+    {{ lender_months_to_rebuild() }}
+),
+
+rebuild_files as (
+    -- the status files of the months rebuilt: the upstream tables hold exactly their rows there
+    select submissions.submission_id
+    from {{ ref('int_submissions_effective') }} as submissions
+    inner join rebuild
+        on rebuild.lender_code = submissions.lender_code
+        and submissions.report_month >= rebuild.rebuild_month
+    where submissions.kind = 'loan_status'
+        and submissions.is_effective
+),
+
+{% endif %}
+
 history as (
     select * from {{ ref('int_loan_status_history') }}
+    {% if is_incremental() %}
+    -- an array parameter (not a join), so the filter reaches the status_submission_id index
+    -- and a run reads only the months it rebuilds, not the whole history
+    where status_submission_id = any(array(select submission_id from rebuild_files))
+    {% endif %}
 ),
 
 profiles as (
     select * from {{ ref('int_repayment_profile') }}
+    {% if is_incremental() %}
+    where status_submission_id = any(array(select submission_id from rebuild_files))
+    {% endif %}
 ),
 
 loans as (
@@ -34,14 +61,6 @@ loans as (
 risk_classes as (
     select * from {{ ref('ref_risk_classes') }}
 ),
-
-{% if is_incremental() %}
-
-rebuild as (
-    {{ lender_months_to_rebuild() }}
-),
-
-{% endif %}
 
 final as (
     select
@@ -98,11 +117,6 @@ final as (
         and profiles.as_of_date = history.as_of_date
     inner join risk_classes
         on risk_classes.risk_class = history.standardized_class
-    {% if is_incremental() %}
-    inner join rebuild
-        on rebuild.lender_code = history.lender_code
-        and history.report_month >= rebuild.rebuild_month
-    {% endif %}
 )
 
 select * from final
