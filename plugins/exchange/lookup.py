@@ -144,11 +144,12 @@ class Gatekeeper:
         self._verdict(cached[1])
 
     async def check_give_to_get_async(self, pool, lender_code: str) -> None:
+        """The same on an asyncpg pool."""
         cached = self._fresh.get(lender_code)
         if cached is None or time.monotonic() - cached[0] > self.cache_s:
-            async with pool.connection() as conn:
-                row = await (await conn.execute(G2G_SQL, (self.window_days, lender_code))).fetchone()
-            cached = self._remember(lender_code, row)
+            sql, _ = dollar_params(G2G_SQL)
+            row = await pool.fetchrow(sql, self.window_days, lender_code)
+            cached = self._remember(lender_code, tuple(row))
         self._verdict(cached[1])
 
     def _remember(self, lender_code: str, row: tuple) -> tuple[float, str | None]:
@@ -163,6 +164,20 @@ class Gatekeeper:
 
 G2G_SQL = ("select max(as_of_date), max(as_of_date) >= current_date - %s::int from control.submissions"
            " where lender_code = %s and kind = 'loan_status' and verdict in ('accepted', 'accepted_with_errors')")
+
+
+def dollar_params(sql: str) -> tuple[str, list[str]]:
+    """psycopg placeholders (%s, %(name)s) as asyncpg's $n; the names in $n order for named ones."""
+    names: list[str] = []
+    counter = iter(range(1, 1000))
+
+    def named(m: re.Match) -> str:
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+
+    sql = re.sub(r"%\((\w+)\)s", named, sql)
+    return re.sub(r"%s", lambda _m: f"${next(counter)}", sql), names
 
 
 def give_to_get_problem(conn: psycopg.Connection, lender_code: str, window_days: int) -> str | None:
