@@ -116,3 +116,24 @@ def test_login_with_a_bad_token_and_the_association_pages(server, world):
     for section in ('id="disputes"', 'id="versions"', 'id="quality"', 'id="findings"', "发布版本"):
         assert section in page
     assert "★" in page  # the live version is marked
+
+
+def test_feed_exports_a_lender_gets_its_member_copy_the_association_the_full_one(server, world, home, pg_url):
+    import psycopg
+
+    full = home / "exports" / "1"
+    full.mkdir(parents=True, exist_ok=True)
+    (full / "default_feed.csv").write_text("lender_code\nAA01\nBB02\n", encoding="utf-8")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("update shared.feed_versions set export_dir = %s, export_checksums = %s where version = 1",
+                     (str(full), '{"default_feed.csv": "x"}'))
+    lender, _ = login(server, world.tokens["AA01"])
+    assert "/portal/exports/1/default_feed.csv" in lender.get("/portal").text
+    feed = lender.get("/portal/exports/1/default_feed.csv")
+    assert feed.status_code == 200
+    assert "AA01" in feed.text and "online_microloan_company" in feed.text and "BB02" not in feed.text
+    assert "source_submission_id" not in feed.text
+    assert lender.get("/portal/exports/1/..%2F..%2Fpseudonym.key").status_code == 404
+    assert lender.get("/portal/exports/1/pending.csv").status_code == 404
+    association, _ = login(server, world.tokens["association"])
+    assert "BB02" in association.get("/portal/exports/1/default_feed.csv").text

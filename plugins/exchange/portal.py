@@ -114,7 +114,7 @@ def lender_page(request: Request, who: access.Caller, csrf: str, **extra: Any) -
     st = _state(request)
     with st.pool.connection() as conn:
         subs = portal_data.submissions(conn, who)
-        exports = portal_data.export_files(conn, st.settings.home)
+        exports = portal_data.export_files(conn, st.settings.home, who)
         name = conn.execute("select name from control.lenders where lender_code = %s", (who.lender_code,)).fetchone()
     return _render(request, "lender.html", who=who, lender_name=name[0] if name else "", csrf=csrf,
                    submissions=subs, exports=exports, purposes=lk.PURPOSES, id_types=lk.ID_TYPES, **extra)
@@ -130,6 +130,7 @@ def association_page(request: Request, who: access.Caller, csrf: str) -> HTMLRes
             "versions": portal_data.feed_versions(conn),
             "disputes": disputes.list_disputes(conn, who),
             "findings": portal_data.under_classification(conn),
+            "exports": portal_data.export_files(conn, st.settings.home, who),
         }
     return _render(request, "association.html", who=who, csrf=csrf, **ctx)
 
@@ -225,7 +226,7 @@ def export(request: Request, version: int, name: str) -> Response:
         return Response(status_code=404)
     st = _state(request)
     with st.pool.connection() as conn:
-        path = portal_data.export_file(conn, st.settings.home, version, name)
+        path = portal_data.export_file(conn, st.settings.home, version, name, session[0])
     if path is None:
         return Response(status_code=404)
     return FileResponse(path, filename=path.name)

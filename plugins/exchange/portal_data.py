@@ -63,38 +63,72 @@ def feed_versions(conn: psycopg.Connection, limit: int = 50) -> list[dict[str, A
     return [_plain(r) for r in rows]
 
 
-def export_files(conn: psycopg.Connection, home: Path) -> list[dict[str, Any]]:
-    """Files of the published versions' exports, as listed in each version's manifest checksums."""
+MEMBER_EXPORTS = ("blacklist.csv", "blacklist.parquet", "default_feed.csv", "default_feed.parquet", "manifest.json")
+"""A member's copy of a version (publish.write_exports with lender=...): its own code, others as categories."""
+
+
+def export_files(conn: psycopg.Connection, home: Path, who: Caller) -> list[dict[str, Any]]:
+    """Downloadable export files of the live and recent versions.
+
+    The association gets the files under exports/<version>/ (lender codes, source rows); a lender
+    gets its member copy, written on first download by the publication's own exporter.
+    """
     out = []
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute("select version, export_dir, export_checksums from shared.feed_versions"
                            " where status in ('live', 'superseded') and export_dir is not null"
-                           " order by version desc limit 10").fetchall()
+                           " order by version desc limit 5").fetchall()
     for r in rows:
+        if who.lender_code is not None:
+            out += [{"version": r["version"], "name": name} for name in MEMBER_EXPORTS]
+            continue
         checksums = r["export_checksums"] or {}
         if isinstance(checksums, str):
             checksums = json.loads(checksums)
-        names = list(checksums) if isinstance(checksums, dict) else []
-        base = Path(r["export_dir"])
-        base = base if base.is_absolute() else home / base
-        if base.is_dir():
-            names = sorted(set(names) | {p.name for p in base.iterdir() if p.is_file()})
-        for name in names:
-            out.append({"version": r["version"], "name": name})
+        names = sorted(checksums) if isinstance(checksums, dict) else []
+        out += [{"version": r["version"], "name": name} for name in names]
     return out
 
 
-def export_file(conn: psycopg.Connection, home: Path, version: int, name: str) -> Path | None:
-    row = conn.execute("select export_dir from shared.feed_versions where version = %s"
-                       " and status in ('live', 'superseded')", (version,)).fetchone()
-    if row is None or not row[0] or "/" in name or "\\" in name or name.startswith("."):
+def export_file(conn: psycopg.Connection, home: Path, version: int, name: str, who: Caller) -> Path | None:
+    if name.startswith(".") or "/" in name or "\\" in name:
         return None
+    row = conn.execute("select export_dir from shared.feed_versions where version = %s"
+                       " and status in ('live', 'superseded') and export_dir is not null", (version,)).fetchone()
+    if row is None:
+        return None
+    if who.lender_code is not None:
+        return _member_export(conn, home, version, name, who.lender_code)
     base = Path(row[0])
     base = (base if base.is_absolute() else home / base).resolve()
     path = (base / name).resolve()
     if path.parent != base or not path.is_file() or not base.is_relative_to((home / "exports").resolve()):
         return None
     return path
+
+
+def _member_export(conn: psycopg.Connection, home: Path, version: int, name: str, lender: str) -> Path | None:
+    import shutil
+    import tempfile
+
+    from .errors import ExchangeError
+    from .publish import write_exports
+
+    if name not in MEMBER_EXPORTS:
+        return None
+    target = home / ".exchange" / "member-exports" / str(version) / lender
+    if not (target / "manifest.json").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{lender}-", dir=target.parent))
+        try:
+            write_exports(conn, version, tmp, lender=lender)
+        except ExchangeError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    path = target / name
+    return path if path.is_file() else None
 
 
 def submission_quality(conn: psycopg.Connection, months: int = 3) -> list[dict[str, Any]]:
