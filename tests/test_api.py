@@ -187,3 +187,22 @@ def test_data_subject_report_json_and_html(server, world, pg_url):
     html = call(server, world.tokens["association"], "/v1/reports", body | {"format": "html"})
     assert html.status_code == 200 and "本人信用报告" in html.text and "B4" in html.text
     assert "贷款审批" in html.text
+
+
+@pytest.mark.parametrize("field", ["id_type", "id_number", "record", "reason"])
+def test_sql_fragments_and_over_long_values_in_dispute_and_report_fields(server, world, pg_url, field):
+    body = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "record": "listing", "reason": "本人称已结清"}
+    for value in [*SQL_FRAGMENTS, "x" * 100_000]:
+        r = call(server, world.tokens["association"], "/v1/disputes", body | {field: value})
+        if field == "reason" and len(value) <= 1000:  # free text, bound as a parameter: stored as written
+            assert r.status_code == 200
+        else:
+            assert r.status_code in (400, 422), (field, value[:30], r.status_code)
+        assert "x" * 1000 not in r.text
+        if field in ("id_type", "id_number"):
+            assert call(server, world.tokens["association"], "/v1/reports",
+                        {"id_type": "RESIDENT_ID", "id_number": LISTED_ID} | {field: value}).status_code in (400, 422)
+    with psycopg.connect(pg_url) as conn:
+        reasons = [r[0] for r in conn.execute("select opened_reason from control.disputes order by dispute_id")]
+        assert conn.execute("select count(*) from control.lookup_audit").fetchone()[0] == 0  # tables intact
+    assert reasons == (SQL_FRAGMENTS if field == "reason" else [])
