@@ -343,3 +343,28 @@ def test_a_concurrent_reader_sees_the_old_or_the_new_version_never_a_mix(env: Wo
         assert (bl_count, feed_count) == expected[bl_versions[0]]
     assert len(versions_seen) >= 2
     assert live(env.url) == staged[-1]
+
+
+# ---- commands ------------------------------------------------------------------------------------
+
+
+def test_feed_commands(env: World, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from exchange.cli import main
+
+    runner = CliRunner()
+    status = runner.invoke(main, ["feed", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.output)["live"]["version"] == live(env.url)
+    shown = runner.invoke(main, ["feed", "show", "default_feed", "--lender", "WD02", "--limit", "50"])
+    assert shown.exit_code == 0 and "as seen by WD02" in shown.output and "WD02" in shown.output
+    assert "XD01" not in shown.output
+    out = tmp_path / "wd02"
+    exported = runner.invoke(main, ["feed", "export", str(live(env.url)), "--out", str(out), "--lender", "WD02"])
+    assert exported.exit_code == 0, exported.output
+    lenders = {r["reporting_lender"] for r in csv.DictReader(io.StringIO((out / "default_feed.csv").read_text()))}
+    assert lenders == {"WD02", "microloan_company"}
+    assert "source_submission_id" not in (out / "blacklist.csv").read_text().splitlines()[0]
+    refused = runner.invoke(main, ["feed", "approve", str(live(env.url)), "--reason", "nothing failed here"])
+    assert refused.exit_code == 2 and "P_NOT_FAILED" in refused.output
