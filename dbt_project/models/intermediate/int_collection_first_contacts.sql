@@ -44,6 +44,21 @@ lender_dates as (
     group by lender_code
 ),
 
+cures as (
+    select
+        starts.lender_code,
+        starts.loan_id,
+        starts.first_contact_date,
+        bool_or(history.dpd = 0 and history.account_status in ('normal', 'restructured', 'settled')) as is_cured
+    from starts
+    inner join history
+        on history.lender_code = starts.lender_code
+        and history.loan_id = starts.loan_id
+        and history.as_of_date between starts.first_contact_date
+            and starts.first_contact_date + starts.contact_cure_window_days
+    group by starts.lender_code, starts.loan_id, starts.first_contact_date
+),
+
 final as (
     select
         starts.lender_code,
@@ -52,18 +67,14 @@ final as (
         starts.first_contact_date,
         date_trunc('month', starts.first_contact_date)::date as first_contact_month,
         starts.first_contact_date + starts.contact_cure_window_days <= lender_dates.data_as_of_date as is_evaluable,
-        exists (
-            select 1 from history
-            where history.lender_code = starts.lender_code
-                and history.loan_id = starts.loan_id
-                and history.as_of_date between starts.first_contact_date
-                    and starts.first_contact_date + starts.contact_cure_window_days
-                and history.dpd = 0
-                and history.account_status in ('normal', 'restructured', 'settled')
-        ) as is_cured
+        coalesce(cures.is_cured, false) as is_cured
     from starts
     inner join lender_dates
         on lender_dates.lender_code = starts.lender_code
+    left join cures
+        on cures.lender_code = starts.lender_code
+        and cures.loan_id = starts.loan_id
+        and cures.first_contact_date = starts.first_contact_date
 )
 
 select * from final

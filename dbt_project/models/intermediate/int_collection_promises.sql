@@ -20,6 +20,20 @@ lender_dates as (
     group by lender_code
 ),
 
+kept as (
+    -- one hash join on the loan, then the date window: no per-promise probe of the history
+    select
+        promises.submission_id,
+        promises.line,
+        bool_or(history.last_payment_date between promises.action_date and promises.promise_date) as is_kept
+    from promises
+    inner join history
+        on history.lender_code = promises.lender_code
+        and history.loan_id = promises.loan_id
+        and history.as_of_date >= promises.action_date
+    group by promises.submission_id, promises.line
+),
+
 final as (
     select
         promises.lender_code,
@@ -32,15 +46,13 @@ final as (
         date_trunc('month', promises.promise_date)::date as promise_month,
         promises.promise_amount,
         promises.promise_date <= lender_dates.data_as_of_date as is_due,
-        exists (
-            select 1 from history
-            where history.lender_code = promises.lender_code
-                and history.loan_id = promises.loan_id
-                and history.last_payment_date between promises.action_date and promises.promise_date
-        ) as is_kept
+        coalesce(kept.is_kept, false) as is_kept
     from promises
     inner join lender_dates
         on lender_dates.lender_code = promises.lender_code
+    left join kept
+        on kept.submission_id = promises.submission_id
+        and kept.line = promises.line
 )
 
 select * from final

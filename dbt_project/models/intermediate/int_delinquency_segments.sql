@@ -57,6 +57,24 @@ prior_defaults as (
     group by delinquent.lender_code, delinquent.loan_id, delinquent.report_month
 ),
 
+cures as (
+    -- a later month-end report within the horizon at DPD 0 (normal, restructured or settled)
+    select
+        delinquent.lender_code,
+        delinquent.loan_id,
+        delinquent.report_month,
+        bool_or(later.dpd = 0 and later.account_status in ('normal', 'restructured', 'settled')) as is_cured
+    from delinquent
+    cross join params
+    inner join history as later
+        on later.lender_code = delinquent.lender_code
+        and later.loan_id = delinquent.loan_id
+        and later.report_month > delinquent.report_month
+        and later.report_month
+            <= delinquent.report_month + make_interval(months => params.segment_cure_horizon_months)
+    group by delinquent.lender_code, delinquent.loan_id, delinquent.report_month
+),
+
 lender_months as (
     select lender_code, max(report_month) as last_report_month
     from history
@@ -71,16 +89,7 @@ features as (
         coalesce(prior_defaults.prior_defaults, 0) as prior_defaults,
         (delinquent.report_month + make_interval(months => params.segment_cure_horizon_months))::date
             <= lender_months.last_report_month as is_evaluable,
-        exists (
-            select 1 from history as later
-            where later.lender_code = delinquent.lender_code
-                and later.loan_id = delinquent.loan_id
-                and later.report_month > delinquent.report_month
-                and later.report_month
-                    <= delinquent.report_month + make_interval(months => params.segment_cure_horizon_months)
-                and later.dpd = 0
-                and later.account_status in ('normal', 'restructured', 'settled')
-        ) as is_cured
+        coalesce(cures.is_cured, false) as is_cured
     from delinquent
     cross join params
     inner join lender_months
@@ -93,6 +102,10 @@ features as (
         on prior_defaults.lender_code = delinquent.lender_code
         and prior_defaults.loan_id = delinquent.loan_id
         and prior_defaults.report_month = delinquent.report_month
+    left join cures
+        on cures.lender_code = delinquent.lender_code
+        and cures.loan_id = delinquent.loan_id
+        and cures.report_month = delinquent.report_month
 ),
 
 matched as (
