@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -152,6 +153,23 @@ def _floor(url: str, ids: list[str], bodies: list[bytes]) -> tuple[list[float], 
         return latencies, time.perf_counter() - started
 
 
+def _backend_pids(url: str) -> list[int]:
+    """The server's PostgreSQL backends (their CPU is readable when the server runs on this machine)."""
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("select pid from pg_stat_activity where application_name = 'exchange-api'")]
+
+
+def _cpu_seconds(pids: list[int]) -> float | None:
+    total = 0.0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+    return total
+
+
 def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] * 1000
 
@@ -188,7 +206,8 @@ def run(keys: int, n_requests: int, concurrency: int, console: Console) -> dict:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
-            runs = {}
+            runs: dict = {}
+            cpu: dict = {}
             for mode in ("on", "off"):
                 env = {**os.environ, "EXCHANGE_DB_URL": url, "EXCHANGE_HOME": home, "EXCHANGE_PSEUDONYM_KEY": SECRET,
                        "EXCHANGE_LOOKUP_RATE": "10000000", "EXCHANGE_LOOKUP_BURST": "10000000",
@@ -199,7 +218,11 @@ def run(keys: int, n_requests: int, concurrency: int, console: Console) -> dict:
                 console.print(f"审计提交 audit commit {mode}: warming up, then {n_requests:,} look-ups over"
                               f" {concurrency} connections ...")
                 asyncio.run(_load(port, token, bodies[: min(2000, len(bodies))], concurrency))
+                backends = _backend_pids(url)
+                before = _cpu_seconds([proc.pid]), _cpu_seconds(backends), time.process_time()
                 runs[mode] = asyncio.run(_load(port, token, bodies, concurrency))
+                after = _cpu_seconds([proc.pid]), _cpu_seconds(backends), time.process_time()
+                cpu[mode] = [(a - b) / len(bodies) * 1000 for a, b in zip(after, before, strict=True)]
                 proc.terminate()
                 proc.wait(10)
                 proc = None
@@ -230,8 +253,16 @@ def run(keys: int, n_requests: int, concurrency: int, console: Console) -> dict:
     for mode in ("on", "off"):
         r = result[f"commit_{mode}"]
         ok = r["p99_ms"] <= 10 and r["per_s"] >= 800
-        console.print(f"audit commit {mode}: HTTP statuses {r['statuses']}; target p99 <= 10 ms and >= 800/s:"
-                      f" {'met 达标' if ok else 'NOT met 未达标'}")
+        app_ms, pg_ms, gen_ms = cpu[mode]
+        r["cpu_ms"] = {"app": app_ms, "postgres": pg_ms, "load_generator": gen_ms}
+        line = (f"audit commit {mode}: HTTP statuses {r['statuses']}; target p99 <= 10 ms and >= 800/s:"
+                f" {'met 达标' if ok else 'NOT met 未达标'}")
+        if app_ms is not None and pg_ms is not None:
+            total = app_ms + pg_ms + gen_ms
+            r["capacity_per_s"] = (os.cpu_count() or 1) * 1000 / total
+            line += (f"; CPU per look-up {total:.2f} ms (app {app_ms:.2f}, PostgreSQL {pg_ms:.2f}, load generator"
+                     f" {gen_ms:.2f}): {r['capacity_per_s']:.0f}/s if these {os.cpu_count()} cores were ours alone")
+        console.print(line)
     console.print(f"{keys:,} borrower keys; {audited[0]:,} audit rows ({audited[1]:,} hits); {result['cores']} cores,"
                   f" load generator included; load average {result['load_average'][0]:.1f} at the end")
     return result

@@ -251,7 +251,7 @@ def serve_cmd(host: str, port: int) -> None:
 @click.command("lookup")
 @click.option("--keys", default=1_000_000, show_default=True, help="borrower keys in the published feed")
 @click.option("--requests", "n_requests", default=20_000, show_default=True)
-@click.option("--concurrency", default=8, show_default=True)
+@click.option("--concurrency", default=4, show_default=True, help="keep-alive connections of the load generator")
 def bench_lookup(keys: int, n_requests: int, concurrency: int) -> None:
     """HTTP look-up latency and throughput with auditing on, against a bare indexed SELECT."""
     from .bench_lookup import run
