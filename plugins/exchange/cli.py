@@ -371,6 +371,15 @@ def bench_ingest(rows: int) -> None:
     ingest_benchmark(rows, console)
 
 
+@bench.command("transform")
+@click.option("--loans", default=200_000, show_default=True, help="loans of the large book (one lender, 24 months)")
+def bench_transform(loans: int) -> None:
+    """dbt full build at the demo scale and on a large book; one more month on 6 vs 24 months of history."""
+    from .bench_transform import transform_benchmark
+
+    transform_benchmark(console, loans)
+
+
 from .cli_access import register as _register_access  # noqa: E402  tokens, lookup, disputes, report, serve, bench lookup
 
 _register_access(main, bench)
