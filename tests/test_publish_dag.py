@@ -53,5 +53,7 @@ def test_publish_dag_publishes_then_a_failing_gate_keeps_the_live_version(
         with psycopg.connect(url) as conn:
             assert conn.execute("select version from shared.live_version").fetchone() == (1,)
             assert conn.execute("select status from shared.feed_versions where version = 2").fetchone() == ("failed",)
+            assert conn.execute("select count(*) from shared.blacklist_rows where reason_codes like '%%138%%'"
+                                ).fetchone() == (0,)
         assert (tmp_path / "exports" / "1" / "manifest.json").exists()
         assert not (tmp_path / "exports" / "2").exists()

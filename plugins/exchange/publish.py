@@ -208,6 +208,15 @@ def live_version(conn: psycopg.Connection) -> dict[str, Any] | None:
 # ---- stage and gate ---------------------------------------------------------------------------
 
 
+class _NotStaged(Exception):
+    """Rolls back the staging transaction when the version must not be written at all."""
+
+
+def _never_approvable(failed_check: str) -> bool:
+    """A clear identity in the data, or rows the shared tables refuse: no approval can publish these."""
+    return "/no_clear_identifier:" in failed_check or failed_check.startswith("shared_constraint/")
+
+
 def stage_and_gate(*, settings: Settings | None = None, today: date | None = None) -> Staged:
     """Stage the candidates as a version and run the gate; raises GateFailed when it fails."""
     from . import db
@@ -244,15 +253,21 @@ def stage_and_gate(*, settings: Settings | None = None, today: date | None = Non
     # the gate first: it judges the candidates whatever they hold
     gate = run_gate(raw_after=raw_after, raw_through=raw_through, previous_counts=previous, today=today,
                     settings=settings)
+    # a value that looks like a clear identity is never written to the shared zone, not even staged
+    stage = not any(_never_approvable(name) for name in gate.failed)
     with db.connect(autocommit=True) as conn:
         try:
             with conn.transaction():
                 # the rows of the version, written once (approval publishes exactly these)
                 for table in ("shared.blacklist_rows", "shared.default_feed_rows", "shared.pending_notice_rows"):
                     conn.execute(f"delete from {table} where version = %s", (version,))
+                if not stage:
+                    raise _NotStaged
                 for name, (table, columns, _) in TABLES.items():
                     _copy_rows(conn, table, version, columns, data[name])
                 _copy_rows(conn, "shared.pending_notice_rows", version, PENDING_COLUMNS, data["pending"])
+        except _NotStaged:
+            pass
         except psycopg.errors.IntegrityError as exc:
             # the shared tables' own constraints refuse what the gate should have caught: never publishable
             constraint = getattr(exc.diag, "constraint_name", None) or type(exc).__name__
@@ -269,7 +284,9 @@ def stage_and_gate(*, settings: Settings | None = None, today: date | None = Non
         raise GateFailed(
             f"version {version} not published, the live version stays "
             f"{live['version'] if live else '(none)'}; failed expectations: {summary(gate)}; "
-            f"Data Docs: {', '.join(gate.data_docs)}; override: exchange feed approve {version} --reason ...",
+            f"Data Docs: {', '.join(gate.data_docs)}; "
+            + (f"override: exchange feed approve {version} --reason ..." if stage
+               else "a clear identity cannot be approved: fix the data and rerun"),
             gate.failed)
     return staged
 
@@ -448,7 +465,7 @@ def approve(version: int, reason: str, *, by: str | None = None, settings: Setti
             raise ExchangeError("P_NOT_FAILED", f"version {version} is {row[0]['status']}: only a failed version "
                                                 "needs an approval")
         failed = (row[0]["validation"] or {}).get("failed", [])
-        privacy = [name for name in failed if "/no_clear_identifier:" in name or name.startswith("shared_constraint/")]
+        privacy = [name for name in failed if _never_approvable(name)]
         if privacy:
             raise ExchangeError("P_NOT_APPROVABLE", "a value that looks like a clear ID, USCC or mobile number, or "
                                                     "one the shared tables refuse, can never be published; fix the "
@@ -484,4 +501,6 @@ def raise_if_gate_failed(note: str = "") -> None:
         raise GateFailed(
             f"quality gate failed for version {version}; nothing published, the live version stays "
             f"{live['version'] if live else '(none)'}; failed expectations: {names}; "
-            f"override: exchange feed approve {version} --reason ...; {note}", failed)
+            + ("a clear identity cannot be approved: fix the data and rerun"
+               if any(_never_approvable(name) for name in failed)
+               else f"override: exchange feed approve {version} --reason ...") + f"; {note}", failed)
