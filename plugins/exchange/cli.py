@@ -350,8 +350,14 @@ def _print_portfolio() -> None:
 
     with database.connect() as conn:
         rows = portfolio_summary(conn)
-    console.print("\n标准化资产质量 Standardized portfolio (latest reporting date)")
-    _print_rows(rows)
+    console.print("\n标准化资产质量 Standardized portfolio (latest reporting month)")
+    _print_rows([{"lender": r["lender_code"], "month": f"{r['report_month']:%Y-%m}", "loans 笔数": f"{r['loans']:,}",
+                  "outstanding 余额": f"{r['outstanding']:,.2f}", "M1+ 逾期率": _percent(r["m1_plus_ratio"]),
+                  "NPL 不良率": _percent(r["npl_ratio"])} for r in rows])
+
+
+def _percent(ratio) -> str:
+    return "" if ratio is None else f"{ratio:.2%}"
 
 
 # ---- benchmarks -------------------------------------------------------------------------------
