@@ -1,16 +1,42 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuilt_months',
+        rebuild_producer='int_loan_status_history',
+        rebuild_scope='month',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['report_month']},
+        ],
+        post_hook="{{ mark_rebuilds_consumed('int_loan_status_history') }}",
+    )
+}}
+-- depends_on: {{ ref('int_submissions_effective') }}
+
 {# The borrower view across lenders (跨机构借款人视图): one row per borrower key and month in
-    which any lender reported a loan of theirs, from each loan's last report in the month. #}
+    which any lender reported a loan of theirs, from each loan's last report in the month.
+    A row mixes lenders, so an incremental run rebuilds every month from the earliest month that
+    int_loan_status_history rebuilt for any lender. #}
 
 with
 
-history as (
-    select * from {{ ref('int_loan_status_history') }}
+{% if is_incremental() %}
+
+rebuild as (
+    {{ consumed_rebuilds('int_loan_status_history') }}
 ),
+
+{% endif %}
 
 month_end_reports as (
     select *
-    from history
+    from {{ ref('int_loan_status_history') }}
     where is_month_last_report
+    {% if is_incremental() %}
+        -- the lenders as an array parameter, so the filter reaches the (lender_code, report_month) index
+        and lender_code = any(array(select distinct lender_code from {{ ref('int_submissions_effective') }}))
+        and report_month >= (select min(rebuild_month) from rebuild)
+    {% endif %}
 ),
 
 borrower_months as (

@@ -1,17 +1,111 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuilt_months',
+        rebuild_producer='int_loan_status_history',
+        rebuild_scope='lender',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['lender_code', 'report_month']},
+        ],
+        post_hook="{{ mark_rebuilds_consumed('int_loan_status_history') }}",
+    )
+}}
+
 {# Month-over-month consistency findings (报送一致性问题) on each lender's reporting, one row per
     finding, each with the report row it rests on (submission_id, line) and, where it compares two
     reports, the earlier one (previous_submission_id, previous_line). Codes and severities:
-    ref_consistency_findings. #}
+    ref_consistency_findings.
+   An incremental run rebuilds each lender's findings from the first month that
+   int_loan_status_history rebuilt, reading the history from the lender's month before it (the
+   previous reports) plus, for loans not reported that month, their last earlier report. #}
 
 with
+
+submissions as (
+    select * from {{ ref('int_submissions_effective') }}
+),
+
+lender_months as (
+    -- months in which a lender's status file is in force, with the first such file of the month
+    select distinct on (lender_code, report_month)
+        lender_code,
+        report_month,
+        as_of_date,
+        submission_id
+    from submissions
+    where kind = 'loan_status'
+        and is_effective
+    order by lender_code, report_month, as_of_date, submission_id
+),
+
+{% if is_incremental() %}
+
+rebuild as (
+    {{ consumed_rebuilds('int_loan_status_history') }}
+),
+
+rebuild_ranges as (
+    -- per lender: the first month rebuilt, and the month read from (the lender's month before it)
+    select
+        rebuild.lender_code,
+        rebuild.rebuild_month,
+        coalesce(max(lender_months.report_month), rebuild.rebuild_month) as read_from_month
+    from rebuild
+    left join lender_months
+        on lender_months.lender_code = rebuild.lender_code
+        and lender_months.report_month < rebuild.rebuild_month
+    group by rebuild.lender_code, rebuild.rebuild_month
+),
+
+read_rows as (
+    select
+        history.*,
+        rebuild_ranges.rebuild_month,
+        rebuild_ranges.read_from_month
+    from {{ ref('int_loan_status_history') }} as history
+    inner join rebuild_ranges
+        on rebuild_ranges.lender_code = history.lender_code
+        and history.report_month >= rebuild_ranges.read_from_month
+),
+
+anchors as (
+    -- loans first read in a rebuilt month: their last report before (the previous one)
+    select
+        built.*,
+        first_read.rebuild_month,
+        first_read.read_from_month
+    from (
+        select lender_code, loan_id, min(report_month) as first_month, min(rebuild_month) as rebuild_month,
+            min(read_from_month) as read_from_month
+        from read_rows
+        group by lender_code, loan_id
+    ) as first_read
+    cross join lateral (
+        select *
+        from {{ ref('int_loan_status_history') }} as previous
+        where previous.lender_code = first_read.lender_code
+            and previous.loan_id = first_read.loan_id
+            and previous.as_of_date < first_read.read_from_month
+        order by previous.as_of_date desc
+        limit 1
+    ) as built
+    where first_read.first_month >= first_read.rebuild_month
+),
+
+history as (
+    select * from read_rows
+    union all
+    select * from anchors
+),
+
+{% else %}
 
 history as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
-submissions as (
-    select * from {{ ref('int_submissions_effective') }}
-),
+{% endif %}
 
 rule_versions as (
     select * from {{ ref('int_rule_versions') }}
@@ -125,19 +219,6 @@ report_findings as (
         and abs(paired.dpd_reported - paired.dpd) > coalesce(rule_versions.dpd_mismatch_tolerance_days, 0)
 ),
 
-lender_months as (
-    -- months in which a lender's status file is in force, with the first such file of the month
-    select distinct on (lender_code, report_month)
-        lender_code,
-        report_month,
-        as_of_date,
-        submission_id
-    from submissions
-    where kind = 'loan_status'
-        and is_effective
-    order by lender_code, report_month, as_of_date, submission_id
-),
-
 lender_next_months as (
     select
         lender_months.*,
@@ -212,6 +293,12 @@ final as (
     from all_findings
     left join finding_types
         on finding_types.finding_code = all_findings.finding_code
+    {% if is_incremental() %}
+    -- the rows read as previous reports only: their own findings are not rebuilt
+    inner join rebuild_ranges
+        on rebuild_ranges.lender_code = all_findings.lender_code
+        and all_findings.as_of_date >= rebuild_ranges.rebuild_month
+    {% endif %}
 )
 
 select * from final

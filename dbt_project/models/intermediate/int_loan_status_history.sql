@@ -3,10 +3,12 @@
         materialized='incremental',
         incremental_strategy='lender_months',
         on_schema_change='fail',
+        pre_hook="{{ log_full_rebuild() }}",
         indexes=[
             {'columns': ['lender_code', 'loan_id', 'as_of_date'], 'unique': True},
             {'columns': ['lender_code', 'report_month']},
             {'columns': ['status_submission_id']},
+            {'columns': ['rules_version', 'as_of_date']},
         ],
     )
 }}

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='lender_months',
         on_schema_change='fail',
+        pre_hook="{{ log_full_rebuild() }}",
         indexes=[
             {'columns': ['lender_code', 'loan_id', 'as_of_date'], 'unique': True},
             {'columns': ['lender_code', 'report_month']},
@@ -79,39 +80,16 @@ target_loans as (
     group by targets.lender_code, targets.loan_id, loans.issue_month
 ),
 
-{% if is_incremental() %}
-
-anchors as (
-    -- the profile already built at each loan's last report before the months being rebuilt
-    select
-        target_loans.lender_code,
-        target_loans.loan_id,
-        built.report_month,
-        built.repayment_profile_24m
-    from target_loans
-    inner join rebuild
-        on rebuild.lender_code = target_loans.lender_code
-    cross join lateral (
-        select previous.report_month, previous.repayment_profile_24m
-        from {{ this }} as previous
-        where previous.lender_code = target_loans.lender_code
-            and previous.loan_id = target_loans.loan_id
-            and previous.as_of_date < rebuild.rebuild_month
-        order by previous.as_of_date desc
-        limit 1
-    ) as built
-),
-
-{% endif %}
-
 earlier_codes as (
-    -- codes of the months before the first month built, newest first
+    -- codes of the months before the first month built, newest first: in an incremental run, from
+    -- the profile already built at the loan's last report before the months being rebuilt (a
+    -- lateral probe per loan, so the planner cannot pair loans by lender only)
     select
         target_loans.lender_code,
         target_loans.loan_id,
         {% if is_incremental() %}
         case
-            when anchors.loan_id is not null then
+            when anchors.report_month is not null then
                 repeat('#', least({{ months_between('anchors.report_month', 'target_loans.first_month') }} - 1, 23))
                 || anchors.repayment_profile_24m
             else
@@ -123,9 +101,17 @@ earlier_codes as (
             as codes_before
     from target_loans
     {% if is_incremental() %}
-    left join anchors
-        on anchors.lender_code = target_loans.lender_code
-        and anchors.loan_id = target_loans.loan_id
+    left join rebuild
+        on rebuild.lender_code = target_loans.lender_code
+    left join lateral (
+        select previous.report_month, previous.repayment_profile_24m
+        from {{ this }} as previous
+        where previous.lender_code = target_loans.lender_code
+            and previous.loan_id = target_loans.loan_id
+            and previous.as_of_date < rebuild.rebuild_month
+        order by previous.as_of_date desc
+        limit 1
+    ) as anchors on true
     {% endif %}
 ),
 

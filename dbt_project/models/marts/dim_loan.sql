@@ -1,10 +1,210 @@
-{# Loans (贷款维度): one row per loan with its latest attributes and where it stands now. #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuilt_months',
+        rebuild_producer='int_loan_status_history',
+        rebuild_scope='loan',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['lender_code', 'loan_id'], 'unique': True},
+        ],
+        post_hook="{{ mark_rebuilds_consumed('int_loan_status_history') }}",
+    )
+}}
+-- depends_on: {{ ref('int_submissions_effective') }}
+
+{# Loans (贷款维度): one row per loan with its latest attributes and where it stands now.
+    An incremental run rebuilds only the loans with a report in the months int_loan_status_history
+    rebuilt, the loans whose attributes changed (or that are new) and those whose last report was
+    in a rebuilt month. When every report already counted is older than the months rebuilt, the
+    figures over all reports are the row built combined with the rebuilt months' reports;
+    otherwise they are recomputed from the loan's whole history. #}
 
 with
 
 loans as (
     select * from {{ ref('int_loans_latest') }}
 ),
+
+{% if is_incremental() %}
+
+rebuild as (
+    {{ consumed_rebuilds('int_loan_status_history') }}
+),
+
+recent as (
+    -- the reports of the months rebuilt
+    select history.*
+    from {{ ref('int_loan_status_history') }} as history
+    inner join rebuild
+        on rebuild.lender_code = history.lender_code
+        and history.report_month >= rebuild.rebuild_month
+),
+
+built as (
+    select
+        built.*,
+        rebuild.rebuild_month
+    from {{ this }} as built
+    left join rebuild
+        on rebuild.lender_code = built.lender_code
+),
+
+rebuilt_loans as (
+    select distinct lender_code, loan_id
+    from (
+        select lender_code, loan_id from recent
+        union all
+        -- new loans, and loans whose attributes differ from the row built
+        select loans.lender_code, loans.loan_id
+        from loans
+        left join built
+            on built.lender_code = loans.lender_code
+            and built.loan_id = loans.loan_id
+        where built.loan_id is null
+            or (
+                loans.borrower_key, loans.borrower_type, loans.id_type, loans.region_code, loans.product_type,
+                loans.guarantee_type, loans.guarantor_key is not null, loans.principal, loans.currency,
+                loans.annual_rate, loans.issue_date, loans.issue_month, loans.maturity_date,
+                loans.repayment_method, loans.installments, loans.first_reported_date
+            ) is distinct from (
+                built.borrower_key, built.borrower_type, built.id_type, built.region_code, built.product_type,
+                built.guarantee_type, built.has_guarantor, built.principal, built.currency,
+                built.annual_rate, built.issue_date, built.cohort_month, built.maturity_date,
+                built.repayment_method, built.installments, built.first_loans_file_date
+            )
+        union all
+        -- loans whose last report counted is in a rebuilt month (it may be gone)
+        select lender_code, loan_id
+        from built
+        where last_report_date >= rebuild_month
+    ) as candidates
+),
+
+rebuilt_modes as (
+    -- carried: every report counted in the row built is older than the months rebuilt
+    select
+        rebuilt_loans.lender_code,
+        rebuilt_loans.loan_id,
+        built.loan_id is not null
+            and (built.last_report_date is null
+                or built.rebuild_month is null
+                or built.last_report_date < built.rebuild_month) as is_carried
+    from rebuilt_loans
+    left join built
+        on built.lender_code = rebuilt_loans.lender_code
+        and built.loan_id = rebuilt_loans.loan_id
+),
+
+recomputed as (
+    select history.*
+    from rebuilt_modes
+    inner join {{ ref('int_loan_status_history') }} as history
+        on history.lender_code = rebuilt_modes.lender_code
+        and history.loan_id = rebuilt_modes.loan_id
+    where not rebuilt_modes.is_carried
+),
+
+recent_reports as (
+    select
+        lender_code,
+        loan_id,
+        min(as_of_date) as first_report_date,
+        max(as_of_date) as last_report_date,
+        count(*) as reports,
+        max(dpd) as max_dpd,
+        bool_or(dpd >= 91) as is_ever_90_plus,
+        max(default_episodes_started) as default_episodes
+    from recent
+    group by lender_code, loan_id
+),
+
+recent_latest as (
+    select distinct on (lender_code, loan_id) *
+    from recent
+    order by lender_code, loan_id, as_of_date desc
+),
+
+loan_reports as (
+    select
+        rebuilt_modes.lender_code,
+        rebuilt_modes.loan_id,
+        coalesce(built.first_report_date, recent_reports.first_report_date) as first_report_date,
+        coalesce(recent_reports.last_report_date, built.last_report_date) as last_report_date,
+        built.status_reports + coalesce(recent_reports.reports, 0) as reports,
+        greatest(built.max_dpd, recent_reports.max_dpd) as max_dpd,
+        built.is_ever_90_plus or coalesce(recent_reports.is_ever_90_plus, false) as is_ever_90_plus,
+        greatest(built.default_episodes, recent_reports.default_episodes) as default_episodes
+    from rebuilt_modes
+    inner join built
+        on built.lender_code = rebuilt_modes.lender_code
+        and built.loan_id = rebuilt_modes.loan_id
+    left join recent_reports
+        on recent_reports.lender_code = rebuilt_modes.lender_code
+        and recent_reports.loan_id = rebuilt_modes.loan_id
+    where rebuilt_modes.is_carried
+
+    union all
+
+    select
+        lender_code,
+        loan_id,
+        min(as_of_date) as first_report_date,
+        max(as_of_date) as last_report_date,
+        count(*) as reports,
+        max(dpd) as max_dpd,
+        bool_or(dpd >= 91) as is_ever_90_plus,
+        max(default_episodes_started) as default_episodes
+    from recomputed
+    group by lender_code, loan_id
+),
+
+latest_reports as (
+    select
+        rebuilt_modes.lender_code,
+        rebuilt_modes.loan_id,
+        case when recent_latest.loan_id is not null then recent_latest.account_status
+            else built.latest_account_status end as account_status,
+        case when recent_latest.loan_id is not null then recent_latest.is_active
+            else built.is_active end as is_active,
+        case when recent_latest.loan_id is not null then recent_latest.outstanding_principal
+            else built.latest_outstanding_principal end as outstanding_principal,
+        case when recent_latest.loan_id is not null then recent_latest.dpd
+            else built.latest_dpd end as dpd,
+        case when recent_latest.loan_id is not null then recent_latest.dpd_bucket
+            else built.latest_dpd_bucket end as dpd_bucket,
+        case when recent_latest.loan_id is not null then recent_latest.standardized_class
+            else built.latest_standardized_class end as standardized_class,
+        case when recent_latest.loan_id is not null then recent_latest.is_in_default
+            else built.is_in_default end as is_in_default
+    from rebuilt_modes
+    inner join built
+        on built.lender_code = rebuilt_modes.lender_code
+        and built.loan_id = rebuilt_modes.loan_id
+    left join recent_latest
+        on recent_latest.lender_code = rebuilt_modes.lender_code
+        and recent_latest.loan_id = rebuilt_modes.loan_id
+    where rebuilt_modes.is_carried
+
+    union all
+
+    (
+        select distinct on (lender_code, loan_id)
+            lender_code,
+            loan_id,
+            account_status,
+            is_active,
+            outstanding_principal,
+            dpd,
+            dpd_bucket,
+            standardized_class,
+            is_in_default
+        from recomputed
+        order by lender_code, loan_id, as_of_date desc
+    )
+),
+
+{% else %}
 
 history as (
     select * from {{ ref('int_loan_status_history') }}
@@ -38,6 +238,8 @@ latest_reports as (
     from history
     order by lender_code, loan_id, as_of_date desc
 ),
+
+{% endif %}
 
 final as (
     select
@@ -75,6 +277,11 @@ final as (
         coalesce(loan_reports.is_ever_90_plus, false) as is_ever_90_plus,
         coalesce(loan_reports.default_episodes, 0) as default_episodes
     from loans
+    {% if is_incremental() %}
+    inner join rebuilt_loans
+        on rebuilt_loans.lender_code = loans.lender_code
+        and rebuilt_loans.loan_id = loans.loan_id
+    {% endif %}
     left join loan_reports
         on loan_reports.lender_code = loans.lender_code
         and loan_reports.loan_id = loans.loan_id

@@ -1,18 +1,45 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuilt_months',
+        rebuild_producer='fct_loan_status',
+        rebuild_scope='lender',
+        rebuild_month_column='to_month',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['lender_code', 'to_month']},
+        ],
+        post_hook="{{ mark_rebuilds_consumed('fct_loan_status') }}",
+    )
+}}
+-- depends_on: {{ ref('int_submissions_effective') }}
+
 {# Roll rates (迁徙率): where the loans active in a DPD bucket at one month's end stand at the
     next month's end, per lender and product. The destination is a DPD bucket, a terminal status
     (settled, compensated, written_off, transferred) or unreported (the lender's next file does not
-    report the loan). Only month pairs where the lender reported the next month count. #}
+    report the loan). Only month pairs where the lender reported the next month count.
+    An incremental run rebuilds, per lender, the pairs ending in a month that fct_loan_status
+    rebuilt, from the month-end rows of the month before on. #}
 
 with
 
-loan_status as (
-    select * from {{ ref('fct_loan_status') }}
+{% if is_incremental() %}
+
+rebuild as (
+    {{ consumed_rebuilds('fct_loan_status') }}
 ),
 
+{% endif %}
+
 month_end as (
-    select *
-    from loan_status
-    where is_month_last_report
+    select loan_status.*
+    from {{ ref('fct_loan_status') }} as loan_status
+    {% if is_incremental() %}
+    inner join rebuild
+        on rebuild.lender_code = loan_status.lender_code
+        and loan_status.report_month >= (rebuild.rebuild_month - interval '1 month')::date
+    {% endif %}
+    where loan_status.is_month_last_report
 ),
 
 lender_months as (
