@@ -130,59 +130,66 @@ ACTIONS = {
 }
 
 
+def load(conn: psycopg.Connection) -> None:
+    """The crafted lenders, loans, monthly statuses and collection actions (also used by
+    tests/test_alert_publication.py)."""
+    with conn.transaction():
+        cur = conn.cursor()
+        cur.executemany("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)", LENDERS)
+        sid = 0
+
+        def submission(lender: str, kind: str, as_of: date) -> int:
+            nonlocal sid
+            sid += 1
+            cur.execute(
+                "insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq, file_name,"
+                " sha256, size_bytes, arrival_key, received_at, processed_at, verdict) values"
+                " (%s, %s, %s, %s, 1, %s, %s, 100, %s, %s, %s, 'accepted')",
+                (sid, lender, kind, as_of, f"{lender}_{kind}_{as_of:%Y%m%d}.csv", key(str(sid)), f"a{sid}",
+                 datetime(as_of.year, as_of.month, as_of.day, tzinfo=SHANGHAI) + timedelta(days=3),
+                 datetime(as_of.year, as_of.month, as_of.day, tzinfo=SHANGHAI) + timedelta(days=3)))
+            return sid
+
+        for lender in CODES:
+            for m, as_of in enumerate(MONTHS):
+                new = [loan for loan, _ in CASES if loan.lender == lender
+                       and (loan.issue <= as_of if m == 0 else MONTHS[m - 1] < loan.issue <= as_of)]
+                if new:
+                    s = submission(lender, "loans", as_of)
+                    for line, loan in enumerate(new, start=2):
+                        cur.execute(
+                            "insert into raw.loans (submission_id, line, lender_code, as_of_date, loan_id,"
+                            " borrower_type, id_type, borrower_key, name_hash, region_code, product_type,"
+                            " guarantee_type, principal, currency, annual_rate, issue_date, maturity_date,"
+                            " repayment_method, installments, consent_ref) values (%s, %s, %s, %s, %s,"
+                            " 'individual', 'RESIDENT_ID', %s, %s, '110105', 'consumer_loan', 'credit', 10000,"
+                            " 'CNY', 0.18, %s, %s, 'equal_installment', 12, 'AUTH')",
+                            (s, line, lender, as_of, loan.loan_id, key(loan.borrower), key("n" + loan.borrower),
+                             loan.issue, loan.issue + timedelta(days=720)))
+                rows = [r for loan, plan in CASES if loan.lender == lender
+                        if (r := _status_row(loan, m, plan)) is not None]
+                s = submission(lender, "loan_status", as_of)
+                for line, r in enumerate(rows, start=2):
+                    cols = list(r)
+                    cur.execute(f"insert into raw.loan_status (submission_id, line, lender_code, {', '.join(cols)})"
+                                f" values (%s, %s, %s, {', '.join(['%s'] * len(cols))})", (s, line, lender, *r.values()))
+            actions = ACTIONS.get(lender)
+            if actions:
+                s = submission(lender, "collection_actions", JUNE)
+                for line, a in enumerate(actions, start=2):
+                    cols = list(a)
+                    cur.execute(
+                        f"insert into raw.collection_actions (submission_id, line, lender_code, as_of_date,"
+                        f" {', '.join(cols)}) values (%s, %s, %s, %s, {', '.join(['%s'] * len(cols))})",
+                        (s, line, lender, JUNE, *a.values()))
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("dbt_collection")
     with fresh_database("collection") as url:
-        with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
-            cur = conn.cursor()
-            cur.executemany("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)", LENDERS)
-            sid = 0
-
-            def submission(lender: str, kind: str, as_of: date) -> int:
-                nonlocal sid
-                sid += 1
-                cur.execute(
-                    "insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq, file_name,"
-                    " sha256, size_bytes, arrival_key, received_at, processed_at, verdict) values"
-                    " (%s, %s, %s, %s, 1, %s, %s, 100, %s, %s, %s, 'accepted')",
-                    (sid, lender, kind, as_of, f"{lender}_{kind}_{as_of:%Y%m%d}.csv", key(str(sid)), f"a{sid}",
-                     datetime(as_of.year, as_of.month, as_of.day, tzinfo=SHANGHAI) + timedelta(days=3),
-                     datetime(as_of.year, as_of.month, as_of.day, tzinfo=SHANGHAI) + timedelta(days=3)))
-                return sid
-
-            for lender in CODES:
-                for m, as_of in enumerate(MONTHS):
-                    new = [loan for loan, _ in CASES if loan.lender == lender
-                           and (loan.issue <= as_of if m == 0 else MONTHS[m - 1] < loan.issue <= as_of)]
-                    if new:
-                        s = submission(lender, "loans", as_of)
-                        for line, loan in enumerate(new, start=2):
-                            cur.execute(
-                                "insert into raw.loans (submission_id, line, lender_code, as_of_date, loan_id,"
-                                " borrower_type, id_type, borrower_key, name_hash, region_code, product_type,"
-                                " guarantee_type, principal, currency, annual_rate, issue_date, maturity_date,"
-                                " repayment_method, installments, consent_ref) values (%s, %s, %s, %s, %s,"
-                                " 'individual', 'RESIDENT_ID', %s, %s, '110105', 'consumer_loan', 'credit', 10000,"
-                                " 'CNY', 0.18, %s, %s, 'equal_installment', 12, 'AUTH')",
-                                (s, line, lender, as_of, loan.loan_id, key(loan.borrower), key("n" + loan.borrower),
-                                 loan.issue, loan.issue + timedelta(days=720)))
-                    rows = [r for loan, plan in CASES if loan.lender == lender
-                            if (r := _status_row(loan, m, plan)) is not None]
-                    s = submission(lender, "loan_status", as_of)
-                    for line, r in enumerate(rows, start=2):
-                        cols = list(r)
-                        cur.execute(f"insert into raw.loan_status (submission_id, line, lender_code, {', '.join(cols)})"
-                                    f" values (%s, %s, %s, {', '.join(['%s'] * len(cols))})", (s, line, lender, *r.values()))
-                actions = ACTIONS.get(lender)
-                if actions:
-                    s = submission(lender, "collection_actions", JUNE)
-                    for line, a in enumerate(actions, start=2):
-                        cols = list(a)
-                        cur.execute(
-                            f"insert into raw.collection_actions (submission_id, line, lender_code, as_of_date,"
-                            f" {', '.join(cols)}) values (%s, %s, %s, %s, {', '.join(['%s'] * len(cols))})",
-                            (s, line, lender, JUNE, *a.values()))
+        with psycopg.connect(url, autocommit=True) as conn:
+            load(conn)
         dbt(url, work_dir, "build", "--select", "+mart_lender_alerts+", "+mart_segment_cure_rates+",
             "+mart_conduct_findings+", "+mart_collection_conduct+", "--indirect-selection", "cautious")
         yield url

@@ -1,8 +1,9 @@
 """Early-warning alerts (风险预警) and collection-conduct findings, read from the marts.
 
 Each lender reads only its own alerts: `lender_alerts` filters on the lender, and `export_alerts`
-writes one lender's alerts to exports/<lender>/ (the per-lender feed until the publication step
-carries them into the shared schema and roles restrict the reading). The alerts mart never holds
+writes one lender's alerts to exports/<lender>/ from the latest build. The publication step also
+publishes them with each feed version (shared.lender_alerts; a lender role reads its own in
+shared.v_lender_alerts, a member export holds its own only). The alerts mart never holds
 another lender's code; the export keeps to the mart's columns.
 """
 

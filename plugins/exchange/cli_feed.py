@@ -46,7 +46,7 @@ def feed_status_cmd(as_json: bool) -> None:
 
 
 def print_live(live: dict | None) -> None:
-    """Published version, blacklist size by reason and default feed size (the end of `make demo`)."""
+    """Published version, blacklist size by reason, default feed and alerts sizes (the end of `make demo`)."""
     if not live:
         console.print("尚无已发布版本 no version published yet")
         return
@@ -60,6 +60,9 @@ def print_live(live: dict | None) -> None:
     by_status = counts.get("default_feed_by_status", {})
     console.print(f"  违约信息 default feed: {live['default_feed_rows']} episodes ("
                   + ", ".join(f"{k} {v}" for k, v in by_status.items()) + ")")
+    by_type = counts.get("lender_alerts_by_type", {})
+    console.print(f"  风险预警 alerts (each lender reads its own): {live.get('lender_alerts_rows', 0)} ("
+                  + ", ".join(f"{k} {v}" for k, v in by_type.items()) + ")")
     console.print(f"  待告知 held back for want of a notice_date: {live['pending_notice_rows']} records; "
                   f"exports: {live['export_dir']}")
 

@@ -42,6 +42,7 @@ RAW_SUITES = {
 CANDIDATE_SUITES = {
     "blacklist_candidates": "select * from publication.pub_blacklist_candidates where not pending_notice",
     "default_feed_candidates": "select * from publication.pub_default_feed_candidates where not pending_notice",
+    "lender_alerts_candidates": "select * from publication.pub_lender_alerts_candidates",
 }
 SIZE_CHECKS = {"blacklist": "blacklist_candidates", "default_feed": "default_feed_candidates"}
 
@@ -119,7 +120,7 @@ def _describe(exp_result: Any) -> str:
 
 def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int] | None,
              today: date | None = None, settings: Settings | None = None) -> GateResult:
-    """Validate the raw batch (submissions raw_after < id <= raw_through) and both candidates.
+    """Validate the raw batch (submissions raw_after < id <= raw_through) and every candidate table.
 
     Returns the result (never raises for failed expectations; the caller decides); raises
     ExchangeError G_GX_ERROR when GX itself cannot run.

@@ -11,11 +11,16 @@
 2. ``publish_version`` writes exports/<version>/ (CSV + Parquet per table, manifest.json with
    SHA-256 of every file), then in ONE transaction moves shared.live_version to the new version,
    marks the previous one superseded and purges what retention requires. Readers of
-   shared.blacklist / shared.default_feed see the old or the new version, never a mix.
+   shared.blacklist / shared.default_feed / shared.lender_alerts see the old or the new version,
+   never a mix.
 3. ``approve`` is the only way past a failed gate: the association names the version and a
    reason; it is recorded in control.feed_approvals and control.audit_log, then published.
    A failure of a clear-identifier check (no_clear_identifier) cannot be approved: personal
    identities never leave the archive, whoever says so.
+
+Early-warning alerts (风险预警, publication.pub_lender_alerts_candidates) are published with each
+version like the blacklist and the default feed: shared.lender_alerts for the association, each
+lender its own through shared.v_lender_alerts and its member export.
 
 Records without a notice_date (pending_notice) are never published: they are kept in
 shared.pending_notice_rows for the reporting lender only, and written to
@@ -39,6 +44,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from .alerts import ALERT_COLUMNS
 from .errors import ExchangeError
 from .gate import GateFailed, GateResult, run_gate, summary
 from .identifiers import load_pseudonymizer
@@ -57,6 +63,8 @@ DEFAULT_FEED_COLUMNS = [
     "default_date", "max_dpd", "amount_at_default", "episode_status", "end_date", "purge_date", "notice_date",
     "disputed", "source_submission_id", "source_line",
 ]
+LENDER_ALERT_COLUMNS = ["alert_key", "lender_code", "loan_ref", *(c for c in ALERT_COLUMNS if c != "loan_id")]
+"""Published alerts: the contract number replaced by the loan reference (HMAC), as in the default feed."""
 PENDING_COLUMNS = [
     "lender_code", "borrower_key", "loan_ref", "record_kind", "reason_code", "default_date",
     "source_submission_id", "source_line",
@@ -64,13 +72,16 @@ PENDING_COLUMNS = [
 TABLES = {
     "blacklist": ("shared.blacklist_rows", BLACKLIST_COLUMNS, "borrower_key"),
     "default_feed": ("shared.default_feed_rows", DEFAULT_FEED_COLUMNS, "loan_ref, default_episode_no"),
+    "lender_alerts": ("shared.lender_alerts_versions", LENDER_ALERT_COLUMNS, "alert_key"),
 }
+ROW_TABLES = (*(table for table, _, _ in TABLES.values()), "shared.pending_notice_rows")
+"""Every table holding a version's rows (staged, purged and dropped together)."""
 _TYPES = {
     "reason_b1": "bool", "reason_b2": "bool", "reason_b3": "bool", "reason_b4": "bool", "disputed": "bool",
     "first_listed_date": "date", "notice_date": "date", "dispute_deadline": "date", "default_date": "date",
-    "end_date": "date", "purge_date": "date",
+    "end_date": "date", "purge_date": "date", "first_seen_date": "date", "as_of_date": "date",
     "lenders_count": "int", "max_dpd": "int", "source_submission_id": "int", "source_line": "int",
-    "default_episode_no": "int",
+    "default_episode_no": "int", "other_lender_count": "int", "max_dpd_elsewhere": "int",
     "total_overdue": "numeric", "amount_at_default": "numeric",
 }
 
@@ -141,8 +152,9 @@ def _fetch(conn: psycopg.Connection, sql: str, params: tuple = ()) -> list[dict[
 
 
 def _candidates(conn: psycopg.Connection, settings: Settings) -> tuple[date | None, dict[str, list[dict[str, Any]]]]:
-    """Publishable blacklist and default-feed rows and the pending ones, in export order."""
-    for table in ("pub_blacklist_candidates", "pub_default_feed_candidates", "pub_listing_reasons"):
+    """Publishable blacklist, default-feed and alert rows and the pending ones, in export order."""
+    for table in ("pub_blacklist_candidates", "pub_default_feed_candidates", "pub_listing_reasons",
+                  "pub_lender_alerts_candidates"):
         if not conn.execute("select to_regclass(%s)", (f"publication.{table}",)).fetchone()[0]:
             raise ExchangeError("P_NO_CANDIDATES", f"publication.{table} does not exist: run the transform (dbt) first")
     pseudo = load_pseudonymizer(settings.state_dir)
@@ -169,7 +181,12 @@ def _candidates(conn: psycopg.Connection, settings: Settings) -> tuple[date | No
     as_of = conn.execute("select max(publication_as_of) from publication.pub_default_feed_candidates").fetchone()[0]
     if as_of is None:
         as_of = conn.execute("select max(as_of_date) from raw.loan_status").fetchone()[0]
-    return as_of, {"blacklist": blacklist, "default_feed": published_feed, "pending": pending}
+    alerts = []
+    for row in _fetch(conn, "select * from publication.pub_lender_alerts_candidates order by alert_key"):
+        row["loan_ref"] = pseudo.loan_ref(row["lender_code"], row["loan_id"])
+        alerts.append({c: row[c] for c in LENDER_ALERT_COLUMNS})
+    return as_of, {"blacklist": blacklist, "default_feed": published_feed, "lender_alerts": alerts,
+                   "pending": pending}
 
 
 def _fingerprint(as_of: date | None, data: dict[str, list[dict[str, Any]]]) -> str:
@@ -187,10 +204,14 @@ def _counts(data: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     by_status: dict[str, int] = {}
     for r in data["default_feed"]:
         by_status[r["episode_status"]] = by_status.get(r["episode_status"], 0) + 1
+    by_type: dict[str, int] = {}
+    for r in data["lender_alerts"]:
+        by_type[r["alert_type"]] = by_type.get(r["alert_type"], 0) + 1
     return {"blacklist": len(data["blacklist"]), "default_feed": len(data["default_feed"]),
             "pending_notice": len(data["pending"]), "blacklist_by_reason": by_reason,
             "default_feed_by_status": dict(sorted(by_status.items())),
-            "disputed": sum(1 for r in data["blacklist"] if r["disputed"])}
+            "disputed": sum(1 for r in data["blacklist"] if r["disputed"]),
+            "lender_alerts": len(data["lender_alerts"]), "lender_alerts_by_type": dict(sorted(by_type.items()))}
 
 
 def _copy_rows(conn: psycopg.Connection, table: str, version: int, columns: list[str],
@@ -243,10 +264,10 @@ def stage_and_gate(*, settings: Settings | None = None, today: date | None = Non
                 version = (latest[0]["version"] if latest else 0) + 1
                 conn.execute(
                     "insert into shared.feed_versions (version, as_of_date, content_sha256, raw_through_submission_id,"
-                    " blacklist_rows, default_feed_rows, pending_notice_rows, counts)"
-                    " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    " blacklist_rows, default_feed_rows, pending_notice_rows, lender_alerts_rows, counts)"
+                    " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (version, as_of, content, raw_through, counts["blacklist"], counts["default_feed"],
-                     counts["pending_notice"], json.dumps(counts)))
+                     counts["pending_notice"], counts["lender_alerts"], json.dumps(counts)))
         previous = ({"blacklist": live["blacklist_rows"], "default_feed": live["default_feed_rows"]} if live else None)
         raw_after = live["raw_through_submission_id"] if live else 0
 
@@ -259,7 +280,7 @@ def stage_and_gate(*, settings: Settings | None = None, today: date | None = Non
         try:
             with conn.transaction():
                 # the rows of the version, written once (approval publishes exactly these)
-                for table in ("shared.blacklist_rows", "shared.default_feed_rows", "shared.pending_notice_rows"):
+                for table in ROW_TABLES:
                     conn.execute(f"delete from {table} where version = %s", (version,))
                 if not stage:
                     raise _NotStaged
@@ -309,7 +330,8 @@ def write_exports(conn: psycopg.Connection, version: int, out_dir: Path, *, lend
     """Write the version's tables as CSV and Parquet plus manifest.json (SHA-256 of every file).
 
     With `lender`, the copy is that member's view: its own lender code, other lenders as their
-    category, no source rows (a member never sees another lender's submission ids).
+    category, no source rows (a member never sees another lender's submission ids), and only its
+    own alerts.
     """
     meta = _fetch(conn, "select version, as_of_date, content_sha256 from shared.feed_versions where version = %s",
                   (version,))
@@ -324,7 +346,10 @@ def write_exports(conn: psycopg.Connection, version: int, out_dir: Path, *, lend
                      if c not in hidden and c != "lender_category"]
         feed = [{**r, "reporting_lender": r["lender_code"] if r["lender_code"] == lender else r["lender_category"]}
                 for r in data["default_feed"]]
-        tables = {"blacklist": (bl_cols, data["blacklist"]), "default_feed": (feed_cols, feed)}
+        alert_cols = [c for c in LENDER_ALERT_COLUMNS if c != "lender_code"]
+        own_alerts = [r for r in data["lender_alerts"] if r["lender_code"] == lender]
+        tables = {"blacklist": (bl_cols, data["blacklist"]), "default_feed": (feed_cols, feed),
+                  "lender_alerts": (alert_cols, own_alerts)}
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Any] = {}
     for name, (columns, rows) in tables.items():
@@ -431,7 +456,7 @@ def purge(conn: psycopg.Connection, today: date, settings: Settings) -> dict[str
         " and (status = 'superseded' or version < (select version from shared.live_version))",
         (KEEP_VERSIONS,)).fetchall()
     dropped = [v for (v,) in old]
-    for table in ("shared.blacklist_rows", "shared.default_feed_rows", "shared.pending_notice_rows"):
+    for table in ROW_TABLES:
         conn.execute(f"delete from {table} where version = any(%s)", (dropped,))
     for version in sorted(touched | set(dropped)):
         shutil.rmtree(settings.exports / str(version), ignore_errors=True)
@@ -482,7 +507,7 @@ def approve(version: int, reason: str, *, by: str | None = None, settings: Setti
 def feed_status(conn: psycopg.Connection, limit: int = 10) -> dict[str, Any]:
     live = live_version(conn)
     versions = _fetch(conn, "select version, as_of_date, status, blacklist_rows, default_feed_rows, pending_notice_rows,"
-                            " validation_success, created_at, published_at, approved_by, approval_reason"
+                            " lender_alerts_rows, validation_success, created_at, published_at, approved_by, approval_reason"
                             " from shared.feed_versions order by version desc limit %s", (limit,))
     return {"live": live, "versions": versions}
 

@@ -1,0 +1,161 @@
+"""Early-warning alerts published with each feed version (issue 5 item 2), on crafted data.
+
+The crafted lenders and loans of tests/test_collection_models.py go into a fresh database; dbt
+builds the publication candidates (which include the alerts) and the gate and publication run
+for real (Great Expectations, exports). Loan ids carry their lender's code, so an alert that
+leaked another lender would show that lender's code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+import test_collection_models as crafted
+from conftest import TEST_SECRET
+from databases import fresh_database
+from dbt_support import dbt, environment
+from psycopg.rows import dict_row
+
+from exchange.access import ensure_lender_role
+from exchange.alerts import ALERT_COLUMNS
+from exchange.identifiers import Pseudonymizer
+from exchange.publish import publish_version, run_publication, stage_and_gate, write_exports
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, dict]]:
+    home = tmp_path_factory.mktemp("alert_publication")
+    with fresh_database("alert_publication") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            crafted.load(conn)
+            for code in crafted.CODES:
+                ensure_lender_role(conn, code)
+        dbt(url, home, "seed")
+        dbt(url, home, "run", "--select", "+path:models/publication")
+        with environment(EXCHANGE_DB_URL=url, EXCHANGE_HOME=str(home), EXCHANGE_PSEUDONYM_KEY=TEST_SECRET):
+            first = run_publication(today=date.today())
+            yield url, home, first
+
+
+def _rows(url: str, sql: str, params: tuple = (), role: str | None = None) -> list[dict]:
+    with psycopg.connect(url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        if role:
+            cur.execute(f"set role {role}")
+        return cur.execute(sql, params).fetchall()
+
+
+def test_alerts_are_published_in_the_live_version(world) -> None:
+    url, _, first = world
+    mart = {r["alert_key"]: r for r in _rows(url, "select * from marts.mart_lender_alerts")}
+    live = {r["alert_key"]: r for r in _rows(url, "select * from shared.lender_alerts")}
+    assert len(mart) >= 6 and live.keys() == mart.keys()
+    assert {r["version"] for r in live.values()} == {first["version"]}
+    pseudo = Pseudonymizer(TEST_SECRET.encode())
+    shown = [c for c in ALERT_COLUMNS if c != "loan_id"]
+    for k, row in live.items():
+        assert {c: row[c] for c in shown} == {c: mart[k][c] for c in shown}
+        assert row["loan_ref"] == pseudo.loan_ref(mart[k]["lender_code"], mart[k]["loan_id"])
+    [version] = _rows(url, "select lender_alerts_rows, counts from shared.feed_versions where version = %s",
+                      (first["version"],))
+    assert version["lender_alerts_rows"] == len(mart) == first["counts"]["lender_alerts"]
+    assert sum(version["counts"]["lender_alerts_by_type"].values()) == len(mart)
+    assert "lender_alerts_candidates" in first["gate"]["suites"]
+
+
+def test_a_lender_role_reads_only_its_own_alerts(world) -> None:
+    url, _, _ = world
+    everyone = _rows(url, "select lender_code, alert_key from shared.lender_alerts")
+    assert {r["lender_code"] for r in everyone} >= {"XD01"}
+    for code in crafted.CODES:
+        mine = _rows(url, "select * from shared.v_lender_alerts", role=f"lender_{code.lower()}")
+        assert {r["alert_key"] for r in mine} == {r["alert_key"] for r in everyone if r["lender_code"] == code}
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            _rows(url, "select * from shared.lender_alerts", role=f"lender_{code.lower()}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            _rows(url, "select * from shared.lender_alerts_versions", role=f"lender_{code.lower()}")
+    assert len(_rows(url, "select * from shared.lender_alerts", role="association")) == len(everyone)
+
+
+def test_no_alert_column_names_another_lender(world) -> None:
+    url, _, _ = world
+    rows = _rows(url, "select * from shared.lender_alerts_versions")
+    assert rows
+    for row in rows:
+        others = [c for c in crafted.CODES if c != row["lender_code"]]
+        for column, value in row.items():
+            if column == "lender_code" or value is None:
+                continue
+            assert not [c for c in others if c in str(value)], (column, value)
+
+
+def test_a_member_export_holds_only_its_own_alerts(world, tmp_path: Path) -> None:
+    url, home, first = world
+    with environment(EXCHANGE_DB_URL=url, EXCHANGE_HOME=str(home), EXCHANGE_PSEUDONYM_KEY=TEST_SECRET), \
+            psycopg.connect(url) as conn:
+        association = write_exports(conn, first["version"], tmp_path / "all")
+        member = write_exports(conn, first["version"], tmp_path / "XD01", lender="XD01")
+    everyone = _rows(url, "select lender_code, alert_key from shared.lender_alerts")
+    assert association["files"]["lender_alerts.csv"]["rows"] == len(everyone)
+    assert "lender_code" in association["columns"]["lender_alerts"]
+    assert "lender_code" not in member["columns"]["lender_alerts"]
+    exported = list(csv.DictReader(io.StringIO((tmp_path / "XD01" / "lender_alerts.csv").read_text("utf-8"))))
+    assert {r["alert_key"] for r in exported} == {r["alert_key"] for r in everyone if r["lender_code"] == "XD01"}
+    assert exported and "loan_id" not in exported[0]
+    text = (tmp_path / "XD01" / "lender_alerts.csv").read_text("utf-8")
+    assert "WD02" not in text and "DB03" not in text
+    # the published export directory of the version carries the alerts too
+    assert (Path(first["export_dir"]) / "lender_alerts.parquet").exists()
+
+
+def test_alerts_switch_with_the_version_atomically(world) -> None:
+    url, home, first = world
+    with psycopg.connect(url, autocommit=True) as conn:
+        # one alert less in the candidates: a new version with the blacklist and feed unchanged
+        dropped = conn.execute("delete from publication.pub_lender_alerts_candidates where alert_key ="
+                               " (select min(alert_key) from publication.pub_lender_alerts_candidates)"
+                               " returning alert_key").fetchone()[0]
+    total = len(_rows(url, "select 1 from shared.lender_alerts"))
+    seen: list[tuple] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                # one statement: the live version of the blacklist and of the alerts must agree
+                seen.append(conn.execute(
+                    "select (select array_agg(distinct version) from shared.blacklist),"
+                    " (select array_agg(distinct version) from shared.lender_alerts),"
+                    " (select count(*) from shared.lender_alerts)").fetchone())
+
+    thread = threading.Thread(target=reader)
+    try:
+        with environment(EXCHANGE_DB_URL=url, EXCHANGE_HOME=str(home), EXCHANGE_PSEUDONYM_KEY=TEST_SECRET):
+            staged = stage_and_gate(today=date.today())
+            assert staged.version == first["version"] + 1 and staged.counts["lender_alerts"] == total - 1
+            # staged but not live: members still see the old version's alerts
+            assert len(_rows(url, "select 1 from shared.lender_alerts")) == total
+            thread.start()
+            while not seen:
+                time.sleep(0.01)
+            publish_version(staged.version, today=date.today())
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join()
+    keys = {r["alert_key"] for r in _rows(url, "select alert_key from shared.lender_alerts")}
+    assert dropped not in keys and len(keys) == total - 1
+    assert seen
+    for bl_versions, alert_versions, count in seen:
+        assert bl_versions == alert_versions and len(alert_versions) == 1
+        assert count == (total if alert_versions == [first["version"]] else total - 1)
+    # the previous version's alerts are kept for rollback, under their own version
+    assert len(_rows(url, "select 1 from shared.lender_alerts_versions where version = %s",
+                     (first["version"],))) == total
