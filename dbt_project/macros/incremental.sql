@@ -297,3 +297,16 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }};
 {%- endmacro %}
+
+{% macro rebuilt_status_files(rebuild, month_expression='rebuild.rebuild_month') -%}
+    {#- ids of the status files in force from each rebuilt lender's month_expression on: the
+        loan-level tables hold exactly their rows there. Used as array(...) so the filter reaches
+        the status_submission_id index instead of a range over every lender's months. -#}
+    select submissions.submission_id
+    from {{ ref('int_submissions_effective') }} as submissions
+    inner join {{ rebuild }} as rebuild
+        on rebuild.lender_code = submissions.lender_code
+        and submissions.report_month >= {{ month_expression }}
+    where submissions.kind = 'loan_status'
+        and submissions.is_effective
+{%- endmacro %}

@@ -26,6 +26,14 @@ rebuild as (
     {{ consumed_rebuilds('int_loan_status_history') }}
 ),
 
+rebuild_all_lenders as (
+    -- a row mixes lenders: every lender from the earliest month rebuilt
+    select
+        lenders.lender_code,
+        (select min(rebuild.rebuild_month) from rebuild) as rebuild_month
+    from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as lenders
+),
+
 {% endif %}
 
 month_end_reports as (
@@ -33,9 +41,9 @@ month_end_reports as (
     from {{ ref('int_loan_status_history') }}
     where is_month_last_report
     {% if is_incremental() %}
-        -- the lenders as an array parameter, so the filter reaches the (lender_code, report_month) index
-        and lender_code = any(array(select distinct lender_code from {{ ref('int_submissions_effective') }}))
-        and report_month >= (select min(rebuild_month) from rebuild)
+        -- every lender's status files from the earliest month rebuilt, as an array parameter so the
+        -- filter reaches the status_submission_id index
+        and status_submission_id = any(array({{ rebuilt_status_files('rebuild_all_lenders') }}))
     {% endif %}
 ),
 

@@ -67,6 +67,9 @@ read_rows as (
     inner join rebuild_ranges
         on rebuild_ranges.lender_code = history.lender_code
         and history.report_month >= rebuild_ranges.read_from_month
+    where history.status_submission_id = any(array(
+        {{ rebuilt_status_files('rebuild_ranges', 'rebuild_ranges.read_from_month') }}
+    ))
 ),
 
 anchors as (

@@ -36,9 +36,7 @@ recent as (
     -- the reports of the months rebuilt
     select history.*
     from {{ ref('int_loan_status_history') }} as history
-    inner join rebuild
-        on rebuild.lender_code = history.lender_code
-        and history.report_month >= rebuild.rebuild_month
+    where history.status_submission_id = any(array({{ rebuilt_status_files('rebuild') }}))
 ),
 
 built as (

@@ -1,18 +1,46 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuilt_months',
+        rebuild_producer='fct_loan_status',
+        rebuild_scope='lender',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['lender_code', 'report_month']},
+        ],
+        post_hook="{{ mark_rebuilds_consumed('fct_loan_status') }}",
+    )
+}}
+-- depends_on: {{ ref('int_submissions_effective') }}
+
 {# Portfolio quality (资产质量): one row per lender, product, region and month, over the loans
     active at the month's last report (normal, overdue, restructured). Ratios by balance use
-    outstanding principal; 90+ means DPD of 91 days or more. #}
+    outstanding principal; 90+ means DPD of 91 days or more. An incremental run rebuilds each
+    lender's months from the first one fct_loan_status rebuilt. #}
 
 with
 
-loan_status as (
-    select * from {{ ref('fct_loan_status') }}
+{% if is_incremental() %}
+
+rebuild as (
+    {{ consumed_rebuilds('fct_loan_status') }}
 ),
 
+{% endif %}
+
 month_end_book as (
-    select *
-    from loan_status
-    where is_month_last_report
-        and is_active
+    select loan_status.*
+    from {{ ref('fct_loan_status') }} as loan_status
+    {% if is_incremental() %}
+    inner join rebuild
+        on rebuild.lender_code = loan_status.lender_code
+        and loan_status.report_month >= rebuild.rebuild_month
+    {% endif %}
+    where loan_status.is_month_last_report
+        and loan_status.is_active
+    {% if is_incremental() %}
+        and loan_status.status_submission_id = any(array({{ rebuilt_status_files('rebuild') }}))
+    {% endif %}
 ),
 
 aggregated as (

@@ -40,6 +40,11 @@ month_end as (
         and loan_status.report_month >= (rebuild.rebuild_month - interval '1 month')::date
     {% endif %}
     where loan_status.is_month_last_report
+    {% if is_incremental() %}
+        and loan_status.status_submission_id = any(array(
+            {{ rebuilt_status_files('rebuild', "(rebuild.rebuild_month - interval '1 month')::date") }}
+        ))
+    {% endif %}
 ),
 
 lender_months as (
