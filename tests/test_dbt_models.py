@@ -26,6 +26,8 @@ from dbt_support import dbt, environment
 from exchange.transform import TransformFailed, portfolio_summary, run_dbt
 
 SNAPSHOT_SCHEMA = "incremental_snapshot"
+COLLECTION_ONLY = ("int_collection_", "mart_collection_", "mart_conduct_")
+"""Models built from collection_actions alone: empty on this scenario, compared all the same."""
 FORCED_REBUILD_RUN = 6  # this incremental run also passes var('as_of'), as the DAG does
 
 
@@ -85,7 +87,8 @@ def test_incremental_runs_equal_a_full_refresh(built: Built) -> None:
         for table in built.compared_tables:
             snapshot = f"{SNAPSHOT_SCHEMA}.{table.replace('.', '__')}"
             full = conn.execute(f"select count(*) from {table}").fetchone()[0]
-            assert full > 0, f"{table} is empty"
+            # this scenario sends no collection_actions (tests/test_collection_models.py covers those models)
+            assert full > 0 or table.split(".")[1].startswith(COLLECTION_ONLY), f"{table} is empty"
             only_full = conn.execute(f"select count(*) from (table {table} except all table {snapshot}) d").fetchone()[0]
             only_incremental = conn.execute(
                 f"select count(*) from (table {snapshot} except all table {table}) d").fetchone()[0]
