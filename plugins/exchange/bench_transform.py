@@ -25,8 +25,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -36,26 +34,13 @@ from rich.table import Table
 from . import db
 from .bench import _scratch_url
 from .readers import parse_file_name
+from .settings import environment
 
 BIG_MONTHS = 24
 SHORT_HISTORY = 6
 END = dt.date(2025, 12, 31)  # last reporting date of the generated large book (month 25)
 TARGET_RATIO = 1.3
 _TOP_MODELS = 5
-
-
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 class _Scenario:
@@ -80,7 +65,7 @@ class _Scenario:
             conn.execute(f"drop database if exists {self.name} with (force)")
 
     def env(self):
-        return _environment(EXCHANGE_DB_URL=self.url, EXCHANGE_HOME=str(self.home))
+        return environment(EXCHANGE_DB_URL=self.url, EXCHANGE_HOME=str(self.home))
 
     def register(self, lenders) -> None:
         from . import lenders as registry

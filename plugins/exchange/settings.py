@@ -8,6 +8,8 @@ uses; a deployment points EXCHANGE_HOME at its volume.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,3 +54,20 @@ def get_settings() -> Settings:
         max_field_bytes=int(os.environ.get("EXCHANGE_MAX_FIELD_BYTES", "4096")),
         bad_row_threshold=float(os.environ.get("EXCHANGE_BAD_ROW_THRESHOLD", "0.05")),
     )
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables for a block, then restore them: how tests and benchmarks point
+    the exchange's own functions (which read their settings from the environment) at a scratch
+    database and home."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
