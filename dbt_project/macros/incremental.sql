@@ -310,3 +310,17 @@
     where submissions.kind = 'loan_status'
         and submissions.is_effective
 {%- endmacro %}
+
+
+{% macro status_files_rebuilt() %}
+{#- The effective loan_status files of the lender-months being rebuilt (needs a CTE `rebuild` from
+    lender_months_to_rebuild): incremental models read exactly those files' rows through the
+    status_submission_id index instead of scanning the whole history. -#}
+    select submissions.submission_id
+    from {{ ref('int_submissions_effective') }} as submissions
+    inner join rebuild
+        on rebuild.lender_code = submissions.lender_code
+        and submissions.report_month >= rebuild.rebuild_month
+    where submissions.kind = 'loan_status'
+        and submissions.is_effective
+{% endmacro %}

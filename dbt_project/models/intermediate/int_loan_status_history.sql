@@ -38,13 +38,7 @@ rebuild as (
 ),
 
 rebuild_files as (
-    select submissions.submission_id
-    from {{ ref('int_submissions_effective') }} as submissions
-    inner join rebuild
-        on rebuild.lender_code = submissions.lender_code
-        and submissions.report_month >= rebuild.rebuild_month
-    where submissions.kind = 'loan_status'
-        and submissions.is_effective
+    {{ status_files_rebuilt() }}
 ),
 
 {% endif %}
