@@ -108,6 +108,24 @@ def test_status_for_a_loan_never_reported_is_rejected(exchange_home, lender, con
     assert _problems(conn, out.submission_id) == [(31, "loan_id", "R_UNKNOWN_LOAN")]
 
 
+def test_a_loan_reported_twice_is_caught_across_chunks(exchange_home, lender, conn, monkeypatch):
+    """Small blocks put each repeat in a later chunk than its first report: known and unknown loans alike."""
+    from exchange import readers
+
+    monkeypatch.setattr(readers, "FIRST_BLOCK_BYTES", 600)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 600)
+    ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(i) for i in range(1, 41)])))
+    rows = [status_row(i) for i in range(1, 41)] + [status_row(98), status_row(7), status_row(98), status_row(7)]
+    rows += [status_row(i) for i in range(41, 60)]  # unknown loans, to keep the later chunks busy
+    out = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131.csv", csv_text(rows, "loan_status")))
+    problems = _problems(conn, out.submission_id)
+    assert [p for p in problems if p[2] == "R_DUPLICATE_KEY"] == [(43, "loan_id", "R_DUPLICATE_KEY"),
+                                                                  (44, "loan_id", "R_DUPLICATE_KEY"),
+                                                                  (45, "loan_id", "R_DUPLICATE_KEY")]
+    unknown = [p[0] for p in problems if p[2] == "R_UNKNOWN_LOAN"]
+    assert unknown == [42, 44, *range(46, 65)]
+
+
 def test_suspended_lender_files_are_rejected(exchange_home, lender, conn):
     lenders.set_status(conn, lender, "suspended", "test")
     out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(1)])))

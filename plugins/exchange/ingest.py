@@ -15,7 +15,8 @@ import queue
 import shutil
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -265,8 +266,8 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
     free_text = [f.column for f in kind.fields if f.type == "text" and f.storage == "clear"]
     with conn.cursor() as cur, cur.copy(
             f"copy {kind.raw_table} ({', '.join(columns)}) from stdin with (format text, null '')") as copy, \
-            _CopyFeeder(copy) as feed:
-        for chunk in found.chunks:
+            _CopyFeeder(copy, lambda table: _copy_text(table, tags, columns, free_text)) as feed:
+        for chunk in _read_ahead(found.chunks):
             result = validator.validate(chunk)
             problems.append(result.problems)
             accepted = result.accepted
@@ -276,7 +277,20 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
             warned = result.problems.loc[result.problems.severity == "warning", "line"]
             counts["rows_warned"] += pc.sum(pc.is_in(accepted["line"], value_set=pa.array(warned, pa.int64()))).as_py() or 0
             if accepted.num_rows:
-                feed.write(_copy_text(accepted, tags, columns, free_text))
+                feed.write(accepted)
+
+
+def _read_ahead(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """The chunks, each next one read in a worker thread while the current one is validated.
+
+    Arrow's CSV parser runs without the GIL, so reading overlaps validation; one chunk at
+    most is read ahead, so memory stays flat.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = pool.submit(next, chunks, None)
+            yield chunk
 
 
 def _known_loans(conn: psycopg.Connection, lender_code: str) -> pa.Array:
@@ -319,16 +333,19 @@ def _escaped(text: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 class _CopyFeeder:
-    """Sends COPY data from a worker thread, so the server parses one chunk while the next is validated.
+    """Renders and sends COPY data from a worker thread, so the server parses one chunk while
+    the next is validated.
 
-    The machine's second core runs PostgreSQL's side of the COPY; writing from the main thread
-    would leave one side idle while the other works. At most one chunk waits in the queue, so
-    memory stays flat however far validation runs ahead of the server.
+    The machine's second core runs PostgreSQL's side of the COPY; rendering and writing from
+    the main thread would leave one side idle while the other works (Arrow's CSV writer runs
+    without the GIL). At most one chunk waits in the queue, so memory stays flat however far
+    validation runs ahead of the server.
     """
 
-    def __init__(self, copy: psycopg.Copy):
+    def __init__(self, copy: psycopg.Copy, render: Callable[[pa.Table], memoryview]):
         self._copy = copy
-        self._queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=1)
+        self._render = render
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._worker = threading.Thread(target=self._send, name="copy-feeder", daemon=True)
 
@@ -340,11 +357,11 @@ class _CopyFeeder:
         while (data := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._copy.write(data)
+                    self._copy.write(self._render(data))
                 except BaseException as exc:  # handed to the main thread, which owns the transaction
                     self._error = exc
 
-    def write(self, data: memoryview) -> None:
+    def write(self, data: pa.Table) -> None:
         self._raise_error()
         self._queue.put(data)
 

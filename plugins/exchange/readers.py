@@ -32,6 +32,8 @@ from .spec import ENCODINGS, FILE_NAME_RE, KINDS, Kind, header_key, header_map
 BLOCK_BYTES = 8 << 20
 """The CSV reader's unit (about 100k status rows): large enough that per-block costs stay small,
 small enough that a 20 MB file already reaches the memory the largest one needs."""
+_ASCII_BLANKS = (b" ", b"\t", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+"""The ASCII characters str.strip() removes, besides the line breaks that end records."""
 FIRST_BLOCK_BYTES = 1 << 20
 """A small first block, so the database starts loading rows a moment after the header is read."""
 CHUNK_ROWS = 50_000  # rows per chunk from an xlsx sheet
@@ -148,6 +150,9 @@ class Chunk:
     lines: np.ndarray  # int64, one per data row
     columns: dict[str, pd.Series]
     bad_width: list[int]  # lines whose field count differs from the header (R_COLUMNS)
+    trimmed: bool = False
+    """True when no cell can have surrounding whitespace (an ASCII block without any), so
+    validation may skip trimming."""
 
 
 class _Incomplete(Exception):
@@ -293,7 +298,7 @@ def _plain_block(block: bytes, line: int, header: Header, max_field: int) -> Chu
     if blank is not None:
         table, rows = table.filter(~blank), rows[~blank]
     columns = {name: _series(table.column(pos).combine_chunks()) for name, pos in header.positions.items()}
-    return Chunk(rows, columns, [])
+    return Chunk(rows, columns, [], trimmed=block.isascii() and not any(c in block for c in _ASCII_BLANKS))
 
 
 def _check_field_sizes(table: pa.Table, line: int, max_field: int) -> None:

@@ -11,7 +11,6 @@ rejected; warnings keep the row.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -89,14 +88,16 @@ class Validator:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self._seen_keys: list[pa.Array] = []
+        self._seen_keys: list[pa.Array] = []  # keys of earlier chunks that are not known loans
+        self._seen_known = np.zeros(len(ctx.known_loans), dtype=bool)  # known loans met in earlier chunks
         self._regions = pa.array(sorted(ctx.regions), pa.string())
 
     def validate(self, chunk: Chunk) -> Result:
         kind = self.ctx.kind
         lines = chunk.lines
-        raw = {f.name: _stripped(chunk.columns.get(f.name), len(lines)) for f in kind.fields}
+        raw = {f.name: _stripped(chunk.columns.get(f.name), len(lines), chunk.trimmed) for f in kind.fields}
         found = _Found(lines)
+        self._iso_dates: set[str] = set()
         for line in chunk.bad_width:
             found.one(line, None, "R_COLUMNS")
         values: dict[str, Values] = {}
@@ -173,7 +174,9 @@ class Validator:
         return number, shaped & ~out_of_range
 
     def _date(self, f: Field, s: pa.Array, present: np.ndarray, found: _Found) -> tuple[np.ndarray, np.ndarray]:
-        dates = _calendar_dates(s)
+        dates, iso = _calendar_dates(s)
+        if iso:
+            self._iso_dates.add(f.name)
         sane = ~np.isnat(dates) & (dates >= np.datetime64("1900-01-01")) & (dates <= np.datetime64("2100-12-31"))
         found.add(present & ~sane, f.name, "R_DATE")
         return dates, present & sane
@@ -226,12 +229,25 @@ class Validator:
     # ---- cross-field rules ---------------------------------------------------------------
 
     def _key_hits(self, values: dict[str, Values], ok: dict[str, np.ndarray]) -> dict[str, _KeyHits]:
-        """For the fields of the unique and known-loan rules: one hash table over the chunk serves both."""
+        """For the fields of the unique and known-loan rules: one hash table over the chunk serves both.
+
+        A key met in an earlier chunk is remembered as a mark on the known loan it equals, and
+        as itself only when it equals none; so a chunk probes the lender's known loans once,
+        not also every key of the file before it.
+        """
         hits = {}
-        for name in {r.field for r in self.ctx.kind.rules if r.check in ("unique", "known_loan")}:
+        unique = {r.field for r in self.ctx.kind.rules if r.check == "unique"}
+        for name in unique | {r.field for r in self.ctx.kind.rules if r.check == "known_loan"}:
             keys = pc.if_else(ok[name], values[name], None)
-            first, (earlier, known) = _first_and_member(keys, [self._seen_keys, [self.ctx.known_loans]])
-            hits[name] = _KeyHits(keys, first, earlier, known)
+            first, earlier, known_rows = _probe(keys, self._seen_keys, self.ctx.known_loans)
+            matched = known_rows >= 0
+            is_known = np.zeros(len(keys), dtype=bool)
+            is_known[known_rows[matched]] = True
+            if name in unique:
+                earlier[known_rows[matched & self._seen_known]] = True
+                self._seen_known |= matched
+                self._seen_keys.append(keys.filter(pa.array(~is_known)).drop_null())
+            hits[name] = _KeyHits(keys, first, earlier[first], is_known[first])
         return hits
 
     def _rule(self, rule: Rule, raw: dict[str, pa.Array], values: dict[str, Values], ok: dict[str, np.ndarray],
@@ -240,7 +256,6 @@ class Validator:
         check = rule.check
         if check == "unique":
             hit = keys[rule.field]
-            self._seen_keys.append(hit.keys.drop_null())
             found.add(good & ((hit.first != np.arange(len(v))) | hit.earlier), rule.field, rule.code)
         elif check == "known_loan":
             found.add(good & ~keys[rule.field].known, rule.field, rule.code)
@@ -285,11 +300,12 @@ class Validator:
         kept = pa.array(keep)
         out: dict[str, pa.Array] = {"line": pa.array(lines[keep], pa.int64())}
         for f in kind.fields:
-            if f.type == "date":
+            if f.type == "date" and f.name not in self._iso_dates:
                 out[f.column] = pa.array(values[f.name][keep], pa.date32()).cast(pa.string())
                 continue
-            if f.type in ("decimal", "integer", "timestamp"):
-                # the validated text is exact; PostgreSQL parses it into numeric without float rounding
+            if f.type in ("decimal", "integer", "timestamp", "date"):
+                # the validated text is exact (numbers: PostgreSQL parses it into numeric without
+                # float rounding; dates: already YYYY-MM-DD throughout)
                 out[f.column] = _null_if_empty(raw[f.name].filter(kept))
                 continue
             v = values[f.name].filter(kept)
@@ -326,11 +342,11 @@ def _keyed(pz: Pseudonymizer, storage: str, values: list[str | None], types: lis
     raise AssertionError(f"unhandled storage {storage}")
 
 
-def _stripped(cells: pd.Series | None, n: int) -> pa.Array:
+def _stripped(cells: pd.Series | None, n: int, trimmed: bool = False) -> pa.Array:
     """A column's cells without surrounding whitespace; a column the file lacks is all empty."""
     if cells is None:
         return pa.array([""] * n, pa.string())
-    return pc.utf8_trim_whitespace(pa.array(cells.array))
+    return pa.array(cells.array) if trimmed else pc.utf8_trim_whitespace(pa.array(cells.array))
 
 
 def _mask(flags: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -368,36 +384,33 @@ class _KeyHits:
     known: np.ndarray
 
 
-def _first_and_member(values: pa.Array, sets: list[list[pa.Array]]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Per value: the position of its first occurrence in `values`, and whether each set holds it.
+def _probe(keys: pa.Array, seen: list[pa.Array], known: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One hash table over the chunk's keys, probed by the chunk itself, the seen keys and the known loans.
 
-    One hash table over the chunk answers all of it. Arrow's is_in would hash the large side (a
-    lender's million loans, the keys of earlier chunks) anew for every chunk, which costs
-    many times more than probing it.
+    Returns, per row, the row of its key's first occurrence in the chunk and whether a seen key
+    equals it; and, per known loan, the (first) row holding it, -1 where none does. Arrow's is_in
+    would hash the large side (a lender's million loans) anew for every chunk, which costs many
+    times more than probing it.
     """
-    n = len(values)
-    probed = pa.chunked_array([values, *itertools.chain.from_iterable(sets)], pa.string())
-    where = pc.index_in(probed, value_set=values)
-    first, start, members = where.slice(0, n).to_numpy(), n, []
-    for arrays in sets:
-        size = sum(len(a) for a in arrays)
-        held = np.zeros(n, dtype=bool)
-        held[where.slice(start, size).drop_null().to_numpy()] = True
-        members.append(held[first])
-        start += size
-    return first, members
+    n, seen_size = len(keys), sum(len(a) for a in seen)
+    where = pc.index_in(pa.chunked_array([keys, *seen, known], pa.string()), value_set=keys)
+    in_seen = np.zeros(n, dtype=bool)
+    in_seen[where.slice(n, seen_size).drop_null().to_numpy()] = True
+    known_rows = where.slice(n + seen_size).fill_null(-1).to_numpy().astype(np.int64)
+    return where.slice(0, n).to_numpy(), in_seen, known_rows
 
 
-def _calendar_dates(s: pa.Array) -> np.ndarray:
-    """Dates in one of the accepted spellings, NaT where none fits or the day does not exist.
+def _calendar_dates(s: pa.Array) -> tuple[np.ndarray, bool]:
+    """Dates in one of the accepted spellings, NaT where none fits or the day does not exist;
+    and whether every non-empty value was already a real YYYY-MM-DD date.
 
     When every value is YYYY-MM-DD, Arrow's strict cast (shape and calendar) reads them all;
     otherwise the spellings are matched one by one.
     """
     try:
-        return pc.cast(_null_if_empty(s), pa.date32()).to_numpy(zero_copy_only=False)
+        return pc.cast(_null_if_empty(s), pa.date32()).to_numpy(zero_copy_only=False), True
     except pa.ArrowInvalid:
-        return _spelled_dates(s)
+        return _spelled_dates(s), False
 
 
 def _spelled_dates(s: pa.Array) -> np.ndarray:

@@ -5,7 +5,7 @@
     conditions, whether the report is "clean" for a cure, and its repayment-profile code. What
     depends on the loan's history (default episodes, cures, the class held until cure) is added
     by int_loan_status_history. Set-based joins against the rules (no per-row subqueries), so a
-    filter on status_submission_id reaches raw.loan_status's primary key. #}
+    filter on status_submission_id reaches raw.loan_status's submission index. #}
 
 with
 

@@ -47,7 +47,7 @@ reports as (
     select *
     from classified
     {% if is_incremental() %}
-    -- an array parameter (not a join), so the filter reaches raw.loan_status's primary key
+    -- an array parameter (not a join), so the filter reaches raw.loan_status's submission index
     where status_submission_id = any(array(select submission_id from rebuild_files))
     {% endif %}
 ),
