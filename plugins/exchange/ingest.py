@@ -253,7 +253,10 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
     ctx = Context(kind=kind, file_date=found.name.as_of, pseudonymizer=load_pseudonymizer(settings.state_dir),
                   regions=load_regions())
     if any(r.check == "known_loan" for r in kind.rules):
-        ctx.known_loans = _known_loans(conn, lender_code)
+        # fetched on a connection of its own while the first chunk is read and its fields checked
+        fetcher = ThreadPoolExecutor(1, thread_name_prefix="known-loans")
+        ctx.known_loans = fetcher.submit(_fetch_known_loans, lender_code)
+        fetcher.shutdown(wait=False)
     if any(r.check == "name_consistent" for r in kind.rules):
         for key, name in conn.execute(_EFFECTIVE_LOANS.format(cols="distinct l.borrower_key, l.name_hash"),
                                       (lender_code,)):
@@ -291,6 +294,13 @@ def _read_ahead(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
         while (chunk := pending.result()) is not None:
             pending = pool.submit(next, chunks, None)
             yield chunk
+
+
+def _fetch_known_loans(lender_code: str) -> pa.Array:
+    """_known_loans on a new connection. The caller holds the lender's ingest lock, so no other
+    ingest changes the lender's loans meanwhile, and this ingest's own rows are not loans."""
+    with db.connect() as conn:
+        return _known_loans(conn, lender_code)
 
 
 def _known_loans(conn: psycopg.Connection, lender_code: str) -> pa.Array:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -72,7 +73,9 @@ class Context:
     file_date: dt.date
     pseudonymizer: Pseudonymizer
     regions: frozenset[str]
-    known_loans: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    known_loans: pa.Array | Future[pa.Array] = field(default_factory=lambda: pa.array([], pa.string()))
+    """The lender's loans, or a Future while they are still being fetched: validation waits for
+    them only when the first chunk's keys are checked."""
     prior_names: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -89,7 +92,7 @@ class Validator:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self._seen_keys: list[pa.Array] = []  # keys of earlier chunks that are not known loans
-        self._seen_known = np.zeros(len(ctx.known_loans), dtype=bool)  # known loans met in earlier chunks
+        self._seen_known: np.ndarray | None = None  # known loans met in earlier chunks
         self._regions = pa.array(sorted(ctx.regions), pa.string())
 
     def validate(self, chunk: Chunk) -> Result:
@@ -239,7 +242,7 @@ class Validator:
         unique = {r.field for r in self.ctx.kind.rules if r.check == "unique"}
         for name in unique | {r.field for r in self.ctx.kind.rules if r.check == "known_loan"}:
             keys = pc.if_else(ok[name], values[name], None)
-            first, earlier, known_rows = _probe(keys, self._seen_keys, self.ctx.known_loans)
+            first, earlier, known_rows = _probe(keys, self._seen_keys, self._known_loans())
             matched = known_rows >= 0
             is_known = np.zeros(len(keys), dtype=bool)
             is_known[known_rows[matched]] = True
@@ -249,6 +252,13 @@ class Validator:
                 self._seen_keys.append(keys.filter(pa.array(~is_known)).drop_null())
             hits[name] = _KeyHits(keys, first, earlier[first], is_known[first])
         return hits
+
+    def _known_loans(self) -> pa.Array:
+        if isinstance(self.ctx.known_loans, Future):
+            self.ctx.known_loans = self.ctx.known_loans.result()
+        if self._seen_known is None:
+            self._seen_known = np.zeros(len(self.ctx.known_loans), dtype=bool)
+        return self.ctx.known_loans
 
     def _rule(self, rule: Rule, raw: dict[str, pa.Array], values: dict[str, Values], ok: dict[str, np.ndarray],
               keys: dict[str, _KeyHits], found: _Found) -> None:
