@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 
 from exchange.access import ensure_lender_role
 from exchange.alerts import ALERT_COLUMNS
+from exchange.gate import GateFailed
 from exchange.identifiers import Pseudonymizer
 from exchange.publish import publish_version, run_publication, stage_and_gate, write_exports
 
@@ -159,3 +160,25 @@ def test_alerts_switch_with_the_version_atomically(world) -> None:
     # the previous version's alerts are kept for rollback, under their own version
     assert len(_rows(url, "select 1 from shared.lender_alerts_versions where version = %s",
                      (first["version"],))) == total
+
+
+def test_a_clear_phone_in_a_collection_batch_fails_the_gate(world) -> None:
+    """The raw collection_actions batch has its own suite: a phone number typed as the actor stops publication."""
+    url, home, first = world
+    assert first["gate"]["suites"]["raw_collection_actions_batch"]["success"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        sid = conn.execute("insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq,"
+                           " file_name, sha256, size_bytes, arrival_key, verdict) select max(submission_id) + 1,"
+                           " 'XD01', 'collection_actions', %s, 2, 'x.csv', repeat('c', 64), 1, 'clear-phone',"
+                           " 'accepted' from control.submissions returning submission_id",
+                           (crafted.JUNE,)).fetchone()[0]
+        conn.execute("insert into raw.collection_actions (submission_id, line, lender_code, as_of_date, loan_id,"
+                     " action_time, channel, actor, contacted_party, outcome) values (%s, 2, 'XD01', %s, 'XD01-L1',"
+                     " now(), 'call', '13812345678', 'borrower', 'contacted')", (sid, crafted.JUNE))
+        # a change in the candidates, so that a version is staged and gated
+        conn.execute("delete from publication.pub_lender_alerts_candidates where alert_key ="
+                     " (select min(alert_key) from publication.pub_lender_alerts_candidates)")
+    with environment(EXCHANGE_DB_URL=url, EXCHANGE_HOME=str(home), EXCHANGE_PSEUDONYM_KEY=TEST_SECRET), \
+            pytest.raises(GateFailed) as failure:
+        stage_and_gate(today=date.today())
+    assert "raw_collection_actions_batch/no_clear_identifier:actor" in failure.value.failed

@@ -38,6 +38,8 @@ RAW_SUITES = {
     "raw_loans_batch": "select * from raw.loans where submission_id > {after} and submission_id <= {through}",
     "raw_loan_status_batch":
         "select * from raw.loan_status where submission_id > {after} and submission_id <= {through}",
+    "raw_collection_actions_batch":
+        "select * from raw.collection_actions where submission_id > {after} and submission_id <= {through}",
 }
 CANDIDATE_SUITES = {
     "blacklist_candidates": "select * from publication.pub_blacklist_candidates where not pending_notice",
