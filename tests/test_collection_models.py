@@ -130,13 +130,15 @@ ACTIONS = {
 }
 
 
-def load(conn: psycopg.Connection) -> None:
+def load(conn: psycopg.Connection, months: range = range(len(MONTHS))) -> None:
     """The crafted lenders, loans, monthly statuses and collection actions (also used by
-    tests/test_alert_publication.py)."""
+    tests/test_alert_publication.py); with `months`, those months' files only (the lenders go in
+    with month 0, the collection actions with June)."""
     with conn.transaction():
         cur = conn.cursor()
-        cur.executemany("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)", LENDERS)
-        sid = 0
+        if 0 in months:
+            cur.executemany("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)", LENDERS)
+        sid = cur.execute("select coalesce(max(submission_id), 0) from control.submissions").fetchone()[0]
 
         def submission(lender: str, kind: str, as_of: date) -> int:
             nonlocal sid
@@ -152,6 +154,8 @@ def load(conn: psycopg.Connection) -> None:
 
         for lender in CODES:
             for m, as_of in enumerate(MONTHS):
+                if m not in months:
+                    continue
                 new = [loan for loan, _ in CASES if loan.lender == lender
                        and (loan.issue <= as_of if m == 0 else MONTHS[m - 1] < loan.issue <= as_of)]
                 if new:
@@ -174,7 +178,7 @@ def load(conn: psycopg.Connection) -> None:
                     cur.execute(f"insert into raw.loan_status (submission_id, line, lender_code, {', '.join(cols)})"
                                 f" values (%s, %s, %s, {', '.join(['%s'] * len(cols))})", (s, line, lender, *r.values()))
             actions = ACTIONS.get(lender)
-            if actions:
+            if actions and MONTHS.index(JUNE) in months:
                 s = submission(lender, "collection_actions", JUNE)
                 for line, a in enumerate(actions, start=2):
                     cols = list(a)
@@ -184,15 +188,47 @@ def load(conn: psycopg.Connection) -> None:
                         (s, line, lender, JUNE, *a.values()))
 
 
+SELECTION = ("--select", "+mart_lender_alerts+", "+mart_segment_cure_rates+", "+mart_conduct_findings+",
+             "+mart_collection_conduct+")
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("dbt_collection")
     with fresh_database("collection") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             load(conn)
-        dbt(url, work_dir, "build", "--select", "+mart_lender_alerts+", "+mart_segment_cure_rates+",
-            "+mart_conduct_findings+", "+mart_collection_conduct+", "--indirect-selection", "cautious")
+        dbt(url, work_dir, "build", *SELECTION, "--indirect-selection", "cautious")
         yield url
+
+
+def test_incremental_month_equals_a_full_build(tmp_path_factory):
+    """Built on January-May, then June added by an incremental run: the tables equal a full
+    refresh (June makes March's delinquencies evaluable, carries D2's default episode on)."""
+    work_dir = tmp_path_factory.mktemp("dbt_collection_incremental")
+    with fresh_database("collection_incremental") as url, psycopg.connect(url, autocommit=True) as conn:
+        load(conn, months=range(len(MONTHS) - 1))
+        dbt(url, work_dir, "seed")
+        dbt(url, work_dir, "run", *SELECTION)
+        load(conn, months=range(len(MONTHS) - 1, len(MONTHS)))
+        dbt(url, work_dir, "run", *SELECTION)
+        tables = [r[0] for r in conn.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+            " where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' order by 1").fetchall()]
+        assert {"intermediate.int_default_episodes", "intermediate.int_delinquency_segments",
+                "marts.mart_segment_cure_rates", "intermediate.int_alert_events"} <= set(tables)
+        conn.execute("create schema incremental_snapshot")
+        for table in tables:
+            conn.execute(f"create table incremental_snapshot.{table.replace('.', '__')} as table {table}")
+        dbt(url, work_dir, "run", "--full-refresh", *SELECTION)
+        for table in tables:
+            snapshot = f"incremental_snapshot.{table.replace('.', '__')}"
+            differ = [conn.execute(f"select count(*) from (table {a} except all table {b}) d").fetchone()[0]
+                      for a, b in ((table, snapshot), (snapshot, table))]
+            assert differ == [0, 0], f"{table}: {differ[0]} rows only in the full refresh, {differ[1]} only incremental"
+        cured_in_march = conn.execute("select is_evaluable, is_cured from intermediate.int_delinquency_segments"
+                                      " where loan_id = 'XD01-S6'").fetchall()
+        assert cured_in_march == [(True, True)]
 
 
 def _rows(url: str, sql: str) -> list[dict]:

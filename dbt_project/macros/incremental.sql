@@ -207,6 +207,38 @@
         seq bigint not null,
         consumed_at timestamptz not null default now()
     );
+    create table if not exists exchange_state.rules_built (
+        model text primary key,
+        fingerprint text not null,
+        built_at timestamptz not null default now()
+    );
+{%- endmacro %}
+
+{#- Models whose incremental rows depend on rule seeds beyond the rules versions (collection
+    parameters, segment rules) record a fingerprint of those seeds when built (post-hook
+    record_rules_built) and rebuild everything when it no longer matches: a seed changed since. -#}
+
+{% macro rules_fingerprint(seeds) -%}
+    md5(concat_ws('|'
+        {%- for seed in seeds %},
+        (select string_agg(rules::text, ';' order by rules::text) from {{ ref(seed) }} as rules)
+        {%- endfor %}
+    ))
+{%- endmacro %}
+
+{% macro rules_changed(seeds) -%}
+    {#- true when this model was built with other contents of `seeds` (or never recorded) -#}
+    ((
+        select built.fingerprint from exchange_state.rules_built as built
+        where built.model = '{{ this.identifier }}'
+    ) is distinct from {{ rules_fingerprint(seeds) }})
+{%- endmacro %}
+
+{% macro record_rules_built(seeds) -%}
+    {{ rebuild_log_ddl() }}
+    insert into exchange_state.rules_built (model, fingerprint)
+    select '{{ this.identifier }}', {{ rules_fingerprint(seeds) }}
+    on conflict (model) do update set fingerprint = excluded.fingerprint, built_at = now();
 {%- endmacro %}
 
 {% macro log_full_rebuild() -%}
@@ -262,19 +294,34 @@
     {#- Incremental strategy 'rebuilt_months' of a consumer: delete the rows of the months being
         rebuilt (config rebuild_producer; rebuild_scope 'lender': that lender's rows from its first
         month rebuilt on, by column rebuild_month_column; 'month': every row from the earliest
-        month rebuilt, as rows mixing lenders; 'loan': the loans in the new rows and those no
-        longer in int_loans_latest), then insert the new rows. -#}
+        month rebuilt, as rows mixing lenders, or from the month that the macro named by config
+        rebuild_from returns (a query of one date; null: nothing); 'loan': the loans in the new rows and those no
+        longer in int_loans_latest), then insert the new rows. With config rebuild_unique_key
+        (columns), the rows sharing a key with a new row go too: rows before the months rebuilt
+        whose figures the new row carries forward. -#}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- set producer = config.get('rebuild_producer') -%}
     {%- set scope = config.get('rebuild_scope', 'lender') -%}
     {%- set month_column = config.get('rebuild_month_column', 'report_month') -%}
+    {%- set unique_key = config.get('rebuild_unique_key') or [] -%}
+    {%- if unique_key %}
+    -- rows rebuilt although they lie before the months rebuilt (figures carried forward)
+    delete from {{ target }} as built
+    using {{ source }} as rebuilt
+    where {% for column in unique_key -%}
+        built.{{ column }} = rebuilt.{{ column }}{{ ' and ' if not loop.last }}
+    {%- endfor %};
+    {%- endif %}
     {%- if scope == 'lender' %}
     delete from {{ target }} as built
     using ({{ consumed_rebuilds(producer) }}) as rebuilt
     where built.lender_code = rebuilt.lender_code
         and built.{{ month_column }} >= rebuilt.rebuild_month;
+    {%- elif scope == 'month' and config.get('rebuild_from') %}
+    delete from {{ target }} as built
+    where built.{{ month_column }} >= ({{ exchange[config.get('rebuild_from')]() }});
     {%- elif scope == 'month' %}
     delete from {{ target }} as built
     where built.{{ month_column }} >= (

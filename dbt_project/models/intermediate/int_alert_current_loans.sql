@@ -7,10 +7,10 @@ history as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
-lender_dates as (
-    select lender_code, max(as_of_date) as data_as_of_date
-    from history
-    group by lender_code
+lender_dates as materialized (
+    -- each lender's latest reporting date, through the (lender_code, report_month) index
+    select lenders.lender_code, {{ lender_latest_date('lenders.lender_code') }} as data_as_of_date
+    from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as lenders
 ),
 
 final as (
@@ -22,6 +22,7 @@ final as (
     from history
     inner join lender_dates
         on lender_dates.lender_code = history.lender_code
+        and history.report_month = date_trunc('month', lender_dates.data_as_of_date)::date
         and lender_dates.data_as_of_date = history.as_of_date
     where history.is_active
         and history.dpd = 0

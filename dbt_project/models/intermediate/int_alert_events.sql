@@ -25,6 +25,12 @@ loans as (
     select * from {{ ref('int_loans_latest') }}
 ),
 
+loans_reported as (
+    -- each loan's latest reporting date
+    select lender_code, loan_id, last_report_date from {{ ref('dim_loan') }}
+    where last_report_date is not null
+),
+
 lenders as (
     select * from {{ ref('stg_control__lenders') }}
 ),
@@ -33,9 +39,7 @@ params as (
     {{ collection_parameters() }}
 ),
 
-flagged as (
-    select
-        history.*,
+{% set alert_flags %}
         history.dpd >= params.alert_dpd_threshold as is_dpd_alert,
         nullif(concat_ws(
             ',',
@@ -45,15 +49,35 @@ flagged as (
                 then 'B1' end,
             case when history.legal_status in ('enforcement', 'dishonest') then 'B2' end,
             case when history.fraud_flag then 'B3' end
-        ), '') as blacklist_reasons,
-        row_number() over (partition by history.lender_code, history.loan_id order by history.as_of_date desc)
-            as recency
-    from history
+        ), '') as blacklist_reasons
+{%- endset %}
+
+latest as (
+    -- each loan's latest report (dim_loan's last_report_date, through the history's unique index)
+    select
+        history.*,
+        {{ alert_flags }}
+    from loans_reported
+    inner join history
+        on history.lender_code = loans_reported.lender_code
+        and history.loan_id = loans_reported.loan_id
+        and history.as_of_date = loans_reported.last_report_date
     cross join params
 ),
 
-latest as (
-    select * from flagged where recency = 1
+flagged as (
+    -- every report of the loans with an alert on their latest report, for the first-seen dates
+    select
+        history.*,
+        {{ alert_flags }}
+    from (
+        select lender_code, loan_id from latest
+        where is_dpd_alert or blacklist_reasons is not null
+    ) as alerting
+    inner join history
+        on history.lender_code = alerting.lender_code
+        and history.loan_id = alerting.loan_id
+    cross join params
 ),
 
 dpd_events as (
@@ -105,7 +129,9 @@ blacklist_events as (
 ),
 
 exchange_date as (
-    select max(as_of_date) as data_as_of_date from history
+    -- the latest reporting date of any lender
+    select max({{ lender_latest_date('reporting_lenders.lender_code') }}) as data_as_of_date
+    from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as reporting_lenders
 ),
 
 new_loan_events as (

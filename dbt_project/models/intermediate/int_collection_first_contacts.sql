@@ -38,10 +38,10 @@ starts as (
         or gaps.action_date - gaps.previous_action_date > params.contact_cure_window_days
 ),
 
-lender_dates as (
-    select lender_code, max(as_of_date) as data_as_of_date
-    from history
-    group by lender_code
+lender_dates as materialized (
+    -- each lender's latest reporting date, through the (lender_code, report_month) index
+    select lenders.lender_code, {{ lender_latest_date('lenders.lender_code') }} as data_as_of_date
+    from (select distinct lender_code from starts) as lenders
 ),
 
 cures as (
@@ -71,6 +71,7 @@ final as (
     from starts
     inner join lender_dates
         on lender_dates.lender_code = starts.lender_code
+        and lender_dates.data_as_of_date is not null
     left join cures
         on cures.lender_code = starts.lender_code
         and cures.loan_id = starts.loan_id

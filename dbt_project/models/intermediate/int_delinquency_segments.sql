@@ -1,13 +1,51 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuilt_months',
+        rebuild_producer='int_loan_status_history',
+        rebuild_scope='month',
+        rebuild_from='delinquency_segments_rebuild_from',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['report_month']},
+        ],
+        post_hook=[
+            "{{ mark_rebuilds_consumed('int_loan_status_history') }}",
+            "{{ record_rules_built(['rule_collection_parameters', 'rule_delinquency_segments']) }}",
+        ],
+    )
+}}
+-- depends_on: {{ ref('int_submissions_effective') }}
+
 {# Delinquent-borrower segments (逾期客群) for collection strategy: every delinquent loan (on the
     books at DPD > 0) at each month-end report, with the borrower's behaviour at other lenders in
     the same month, the segment of seed rule_delinquency_segments it falls into (first by
-    priority whose conditions hold), and whether it was cured within the horizon. #}
+    priority whose conditions hold), and whether it was cured within the horizon.
+    A row mixes lenders and looks ahead over the horizon, so an incremental run rebuilds every
+    month from the horizon before the earliest month int_loan_status_history rebuilt (macro
+    delinquency_segments_rebuild_from; every month when the parameters or segment rules changed). #}
 
 with
+
+{% if is_incremental() %}
+
+rebuild_all_lenders as (
+    select
+        lenders.lender_code,
+        ({{ delinquency_segments_rebuild_from() }}) as rebuild_month
+    from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as lenders
+),
+
+{% endif %}
 
 history as (
     select * from {{ ref('int_loan_status_history') }}
     where is_month_last_report
+    {% if is_incremental() %}
+        -- every lender's status files from the first month rebuilt, as an array parameter so the
+        -- filter reaches the status_submission_id index
+        and status_submission_id = any(array({{ rebuilt_status_files('rebuild_all_lenders') }}))
+    {% endif %}
 ),
 
 episodes as (
@@ -75,10 +113,15 @@ cures as (
     group by delinquent.lender_code, delinquent.loan_id, delinquent.report_month
 ),
 
-lender_months as (
-    select lender_code, max(report_month) as last_report_month
-    from history
-    group by lender_code
+lender_months as materialized (
+    -- each lender's last reporting month (through the (lender_code, report_month) index)
+    select
+        lenders.lender_code,
+        (
+            select max(reports.report_month) from {{ ref('int_loan_status_history') }} as reports
+            where reports.lender_code = lenders.lender_code
+        ) as last_report_month
+    from (select distinct lender_code from delinquent) as lenders
 ),
 
 features as (

@@ -10,6 +10,10 @@ history as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
+loans as (
+    select * from {{ ref('dim_loan') }}
+),
+
 episodes as (
     select * from {{ ref('fct_default_episodes') }}
 ),
@@ -19,19 +23,29 @@ disputes as (
 ),
 
 as_of as (
-    select max(as_of_date) as publication_as_of from history
+    -- the latest reporting date of any lender
+    select max({{ lender_latest_date('reporting_lenders.lender_code') }}) as publication_as_of
+    from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as reporting_lenders
 ),
 
 latest_reports as (
-    select distinct on (lender_code, loan_id) *
-    from history
-    order by lender_code, loan_id, as_of_date desc
+    -- the latest report of each loan in default on it (dim_loan), through the history's unique index
+    select history.*
+    from loans
+    inner join history
+        on history.lender_code = loans.lender_code
+        and history.loan_id = loans.loan_id
+        and history.as_of_date = loans.last_report_date
+    where loans.is_in_default
 ),
 
 payments as (
-    select lender_code, loan_id, max(last_payment_date) as last_payment_date
-    from history
-    group by lender_code, loan_id
+    select history.lender_code, history.loan_id, max(history.last_payment_date) as last_payment_date
+    from latest_reports
+    inner join history
+        on history.lender_code = latest_reports.lender_code
+        and history.loan_id = latest_reports.loan_id
+    group by history.lender_code, history.loan_id
 ),
 
 upheld as (
