@@ -13,7 +13,8 @@
 
 with
 
-history as (
+history as not materialized (
+    -- not materialized: referenced more than once, PostgreSQL would otherwise copy the whole table first
     select * from {{ ref('int_loan_status_history') }}
 ),
 

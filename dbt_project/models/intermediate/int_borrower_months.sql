@@ -7,6 +7,7 @@
         on_schema_change='fail',
         indexes=[
             {'columns': ['report_month']},
+            {'columns': ['borrower_key', 'report_month'], 'unique': True},
         ],
         post_hook="{{ mark_rebuilds_consumed('int_loan_status_history') }}",
     )

@@ -5,12 +5,13 @@
 
 with
 
-promises as (
+promises as not materialized (
+    -- not materialized: referenced more than once, PostgreSQL would otherwise copy the whole table first
     select * from {{ ref('int_collection_actions') }}
     where outcome = 'promise_to_pay'
 ),
 
-history as (
+history as not materialized (
     select * from {{ ref('int_loan_status_history') }}
 ),
 

@@ -33,15 +33,27 @@ latest_region as (
 ),
 
 latest_month as (
-    select distinct on (borrower_key)
-        borrower_key,
-        report_month,
-        active_lender_count,
-        active_loans,
-        outstanding_principal,
-        lenders_in_default
-    from borrower_months
-    order by borrower_key, report_month desc
+    -- each borrower's latest month, one index probe per borrower (not a pass over every month)
+    select
+        borrower_loans.borrower_key,
+        months.report_month,
+        months.active_lender_count,
+        months.active_loans,
+        months.outstanding_principal,
+        months.lenders_in_default
+    from borrower_loans
+    cross join lateral (
+        select
+            borrower_months.report_month,
+            borrower_months.active_lender_count,
+            borrower_months.active_loans,
+            borrower_months.outstanding_principal,
+            borrower_months.lenders_in_default
+        from borrower_months
+        where borrower_months.borrower_key = borrower_loans.borrower_key
+        order by borrower_months.report_month desc
+        limit 1
+    ) as months
 ),
 
 final as (

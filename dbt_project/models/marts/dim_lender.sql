@@ -2,15 +2,16 @@
 
 with
 
-lenders as (
+lenders as not materialized (
+    -- not materialized: referenced more than once, PostgreSQL would otherwise copy the whole table first
     select * from {{ ref('stg_control__lenders') }}
 ),
 
-loans as (
+loans as not materialized (
     select * from {{ ref('int_loans_latest') }}
 ),
 
-history as (
+history as not materialized (
     select * from {{ ref('int_loan_status_history') }}
 ),
 

@@ -5,23 +5,24 @@
 
 with
 
-actions as (
+actions as not materialized (
+    -- not materialized: referenced more than once, PostgreSQL would otherwise copy the whole table first
     select * from {{ ref('int_collection_actions') }}
 ),
 
-debtor_days as (
+debtor_days as not materialized (
     select * from {{ ref('int_collection_debtor_days') }}
 ),
 
-promises as (
+promises as not materialized (
     select * from {{ ref('int_collection_promises') }}
 ),
 
-first_contacts as (
+first_contacts as not materialized (
     select * from {{ ref('int_collection_first_contacts') }}
 ),
 
-history as (
+history as not materialized (
     select * from {{ ref('int_loan_status_history') }}
     where is_month_last_report
 ),

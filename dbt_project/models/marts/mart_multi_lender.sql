@@ -3,7 +3,8 @@
 
 with
 
-borrower_months as (
+borrower_months as not materialized (
+    -- not materialized: referenced more than once, PostgreSQL would otherwise copy the whole table first
     select * from {{ ref('int_borrower_months') }}
 ),
 

@@ -6,7 +6,8 @@
 
 with
 
-history as (
+history as not materialized (
+    -- not materialized: referenced more than once, PostgreSQL would otherwise copy the whole table first
     select * from {{ ref('int_loan_status_history') }}
 ),
 
@@ -87,7 +88,8 @@ in_default as (
         and upheld.loan_id is null
 ),
 
-multi_lender as (
+multi_lender as materialized (
+    -- computed once: inlined, the planner re-ran it for every loan in default
     select borrower_key
     from in_default
     group by borrower_key
