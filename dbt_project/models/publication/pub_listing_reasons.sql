@@ -40,7 +40,8 @@ latest_reports as (
     where loans.is_in_default
 ),
 
-payments as (
+payments as materialized (
+    -- computed once: inlined, a nested loop can re-aggregate it for every loan in default
     select history.lender_code, history.loan_id, max(history.last_payment_date) as last_payment_date
     from latest_reports
     inner join history
