@@ -39,3 +39,10 @@
     {%- endif -%}
     set local work_mem = '{{ work_mem }}'; set local jit = off
 {%- endmacro %}
+
+{% macro purge_date(end_date) -%}
+    {#- the day a negative record leaves every zone members, analysts and the data subject read:
+        retention_years after the end of the bad behaviour (征信业管理条例 art. 16); null while it has
+        not ended (ongoing, or written off and never repaid) -#}
+    ({{ end_date }} + make_interval(years => {{ var('retention_years') }}))::date
+{%- endmacro %}

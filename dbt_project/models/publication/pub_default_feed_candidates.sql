@@ -46,7 +46,7 @@ upheld as (
 dated as (
     select
         episodes.*,
-        (episodes.end_date + make_interval(years => {{ var('retention_years') }}))::date as purge_date
+        {{ purge_date("episodes.end_date") }} as purge_date
     from episodes
 ),
 
