@@ -28,7 +28,7 @@ LISTED_KEY = PSEUDO.borrower_key("RESIDENT_ID", LISTED_ID)
 TABLES = ("control.lenders, control.audit_log, control.submissions, control.row_problems, raw.loans,"
           " raw.loan_status, control.api_tokens, control.lookup_audit, control.disputes,"
           " shared.feed_versions, shared.live_version, shared.blacklist_rows, shared.default_feed_rows,"
-          " shared.pending_notice_rows, control.feed_approvals")
+          " shared.held_record_rows, shared.listing_reason_rows, control.feed_approvals")
 
 
 @dataclass
@@ -75,11 +75,14 @@ def build(url: str, *, fresh_days: int = 10) -> World:
                      (today, "a" * 64))
         conn.execute("insert into shared.live_version (version) values (1)")
         conn.execute(
-            "insert into shared.blacklist_rows (version, borrower_key, borrower_type, reason_codes, reason_b1, reason_b2,"
-            " reason_b3, reason_b4, first_listed_date, lenders_count, total_overdue, max_dpd, notice_date, disputed,"
-            " source_submission_id, source_line) values (1, %s, 'individual', 'B1,B4', true, false, false, true,"
-            " %s, 2, 12345.67, 150, %s, false, 1, 2)", (LISTED_KEY, today - dt.timedelta(days=30),
-                                                        today - dt.timedelta(days=40)))
+            "insert into shared.blacklist_rows (version, borrower_key, borrower_type, reason_codes, first_listed_date,"
+            " lenders_count, total_overdue, max_dpd, notice_date, disputed, source_submission_id, source_line)"
+            " values (1, %s, 'individual', 'B1,B4', %s, 2, 12345.67, 150, %s, false, 1, 2)",
+            (LISTED_KEY, today - dt.timedelta(days=30), today - dt.timedelta(days=40)))
+        conn.execute(
+            "insert into shared.listing_reason_rows (version, reason_code, rules_version, reason_zh, reason_en)"
+            " values (1, 'B1', 'v1', '逾期90天以上且近90天无还款迹象', 'over 90 days past due, no repayment'),"
+            " (1, 'B4', 'v1', '同时在两家及以上机构违约', 'in default at two or more lenders at once')")
         for code, category, loan_id in (("AA01", "microloan_company", "AA-L1"),
                                         ("BB02", "online_microloan_company", "BB-L9")):
             conn.execute(

@@ -7,13 +7,14 @@
         + extract(month from {{ to_month }}) - extract(month from {{ from_month }}))::integer
 {%- endmacro %}
 
-{% macro repayment_code(account_status, dpd, report_month, issue_date, maturity_date, repayment_method, as_of_date) -%}
-    {#- the month's code in the 24-month repayment profile (the coding of Chinese credit reports) -#}
+{% macro repayment_code(account_status, dpd_bucket_order, report_month, issue_date, maturity_date, repayment_method, as_of_date) -%}
+    {#- the month's code in the 24-month repayment profile (the coding of Chinese credit reports):
+        an overdue month is its DPD bucket's order in rule_dpd_buckets (M1 = 1, ..., M7+ = 7) -#}
     case
         when {{ account_status }} = 'settled' then 'C'
         when {{ account_status }} = 'compensated' then 'D'
         when {{ account_status }} in ('written_off', 'transferred') then 'G'
-        when {{ dpd }} > 0 then least(7, ceil({{ dpd }} / 30.0))::integer::text
+        when {{ dpd_bucket_order }} > 0 then {{ dpd_bucket_order }}::text
         when {{ report_month }} = date_trunc('month', {{ issue_date }})::date
             or ({{ repayment_method }} = 'bullet' and {{ as_of_date }} < {{ maturity_date }}) then '*'
         else 'N'
@@ -45,4 +46,18 @@
         retention_years after the end of the bad behaviour (征信业管理条例 art. 16); null while it has
         not ended (ongoing, or written off and never repaid) -#}
     ({{ end_date }} + make_interval(years => {{ var('retention_years') }}))::date
+{%- endmacro %}
+
+{% macro dispute_covers(dispute, record) -%}
+    {#- whether a dispute (异议) covers a record (a default episode or a listing reason): the same
+        borrower; the lender and loan when the dispute names them; the episode it names, or else
+        the episodes that began on or before the day it was opened, so that a later record of the
+        same person is never covered -#}
+    {{ dispute }}.borrower_key = {{ record }}.borrower_key
+        and ({{ dispute }}.lender_code is null or {{ dispute }}.lender_code = {{ record }}.lender_code)
+        and ({{ dispute }}.loan_id is null or {{ dispute }}.loan_id = {{ record }}.loan_id)
+        and (
+            {{ dispute }}.default_episode_no = {{ record }}.default_episode_no
+            or ({{ dispute }}.default_episode_no is null and {{ record }}.default_date <= {{ dispute }}.opened_on)
+        )
 {%- endmacro %}

@@ -1,5 +1,5 @@
 -- Every rules version has a complete set of rules (buckets, a rule set for every borrower type,
--- floors for every rule set, overrides, default entry and end conditions, all four parameters),
+-- floors for every rule set, overrides, default entry and end conditions, every parameter, listing reasons),
 -- and every rule row names a version declared in rule_versions. Returns what is missing.
 
 with
@@ -20,6 +20,8 @@ rule_rows as (
     select rules_version, 'rule_default_conditions', condition_kind from {{ ref('rule_default_conditions') }}
     union all
     select rules_version, 'rule_parameters', parameter from {{ ref('rule_parameters') }}
+    union all
+    select rules_version, 'rule_listing_reasons', 'reason' from {{ ref('rule_listing_reasons') }}
 ),
 
 required_parts as (
@@ -35,6 +37,8 @@ required_parts as (
     union all select 'rule_parameters', 'default_hold_class'
     union all select 'rule_parameters', 'submission_deadline_days'
     union all select 'rule_parameters', 'dpd_mismatch_tolerance_days'
+    union all select 'rule_parameters', 'restructure_observation_months'
+    union all select 'rule_listing_reasons', 'reason'
 ),
 
 missing_parts as (

@@ -177,12 +177,14 @@ class ReportBody(BaseModel):
 class DisputeBody(BaseModel):
     id_type: Literal["RESIDENT_ID", "USCC", "PASSPORT"]
     id_number: str = Field(max_length=lk.MAX_ID_CHARS)
-    record: str = Field(max_length=80, description="blacklist, or the loan reference of a default episode")
+    record: str = Field(max_length=80, description="listing, or the loan reference of a default episode")
+    reason_code: str | None = Field(default=None, pattern=r"^B[0-9]{1,3}$",
+                                    description="a listing dispute on one reason only (B1, B2, ...)")
     reason: str = Field(min_length=1, max_length=1000)
 
 
 class ResolveBody(BaseModel):
-    outcome: Literal["upheld", "rejected"]
+    outcome: Literal["upheld", "rejected", "withdrawn"]
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -252,7 +254,7 @@ def create_app() -> FastAPI:
     @app.post("/v1/lookup", tags=["look-up"], summary="查询 Look up an applicant", openapi_extra={
         "security": [{"bearer": []}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": lookup_schema}}},
-        "responses": {"200": {"description": "the answer: blacklist, default_episodes, pending_notice, summary"},
+        "responses": {"200": {"description": "the answer: blacklist, default_episodes, held_records, summary"},
                       "400": {"description": "refused: Q_PURPOSE, Q_CONSENT, Q_ID, Q_ID_TYPE, Q_INVALID"},
                       "401": {"description": "Q_UNAUTHORIZED"}, "403": {"description": "Q_GIVE_TO_GET"},
                       "429": {"description": "Q_RATE_LIMIT"}}})
@@ -310,7 +312,8 @@ def create_app() -> FastAPI:
         key = _key_or_refuse(st, body.id_type, body.id_number)
         with st.pool.connection() as conn:
             try:
-                return disputes.open_dispute(conn, who, key, body.record, body.reason, st.pseudonymizer)
+                return disputes.open_dispute(conn, who, key, body.record, body.reason, st.pseudonymizer,
+                                             reason_code=body.reason_code)
             except ExchangeError as exc:
                 return _error(400, exc.code, exc.message, exc.message)
 

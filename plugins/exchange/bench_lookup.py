@@ -76,7 +76,7 @@ def _setup(url: str, keys: int, console: Console) -> tuple[list[str], str]:
             feed.write(f"1\t{ref}\t1\t{key}\tOTHER01\tonline_microloan_company\tconsumer_loan\t2025-06-30\t{95 + i % 200}"
                        f"\t{1000 + i % 50000}.00\tongoing\t\\N\t\\N\t2025-06-01\tf\t1\t{i + 2}\n")
             if i % 4 == 0:
-                listing.write(f"1\t{key}\tindividual\tB1\tt\tf\tf\tf\t2025-07-01\t1\t{1000 + i % 50000}.00\t{95 + i % 200}"
+                listing.write(f"1\t{key}\tindividual\tB1\t2025-07-01\t1\t{1000 + i % 50000}.00\t{95 + i % 200}"
                               f"\t2025-06-01\tf\t\\N\t1\t{i + 2}\n")
         with conn.cursor() as cur:
             with cur.copy("copy shared.default_feed_rows (version, loan_ref, default_episode_no, borrower_key,"
@@ -84,11 +84,13 @@ def _setup(url: str, keys: int, console: Console) -> tuple[list[str], str]:
                           " episode_status, end_date, purge_date, notice_date, disputed, source_submission_id,"
                           " source_line) from stdin") as copy:
                 copy.write(feed.getvalue())
-            with cur.copy("copy shared.blacklist_rows (version, borrower_key, borrower_type, reason_codes, reason_b1,"
-                          " reason_b2, reason_b3, reason_b4, first_listed_date, lenders_count, total_overdue, max_dpd,"
+            with cur.copy("copy shared.blacklist_rows (version, borrower_key, borrower_type, reason_codes,"
+                          " first_listed_date, lenders_count, total_overdue, max_dpd,"
                           " notice_date, disputed, dispute_deadline, source_submission_id, source_line)"
                           " from stdin") as copy:
                 copy.write(listing.getvalue())
+        conn.execute("insert into shared.listing_reason_rows (version, reason_code, rules_version, reason_zh, reason_en)"
+                     " values (1, 'B1', 'v1', '逾期90天以上且近90天无还款迹象', 'over 90 days past due, no repayment')")
         conn.execute("vacuum analyze shared.default_feed_rows")
         conn.execute("vacuum analyze shared.blacklist_rows")
     return ids, token

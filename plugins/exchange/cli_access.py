@@ -147,9 +147,10 @@ def disputes_group() -> None:
 @click.option("--lender", "lender_code", default=None, help="with --loan-id: the episode by lender and contract number")
 @click.option("--loan-id", default=None)
 @click.option("--as", "as_lender", default=None, help="opened by this (reporting) lender instead of the association")
+@click.option("--reason-code", default=None, help="a listing dispute on one reason only (B1, B2, ...)")
 @click.option("--reason", required=True)
 def disputes_open(id_type: str, id_number: str, record: str, lender_code: str | None, loan_id: str | None,
-                  as_lender: str | None, reason: str) -> None:
+                  as_lender: str | None, reason_code: str | None, reason: str) -> None:
     from . import disputes
     from .access import Caller
     from .errors import ExchangeError
@@ -165,12 +166,12 @@ def disputes_open(id_type: str, id_number: str, record: str, lender_code: str | 
         record = "default_episode"
     with _conn() as conn:
         d = disputes.open_dispute(conn, who, pseudonymizer.borrower_key(id_type, value), record, reason, pseudonymizer,
-                                  lender_code=lender_code, loan_id=loan_id)
+                                  lender_code=lender_code, loan_id=loan_id, reason_code=reason_code)
     _console().print(f"异议已登记 dispute {d['dispute_id']} opened ({d['record_kind']}); 处理期限 deadline {d['deadline']}")
 
 
 @disputes_group.command("list")
-@click.option("--status", type=click.Choice(["open", "upheld", "rejected"]), default=None)
+@click.option("--status", type=click.Choice(["open", "upheld", "rejected", "withdrawn"]), default=None)
 @click.option("--lender", "lender_code", default=None, help="only disputes on this lender's records")
 @click.option("--json", "as_json", is_flag=True)
 def disputes_list(status: str | None, lender_code: str | None, as_json: bool) -> None:
@@ -195,15 +196,16 @@ def disputes_list(status: str | None, lender_code: str | None, as_json: bool) ->
 
 @disputes_group.command("resolve")
 @click.argument("dispute_id", type=int)
-@click.option("--outcome", required=True, type=click.Choice(["upheld", "rejected"]))
+@click.option("--outcome", required=True, type=click.Choice(["upheld", "rejected", "withdrawn"]))
 @click.option("--reason", required=True)
 def disputes_resolve(dispute_id: int, outcome: str, reason: str) -> None:
-    """Upheld: the record is removed and corrected in the next version. Rejected: the mark ends."""
+    """Upheld: the record is removed and corrected in the next version. Rejected or withdrawn: the mark ends."""
     from . import disputes
 
     with _conn() as conn:
         d = disputes.resolve(conn, None, dispute_id, outcome, reason)
-    _console().print(f"异议 {d['dispute_id']}: {d['status_zh']} {d['status']}; 下一版本生效 takes effect in the next version")
+    _console().print(f"异议 {d['dispute_id']}: {d['status_zh']} {d['status']}; 下次转换并发布后生效 takes effect in the"
+                     " next version, after the transform runs (exchange pipeline)")
 
 
 # ---- data-subject report ----------------------------------------------------------------------------

@@ -13,8 +13,6 @@ console = Console()
 if not console.is_terminal:
     console = Console(width=160)
 
-REASONS_ZH = {"B1": "逾期90天以上且90天无还款", "B2": "强制执行/失信被执行人", "B3": "欺诈", "B4": "多头违约"}
-
 
 @click.group("feed")
 def feed() -> None:
@@ -36,11 +34,11 @@ def feed_status_cmd(as_json: bool) -> None:
         return
     print_live(data["live"])
     table = Table("version 版本", "as_of 数据日期", "status 状态", "blacklist 名单", "default_feed 违约",
-                  "pending 待告知", "gate 闸门", "published 发布时间", "approved_by 批准")
+                  "held 不予发布", "gate 闸门", "published 发布时间", "approved_by 批准")
     for v in data["versions"]:
         gate = {True: "passed", False: "FAILED", None: "-"}[v["validation_success"]]
         table.add_row(str(v["version"]), str(v["as_of_date"]), v["status"], str(v["blacklist_rows"]),
-                      str(v["default_feed_rows"]), str(v["pending_notice_rows"]), gate,
+                      str(v["default_feed_rows"]), str(v["held_rows"]), gate,
                       str(v["published_at"] or ""), v["approved_by"] or "")
     console.print(table)
 
@@ -55,7 +53,7 @@ def print_live(live: dict | None) -> None:
                   f"{live['published_at']:%Y-%m-%d %H:%M}{', approved override' if live['approved_at'] else ''})")
     by_reason = counts.get("blacklist_by_reason", {})
     console.print(f"  恶意逾期名单 blacklist: {live['blacklist_rows']} borrowers; by reason "
-                  + ", ".join(f"{code} {by_reason.get(code, 0)}" for code in REASONS_ZH)
+                  + ", ".join(f"{code} {n}" for code, n in by_reason.items())
                   + f"; disputed {counts.get('disputed', 0)}")
     by_status = counts.get("default_feed_by_status", {})
     console.print(f"  违约信息 default feed: {live['default_feed_rows']} episodes ("
@@ -63,12 +61,13 @@ def print_live(live: dict | None) -> None:
     by_type = counts.get("lender_alerts_by_type", {})
     console.print(f"  风险预警 alerts (each lender reads its own): {live.get('lender_alerts_rows', 0)} ("
                   + ", ".join(f"{k} {v}" for k, v in by_type.items()) + ")")
-    console.print(f"  待告知 held back for want of a notice_date: {live['pending_notice_rows']} records; "
-                  f"exports: {live['export_dir']}")
+    held = counts.get("held_by_reason", {})
+    console.print(f"  不予发布 held back from members: {live['held_rows']} records ("
+                  + ", ".join(f"{k} {v}" for k, v in held.items()) + f"); exports: {live['export_dir']}")
 
 
 @feed.command("show")
-@click.argument("what", type=click.Choice(["blacklist", "default_feed", "pending"]), default="blacklist")
+@click.argument("what", type=click.Choice(["blacklist", "default_feed", "held", "reasons"]), default="blacklist")
 @click.option("--version", type=int, default=None, help="default: the live version")
 @click.option("--lender", default=None, help="show it as this member sees it (own code, others as category)")
 @click.option("--limit", default=20, show_default=True)
@@ -76,7 +75,7 @@ def feed_show(what: str, version: int | None, lender: str | None, limit: int) ->
     """Rows of a version (the association's view, or a member's with --lender)."""
     from . import db
     from .errors import ExchangeError
-    from .publish import BLACKLIST_COLUMNS, DEFAULT_FEED_COLUMNS, PENDING_COLUMNS
+    from .publish import HELD_COLUMNS, TABLES
 
     db.up()
     with db.connect() as conn:
@@ -86,12 +85,12 @@ def feed_show(what: str, version: int | None, lender: str | None, limit: int) ->
                 raise ExchangeError("P_NO_VERSION", "no version is live yet")
             version = row[0]
         table, columns, order = {
-            "blacklist": ("shared.blacklist_rows", BLACKLIST_COLUMNS, "borrower_key"),
-            "default_feed": ("shared.default_feed_rows", DEFAULT_FEED_COLUMNS, "loan_ref, default_episode_no"),
-            "pending": ("shared.pending_notice_rows", PENDING_COLUMNS, "lender_code, borrower_key"),
+            **{name: TABLES[name] for name in ("blacklist", "default_feed")},
+            "reasons": TABLES["listing_reasons"],
+            "held": ("shared.held_record_rows", HELD_COLUMNS, "lender_code, borrower_key"),
         }[what]
         where, params = "version = %s", [version]
-        if lender and what == "pending":
+        if lender and what == "held":
             where += " and lender_code = %s"
             params.append(lender)
         cur = conn.execute(f"select {', '.join(columns)} from {table} where {where} order by {order} limit %s",

@@ -10,7 +10,9 @@ checkout stays clean and every validation has its page.
 
 Parameters of a run (GX suite parameters, ``$PARAMETER``): the bounds of the size-change check
 (previous live count x (1 +/- EXCHANGE_MAX_FEED_CHANGE), at least EXCHANGE_MIN_FEED_CHANGE_ROWS
-either way) and today's date for the retention check.
+either way), today's date for the retention check, and the pattern of a listing's reason codes,
+built from the reasons of the one rule table (publication.pub_listing_reason_texts) so that the
+suites hold no copy of them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -42,8 +45,8 @@ RAW_SUITES = {
         "select * from raw.collection_actions where submission_id > {after} and submission_id <= {through}",
 }
 CANDIDATE_SUITES = {
-    "blacklist_candidates": "select * from publication.pub_blacklist_candidates where not pending_notice",
-    "default_feed_candidates": "select * from publication.pub_default_feed_candidates where not pending_notice",
+    "blacklist_candidates": "select * from publication.pub_blacklist_candidates",
+    "default_feed_candidates": "select * from publication.pub_default_feed_candidates",
     "lender_alerts_candidates": "select * from publication.pub_lender_alerts_candidates",
 }
 SIZE_CHECKS = {"blacklist": "blacklist_candidates", "default_feed": "default_feed_candidates"}
@@ -93,8 +96,14 @@ def size_bounds(previous: int | None) -> tuple[int, int | None]:
     return max(previous - change, 0), previous + change
 
 
-def suite_parameters(previous_counts: dict[str, int] | None, today: date) -> dict[str, Any]:
-    params: dict[str, Any] = {"today": today.isoformat()}
+def reason_codes_pattern(codes: list[str]) -> str:
+    """The regex a listing's reason_codes must match: the rule table's codes, comma-separated."""
+    alternatives = "|".join(re.escape(code) for code in sorted(codes)) or "(?!)"
+    return f"^({alternatives})(,({alternatives}))*$"
+
+
+def suite_parameters(previous_counts: dict[str, int] | None, today: date, reason_codes: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {"today": today.isoformat(), "listing_reason_codes": reason_codes_pattern(reason_codes)}
     for prefix in SIZE_CHECKS:
         low, high = size_bounds(None if previous_counts is None else previous_counts.get(prefix, 0))
         params[f"{prefix}_min_rows"] = low
@@ -134,7 +143,9 @@ def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ[CONNECTION_VAR] = db.sqlalchemy_url()
     root = _prepare_context_dir(settings)
-    params = suite_parameters(previous_counts, today or date.today())
+    with db.connect(autocommit=True) as conn:
+        codes = [code for (code,) in conn.execute("select reason_code from publication.pub_listing_reason_texts")]
+    params = suite_parameters(previous_counts, today or date.today(), codes)
 
     import great_expectations as gx
 

@@ -33,16 +33,18 @@ PURPOSES = {
     "guarantee_review": ("担保资格审查", "guarantee review"),
 }
 ID_TYPES = ("RESIDENT_ID", "USCC", "PASSPORT")
-REASONS = {
-    "B1": ("逾期90天以上且近90天无还款", "over 90 days past due with no repayment in the last 90 days"),
-    "B2": ("强制执行或失信被执行人", "under enforcement or a dishonest judgment debtor"),
-    "B3": ("欺诈", "fraud"),
-    "B4": ("在两家及以上机构同时违约", "in default at two or more lenders at once"),
-}
 STATUS_ZH = {"ongoing": "未结束", "cured": "已纠正", "settled": "已结清", "compensated": "已代偿",
-             "written_off": "已核销"}
+             "transferred": "已转出", "written_off": "已核销"}
 CATEGORY_ZH = {"microloan_company": "小额贷款公司", "online_microloan_company": "网络小额贷款公司",
-               "financing_guarantee_company": "融资担保公司"}
+               "financing_guarantee_company": "融资担保公司", "member": "会员机构"}
+"""What other members are shown in place of a lender's code; 'member' where fewer than three share a category."""
+HOLD_REASONS = {
+    "pending_notice": ("未在逾期开始后告知借款人（缺少或早于逾期的不良信息告知日期）",
+                       "no notice to the borrower on or after the delinquency began"),
+    "unreported": ("该贷款已连续两期未在贵机构的账户状态文件中报送", "missing from your last two loan_status files"),
+    "dispute_upheld": ("异议成立，该记录已更正", "corrected after an upheld dispute"),
+}
+"""Why a negative record is held back from other members (不予发布), as the reporting lender and the person read it."""
 MAX_ID_CHARS = 32
 MAX_CONSENT_CHARS = 64
 _CONSENT_RE = re.compile(r"^[\w\-/.#()（）]{1,64}$")
@@ -203,7 +205,11 @@ def _give_to_get_message(last: str, days: int) -> tuple[str, str]:
 # The lender asking sees its own code on its own episodes and only the category on others'.
 LOOKUP_SQL = """
 with listing as (
-    select b.reason_codes, b.first_listed_date, b.lenders_count, b.disputed, b.dispute_deadline
+    select b.reason_codes, b.first_listed_date, b.lenders_count, b.disputed, b.dispute_deadline,
+           (select json_agg(json_build_object('code', r.reason_code, 'message_zh', r.reason_zh,
+                                              'message_en', r.reason_en) order by r.reason_code)
+            from shared.listing_reason_rows r
+            where r.version = b.version and r.reason_code = any(string_to_array(b.reason_codes, ','))) as reasons
     from shared.blacklist_rows b
     where b.version = (select version from shared.live_version) and b.borrower_key = %(key)s
 ),
@@ -214,11 +220,11 @@ episodes as (
     from shared.default_feed_rows f
     where f.version = (select version from shared.live_version) and f.borrower_key = %(key)s
 ),
-pending as (
-    select p.record_kind, p.reason_code, p.default_date
-    from shared.pending_notice_rows p
-    where p.version = (select version from shared.live_version) and p.borrower_key = %(key)s
-      and p.lender_code = %(lender)s
+held as (
+    select h.record_kind, h.reason_code, h.hold_reason, h.default_date
+    from shared.held_record_rows h
+    where h.version = (select version from shared.live_version) and h.borrower_key = %(key)s
+      and h.lender_code = %(lender)s
 ),
 audit as (
     insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type, borrower_key, hit,
@@ -231,7 +237,7 @@ audit as (
 select audit.lookup_id, audit.feed_version, audit.at,
        (select json_agg(listing) from listing),
        (select json_agg(episodes order by episodes.default_date desc) from episodes),
-       (select json_agg(pending order by pending.default_date desc) from pending)
+       (select json_agg(held order by held.default_date desc) from held)
 from audit
 """
 
@@ -266,14 +272,13 @@ def audit_refusal(conn: psycopg.Connection, caller: Caller, channel: str, refusa
 
 
 def build_answer(lookup_id: int, version: int | None, at, listing: list | None, episodes: list | None,
-                 pending: list | None = None) -> dict:
+                 held: list | None = None) -> dict:
     listing = (listing or [None])[0]
     episodes = episodes or []
     blacklist: dict[str, Any] = {"listed": listing is not None}
     if listing:
         blacklist.update({
-            "reasons": [{"code": c, "message_zh": REASONS.get(c, ("", ""))[0], "message_en": REASONS.get(c, ("", ""))[1]}
-                        for c in (listing["reason_codes"] or "").split(",") if c],
+            "reasons": listing["reasons"] or [],
             "first_listed_date": listing["first_listed_date"],
             "lenders_count": listing["lenders_count"],
             "disputed": bool(listing["disputed"]),
@@ -312,11 +317,11 @@ def build_answer(lookup_id: int, version: int | None, at, listing: list | None, 
         "hit": bool(blacklist["listed"] or shown),
         "blacklist": blacklist,
         "default_episodes": shown,
-        "pending_notice": [{"record_kind": p["record_kind"], "reason_code": p["reason_code"],
-                            "default_date": p["default_date"],
-                            "message_zh": "贵机构报送的负面记录，因缺少告知日期暂未发布",
-                            "message_en": "your negative record, held back until you report its notice_date"}
-                           for p in pending or []],
+        "held_records": [{"record_kind": h["record_kind"], "reason_code": h["reason_code"],
+                          "hold_reason": h["hold_reason"], "default_date": h["default_date"],
+                          "message_zh": "贵机构报送的负面记录暂未发布：" + HOLD_REASONS[h["hold_reason"]][0],
+                          "message_en": "your negative record is not published: " + HOLD_REASONS[h["hold_reason"]][1]}
+                         for h in held or []],
         "summary": {"listed": blacklist["listed"], "episodes": len(shown), "ongoing_episodes": ongoing,
                     "message_zh": zh, "message_en": en},
     }

@@ -56,14 +56,15 @@ def feedback_file(conn: psycopg.Connection, who: Caller, submission_id: int, hom
 def feed_versions(conn: psycopg.Connection, limit: int = 50) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "select v.version, v.as_of_date, v.status, v.blacklist_rows, v.default_feed_rows, v.pending_notice_rows,"
+            "select v.version, v.as_of_date, v.status, v.blacklist_rows, v.default_feed_rows, v.held_rows,"
             " v.validation_success, v.published_at, v.approved_by, v.approval_reason, v.export_dir,"
             " v.version = (select version from shared.live_version) as live"
             " from shared.feed_versions v order by v.version desc limit %s", (limit,)).fetchall()
     return [_plain(r) for r in rows]
 
 
-MEMBER_EXPORTS = ("blacklist.csv", "blacklist.parquet", "default_feed.csv", "default_feed.parquet", "manifest.json")
+MEMBER_EXPORTS = ("blacklist.csv", "blacklist.parquet", "default_feed.csv", "default_feed.parquet",
+                  "listing_reasons.csv", "listing_reasons.parquet", "manifest.json")
 """A member's copy of a version (publish.write_exports with lender=...): its own code, others as categories."""
 
 

@@ -22,9 +22,13 @@ Early-warning alerts (风险预警, publication.pub_lender_alerts_candidates) ar
 version like the blacklist and the default feed: shared.lender_alerts for the association, each
 lender its own through shared.v_lender_alerts and its member export.
 
-Records without a notice_date (pending_notice) are never published: they are kept in
-shared.pending_notice_rows for the reporting lender only, and written to
-feedback/<lender>/pending_notice_v<version>.csv.
+Every published row comes from a publishable record (dbt decides it once, in
+int_episode_publishability and int_listing_reasons). Held records - no notice on or after the
+delinquency began (pending_notice), missing from the lender's files (unreported), corrected by an
+upheld dispute (dispute_upheld) - are never published: they are kept in shared.held_record_rows
+for the reporting lender and the association, and written to
+feedback/<lender>/held_records_v<version>.csv. The reasons' texts are published with each version
+(shared.listing_reason_rows) from the one rule table, rules.rule_listing_reasons.
 """
 
 from __future__ import annotations
@@ -54,8 +58,7 @@ KEEP_VERSIONS = 3
 """Versions whose rows stay in the shared tables: the live one and the two before it (for rollback)."""
 
 BLACKLIST_COLUMNS = [
-    "borrower_key", "borrower_type", "reason_codes", "reason_b1", "reason_b2", "reason_b3", "reason_b4",
-    "first_listed_date", "lenders_count", "total_overdue", "max_dpd", "notice_date", "disputed",
+    "borrower_key", "borrower_type", "reason_codes", "first_listed_date", "lenders_count", "total_overdue", "max_dpd", "notice_date", "disputed",
     "dispute_deadline", "source_submission_id", "source_line",
 ]
 DEFAULT_FEED_COLUMNS = [
@@ -65,19 +68,22 @@ DEFAULT_FEED_COLUMNS = [
 ]
 LENDER_ALERT_COLUMNS = ["alert_key", "lender_code", "loan_ref", *(c for c in ALERT_COLUMNS if c != "loan_id")]
 """Published alerts: the contract number replaced by the loan reference (HMAC), as in the default feed."""
-PENDING_COLUMNS = [
-    "lender_code", "borrower_key", "loan_ref", "record_kind", "reason_code", "default_date",
-    "source_submission_id", "source_line",
+LISTING_REASON_COLUMNS = ["reason_code", "rules_version", "reason_zh", "reason_en"]
+"""The reasons in force with their texts (rule table rules.rule_listing_reasons), exported with each version."""
+HELD_COLUMNS = [
+    "lender_code", "borrower_key", "loan_ref", "record_kind", "default_episode_no", "reason_code", "hold_reason",
+    "default_date", "notice_date", "source_submission_id", "source_line",
 ]
 TABLES = {
     "blacklist": ("shared.blacklist_rows", BLACKLIST_COLUMNS, "borrower_key"),
     "default_feed": ("shared.default_feed_rows", DEFAULT_FEED_COLUMNS, "loan_ref, default_episode_no"),
     "lender_alerts": ("shared.lender_alerts_versions", LENDER_ALERT_COLUMNS, "alert_key"),
+    "listing_reasons": ("shared.listing_reason_rows", LISTING_REASON_COLUMNS, "reason_code"),
 }
-ROW_TABLES = (*(table for table, _, _ in TABLES.values()), "shared.pending_notice_rows")
+ROW_TABLES = (*(table for table, _, _ in TABLES.values()), "shared.held_record_rows")
 """Every table holding a version's rows (staged, purged and dropped together)."""
 _TYPES = {
-    "reason_b1": "bool", "reason_b2": "bool", "reason_b3": "bool", "reason_b4": "bool", "disputed": "bool",
+    "disputed": "bool",
     "first_listed_date": "date", "notice_date": "date", "dispute_deadline": "date", "default_date": "date",
     "end_date": "date", "purge_date": "date", "first_seen_date": "date", "as_of_date": "date",
     "lenders_count": "int", "max_dpd": "int", "source_submission_id": "int", "source_line": "int",
@@ -152,32 +158,26 @@ def _fetch(conn: psycopg.Connection, sql: str, params: tuple = ()) -> list[dict[
 
 
 def _candidates(conn: psycopg.Connection, settings: Settings) -> tuple[date | None, dict[str, list[dict[str, Any]]]]:
-    """Publishable blacklist, default-feed and alert rows and the pending ones, in export order."""
-    for table in ("pub_blacklist_candidates", "pub_default_feed_candidates", "pub_listing_reasons",
-                  "pub_lender_alerts_candidates"):
+    """Publishable blacklist, default-feed and alert rows, the reasons' texts and the held records, in export order."""
+    for table in ("pub_blacklist_candidates", "pub_default_feed_candidates", "pub_held_records",
+                  "pub_listing_reason_texts", "pub_lender_alerts_candidates"):
         if not conn.execute("select to_regclass(%s)", (f"publication.{table}",)).fetchone()[0]:
             raise ExchangeError("P_NO_CANDIDATES", f"publication.{table} does not exist: run the transform (dbt) first")
     pseudo = load_pseudonymizer(settings.state_dir)
     blacklist = _fetch(conn, f"select {', '.join(BLACKLIST_COLUMNS)} from publication.pub_blacklist_candidates"
-                             " where not pending_notice order by borrower_key")
-    feed = _fetch(conn, "select * from publication.pub_default_feed_candidates")
-    published_feed, pending = [], []
-    for row in feed:
+                             " order by borrower_key")
+    feed = []
+    for row in _fetch(conn, "select * from publication.pub_default_feed_candidates"):
         row["loan_ref"] = pseudo.loan_ref(row["lender_code"], row["loan_id"])
-        if row["pending_notice"]:
-            pending.append({"lender_code": row["lender_code"], "borrower_key": row["borrower_key"],
-                            "loan_ref": row["loan_ref"], "record_kind": "default_episode", "reason_code": None,
-                            "default_date": row["default_date"], "source_submission_id": row["source_submission_id"],
-                            "source_line": row["source_line"]})
-        else:
-            published_feed.append({c: row[c] for c in DEFAULT_FEED_COLUMNS})
-    published_feed.sort(key=lambda r: (r["loan_ref"], r["default_episode_no"]))
-    for row in _fetch(conn, "select * from publication.pub_listing_reasons where pending_notice"):
-        pending.append({"lender_code": row["lender_code"], "borrower_key": row["borrower_key"],
-                        "loan_ref": pseudo.loan_ref(row["lender_code"], row["loan_id"]), "record_kind": "listing",
-                        "reason_code": row["reason_code"], "default_date": row["default_date"],
-                        "source_submission_id": row["source_submission_id"], "source_line": row["source_line"]})
-    pending.sort(key=lambda r: tuple(_text(r[c]) for c in PENDING_COLUMNS))
+        feed.append({c: row[c] for c in DEFAULT_FEED_COLUMNS})
+    feed.sort(key=lambda r: (r["loan_ref"], r["default_episode_no"]))
+    held = []
+    for row in _fetch(conn, "select * from publication.pub_held_records"):
+        row["loan_ref"] = pseudo.loan_ref(row["lender_code"], row["loan_id"])
+        held.append({c: row[c] for c in HELD_COLUMNS})
+    held.sort(key=lambda r: tuple(_text(r[c]) for c in HELD_COLUMNS))
+    reasons = _fetch(conn, f"select {', '.join(LISTING_REASON_COLUMNS)} from publication.pub_listing_reason_texts"
+                           " order by reason_code")
     as_of = conn.execute("select max(publication_as_of) from publication.pub_default_feed_candidates").fetchone()[0]
     if as_of is None:
         as_of = conn.execute("select max(as_of_date) from raw.loan_status").fetchone()[0]
@@ -185,8 +185,8 @@ def _candidates(conn: psycopg.Connection, settings: Settings) -> tuple[date | No
     for row in _fetch(conn, "select * from publication.pub_lender_alerts_candidates order by alert_key"):
         row["loan_ref"] = pseudo.loan_ref(row["lender_code"], row["loan_id"])
         alerts.append({c: row[c] for c in LENDER_ALERT_COLUMNS})
-    return as_of, {"blacklist": blacklist, "default_feed": published_feed, "lender_alerts": alerts,
-                   "pending": pending}
+    return as_of, {"blacklist": blacklist, "default_feed": feed, "lender_alerts": alerts,
+                   "listing_reasons": reasons, "held": held}
 
 
 def _fingerprint(as_of: date | None, data: dict[str, list[dict[str, Any]]]) -> str:
@@ -194,24 +194,26 @@ def _fingerprint(as_of: date | None, data: dict[str, list[dict[str, Any]]]) -> s
     for name, (_, columns, _) in TABLES.items():
         digest.update(f"--{name}\n".encode())
         digest.update(render_csv(columns, data[name]))
-    digest.update(b"--pending\n")
-    digest.update(render_csv(PENDING_COLUMNS, data["pending"]))
+    digest.update(b"--held\n")
+    digest.update(render_csv(HELD_COLUMNS, data["held"]))
     return digest.hexdigest()
 
 
+def _tally(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        for value in str(r[key]).split(","):
+            counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def _counts(data: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    by_reason = {code: sum(1 for r in data["blacklist"] if r[f"reason_{code.lower()}"]) for code in ("B1", "B2", "B3", "B4")}
-    by_status: dict[str, int] = {}
-    for r in data["default_feed"]:
-        by_status[r["episode_status"]] = by_status.get(r["episode_status"], 0) + 1
-    by_type: dict[str, int] = {}
-    for r in data["lender_alerts"]:
-        by_type[r["alert_type"]] = by_type.get(r["alert_type"], 0) + 1
     return {"blacklist": len(data["blacklist"]), "default_feed": len(data["default_feed"]),
-            "pending_notice": len(data["pending"]), "blacklist_by_reason": by_reason,
-            "default_feed_by_status": dict(sorted(by_status.items())),
+            "held": len(data["held"]), "held_by_reason": _tally(data["held"], "hold_reason"),
+            "blacklist_by_reason": _tally(data["blacklist"], "reason_codes"),
+            "default_feed_by_status": _tally(data["default_feed"], "episode_status"),
             "disputed": sum(1 for r in data["blacklist"] if r["disputed"]),
-            "lender_alerts": len(data["lender_alerts"]), "lender_alerts_by_type": dict(sorted(by_type.items()))}
+            "lender_alerts": len(data["lender_alerts"]), "lender_alerts_by_type": _tally(data["lender_alerts"], "alert_type")}
 
 
 def _copy_rows(conn: psycopg.Connection, table: str, version: int, columns: list[str],
@@ -264,10 +266,10 @@ def stage_and_gate(*, settings: Settings | None = None, today: date | None = Non
                 version = (latest[0]["version"] if latest else 0) + 1
                 conn.execute(
                     "insert into shared.feed_versions (version, as_of_date, content_sha256, raw_through_submission_id,"
-                    " blacklist_rows, default_feed_rows, pending_notice_rows, lender_alerts_rows, counts)"
+                    " blacklist_rows, default_feed_rows, held_rows, lender_alerts_rows, counts)"
                     " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (version, as_of, content, raw_through, counts["blacklist"], counts["default_feed"],
-                     counts["pending_notice"], counts["lender_alerts"], json.dumps(counts)))
+                     counts["held"], counts["lender_alerts"], json.dumps(counts)))
         previous = ({"blacklist": live["blacklist_rows"], "default_feed": live["default_feed_rows"]} if live else None)
         raw_after = live["raw_through_submission_id"] if live else 0
 
@@ -286,7 +288,7 @@ def stage_and_gate(*, settings: Settings | None = None, today: date | None = Non
                     raise _NotStaged
                 for name, (table, columns, _) in TABLES.items():
                     _copy_rows(conn, table, version, columns, data[name])
-                _copy_rows(conn, "shared.pending_notice_rows", version, PENDING_COLUMNS, data["pending"])
+                _copy_rows(conn, "shared.held_record_rows", version, HELD_COLUMNS, data["held"])
         except _NotStaged:
             pass
         except psycopg.errors.IntegrityError as exc:
@@ -320,9 +322,9 @@ def _version_rows(conn: psycopg.Connection, version: int) -> dict[str, list[dict
     for name, (table, columns, order) in TABLES.items():
         out[name] = _fetch(conn, f"select {', '.join(columns)} from {table} where version = %s order by {order}",
                            (version,))
-    out["pending"] = _fetch(conn, f"select {', '.join(PENDING_COLUMNS)} from shared.pending_notice_rows"
-                                  " where version = %s", (version,))
-    out["pending"].sort(key=lambda r: tuple(_text(r[c]) for c in PENDING_COLUMNS))
+    out["held"] = _fetch(conn, f"select {', '.join(HELD_COLUMNS)} from shared.held_record_rows"
+                               " where version = %s", (version,))
+    out["held"].sort(key=lambda r: tuple(_text(r[c]) for c in HELD_COLUMNS))
     return out
 
 
@@ -349,7 +351,8 @@ def write_exports(conn: psycopg.Connection, version: int, out_dir: Path, *, lend
         alert_cols = [c for c in LENDER_ALERT_COLUMNS if c != "lender_code"]
         own_alerts = [r for r in data["lender_alerts"] if r["lender_code"] == lender]
         tables = {"blacklist": (bl_cols, data["blacklist"]), "default_feed": (feed_cols, feed),
-                  "lender_alerts": (alert_cols, own_alerts)}
+                  "lender_alerts": (alert_cols, own_alerts),
+                  "listing_reasons": (LISTING_REASON_COLUMNS, data["listing_reasons"])}
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Any] = {}
     for name, (columns, rows) in tables.items():
@@ -370,16 +373,16 @@ def write_exports(conn: psycopg.Connection, version: int, out_dir: Path, *, lend
     return manifest
 
 
-def _pending_feedback(settings: Settings, version: int, pending: list[dict[str, Any]]) -> None:
-    """Tell each reporting lender which of its records wait for a notice_date (待告知)."""
+def _held_feedback(settings: Settings, version: int, held: list[dict[str, Any]]) -> None:
+    """Tell each reporting lender which of its records are held back from members, and why (不予发布)."""
     by_lender: dict[str, list[dict[str, Any]]] = {}
-    for row in pending:
+    for row in held:
         by_lender.setdefault(row["lender_code"], []).append(row)
-    columns = [c for c in PENDING_COLUMNS if c != "lender_code"]
+    columns = [c for c in HELD_COLUMNS if c != "lender_code"]
     for lender, rows in by_lender.items():
         target = settings.feedback / lender
         target.mkdir(parents=True, exist_ok=True)
-        (target / f"pending_notice_v{version}.csv").write_bytes(render_csv(columns, rows))
+        (target / f"held_records_v{version}.csv").write_bytes(render_csv(columns, rows))
 
 
 def publish_version(version: int, *, settings: Settings | None = None, today: date | None = None,
@@ -431,8 +434,8 @@ def publish_version(version: int, *, settings: Settings | None = None, today: da
                     "update shared.feed_versions set approved_by = %s, approved_at = now(), approval_reason = %s"
                     " where version = %s", (approval["by"], approval["reason"], version))
             purged = purge(conn, today, settings)
-        pending = _version_rows(conn, version)["pending"]
-    _pending_feedback(settings, version, pending)
+        held = _version_rows(conn, version)["held"]
+    _held_feedback(settings, version, held)
     return {"version": version, "status": "live", "export_dir": str(export_dir), "checksums": checksums,
             "purged": purged}
 
@@ -506,7 +509,7 @@ def approve(version: int, reason: str, *, by: str | None = None, settings: Setti
 
 def feed_status(conn: psycopg.Connection, limit: int = 10) -> dict[str, Any]:
     live = live_version(conn)
-    versions = _fetch(conn, "select version, as_of_date, status, blacklist_rows, default_feed_rows, pending_notice_rows,"
+    versions = _fetch(conn, "select version, as_of_date, status, blacklist_rows, default_feed_rows, held_rows,"
                             " lender_alerts_rows, validation_success, created_at, published_at, approved_by, approval_reason"
                             " from shared.feed_versions order by version desc limit %s", (limit,))
     return {"live": live, "versions": versions}

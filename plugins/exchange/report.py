@@ -1,7 +1,9 @@
 """The data-subject report (本人信用报告): everything the exchange holds about one borrower key.
 
-Current listing and reasons, default episodes, each loan's 24-month repayment profile,
-dispute marks, and the look-ups made about the person (when, lender category, purpose).
+Current listing and reasons (their texts from the published rule table), default episodes, the
+records held back from members (marked as not published, with why), each loan's 24-month
+repayment profile, dispute marks, and the look-ups made about the person (when, lender
+category, purpose).
 The association hands it to the person (征信业管理条例 art. 17), as JSON or as an HTML page.
 Producing a report is itself recorded in control.audit_log.
 """
@@ -16,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from .lookup import CATEGORY_ZH, PURPOSES, REASONS, STATUS_ZH
+from .lookup import CATEGORY_ZH, HOLD_REASONS, PURPOSES, STATUS_ZH
 
 
 def _rows(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
@@ -33,6 +35,17 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
     listing = _rows(conn, "select reason_codes, first_listed_date, lenders_count, total_overdue, max_dpd,"
                           " notice_date, disputed, dispute_deadline from shared.blacklist where borrower_key = %s",
                     (borrower_key,))
+    reason_texts = {r["reason_code"]: r for r in _rows(conn, "select reason_code, reason_zh, reason_en"
+                                                             " from shared.listing_reasons", ())}
+    held = _rows(conn, "select h.record_kind, h.reason_code, h.hold_reason, h.lender_code, l.name as lender_name,"
+                       " h.default_date from shared.held_record_rows h"
+                       " join shared.live_version v on v.version = h.version"
+                       " left join control.lenders l using (lender_code)"
+                       " where h.borrower_key = %s order by h.default_date, h.lender_code, h.record_kind",
+                 (borrower_key,))
+    for h in held:
+        h["published"] = False
+        h["hold_reason_zh"], h["hold_reason_en"] = HOLD_REASONS[h["hold_reason"]]
     episodes = _rows(conn, "select f.loan_ref, f.lender_code, l.name as lender_name, f.lender_category, f.product_type,"
                            " f.default_date, f.max_dpd, f.amount_at_default, f.episode_status, f.end_date,"
                            " f.purge_date, f.notice_date, f.disputed from shared.default_feed f"
@@ -62,7 +75,8 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
     blacklist = None
     if listing:
         b = listing[0]
-        blacklist = b | {"reasons": [{"code": c, "message_zh": REASONS[c][0], "message_en": REASONS[c][1]}
+        blacklist = b | {"reasons": [{"code": c, "message_zh": reason_texts[c]["reason_zh"],
+                                      "message_en": reason_texts[c]["reason_en"]}
                                      for c in b["reason_codes"].split(",")]}
     conn.execute("insert into control.audit_log (action, object, detail) values ('subject_report', %s, %s)",
                  (borrower_key, json.dumps({"id_type": id_type})))
@@ -74,6 +88,7 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
         "borrower_key": borrower_key,
         "blacklist": blacklist,
         "default_episodes": episodes,
+        "held_records": held,
         "loans": loans,
         "disputes": disputes,
         "lookups": lookups,

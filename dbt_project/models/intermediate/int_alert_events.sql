@@ -1,15 +1,17 @@
 {# Cross-lender events that warn other lenders of the same borrower, one row per event lender,
-    borrower and event type, judged at each loan's latest report:
-      - dpd_30_plus: a loan at DPD >= alert_dpd_threshold (first seen: the first report of the
-        current delinquency at or over the threshold);
-      - default: an open default episode (违约) (first seen: the default date);
-      - blacklisted: a blacklist reason (恶意逾期名单) B1 DPD over 90 with no repayment in the last
-        90 days, B2 legal_status enforcement or dishonest, B3 fraud_flag (first seen: the first
-        report with the reason); B4 (in default at two or more lenders) is borrower-wide and is
-        judged in mart_lender_alerts without the alerted lender's own loans;
+    borrower and event type. Only publishable records make an event (DOMAIN section 5): nothing
+    held back (pending_notice, unreported, dispute_upheld, purged) reaches another member.
+      - dpd_30_plus: a loan at DPD >= alert_dpd_threshold on its latest report, the lender having
+        given notice of the delinquency and still reporting the loan, its current default episode
+        (if any) publishable (first seen: the first report of the current delinquency at or over
+        the threshold);
+      - default: a publishable, ongoing default episode (违约) (first seen: the default date);
+      - blacklisted: a publishable blacklist reason of int_listing_reasons (恶意逾期名单, the one
+        rule table) (first seen: the date the loan was listed);
       - new_loan: a loan issued within the surge window before the exchange's latest reporting
         date (first seen: its first report), counted per lender for the 多头借贷 surge.
-    The event lender's code stays here (intermediate zone); the alerts mart shows its category only. #}
+    The event lender's code stays here (intermediate zone); the alerts mart shows what other
+    members may be shown in its place (int_lender_categories). #}
 
 with
 
@@ -19,7 +21,16 @@ history as not materialized (
 ),
 
 episodes as (
-    select * from {{ ref('int_default_episodes') }}
+    select * from {{ ref('int_episode_publishability') }}
+),
+
+listing_reasons as (
+    select * from {{ ref('int_listing_reasons') }}
+    where is_publishable
+),
+
+loan_publishability as (
+    select * from {{ ref('int_loan_publishability') }}
 ),
 
 loans as (
@@ -32,8 +43,8 @@ loans_reported as (
     where last_report_date is not null
 ),
 
-lenders as (
-    select * from {{ ref('stg_control__lenders') }}
+categories as (
+    select * from {{ ref('int_lender_categories') }}
 ),
 
 params as (
@@ -41,20 +52,12 @@ params as (
 ),
 
 {% set alert_flags %}
-        history.dpd >= params.alert_dpd_threshold as is_dpd_alert,
-        nullif(concat_ws(
-            ',',
-            case when history.dpd >= params.blacklist_min_dpd
-                and (history.last_payment_date is null
-                    or history.last_payment_date < history.as_of_date - params.blacklist_no_payment_days)
-                then 'B1' end,
-            case when history.legal_status in ('enforcement', 'dishonest') then 'B2' end,
-            case when history.fraud_flag then 'B3' end
-        ), '') as blacklist_reasons
+        history.dpd >= params.alert_dpd_threshold as is_dpd_alert
 {%- endset %}
 
 latest as (
-    -- each loan's latest report (dim_loan's last_report_date, through the history's unique index)
+    -- each loan's latest report (dim_loan's last_report_date, through the history's unique index),
+    -- when its delinquency may be shown to other members
     select
         history.*,
         {{ alert_flags }}
@@ -63,18 +66,26 @@ latest as (
         on history.lender_code = loans_reported.lender_code
         and history.loan_id = loans_reported.loan_id
         and history.as_of_date = loans_reported.last_report_date
+    inner join loan_publishability
+        on loan_publishability.lender_code = loans_reported.lender_code
+        and loan_publishability.loan_id = loans_reported.loan_id
+        and not loan_publishability.is_unreported
+        and not loan_publishability.is_delinquency_pending_notice
+    left join episodes
+        on episodes.lender_code = history.lender_code
+        and episodes.loan_id = history.loan_id
+        and episodes.default_episode_no = history.default_episode_no
     cross join params
+    where history.dpd >= params.alert_dpd_threshold
+        and coalesce(episodes.is_publishable, true)
 ),
 
 flagged as (
-    -- every report of the loans with an alert on their latest report, for the first-seen dates
+    -- every report of those loans, for the first-seen dates
     select
         history.*,
         {{ alert_flags }}
-    from (
-        select lender_code, loan_id from latest
-        where is_dpd_alert or blacklist_reasons is not null
-    ) as alerting
+    from (select lender_code, loan_id from latest) as alerting
     inner join history
         on history.lender_code = alerting.lender_code
         and history.loan_id = alerting.loan_id
@@ -108,25 +119,20 @@ default_events as (
         max(max_dpd) as dpd,
         string_agg(distinct entry_reasons, ',') as reason_codes
     from episodes
-    where end_date is null
+    where is_publishable and end_date is null
     group by lender_code, borrower_key
 ),
 
 blacklist_events as (
     select
-        latest.lender_code,
-        latest.borrower_key,
+        lender_code,
+        borrower_key,
         'blacklisted' as event_type,
-        min(flagged.as_of_date) as first_seen_date,
-        max(latest.dpd) as dpd,
-        string_agg(distinct latest.blacklist_reasons, ',') as reason_codes
-    from latest
-    inner join flagged
-        on flagged.lender_code = latest.lender_code
-        and flagged.loan_id = latest.loan_id
-        and flagged.blacklist_reasons is not null
-    where latest.blacklist_reasons is not null
-    group by latest.lender_code, latest.borrower_key
+        min(listed_since) as first_seen_date,
+        max(dpd) as dpd,
+        string_agg(distinct reason_code, ',' order by reason_code) as reason_codes
+    from listing_reasons
+    group by lender_code, borrower_key
 ),
 
 exchange_date as (
@@ -164,15 +170,15 @@ events as (
 final as (
     select
         events.lender_code as event_lender_code,
-        lenders.lender_category as event_lender_category,
+        categories.shown_category as event_lender_category,
         events.borrower_key,
         events.event_type,
         events.first_seen_date,
         events.dpd,
         events.reason_codes
     from events
-    inner join lenders
-        on lenders.lender_code = events.lender_code
+    inner join categories
+        on categories.lender_code = events.lender_code
 )
 
 select * from final

@@ -123,6 +123,8 @@ episode_edges as (
             as outstanding_at_default,
         max(episode_reports.overdue_amount) filter (where episode_reports.starts_default_episode)
             as overdue_amount_at_default,
+        max(episode_reports.overdue_since) filter (where episode_reports.starts_default_episode)
+            as overdue_since_at_default,
         max(episode_reports.status_submission_id) filter (where episode_reports.starts_default_episode)
             as default_submission_id,
         max(episode_reports.status_line) filter (where episode_reports.starts_default_episode)
@@ -155,6 +157,7 @@ episode_figures as (
         episode_edges.dpd_at_default,
         episode_edges.outstanding_at_default,
         episode_edges.overdue_amount_at_default,
+        episode_edges.overdue_since_at_default,
         episodes.max_dpd,
         episodes.worst_standardized_class,
         episodes.end_date,
@@ -191,6 +194,7 @@ merged as (
         greatest(built.dpd_at_default, figures.dpd_at_default) as dpd_at_default,
         greatest(built.outstanding_at_default, figures.outstanding_at_default) as outstanding_at_default,
         greatest(built.overdue_amount_at_default, figures.overdue_amount_at_default) as overdue_amount_at_default,
+        greatest(built.overdue_since_at_default, figures.overdue_since_at_default) as overdue_since_at_default,
         greatest(built.max_dpd, figures.max_dpd) as max_dpd,
         greatest(built.worst_standardized_class, figures.worst_standardized_class) as worst_standardized_class,
         greatest(built.end_date, figures.end_date) as end_date,
@@ -243,6 +247,9 @@ final as (
         dpd_at_default,
         outstanding_at_default,
         overdue_amount_at_default,
+        overdue_since_at_default,
+        -- the start of the delinquency the episode announces: a notice (不良信息告知) must be on or after it
+        coalesce(least(overdue_since_at_default, default_date), default_date) as delinquency_start,
         max_dpd,
         worst_standardized_class,
         end_date,

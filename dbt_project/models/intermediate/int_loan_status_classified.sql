@@ -140,6 +140,12 @@ dpd_bands as (
             limit 1
         ) as dpd_bucket,
         (
+            select buckets.bucket_order from buckets
+            where buckets.rules_version = bands.rules_version and buckets.min_dpd <= bands.band_start
+            order by buckets.min_dpd desc
+            limit 1
+        ) as dpd_bucket_order,
+        (
             select floors.floor_class from floors
             where floors.rules_version = bands.rules_version
                 and floors.rule_set = band_rule_sets.rule_set
@@ -178,6 +184,7 @@ dpd_lookup as (
         dpd_bands.rule_set,
         dpd_value,
         dpd_bands.dpd_bucket,
+        dpd_bands.dpd_bucket_order,
         dpd_bands.floor_class,
         dpd_bands.override_class,
         dpd_bands.override_codes,
@@ -196,6 +203,7 @@ files as (
         rule_versions.rules_version,
         rule_versions.cure_clean_months,
         rule_versions.default_hold_class,
+        rule_versions.restructure_observation_months,
         dpd_caps.dpd_cap
     from submissions
     left join rule_versions
@@ -244,6 +252,7 @@ reports as (
         files.rules_version,
         files.cure_clean_months,
         files.default_hold_class,
+        files.restructure_observation_months,
         files.dpd_cap
     from status
     inner join files
@@ -259,6 +268,7 @@ classified as (
         reports.account_status in ('normal', 'overdue', 'restructured') as is_active,
         rule_sets.rule_set,
         dpd_lookup.dpd_bucket,
+        dpd_lookup.dpd_bucket_order,
         dpd_lookup.floor_class,
         greatest(
             on_account_status.override_class,
@@ -286,7 +296,7 @@ classified as (
             on_fraud_flag.default_end_status
         ) as default_end_status,
         {{ repayment_code(
-            'reports.account_status', 'reports.dpd', 'reports.report_month', 'reports.issue_date',
+            'reports.account_status', 'dpd_lookup.dpd_bucket_order', 'reports.report_month', 'reports.issue_date',
             'reports.maturity_date', 'reports.repayment_method', 'reports.as_of_date'
         ) }} as repayment_code
     from reports

@@ -19,8 +19,10 @@
 {# Status history: one row per loan and reporting date, with the state that runs across months.
    Default (违约): a loan enters at a report meeting an entry condition (DPD over 90, written off,
    judgment, enforcement, dishonest, fraud) and leaves when an end condition holds (settled,
-   compensated) or it is cured: clean reports (DPD 0, no override, no entry condition) in every
-   month over cure_clean_months consecutive months. Until then its class stays at least
+   compensated, transferred) or it is cured: the first clean report (DPD 0, no override, no entry
+   condition) plus cure_clean_months calendar months is on or before the report's date, with a
+   clean report in every month between; a loan restructured (重组) cures no earlier than its last
+   restructured report plus restructure_observation_months. Until then its class stays at least
    default_hold_class (次级). The state comes from running windows over each loan's reports, all
    in one ordering; an incremental run seeds them with the last row already built before the
    months it rebuilds (the anchor), so it reads only the months it rebuilds. #}
@@ -82,6 +84,7 @@ anchored as (
         anchors.clean_streak_start as anchor_clean_streak_start,
         anchors.last_trigger_date as anchor_last_trigger_date,
         anchors.last_exit_date as anchor_last_exit_date,
+        anchors.last_restructure_date as anchor_last_restructure_date,
         anchors.is_in_default as anchor_is_in_default,
         anchors.default_episodes_started as anchor_default_episodes_started,
         anchors.default_date as anchor_default_date
@@ -91,6 +94,7 @@ anchored as (
         cast(null as date) as anchor_clean_streak_start,
         cast(null as date) as anchor_last_trigger_date,
         cast(null as date) as anchor_last_exit_date,
+        cast(null as date) as anchor_last_restructure_date,
         cast(null as boolean) as anchor_is_in_default,
         cast(null as integer) as anchor_default_episodes_started,
         cast(null as date) as anchor_default_date
@@ -119,6 +123,10 @@ streak_starts as (
             max(case when is_default_trigger then as_of_date end) over loan_reports_so_far,
             anchor_last_trigger_date
         ) as last_trigger_date,
+        greatest(
+            max(case when account_status = 'restructured' then as_of_date end) over loan_reports_so_far,
+            anchor_last_restructure_date
+        ) as last_restructure_date,
         lead(as_of_date) over loan_reports is null
             or lead(report_month) over loan_reports > report_month as is_month_last_report
     from anchored
@@ -151,8 +159,15 @@ exits as (
             max(
                 case
                     when default_end_status is not null then as_of_date
+                    -- cured: six calendar months elapsed since the first clean report (not six
+                    -- reports), and the observation period after a restructuring is over
                     when is_clean_report
-                        and {{ months_between('clean_streak_start', 'report_month') }} + 1 >= cure_clean_months
+                        and as_of_date >= (clean_streak_start + make_interval(months => cure_clean_months))::date
+                        and (
+                            last_restructure_date is null
+                            or as_of_date
+                                >= (last_restructure_date + make_interval(months => restructure_observation_months))::date
+                        )
                         then as_of_date
                 end
             ) over loan_reports_so_far,
@@ -223,6 +238,7 @@ final as (
         dpd,
         dpd_reported,
         dpd_bucket,
+        dpd_bucket_order,
         last_payment_date,
         last_payment_amount,
         notice_date,
@@ -245,6 +261,7 @@ final as (
         clean_months,
         last_trigger_date,
         last_exit_date,
+        last_restructure_date,
         is_in_default,
         starts_default_episode,
         ends_default_episode,

@@ -15,6 +15,10 @@ history as not materialized (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
+categories as (
+    select * from {{ ref('int_lender_categories') }}
+),
+
 loan_counts as (
     select lender_code, count(*) as loans_reported
     from loans
@@ -48,6 +52,7 @@ final as (
         lenders.lender_code,
         lenders.lender_name,
         lenders.lender_category,
+        categories.shown_category,
         lenders.lender_status,
         lenders.created_at as admitted_at,
         coalesce(loan_counts.loans_reported, 0) as loans_reported,
@@ -56,6 +61,8 @@ final as (
         coalesce(latest_book.active_loans, 0) as active_loans,
         coalesce(latest_book.outstanding_principal, 0) as outstanding_principal
     from lenders
+    inner join categories
+        on categories.lender_code = lenders.lender_code
     left join loan_counts
         on loan_counts.lender_code = lenders.lender_code
     left join report_spans

@@ -111,7 +111,7 @@ recent_reports as (
         max(as_of_date) as last_report_date,
         count(*) as reports,
         max(dpd) as max_dpd,
-        bool_or(dpd >= 91) as is_ever_90_plus,
+        bool_or(dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as is_ever_90_plus,
         max(default_episodes_started) as default_episodes
     from recent
     group by lender_code, loan_id
@@ -151,7 +151,7 @@ loan_reports as (
         max(as_of_date) as last_report_date,
         count(*) as reports,
         max(dpd) as max_dpd,
-        bool_or(dpd >= 91) as is_ever_90_plus,
+        bool_or(dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as is_ever_90_plus,
         max(default_episodes_started) as default_episodes
     from recomputed
     group by lender_code, loan_id
@@ -216,7 +216,7 @@ loan_reports as (
         max(as_of_date) as last_report_date,
         count(*) as reports,
         max(dpd) as max_dpd,
-        bool_or(dpd >= 91) as is_ever_90_plus,
+        bool_or(dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as is_ever_90_plus,
         max(default_episodes_started) as default_episodes
     from history
     group by lender_code, loan_id

@@ -82,6 +82,7 @@ final as (
         history.dpd,
         history.dpd_reported,
         history.dpd_bucket,
+        history.dpd_bucket_order,
         history.legal_status,
         history.fraud_flag,
         history.rule_set,

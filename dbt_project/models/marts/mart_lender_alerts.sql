@@ -1,6 +1,9 @@
 {# Early-warning alerts (风险预警) per lender: one row per lender, own loan and alert type, about a
-    borrower who is still current with the lender. The evidence never names the other lender:
-    its category (机构类别) at most, and counts. Each lender reads only its own rows. #}
+    borrower who is still current with the lender, built from publishable events of other lenders
+    only (int_alert_events). The evidence never names the other lender: what other members may be
+    shown in its place (its category where three or more members share it, else 会员机构), and
+    counts. The blacklist reasons are those of the one rule table (int_listing_reasons), B4
+    included. Each lender reads only its own rows. #}
 
 with
 
@@ -56,56 +59,6 @@ single_event_alerts as (
     group by lender_code, loan_id, borrower_key, as_of_date, event_type
 ),
 
-b4 as (
-    -- blacklist reason B4: in default at two or more other lenders at once
-    select
-        elsewhere.lender_code,
-        elsewhere.loan_id,
-        elsewhere.borrower_key,
-        elsewhere.as_of_date,
-        'blacklisted_elsewhere' as alert_type,
-        -- seen once the second lender's default was reported
-        (array_agg(elsewhere.first_seen_date order by elsewhere.first_seen_date))[params.blacklist_min_default_lenders]
-            as first_seen_date,
-        count(distinct elsewhere.event_lender_code) as other_lender_count,
-        string_agg(distinct elsewhere.event_lender_category, ',' order by elsewhere.event_lender_category)
-            as other_lender_categories,
-        max(elsewhere.dpd) as max_dpd_elsewhere,
-        'B4' as reason_codes
-    from elsewhere
-    cross join params
-    where elsewhere.event_type = 'default'
-    group by elsewhere.lender_code, elsewhere.loan_id, elsewhere.borrower_key, elsewhere.as_of_date,
-        params.blacklist_min_default_lenders
-    having count(distinct elsewhere.event_lender_code) >= params.blacklist_min_default_lenders
-),
-
-blacklist_merged as (
-    select
-        lender_code,
-        loan_id,
-        borrower_key,
-        as_of_date,
-        alert_type,
-        min(first_seen_date) as first_seen_date,
-        max(other_lender_count) as other_lender_count,
-        (
-            select string_agg(distinct category, ',' order by category)
-            from unnest(string_to_array(string_agg(other_lender_categories, ','), ',')) as category
-        ) as other_lender_categories,
-        max(max_dpd_elsewhere) as max_dpd_elsewhere,
-        (
-            select string_agg(distinct code, ',' order by code)
-            from unnest(string_to_array(string_agg(reason_codes, ','), ',')) as code
-        ) as reason_codes
-    from (
-        select * from single_event_alerts where alert_type = 'blacklisted_elsewhere'
-        union all
-        select * from b4
-    ) as blacklist
-    group by lender_code, loan_id, borrower_key, as_of_date, alert_type
-),
-
 surge as (
     -- 多头借贷 surge: new loans at two or more other lenders within the window
     select
@@ -130,9 +83,7 @@ surge as (
 ),
 
 alerts as (
-    select * from single_event_alerts where alert_type <> 'blacklisted_elsewhere'
-    union all
-    select * from blacklist_merged
+    select * from single_event_alerts
     union all
     select * from surge
 ),

@@ -15,7 +15,8 @@
 
 {# Portfolio quality (资产质量): one row per lender, product, region and month, over the loans
     active at the month's last report (normal, overdue, restructured). Ratios by balance use
-    outstanding principal; 90+ means DPD of 91 days or more. An incremental run rebuilds each
+    outstanding principal; M1+, M2+, M3+ and 90+ are the loans at or above the buckets M1, M2, M3
+    and M4 of rule_dpd_buckets (DPD 1, 31, 61 and 91 days or more in v1). An incremental run rebuilds each
     lender's months from the first one fct_loan_status rebuilt. #}
 
 with
@@ -52,14 +53,14 @@ aggregated as (
         count(*) as active_loans,
         sum(outstanding_principal) as outstanding_principal,
         sum(overdue_amount) as overdue_amount,
-        count(*) filter (where dpd >= 1) as m1_plus_loans,
-        count(*) filter (where dpd >= 31) as m2_plus_loans,
-        count(*) filter (where dpd >= 61) as m3_plus_loans,
-        count(*) filter (where dpd >= 91) as dpd90_plus_loans,
-        coalesce(sum(outstanding_principal) filter (where dpd >= 1), 0) as m1_plus_balance,
-        coalesce(sum(outstanding_principal) filter (where dpd >= 31), 0) as m2_plus_balance,
-        coalesce(sum(outstanding_principal) filter (where dpd >= 61), 0) as m3_plus_balance,
-        coalesce(sum(outstanding_principal) filter (where dpd >= 91), 0) as dpd90_plus_balance,
+        count(*) filter (where dpd_bucket_order >= {{ var('m1_bucket_order') }}) as m1_plus_loans,
+        count(*) filter (where dpd_bucket_order >= {{ var('m2_bucket_order') }}) as m2_plus_loans,
+        count(*) filter (where dpd_bucket_order >= {{ var('m3_bucket_order') }}) as m3_plus_loans,
+        count(*) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as dpd90_plus_loans,
+        coalesce(sum(outstanding_principal) filter (where dpd_bucket_order >= {{ var('m1_bucket_order') }}), 0) as m1_plus_balance,
+        coalesce(sum(outstanding_principal) filter (where dpd_bucket_order >= {{ var('m2_bucket_order') }}), 0) as m2_plus_balance,
+        coalesce(sum(outstanding_principal) filter (where dpd_bucket_order >= {{ var('m3_bucket_order') }}), 0) as m3_plus_balance,
+        coalesce(sum(outstanding_principal) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}), 0) as dpd90_plus_balance,
         count(*) filter (where is_non_performing) as npl_loans,
         coalesce(sum(outstanding_principal) filter (where is_non_performing), 0) as npl_balance,
         coalesce(sum(outstanding_principal) filter (where standardized_class = 1), 0) as class_1_balance,

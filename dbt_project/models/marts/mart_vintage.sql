@@ -1,5 +1,5 @@
 {# Vintages (账龄分析): for each lender, product and disbursement-month cohort, the share of the
-    cohort's loans that have ever been 90+ (DPD of 91 days or more) by each month on book, from 0
+    cohort's loans that have ever been 90+ (bucket M4 or above of rule_dpd_buckets, DPD over 90 in v1) by each month on book, from 0
     up to the lender's latest reporting month. Loans count once reported in a status file. #}
 
 with
@@ -16,7 +16,7 @@ loan_outcomes as (
     select
         lender_code,
         loan_id,
-        min(months_on_book) filter (where dpd >= 91) as first_90_plus_month_on_book
+        min(months_on_book) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as first_90_plus_month_on_book
     from loan_status
     group by lender_code, loan_id
 ),

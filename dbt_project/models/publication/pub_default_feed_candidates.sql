@@ -1,87 +1,57 @@
-{# Default feed candidates (违约信息候选): one row per default episode, traceable to the report that
-   opened it. Purge date = end date + retention_years (5, 征信业管理条例 art. 16); an episode whose
-   purge date has passed is left out (retention), as is one a dispute upheld. An ongoing or
-   written-off episode has no end yet, so no purge date. #}
+{# Default feed candidates (违约信息候选): one row per publishable default episode
+   (int_episode_publishability), traceable to the report that opened it. Held episodes
+   (purged, dispute_upheld, unreported, pending_notice) are left out; pub_held_records lists
+   them for their lender. The reporting lender's category is what other members see in place of
+   its code (int_lender_categories). #}
 
 with
 
 episodes as (
-    select * from {{ ref('fct_default_episodes') }}
+    select * from {{ ref('int_episode_publishability') }}
+    where is_publishable
 ),
 
-lenders as (
-    select * from {{ ref('dim_lender') }}
+loans as (
+    select * from {{ ref('int_loans_latest') }}
 ),
 
-history as (
-    select as_of_date from {{ ref('int_loan_status_history') }}
-),
-
-disputes as (
-    select * from {{ source('exchange_control', 'disputes') }}
+categories as (
+    select * from {{ ref('int_lender_categories') }}
 ),
 
 as_of as (
-    select max(as_of_date) as publication_as_of from history
-),
-
-open_disputes as (
-    select distinct lender_code, loan_id
-    from disputes
-    where status = 'open' and record_kind = 'default_episode'
-),
-
-open_listing_disputes as (
-    select distinct borrower_key
-    from disputes
-    where status = 'open' and record_kind = 'listing'
-),
-
-upheld as (
-    select distinct lender_code, loan_id
-    from disputes
-    where status = 'upheld' and record_kind = 'default_episode'
-),
-
-dated as (
-    select
-        episodes.*,
-        {{ purge_date("episodes.end_date") }} as purge_date
-    from episodes
+    -- the latest reporting date of any lender
+    select max({{ lender_latest_date('reporting_lenders.lender_code') }}) as publication_as_of
+    from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as reporting_lenders
 ),
 
 final as (
     select
         as_of.publication_as_of,
-        dated.borrower_key,
-        dated.lender_code,
-        lenders.lender_category,
-        dated.loan_id,
-        dated.default_episode_no,
-        dated.product_type,
-        dated.default_date,
-        dated.max_dpd,
-        dated.outstanding_at_default as amount_at_default,
-        dated.episode_status,
-        dated.end_date,
-        dated.purge_date,
-        dated.latest_notice_date as notice_date,
-        dated.latest_notice_date is null as pending_notice,
-        open_disputes.loan_id is not null or open_listing_disputes.borrower_key is not null as disputed,
-        dated.default_submission_id as source_submission_id,
-        dated.default_line as source_line
-    from dated
+        episodes.borrower_key,
+        episodes.lender_code,
+        categories.shown_category as lender_category,
+        episodes.loan_id,
+        episodes.default_episode_no,
+        loans.product_type,
+        episodes.default_date,
+        episodes.max_dpd,
+        episodes.outstanding_at_default as amount_at_default,
+        episodes.episode_status,
+        episodes.end_date,
+        episodes.purge_date,
+        episodes.notice_date,
+        episodes.is_disputed as disputed,
+        episodes.dispute_deadline,
+        episodes.default_submission_id as source_submission_id,
+        episodes.default_line as source_line
+    from episodes
     cross join as_of
-    inner join lenders on lenders.lender_code = dated.lender_code
-    left join open_disputes
-        on open_disputes.lender_code = dated.lender_code
-        and open_disputes.loan_id = dated.loan_id
-    left join open_listing_disputes on open_listing_disputes.borrower_key = dated.borrower_key
-    left join upheld
-        on upheld.lender_code = dated.lender_code
-        and upheld.loan_id = dated.loan_id
-    where upheld.loan_id is null
-        and (dated.purge_date is null or dated.purge_date > current_date)
+    inner join loans
+        on loans.lender_code = episodes.lender_code
+        and loans.loan_id = episodes.loan_id
+    inner join categories
+        on categories.lender_code = episodes.lender_code
 )
 
 select * from final

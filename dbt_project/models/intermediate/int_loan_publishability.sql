@@ -1,0 +1,94 @@
+{# Whether a loan's current negative data may reach other members (DOMAIN sections 4-5), one row
+   per reported loan:
+     - unreported: the loan is missing from the lender's two latest accepted loan_status files
+       while the lender reports others, and its last report did not close it (settled,
+       compensated, transferred). Its episodes, listings and alerts are held back.
+     - pending_notice: it is overdue on its latest report and the lender gave no notice
+       (notice_date) on or after the day the delinquency began (overdue_since).
+   The episode- and listing-level rules build on this (int_episode_publishability,
+   int_listing_reasons). #}
+
+with
+
+loans as (
+    select * from {{ ref('dim_loan') }}
+),
+
+history as (
+    select * from {{ ref('int_loan_status_history') }}
+),
+
+submissions as (
+    select * from {{ ref('int_submissions_effective') }}
+),
+
+lender_files as materialized (
+    -- each lender's second latest accepted loan_status file: a loan last reported before it is
+    -- missing from two consecutive files
+    select lender_code, max(as_of_date) filter (where file_rank = 2) as second_latest_file_date
+    from (
+        select
+            lender_code,
+            as_of_date,
+            dense_rank() over (partition by lender_code order by as_of_date desc) as file_rank
+        from submissions
+        where kind = 'loan_status' and is_effective
+    ) as ranked
+    group by lender_code
+),
+
+latest_reports as (
+    -- each loan's latest report, through the history's unique index
+    select
+        loans.lender_code,
+        loans.loan_id,
+        loans.borrower_key,
+        loans.last_report_date,
+        history.account_status,
+        history.dpd,
+        history.overdue_since
+    from loans
+    inner join history
+        on history.lender_code = loans.lender_code
+        and history.loan_id = loans.loan_id
+        and history.as_of_date = loans.last_report_date
+),
+
+delinquency_notices as (
+    -- the latest notice the lender reported during the current delinquency
+    select latest_reports.lender_code, latest_reports.loan_id, max(history.notice_date) as notice_date
+    from latest_reports
+    inner join history
+        on history.lender_code = latest_reports.lender_code
+        and history.loan_id = latest_reports.loan_id
+        and history.overdue_since = latest_reports.overdue_since
+    where latest_reports.dpd > 0
+    group by latest_reports.lender_code, latest_reports.loan_id
+),
+
+final as (
+    select
+        latest_reports.lender_code,
+        latest_reports.loan_id,
+        latest_reports.borrower_key,
+        latest_reports.last_report_date,
+        latest_reports.account_status as last_account_status,
+        lender_files.second_latest_file_date,
+        latest_reports.account_status not in ('settled', 'compensated', 'transferred')
+            and latest_reports.last_report_date < coalesce(lender_files.second_latest_file_date, date '0001-01-01')
+            as is_unreported,
+        latest_reports.dpd as last_dpd,
+        latest_reports.overdue_since as delinquency_start,
+        delinquency_notices.notice_date as delinquency_notice_date,
+        latest_reports.dpd > 0
+            and coalesce(delinquency_notices.notice_date < latest_reports.overdue_since, true)
+            as is_delinquency_pending_notice
+    from latest_reports
+    left join lender_files
+        on lender_files.lender_code = latest_reports.lender_code
+    left join delinquency_notices
+        on delinquency_notices.lender_code = latest_reports.lender_code
+        and delinquency_notices.loan_id = latest_reports.loan_id
+)
+
+select * from final
