@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from exchange.settings import environment
-from exchange.transform import run_dbt
+from exchange.transform import DBT_PROJECT_DIR, run_dbt
 
 
-def dbt(url: str, work_dir: Path, *args: str) -> None:
+def dbt(url: str, work_dir: Path, *args: str, project_dir: Path = DBT_PROJECT_DIR) -> None:
     """Run dbt against `url`, keeping its target and logs in `work_dir` (not in the checkout)."""
     with environment(EXCHANGE_DB_URL=url):
-        run_dbt([*args, "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")])
+        run_dbt([*args, "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")],
+                project_dir)

@@ -13,10 +13,11 @@
     segment_cure_horizon_months month ends for its cure, so the horizon before the earliest month
     int_loan_status_history rebuilt (or before the month after a rebuilt lender's last month, in
     case its latest months went); every month when the collection parameters or segment rules
-    changed since the model was built. Null: nothing to rebuild. -#}
+    changed since the model was built, or the disputes did (an upheld one corrects the segments).
+    Null: nothing to rebuild. -#}
 {% macro delinquency_segments_rebuild_from() -%}
     select case
-        when {{ rules_changed(['rule_collection_parameters', 'rule_delinquency_segments']) }} then date '0001-01-01'
+        when {{ rules_changed(['rule_collection_parameters', 'rule_delinquency_segments', 'stg_control__disputes']) }} then date '0001-01-01'
         else (
             min(least(
                 rebuild.rebuild_month,

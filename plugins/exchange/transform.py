@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -47,8 +48,11 @@ def dbt_env() -> dict[str, str]:
     }
 
 
-def run_dbt(args: list[str]) -> None:
+def run_dbt(args: list[str], project_dir: Path = DBT_PROJECT_DIR) -> None:
     """Run one dbt command (e.g. ["build"], ["build", "--full-refresh"]) against the exchange database.
+
+    `project_dir` is the dbt project (default: the exchange's); a test points it at a scratch copy
+    whose rules differ (a new rules version), never at another schema.
 
     Raises TransformFailed with T_DBT_ERROR when dbt could not run at all and T_DBT_FAILED when
     any node failed (failures lists them as "name: status").
@@ -58,8 +62,8 @@ def run_dbt(args: list[str]) -> None:
     os.environ.update(dbt_env())
     command = [
         *args,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
     ]
     result = dbtRunner().invoke(command)
     if result.exception is not None:

@@ -129,6 +129,7 @@ episode_edges as (
             as default_submission_id,
         max(episode_reports.status_line) filter (where episode_reports.starts_default_episode)
             as default_line,
+        min(episode_reports.notice_date) as first_notice_date,
         max(episode_reports.notice_date) as latest_notice_date
     from episode_reports
     group by episode_reports.lender_code, episode_reports.loan_id, episode_reports.default_episode_no
@@ -166,6 +167,7 @@ episode_figures as (
         latest_reports.last_account_status,
         latest_reports.last_outstanding_principal,
         episodes.reports_in_episode,
+        episode_edges.first_notice_date,
         episode_edges.latest_notice_date,
         episode_edges.default_submission_id,
         episode_edges.default_line
@@ -203,6 +205,7 @@ merged as (
         figures.last_account_status,
         figures.last_outstanding_principal,
         built.reports_in_episode + figures.reports_in_episode as reports_in_episode,
+        least(built.first_notice_date, figures.first_notice_date) as first_notice_date,
         greatest(built.latest_notice_date, figures.latest_notice_date) as latest_notice_date,
         greatest(built.default_submission_id, figures.default_submission_id) as default_submission_id,
         greatest(built.default_line, figures.default_line) as default_line
@@ -262,6 +265,7 @@ final as (
         last_account_status,
         last_outstanding_principal,
         reports_in_episode,
+        first_notice_date,
         latest_notice_date,
         default_submission_id,
         default_line

@@ -11,7 +11,7 @@
         ],
         post_hook=[
             "{{ mark_rebuilds_consumed('int_loan_status_history') }}",
-            "{{ record_rules_built(['rule_collection_parameters', 'rule_delinquency_segments']) }}",
+            "{{ record_rules_built(['rule_collection_parameters', 'rule_delinquency_segments', 'stg_control__disputes']) }}",
         ],
     )
 }}
@@ -49,7 +49,9 @@ history as (
 ),
 
 episodes as (
-    select * from {{ ref('int_default_episodes') }}
+    -- a default corrected by an upheld dispute, or past its retention, makes no repeat defaulter
+    select * from {{ ref('int_episode_publishability') }}
+    where hold_reason is null or hold_reason not in ('dispute_upheld', 'purged')
 ),
 
 segments as (

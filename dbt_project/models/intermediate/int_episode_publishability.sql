@@ -46,6 +46,11 @@ flagged as (
         {{ purge_date('episodes.end_date') }} as purge_date,
         episodes.latest_notice_date is not null
             and episodes.latest_notice_date >= episodes.delinquency_start as is_noticed,
+        -- the notice shown: the first one reported, unless it came before the delinquency began
+        case
+            when episodes.first_notice_date >= episodes.delinquency_start then episodes.first_notice_date
+            else episodes.latest_notice_date
+        end as shown_notice_date,
         coalesce(episode_disputes.is_dispute_upheld, false) as is_dispute_upheld,
         coalesce(episode_disputes.is_disputed, false) as is_disputed,
         episode_disputes.dispute_deadline,
@@ -88,7 +93,7 @@ final as (
         end_date,
         purge_date,
         last_report_date,
-        latest_notice_date as notice_date,
+        shown_notice_date as notice_date,
         is_noticed,
         is_unreported,
         is_dispute_upheld,

@@ -11,7 +11,7 @@
         ],
         post_hook=[
             "{{ mark_rebuilds_consumed('int_loan_status_history') }}",
-            "{{ record_rules_built(['rule_collection_parameters', 'rule_delinquency_segments']) }}",
+            "{{ record_rules_built(['rule_collection_parameters', 'rule_delinquency_segments', 'stg_control__disputes']) }}",
         ],
     )
 }}
@@ -19,6 +19,7 @@
 -- depends_on: {{ ref('int_loan_status_history') }}
 -- depends_on: {{ ref('rule_collection_parameters') }}
 -- depends_on: {{ ref('rule_delinquency_segments') }}
+-- depends_on: {{ ref('stg_control__disputes') }}
 
 {# Cure rate by delinquent-borrower segment (逾期客群回收率), per lender and month: of the delinquent
     loans in a segment at a month end, the share back at DPD 0 within the horizon (seed parameter
