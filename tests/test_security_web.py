@@ -14,7 +14,16 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
+import schemathesis
 from access_world import LISTED_ID, build, free_port, live_server
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from exchange import access
 from exchange.portal import Sessions
@@ -188,3 +197,23 @@ def test_an_unavailable_database_is_503_with_retry_after(tmp_path, world):
     for r in answers:
         assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0
         assert r.json()["error"]["code"] == "Q_UNAVAILABLE"
+
+
+CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
+@pytest.mark.parametrize("who", ["AA01", "association"])
+def test_the_openapi_document_tells_the_truth(server, world, who, mode):
+    """schemathesis against the live document: no 5xx, and every status, content type and body documented.
+    Bounded (60 generated requests per run, no shrinking) to stay a test, not a fuzzing campaign."""
+    schema = schemathesis.openapi.from_url(server + "/openapi.json")
+    auth = {"Authorization": f"Bearer {world.tokens[who]}"}
+
+    @settings(max_examples=60, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=schema.as_strategy(generation_mode=mode))
+    def conforms(case):
+        case.call_and_validate(headers=auth, checks=CONFORMANCE)
+
+    conforms()
