@@ -317,7 +317,6 @@ def _invalid_request(errors: list[dict[str, Any]]) -> JSONResponse:
 
 BEARER = HTTPBearer(auto_error=False)
 PUBLIC_API_PATHS = frozenset({"/v1/health"})
-JSON_BODY_LIMIT = int(float(os.environ.get("EXCHANGE_MAX_BODY_KB", "64")) * 1024)
 UPLOAD_OVERHEAD = 1 << 20
 """Room for the multipart envelope and the form's other fields around an upload of max_file_bytes."""
 
@@ -366,8 +365,9 @@ def create_app() -> FastAPI:
                               "Authenticate with `Authorization: Bearer <token>` (exchange tokens issue). "
                               "Every error answers {\"error\": {\"code\", \"message_zh\", \"message_en\"}}.")
     upload_limit = get_settings().max_file_bytes + UPLOAD_OVERHEAD
+    body_limit = int(float(os.environ.get("EXCHANGE_MAX_BODY_KB", "64")) * 1024)  # JSON and the portal's forms
     app.add_middleware(RequestGuard, authenticate=_authenticate,
-                       limit_for=lambda path: upload_limit if path == "/portal/upload" else JSON_BODY_LIMIT)
+                       limit_for=lambda path: upload_limit if path == "/portal/upload" else body_limit)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
