@@ -7,16 +7,22 @@ association sees submission quality across lenders, feed versions, disputes with
 deadlines and under-classification findings. Chinese by default, English one click away.
 
 Sessions live in this process's memory (a random id in an HttpOnly, SameSite=Strict
-cookie); every form carries the session's CSRF token.
+cookie); every form carries the session's CSRF token. A session is only as good as its
+token: every request re-checks the token and its lender through the API's token cache, so
+revoking the token or suspending the lender ends its sessions within
+EXCHANGE_TOKEN_CACHE_SECONDS.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,43 +32,111 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from . import access, portal_data
 from . import lookup as lk
+from .web_guard import CONTROL_CHARACTER_ERROR, RateLimiter, has_control_characters
 
 templates = Environment(loader=PackageLoader("exchange", "templates"), autoescape=select_autoescape(["html"]))
 router = APIRouter(prefix="/portal", include_in_schema=False)
 SESSION_COOKIE = "exchange_session"
 SESSION_SECONDS = 8 * 3600
-_sessions: dict[str, tuple[float, access.Caller, str]] = {}
-_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Session:
+    token_hash: str
+    csrf: str
+    started: float
+
+
+class Sessions:
+    """The portal's sessions, at most `per_token` for each token (its oldest gives way to a new
+    log-in), so one member logging in over and over can crowd out nobody but itself."""
+
+    def __init__(self, per_token: int, lifetime: float = SESSION_SECONDS):
+        self.per_token = max(per_token, 1)
+        self.lifetime = lifetime
+        self._by_id: dict[str, Session] = {}
+        self._by_token: dict[str, OrderedDict[str, None]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, token_hash: str) -> tuple[str, Session]:
+        sid = secrets.token_urlsafe(32)
+        session = Session(token_hash, secrets.token_urlsafe(24), time.time())
+        with self._lock:
+            own = self._by_token.setdefault(token_hash, OrderedDict())
+            while len(own) >= self.per_token:
+                self._by_id.pop(own.popitem(last=False)[0], None)
+            own[sid] = None
+            self._by_id[sid] = session
+        return sid, session
+
+    def get(self, sid: str) -> Session | None:
+        with self._lock:
+            session = self._by_id.get(sid)
+        if session is not None and time.time() - session.started > self.lifetime:
+            self.end(sid)
+            return None
+        return session
+
+    def end(self, sid: str) -> None:
+        with self._lock:
+            session = self._by_id.pop(sid, None)
+            if session is not None:
+                self._by_token.get(session.token_hash, {}).pop(sid, None)
+
+    def end_token(self, token_hash: str) -> None:
+        """Every session of a token that no longer authenticates (revoked, lender suspended)."""
+        with self._lock:
+            for sid in self._by_token.pop(token_hash, {}):
+                self._by_id.pop(sid, None)
+
+
+def sessions_from_env() -> Sessions:
+    return Sessions(int(os.environ.get("EXCHANGE_PORTAL_SESSIONS_PER_TOKEN", "5")))
+
+
+def login_limiters_from_env() -> tuple[RateLimiter, RateLimiter]:
+    """(per token, per client address) log-in attempts a minute."""
+    return (RateLimiter(float(os.environ.get("EXCHANGE_PORTAL_LOGINS_PER_TOKEN", "10"))),
+            RateLimiter(float(os.environ.get("EXCHANGE_PORTAL_LOGINS_PER_ADDRESS", "60"))))
 
 
 def _state(request: Request):
     return request.app.state.exchange
 
 
-def _session(request: Request) -> tuple[access.Caller, str] | None:
+async def resolve_session(request: Request) -> tuple[access.Caller, str] | None:
+    """(caller, csrf) of the request's session while its token still authenticates; called by the
+    request guard before the route, which then finds it on request.state.portal_session."""
     sid = request.cookies.get(SESSION_COOKIE)
-    if not sid:
-        return None
-    with _lock:
-        found = _sessions.get(sid)
-        if found is None or time.time() - found[0] > SESSION_SECONDS:
-            _sessions.pop(sid, None)
-            return None
-    return found[1], found[2]
+    session = _state(request).sessions.get(sid) if sid else None
+    found = None
+    if session is not None:
+        who = await _state(request).caller_for_hash(session.token_hash)
+        if who is None:
+            _state(request).sessions.end_token(session.token_hash)
+        else:
+            found = (who, session.csrf)
+    request.state.portal_session = found
+    return found
+
+
+def _session(request: Request) -> tuple[access.Caller, str] | None:
+    return request.state.portal_session
 
 
 def _lang(request: Request) -> str:
     return "en" if request.cookies.get("lang") == "en" or request.query_params.get("lang") == "en" else "zh"
 
 
-def _render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+def _render(request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None,
+            **ctx: Any) -> HTMLResponse:
     lang = _lang(request)
 
     def t(zh: str, en: str) -> str:
         return en if lang == "en" else zh
 
     html = templates.get_template(name).render(t=t, lang=lang, **ctx)
-    response = HTMLResponse(html, status_code=status)
+    response = HTMLResponse(html, status_code=status, headers=headers)
     if request.query_params.get("lang") in ("zh", "en"):
         response.set_cookie("lang", request.query_params["lang"], samesite="strict", httponly=True)
     return response
@@ -84,15 +158,17 @@ def home(request: Request) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, token: str = Form(default="", max_length=200)) -> Response:
-    who = _state(request).caller(token.strip())
+async def login(request: Request, token: str = Form(default="", max_length=200)) -> Response:
+    st = _state(request)
+    token = token.strip()
+    per_token, per_address = st.login_limits
+    address = request.client.host if request.client else "?"
+    if not per_address.allow(address) or (access.well_formed(token) and not per_token.allow(access.hash_token(token))):
+        return _render(request, "login.html", status=429, limited=True, headers={"Retry-After": "60"})
+    who = await st.caller_async(token)
     if who is None:
         return _render(request, "login.html", status=401, error=True)
-    sid = secrets.token_urlsafe(32)
-    with _lock:
-        if len(_sessions) > 10_000:
-            _sessions.clear()
-        _sessions[sid] = (time.time(), who, secrets.token_urlsafe(24))
+    sid, _ = st.sessions.start(access.hash_token(token))
     response = RedirectResponse("/portal", status_code=303)
     response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="strict", max_age=SESSION_SECONDS,
                         secure=request.url.scheme == "https")
@@ -103,8 +179,7 @@ def login(request: Request, token: str = Form(default="", max_length=200)) -> Re
 def logout(request: Request, csrf: str = Form(default="")) -> Response:
     sid = request.cookies.get(SESSION_COOKIE)
     if sid and _csrf_ok(_session(request), csrf):
-        with _lock:
-            _sessions.pop(sid, None)
+        _state(request).sessions.end(sid)
     response = RedirectResponse("/portal", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -199,6 +274,8 @@ def lookup_form(request: Request, id_type: str = Form(default="", max_length=20)
         return RedirectResponse("/portal", status_code=303)
     if not _csrf_ok(session, csrf):
         return Response("CSRF", status_code=403)
+    if any(has_control_characters(v) for v in (id_type, id_number, purpose, consent_ref)):
+        return lender_page(request, session[0], session[1], status=400, lookup_error=CONTROL_CHARACTER_ERROR)
     result = run_lookup(_state(request), session[0], lk.LookupRequest(id_type, id_number, purpose or None,
                                                                       consent_ref or None), "portal")
     if isinstance(result, lk.LookupRefused):
