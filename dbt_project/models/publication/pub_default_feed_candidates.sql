@@ -44,10 +44,8 @@ upheld as (
 ),
 
 dated as (
-    select
-        episodes.*,
-        {{ purge_date("episodes.end_date") }} as purge_date
-    from episodes
+    -- the purge date comes with the episode (fct_default_episodes.purge_date)
+    select * from episodes
 ),
 
 final as (
