@@ -166,9 +166,10 @@ def test_loan_reference_is_the_hmac_of_lender_and_contract(world: World) -> None
 
 def test_an_episode_past_its_purge_date_is_purged(env: World) -> None:
     p8 = scenario.BORROWER["P8"]
-    # the transform knows the 2019 episode and holds it as purged; the candidates and the shared zone do not
+    # the transform holds the 2019 episode as purged; neither the marts, the candidates nor the shared zone show it
     assert rows(env.url, "select end_date, hold_reason from intermediate.int_episode_publishability"
                          " where loan_id = 'K9'") == [(date(2019, 6, 30), "purged")]
+    assert rows(env.url, "select 1 from marts.fct_default_episodes where loan_id = 'K9'") == []
     assert rows(env.url, "select 1 from publication.pub_default_feed_candidates where loan_id = 'K9'") == []
     assert rows(env.url, "select 1 from shared.default_feed_rows where borrower_key = %s", (p8,)) == []
     # a kept older version that still holds an expired row loses it at the next publication

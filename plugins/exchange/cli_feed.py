@@ -1,7 +1,8 @@
-"""`exchange feed status|show|export|approve|publish`: the published blacklist and default feed."""
+"""`exchange feed status|show|export|approve|publish|purge`: the published blacklist and default feed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -148,6 +149,37 @@ def feed_publish() -> None:
     result = run_publication()
     verb = "unchanged, still live" if result.get("unchanged") else "published"
     console.print(f"version {result['version']} {verb}")
+
+
+@feed.command("purge")
+@click.option("--dry-run", is_flag=True, help="list what would go, change nothing")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="the day to judge purge dates against (default: today in Beijing)")
+@click.option("--json", "as_json", is_flag=True)
+def feed_purge(dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
+    """Retention (保存期限): delete what has passed its purge date from shared, de-key it in raw, and
+    delete archived files five years after their reporting date. Run it daily after the publish."""
+    from . import db
+    from .retention import purge
+
+    db.up()
+    result = purge(today=today.date() if today else None, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        return
+    summary = result.as_dict()
+    verb = "已删除 done" if result.applied else ("演练 dry run, nothing changed" if dry_run else "无到期记录 nothing due")
+    console.print(f"保存期限 Retention as of {summary['today']}: {verb}")
+    console.print(f"  共享区 shared default-feed rows past their purge date: {summary['shared_default_feed_rows']}"
+                  + "".join(f"; v{v}: {n}" for v, n in summary["shared_rows_by_version"].items()))
+    console.print(f"  原始区去标识 raw loans de-keyed: {summary['dekeyed_loans']}"
+                  + "".join(f"; {lender}: {n}" for lender, n in summary["dekeyed_loans_by_lender"].items()))
+    table = Table("lender 机构", "reporting date 数据日期", "submissions 报送", "file 文件", "archive 归档",
+                  title=f"归档文件 archived files past five years: {len(result.archive_files)}")
+    for f in result.archive_files:
+        table.add_row(f.lenders, str(f.reporting_date), ", ".join(map(str, f.submission_ids)),
+                      ", ".join(sorted(set(f.file_names))), f.archive_path)
+    console.print(table)
 
 
 def register(main: click.Group) -> None:

@@ -10,9 +10,9 @@
    keeps the live one, and raises GateFailed naming the failed expectations.
 2. ``publish_version`` writes exports/<version>/ (CSV + Parquet per table, manifest.json with
    SHA-256 of every file), then in ONE transaction moves shared.live_version to the new version,
-   marks the previous one superseded and purges what retention requires. Readers of
-   shared.blacklist / shared.default_feed / shared.lender_alerts see the old or the new version,
-   never a mix.
+   marks the previous one superseded and purges what retention requires (exchange.retention).
+   Readers of shared.blacklist / shared.default_feed / shared.lender_alerts see the old or the
+   new version, never a mix.
 3. ``approve`` is the only way past a failed gate: the association names the version and a
    reason; it is recorded in control.feed_approvals and control.audit_log, then published.
    A failure of a clear-identifier check (no_clear_identifier) cannot be approved: personal
@@ -52,6 +52,7 @@ from .alerts import ALERT_COLUMNS
 from .errors import ExchangeError
 from .gate import GateFailed, GateResult, run_gate, summary
 from .identifiers import load_pseudonymizer
+from .retention import beijing_today, drop_exports, purge_shared
 from .settings import Settings, get_settings
 
 KEEP_VERSIONS = 3
@@ -391,7 +392,7 @@ def publish_version(version: int, *, settings: Settings | None = None, today: da
     from . import db
 
     settings = settings or get_settings()
-    today = today or date.today()
+    today = today or beijing_today()
     with db.connect(autocommit=True) as conn:
         row = _fetch(conn, "select * from shared.feed_versions where version = %s", (version,))
         if not row:
@@ -433,25 +434,16 @@ def publish_version(version: int, *, settings: Settings | None = None, today: da
                 conn.execute(
                     "update shared.feed_versions set approved_by = %s, approved_at = now(), approval_reason = %s"
                     " where version = %s", (approval["by"], approval["reason"], version))
-            purged = purge(conn, today, settings)
+            purged = {**purge_shared(conn, today, settings), "versions_dropped": _drop_old_versions(conn, settings)}
         held = _version_rows(conn, version)["held"]
     _held_feedback(settings, version, held)
     return {"version": version, "status": "live", "export_dir": str(export_dir), "checksums": checksums,
             "purged": purged}
 
 
-def purge(conn: psycopg.Connection, today: date, settings: Settings) -> dict[str, int]:
-    """Retention (征信业管理条例 art. 16) in the shared zone, inside the publishing transaction.
-
-    Default-feed rows whose purge date has passed are deleted from every kept version (the new
-    version never had them: the candidates leave them out); an older version that held such a
-    row loses its export directory, whose files could no longer be reproduced. Versions beyond the
-    last KEEP_VERSIONS (and failed ones older than the live version) lose their rows and exports.
-    """
-    expired = conn.execute(
-        "delete from shared.default_feed_rows where purge_date is not null and purge_date <= %s returning version",
-        (today,)).fetchall()
-    touched = {v for (v,) in expired}
+def _drop_old_versions(conn: psycopg.Connection, settings: Settings) -> int:
+    """Versions beyond the last KEEP_VERSIONS (and failed ones older than the live version) lose
+    their rows and exports, inside the publishing transaction."""
     old = conn.execute(
         "select version from shared.feed_versions where status <> 'live' and version not in"
         " (select version from shared.feed_versions where status in ('live', 'superseded')"
@@ -461,11 +453,8 @@ def purge(conn: psycopg.Connection, today: date, settings: Settings) -> dict[str
     dropped = [v for (v,) in old]
     for table in ROW_TABLES:
         conn.execute(f"delete from {table} where version = any(%s)", (dropped,))
-    for version in sorted(touched | set(dropped)):
-        shutil.rmtree(settings.exports / str(version), ignore_errors=True)
-        conn.execute("update shared.feed_versions set export_dir = null where version = %s and status <> 'live'",
-                     (version,))
-    return {"expired_default_feed_rows": len(expired), "versions_dropped": len(dropped)}
+    drop_exports(conn, settings, dropped)
+    return len(dropped)
 
 
 def run_publication(*, settings: Settings | None = None, today: date | None = None) -> dict[str, Any]:

@@ -5,6 +5,8 @@ records held back from members (marked as not published, with why), each loan's 
 repayment profile, dispute marks, and the look-ups made about the person (when, lender
 category, purpose).
 The association hands it to the person (征信业管理条例 art. 17), as JSON or as an HTML page.
+Nothing past its purge date is shown (exchange.retention): no expired default-feed row, and no
+loan whose negative record expired.
 Producing a report is itself recorded in control.audit_log.
 """
 
@@ -19,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from .lookup import CATEGORY_ZH, HOLD_REASONS, PURPOSES, STATUS_ZH
+from .retention import beijing_today, expired_loans_sql, models_built
 
 
 def _rows(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
@@ -26,11 +29,8 @@ def _rows(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
         return cur.execute(sql, params).fetchall()
 
 
-def _exists(conn: psycopg.Connection, name: str) -> bool:
-    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
-
-
 def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str, Any]:
+    today = beijing_today()  # nothing past its purge date is shown (retention)
     live = conn.execute("select version from shared.live_version").fetchone()
     listing = _rows(conn, "select reason_codes, first_listed_date, lenders_count, total_overdue, max_dpd,"
                           " notice_date, disputed, dispute_deadline from shared.blacklist where borrower_key = %s",
@@ -50,16 +50,20 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
                            " f.default_date, f.max_dpd, f.amount_at_default, f.episode_status, f.end_date,"
                            " f.purge_date, f.notice_date, f.disputed from shared.default_feed f"
                            " left join control.lenders l using (lender_code)"
-                           " where f.borrower_key = %s order by f.default_date", (borrower_key,))
+                           " where f.borrower_key = %s and (f.purge_date is null or f.purge_date > %s)"
+                           " order by f.default_date", (borrower_key, today))
     loans: list[dict] = []
-    if _exists(conn, "marts.fct_loan_status"):
-        loans = _rows(conn, """
+    if models_built(conn):
+        expired, params = expired_loans_sql(one_borrower=True)
+        loans = _rows(conn, f"""
             select distinct on (s.lender_code, s.loan_id) s.lender_code, l.name as lender_name, s.loan_id,
                    s.product_type, s.as_of_date, s.account_status, s.outstanding_principal, s.dpd,
                    s.repayment_profile_24m
             from marts.fct_loan_status s left join control.lenders l using (lender_code)
-            where s.borrower_key = %s
-            order by s.lender_code, s.loan_id, s.as_of_date desc""", (borrower_key,))
+            where s.borrower_key = %(borrower_key)s
+                and (s.lender_code, s.loan_id) not in (select lender_code, loan_id from ({expired}) as expired)
+            order by s.lender_code, s.loan_id, s.as_of_date desc""",
+                      {**params, "borrower_key": borrower_key, "today": today})
     disputes = _rows(conn, "select dispute_id, record_kind, lender_code, loan_ref, opened_at, deadline, status,"
                            " resolved_at, resolution_reason from control.disputes where borrower_key = %s"
                            " order by dispute_id", (borrower_key,))

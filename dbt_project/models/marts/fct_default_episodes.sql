@@ -1,5 +1,7 @@
 {# Default episodes (违约事件): one row per episode, with the loan's product and region for
-    cure-rate and loss analysis. #}
+    cure-rate and loss analysis. An episode whose purge date has passed is left out (retention,
+    征信业管理条例 art. 16), as the default feed candidates leave it out; aggregates built before
+    keep what they counted. #}
 
 with
 
@@ -31,6 +33,7 @@ final as (
         episodes.worst_standardized_class,
         episodes.episode_status,
         episodes.end_date,
+        {{ purge_date('episodes.end_date') }} as purge_date,
         episodes.last_report_date,
         episodes.last_account_status,
         episodes.last_outstanding_principal,
@@ -42,6 +45,8 @@ final as (
     inner join loans
         on loans.lender_code = episodes.lender_code
         and loans.loan_id = episodes.loan_id
+    where episodes.end_date is null
+        or {{ purge_date('episodes.end_date') }} > current_date
 )
 
 select * from final

@@ -1,7 +1,12 @@
+{# Loan rows of accepted loans files. A row retention has de-keyed (dekeyed_at: the loan's
+    negative record passed its purge date) is left out: it no longer belongs to any person, so
+    every borrower-keyed model loses the loan at its next run. #}
+
 with
 
 source as (
     select * from {{ source('raw', 'loans') }}
+    where dekeyed_at is null
 ),
 
 renamed as (
