@@ -64,6 +64,12 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
                 and (s.lender_code, s.loan_id) not in (select lender_code, loan_id from ({expired}) as expired)
             order by s.lender_code, s.loan_id, s.as_of_date desc""",
                       {**params, "borrower_key": borrower_key, "today": today})
+    corrected = _corrected_months(conn, borrower_key) if loans else {}
+    for loan in loans:
+        months = corrected.get((loan["lender_code"], loan["loan_id"]))
+        if months:
+            loan["repayment_profile_24m"] = mask_profile(loan["repayment_profile_24m"], loan["as_of_date"], months)
+            loan["profile_corrected"] = True
     disputes = _rows(conn, "select dispute_id, record_kind, lender_code, loan_ref, opened_at, deadline, status,"
                            " resolved_at, resolution_reason from control.disputes where borrower_key = %s"
                            " order by dispute_id", (borrower_key,))
@@ -97,6 +103,32 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
         "disputes": disputes,
         "lookups": lookups,
     })
+
+
+def _corrected_months(conn: psycopg.Connection, borrower_key: str) -> dict[tuple[str, str], list[tuple]]:
+    """Per loan, the (first, last) reporting dates of its episodes corrected by an upheld dispute."""
+    found: dict[tuple[str, str], list[tuple]] = {}
+    for lender, loan_id, start, end in conn.execute(
+            "select lender_code, loan_id, default_date, coalesce(end_date, last_report_date)"
+            " from intermediate.int_episode_publishability where borrower_key = %s and hold_reason = 'dispute_upheld'",
+            (borrower_key,)):
+        found.setdefault((lender, loan_id), []).append((start, end))
+    return found
+
+
+def mask_profile(profile: str, as_of: dt.date, spans: list[tuple[dt.date, dt.date]]) -> str:
+    """The 24-month profile (newest month first) with the months of corrected episodes as '/'.
+
+    An upheld dispute (异议成立) says those months were reported wrongly; the exchange cannot know
+    the right values, so the person sees them blanked out rather than as reported."""
+    def index(day: dt.date) -> int:
+        return (as_of.year - day.year) * 12 + as_of.month - day.month
+
+    chars = list(profile or "")
+    for start, end in spans:
+        for i in range(max(index(end), 0), min(index(start), len(chars) - 1) + 1):
+            chars[i] = "/"
+    return "".join(chars)
 
 
 def _plain(value: Any) -> Any:
