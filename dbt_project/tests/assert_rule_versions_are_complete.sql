@@ -1,5 +1,5 @@
 -- Every rules version has a complete set of rules (buckets, a rule set for every borrower type,
--- floors for every rule set, overrides, default entry and end conditions, all four parameters),
+-- floors for every rule set, overrides, default entry and end conditions, all five parameters),
 -- and every rule row names a version declared in rule_versions. Returns what is missing.
 
 with
@@ -35,6 +35,7 @@ required_parts as (
     union all select 'rule_parameters', 'default_hold_class'
     union all select 'rule_parameters', 'submission_deadline_days'
     union all select 'rule_parameters', 'dpd_mismatch_tolerance_days'
+    union all select 'rule_parameters', 'reaging_fall_tolerance_days'
 ),
 
 missing_parts as (

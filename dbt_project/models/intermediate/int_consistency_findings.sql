@@ -15,7 +15,9 @@
 {# Month-over-month consistency findings (报送一致性问题) on each lender's reporting, one row per
     finding, each with the report row it rests on (submission_id, line) and, where it compares two
     reports, the earlier one (previous_submission_id, previous_line). Codes and severities:
-    ref_consistency_findings.
+    ref_consistency_findings; thresholds: rule_parameters (through int_rule_versions).
+   A row the exchange itself rejected (an error in control.row_problems) is never held against the
+   lender: a loan whose row a status file rejected is not "disappeared" from that file.
    An incremental run rebuilds each lender's findings from the first month that
    int_loan_status_history rebuilt, reading the history from the lender's month before it (the
    previous reports) plus, for loans not reported that month, their last earlier report. #}
@@ -37,6 +39,21 @@ lender_months as (
     where kind = 'loan_status'
         and is_effective
     order by lender_code, report_month, as_of_date, submission_id
+),
+
+rejected_rows as (
+    -- loans whose row in a status file in force the exchange rejected (quarantined), by month
+    select distinct
+        submissions.lender_code,
+        submissions.report_month,
+        row_problems.loan_id
+    from {{ ref('stg_control__row_problems') }} as row_problems
+    inner join submissions
+        on submissions.submission_id = row_problems.submission_id
+    where submissions.kind = 'loan_status'
+        and submissions.is_effective
+        and row_problems.severity = 'error'
+        and row_problems.loan_id is not null
 ),
 
 {% if is_incremental() %}
@@ -72,28 +89,47 @@ read_rows as (
     ))
 ),
 
+anchored_loans as (
+    -- loans first read in a rebuilt month, and loans whose row the month read from rejected (a
+    -- loan can then be missing from a rebuilt month although its last report is older)
+    select lender_code, loan_id, rebuild_month, read_from_month
+    from read_rows
+    group by lender_code, loan_id, rebuild_month, read_from_month
+    having min(report_month) >= rebuild_month
+
+    union
+
+    select rejected_rows.lender_code, rejected_rows.loan_id, rebuild_ranges.rebuild_month,
+        rebuild_ranges.read_from_month
+    from rejected_rows
+    inner join rebuild_ranges
+        on rebuild_ranges.lender_code = rejected_rows.lender_code
+        and rebuild_ranges.read_from_month = rejected_rows.report_month
+        and rebuild_ranges.read_from_month < rebuild_ranges.rebuild_month
+    where not exists (
+        select 1 from read_rows
+        where read_rows.lender_code = rejected_rows.lender_code
+            and read_rows.loan_id = rejected_rows.loan_id
+            and read_rows.report_month < read_rows.rebuild_month
+    )
+),
+
 anchors as (
-    -- loans first read in a rebuilt month: their last report before (the previous one)
+    -- their last report before the month read from (the previous one)
     select
         built.*,
-        first_read.rebuild_month,
-        first_read.read_from_month
-    from (
-        select lender_code, loan_id, min(report_month) as first_month, min(rebuild_month) as rebuild_month,
-            min(read_from_month) as read_from_month
-        from read_rows
-        group by lender_code, loan_id
-    ) as first_read
+        anchored_loans.rebuild_month,
+        anchored_loans.read_from_month
+    from anchored_loans
     cross join lateral (
         select *
         from {{ ref('int_loan_status_history') }} as previous
-        where previous.lender_code = first_read.lender_code
-            and previous.loan_id = first_read.loan_id
-            and previous.as_of_date < first_read.read_from_month
+        where previous.lender_code = anchored_loans.lender_code
+            and previous.loan_id = anchored_loans.loan_id
+            and previous.as_of_date < anchored_loans.read_from_month
         order by previous.as_of_date desc
         limit 1
     ) as built
-    where first_read.first_month >= first_read.rebuild_month
 ),
 
 history as (
@@ -125,12 +161,45 @@ paired as (
         lag(history.as_of_date) over loan_sequence as previous_as_of_date,
         lag(history.account_status) over loan_sequence as previous_account_status,
         lag(history.outstanding_principal) over loan_sequence as previous_outstanding_principal,
+        lag(history.overdue_amount) over loan_sequence as previous_overdue_amount,
         lag(history.overdue_since) over loan_sequence as previous_overdue_since,
         lag(history.dpd) over loan_sequence as previous_dpd,
         lag(history.status_submission_id) over loan_sequence as previous_submission_id,
         lag(history.status_line) over loan_sequence as previous_line
     from history
     window loan_sequence as (partition by history.lender_code, history.loan_id order by history.as_of_date)
+),
+
+reaging as (
+    -- re-aging (重置账龄, DOMAIN §4): DPD fell to 0, or by more than the days elapsed since the
+    -- previous report, on an active loan that was not restructured, without repayment evidence.
+    -- Evidence is a last_payment_date in the period (previous as_of_date, as_of_date], or a fall in
+    -- the overdue amounts that the balance confirms (outstanding principal fell too): arrears that
+    -- vanish while the balance stays are the re-aging itself, not a repayment.
+    select
+        paired.*,
+        paired.as_of_date - paired.previous_as_of_date as days_elapsed
+    from paired
+    left join rule_versions
+        on rule_versions.rules_version = paired.rules_version
+    where paired.previous_dpd > 0
+        and (
+            paired.dpd = 0
+            or paired.previous_dpd - paired.dpd
+                > paired.as_of_date - paired.previous_as_of_date
+                + coalesce(rule_versions.reaging_fall_tolerance_days, 0)
+        )
+        and paired.account_status in ('normal', 'overdue')
+        and not coalesce(
+            paired.last_payment_date > paired.previous_as_of_date
+                and paired.last_payment_date <= paired.as_of_date
+                and (paired.last_payment_amount is null or paired.last_payment_amount > 0),
+            false
+        )
+        and not (
+            paired.overdue_amount < paired.previous_overdue_amount
+            and paired.outstanding_principal < paired.previous_outstanding_principal
+        )
 ),
 
 report_findings as (
@@ -143,17 +212,10 @@ report_findings as (
         status_line as line,
         previous_submission_id,
         previous_line,
-        'overdue_since ' || previous_overdue_since || ' -> ' || overdue_since
-            || ' while overdue, no payment reported since ' || previous_as_of_date as detail
-    from paired
-    where previous_dpd > 0
-        and dpd > 0
-        and overdue_since > previous_overdue_since
-        and not coalesce(
-            last_payment_date > previous_as_of_date
-                and (last_payment_amount is null or last_payment_amount > 0),
-            false
-        )
+        'DPD ' || previous_dpd || ' -> ' || dpd || ' in ' || days_elapsed || ' days as ' || account_status
+            || ', overdue ' || previous_overdue_amount || ' -> ' || overdue_amount
+            || ', no payment reported since ' || previous_as_of_date as detail
+    from reaging
 
     union all
 
@@ -227,13 +289,7 @@ lender_next_months as (
         lender_months.*,
         lead(lender_months.report_month) over (
             partition by lender_months.lender_code order by lender_months.report_month
-        ) as next_report_month,
-        lead(lender_months.as_of_date) over (
-            partition by lender_months.lender_code order by lender_months.report_month
-        ) as next_as_of_date,
-        lead(lender_months.submission_id) over (
-            partition by lender_months.lender_code order by lender_months.report_month
-        ) as next_submission_id
+        ) as next_report_month
     from lender_months
 ),
 
@@ -247,19 +303,9 @@ month_last_reports as (
     where history.is_month_last_report
 ),
 
-disappeared as (
-    -- the lender's next status file no longer reports a loan that had not ended
-    select
-        month_last_reports.lender_code,
-        month_last_reports.loan_id,
-        lender_next_months.next_as_of_date as as_of_date,
-        'C_DISAPPEARED' as finding_code,
-        lender_next_months.next_submission_id as submission_id,
-        cast(null as integer) as line,
-        month_last_reports.status_submission_id as previous_submission_id,
-        month_last_reports.status_line as previous_line,
-        'last reported ' || month_last_reports.as_of_date || ' as ' || month_last_reports.account_status
-            as detail
+gaps as (
+    -- loans that had not ended and that the lender's next status file does not report
+    select month_last_reports.*
     from month_last_reports
     inner join lender_next_months
         on lender_next_months.lender_code = month_last_reports.lender_code
@@ -270,6 +316,40 @@ disappeared as (
             month_last_reports.loan_next_report_month is null
             or month_last_reports.loan_next_report_month > lender_next_months.next_report_month
         )
+),
+
+absences as (
+    -- per gap, the first of the lender's status files after it began that neither reports the loan
+    -- nor rejected its row: the loan is absent from that file (a rejected row is the exchange's doing)
+    select distinct on (gaps.lender_code, gaps.loan_id, gaps.report_month)
+        gaps.*,
+        lender_months.as_of_date as absent_as_of_date,
+        lender_months.submission_id as absent_submission_id
+    from gaps
+    inner join lender_months
+        on lender_months.lender_code = gaps.lender_code
+        and lender_months.report_month > gaps.report_month
+        and (gaps.loan_next_report_month is null or lender_months.report_month < gaps.loan_next_report_month)
+    left join rejected_rows
+        on rejected_rows.lender_code = gaps.lender_code
+        and rejected_rows.report_month = lender_months.report_month
+        and rejected_rows.loan_id = gaps.loan_id
+    where rejected_rows.loan_id is null
+    order by gaps.lender_code, gaps.loan_id, gaps.report_month, lender_months.report_month
+),
+
+disappeared as (
+    select
+        lender_code,
+        loan_id,
+        absent_as_of_date as as_of_date,
+        'C_DISAPPEARED' as finding_code,
+        absent_submission_id as submission_id,
+        cast(null as integer) as line,
+        status_submission_id as previous_submission_id,
+        status_line as previous_line,
+        'last reported ' || as_of_date || ' as ' || account_status as detail
+    from absences
 ),
 
 all_findings as (
