@@ -22,7 +22,8 @@ The cases it contains (month k is the k-th month end of 2025):
 - WD02 B4 in default from month 1, settled at month 3.
 - WD02 B5's month-5 row is rejected by the exchange (quarantined); it is back at month 6.
 - WD02 B6 is absent from the month-5 file (the one that rejected B5's row), back at month 6.
-- WD02 B7's month-6 row is rejected by the exchange; it is absent from month 7 on.
+- WD02 B7's month-6 row is rejected by the exchange (it may have settled B7); B7 is absent from
+  month 7 on.
 - WD02 B8, B9, B10 reach DPD 120 at month 4 (default); at month 5 B8 is reported normal at DPD 0
   with no payment and the same balance (re-aged), B9 the same with a last_payment_date in the
   month, B10 restructured.

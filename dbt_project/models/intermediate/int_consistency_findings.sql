@@ -17,7 +17,8 @@
     reports, the earlier one (previous_submission_id, previous_line). Codes and severities:
     ref_consistency_findings; thresholds: rule_parameters (through int_rule_versions).
    A row the exchange itself rejected (an error in control.row_problems) is never held against the
-   lender: a loan whose row a status file rejected is not "disappeared" from that file.
+   lender: a loan whose row a status file rejected is not "disappeared" from that file, nor from
+   later ones until it is reported again (the rejected row may have ended it).
    An incremental run rebuilds each lender's findings from the first month that
    int_loan_status_history rebuilt, reading the history from the lender's month before it (the
    previous reports) plus, for loans not reported that month, their last earlier report. #}
@@ -89,47 +90,28 @@ read_rows as (
     ))
 ),
 
-anchored_loans as (
-    -- loans first read in a rebuilt month, and loans whose row the month read from rejected (a
-    -- loan can then be missing from a rebuilt month although its last report is older)
-    select lender_code, loan_id, rebuild_month, read_from_month
-    from read_rows
-    group by lender_code, loan_id, rebuild_month, read_from_month
-    having min(report_month) >= rebuild_month
-
-    union
-
-    select rejected_rows.lender_code, rejected_rows.loan_id, rebuild_ranges.rebuild_month,
-        rebuild_ranges.read_from_month
-    from rejected_rows
-    inner join rebuild_ranges
-        on rebuild_ranges.lender_code = rejected_rows.lender_code
-        and rebuild_ranges.read_from_month = rejected_rows.report_month
-        and rebuild_ranges.read_from_month < rebuild_ranges.rebuild_month
-    where not exists (
-        select 1 from read_rows
-        where read_rows.lender_code = rejected_rows.lender_code
-            and read_rows.loan_id = rejected_rows.loan_id
-            and read_rows.report_month < read_rows.rebuild_month
-    )
-),
-
 anchors as (
-    -- their last report before the month read from (the previous one)
+    -- loans first read in a rebuilt month: their last report before (the previous one)
     select
         built.*,
-        anchored_loans.rebuild_month,
-        anchored_loans.read_from_month
-    from anchored_loans
+        first_read.rebuild_month,
+        first_read.read_from_month
+    from (
+        select lender_code, loan_id, min(report_month) as first_month, min(rebuild_month) as rebuild_month,
+            min(read_from_month) as read_from_month
+        from read_rows
+        group by lender_code, loan_id
+    ) as first_read
     cross join lateral (
         select *
         from {{ ref('int_loan_status_history') }} as previous
-        where previous.lender_code = anchored_loans.lender_code
-            and previous.loan_id = anchored_loans.loan_id
-            and previous.as_of_date < anchored_loans.read_from_month
+        where previous.lender_code = first_read.lender_code
+            and previous.loan_id = first_read.loan_id
+            and previous.as_of_date < first_read.read_from_month
         order by previous.as_of_date desc
         limit 1
     ) as built
+    where first_read.first_month >= first_read.rebuild_month
 ),
 
 history as (
@@ -289,7 +271,13 @@ lender_next_months as (
         lender_months.*,
         lead(lender_months.report_month) over (
             partition by lender_months.lender_code order by lender_months.report_month
-        ) as next_report_month
+        ) as next_report_month,
+        lead(lender_months.as_of_date) over (
+            partition by lender_months.lender_code order by lender_months.report_month
+        ) as next_as_of_date,
+        lead(lender_months.submission_id) over (
+            partition by lender_months.lender_code order by lender_months.report_month
+        ) as next_submission_id
     from lender_months
 ),
 
@@ -303,53 +291,36 @@ month_last_reports as (
     where history.is_month_last_report
 ),
 
-gaps as (
-    -- loans that had not ended and that the lender's next status file does not report
-    select month_last_reports.*
+disappeared as (
+    -- the lender's next status file neither reports a loan that had not ended nor carried a row of
+    -- it that the exchange rejected. After a rejected row the loan's status is unknown (the row may
+    -- have settled it) until it is reported again, so no absence counts until then.
+    select
+        month_last_reports.lender_code,
+        month_last_reports.loan_id,
+        lender_next_months.next_as_of_date as as_of_date,
+        'C_DISAPPEARED' as finding_code,
+        lender_next_months.next_submission_id as submission_id,
+        cast(null as integer) as line,
+        month_last_reports.status_submission_id as previous_submission_id,
+        month_last_reports.status_line as previous_line,
+        'last reported ' || month_last_reports.as_of_date || ' as ' || month_last_reports.account_status
+            as detail
     from month_last_reports
     inner join lender_next_months
         on lender_next_months.lender_code = month_last_reports.lender_code
         and lender_next_months.report_month = month_last_reports.report_month
+    left join rejected_rows
+        on rejected_rows.lender_code = month_last_reports.lender_code
+        and rejected_rows.report_month = lender_next_months.next_report_month
+        and rejected_rows.loan_id = month_last_reports.loan_id
     where month_last_reports.account_status not in ('settled', 'compensated', 'written_off', 'transferred')
         and lender_next_months.next_report_month is not null
         and (
             month_last_reports.loan_next_report_month is null
             or month_last_reports.loan_next_report_month > lender_next_months.next_report_month
         )
-),
-
-absences as (
-    -- per gap, the first of the lender's status files after it began that neither reports the loan
-    -- nor rejected its row: the loan is absent from that file (a rejected row is the exchange's doing)
-    select distinct on (gaps.lender_code, gaps.loan_id, gaps.report_month)
-        gaps.*,
-        lender_months.as_of_date as absent_as_of_date,
-        lender_months.submission_id as absent_submission_id
-    from gaps
-    inner join lender_months
-        on lender_months.lender_code = gaps.lender_code
-        and lender_months.report_month > gaps.report_month
-        and (gaps.loan_next_report_month is null or lender_months.report_month < gaps.loan_next_report_month)
-    left join rejected_rows
-        on rejected_rows.lender_code = gaps.lender_code
-        and rejected_rows.report_month = lender_months.report_month
-        and rejected_rows.loan_id = gaps.loan_id
-    where rejected_rows.loan_id is null
-    order by gaps.lender_code, gaps.loan_id, gaps.report_month, lender_months.report_month
-),
-
-disappeared as (
-    select
-        lender_code,
-        loan_id,
-        absent_as_of_date as as_of_date,
-        'C_DISAPPEARED' as finding_code,
-        absent_submission_id as submission_id,
-        cast(null as integer) as line,
-        status_submission_id as previous_submission_id,
-        status_line as previous_line,
-        'last reported ' || as_of_date || ' as ' || account_status as detail
-    from absences
+        and rejected_rows.loan_id is null
 ),
 
 all_findings as (
