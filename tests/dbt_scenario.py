@@ -12,19 +12,28 @@ The cases it contains (month k is the k-th month end of 2025):
 - XD01 A3 defaults at month 2 (DPD 95), clean from month 3: cured at month 8 after six clean months.
 - XD01 A4 defaults at month 3 (DPD 100), clean from month 4: five clean months, still in default.
 - XD01 A5 bullet loan: nothing due (*) until maturity, settled at month 7.
-- XD01 A6 re-aged at month 2 (with a wrong dpd_reported), current with arrears at month 3.
+- XD01 A6 re-aged at month 2 (DPD 40 -> 3 while overdue, no payment; a wrong dpd_reported), current
+  with arrears at month 3.
 - XD01 A7 stops being reported after month 4 without a terminal status.
 - XD01 A8 enterprise loan to Q1, who also borrows at DB03.
 - WD02 B1 balance grows at month 4; a loans file at month 5 moves it to another region.
 - WD02 B2 restructured at month 2, fraud flag at month 5 (default, never cured by month 8).
 - WD02 B3 settled at month 2, reported normal again at month 3.
 - WD02 B4 in default from month 1, settled at month 3.
+- WD02 B5's month-5 row is rejected by the exchange (quarantined); it is back at month 6.
+- WD02 B6 is absent from the month-5 file (the one that rejected B5's row), back at month 6.
+- WD02 B7's month-6 row is rejected by the exchange (it may have settled B7); B7 is absent from
+  month 7 on.
+- WD02 B8, B9, B10 reach DPD 120 at month 4 (default); at month 5 B8 is reported normal at DPD 0
+  with no payment and the same balance (re-aged), B9 the same with a last_payment_date in the
+  month, B10 restructured.
 - DB03 E1 (non_retail) defaults at month 4 with the lender's class 4, compensated at month 6.
 - DB03 E2 judgment at month 1 (default), clean from month 2: cured at month 7.
 - DB03 E3 dishonest at month 2 with the lender's class 2 (under-classified), cured at month 8.
 - XD01's month-1 loans file is corrected (seq 2) in delivery 2; WD02's month-1 status file arrives
   twice (duplicate); DB03's month-3 status file is rejected once, then accepted; DB03's month-6
-  file is late; XD01's month-6 file is accepted with errors.
+  file is late; XD01's month-6 file is accepted with errors, and so are WD02's month-5 and month-6
+  files (the quarantined rows above, recorded in control.row_problems).
 """
 
 from __future__ import annotations
@@ -109,6 +118,12 @@ LOANS = {
         Loan("WD02", "B2", "P2", "individual", "online_microloan", "110105", 4000, date(2024, 12, 1), date(2025, 12, 1)),
         Loan("WD02", "B3", "P7", "individual", "online_microloan", "440103", 2000, date(2024, 6, 1), date(2025, 6, 1)),
         Loan("WD02", "B4", "P8", "individual", "online_microloan", "440103", 5000, date(2024, 8, 1), date(2025, 8, 1)),
+        Loan("WD02", "B5", "P9", "individual", "online_microloan", "440103", 3000, date(2024, 11, 1), date(2025, 11, 1)),
+        Loan("WD02", "B6", "P10", "individual", "online_microloan", "440103", 3000, date(2024, 11, 1), date(2025, 11, 1)),
+        Loan("WD02", "B7", "P11", "individual", "online_microloan", "440103", 3000, date(2024, 11, 1), date(2025, 11, 1)),
+        Loan("WD02", "B8", "P12", "individual", "online_microloan", "110105", 5000, date(2024, 9, 1), date(2025, 9, 1)),
+        Loan("WD02", "B9", "P13", "individual", "online_microloan", "110105", 5000, date(2024, 9, 1), date(2025, 9, 1)),
+        Loan("WD02", "B10", "P14", "individual", "online_microloan", "110105", 5000, date(2024, 9, 1), date(2025, 9, 1)),
         Loan("DB03", "E1", "Q1", "enterprise", "guaranteed_microloan", "330106", 500000, date(2024, 6, 30),
              date(2026, 6, 30), guarantee="guarantee"),
         Loan("DB03", "E2", "Q2", "enterprise", "business_loan", "330106", 300000, date(2024, 3, 1), date(2026, 3, 1)),
@@ -187,14 +202,14 @@ def status_rows(month: int) -> dict[str, list[dict[str, Any]]]:
         xd.append(status("A5", m, "normal", 5000))
     elif month == 7:
         xd.append(status("A5", m, "settled", 0, last_payment=(date(2025, 7, 31), 5000)))
-    # A6: re-aged at month 2 (overdue_since moves later without a payment; dpd_reported wrong),
-    # reported normal with arrears at month 3
+    # A6: re-aged at month 2 (overdue_since moves so far later without a payment that DPD falls from
+    # 40 to 3, more than the 28 days elapsed; dpd_reported wrong), reported normal with arrears at month 3
     if month == 1:
         xd.append(status("A6", m, "overdue", 11000, overdue_since=date(2024, 12, 22), dpd_reported=40))
     elif month == 2:
-        xd.append(status("A6", m, "overdue", 11000, overdue_since=date(2025, 2, 10), dpd_reported=30))
+        xd.append(status("A6", m, "overdue", 11000, overdue_since=date(2025, 2, 25), dpd_reported=30))
     elif month == 3:
-        xd.append(status("A6", m, "normal", 11000, overdue_since=date(2025, 2, 10), overdue_principal=500))
+        xd.append(status("A6", m, "normal", 11000, overdue_since=date(2025, 2, 25), overdue_principal=500))
     else:
         xd.append(status("A6", m, "normal", 11000 - 1000 * (month - 3)))
     # A7: reported through month 4, then never again
@@ -223,6 +238,25 @@ def status_rows(month: int) -> dict[str, list[dict[str, Any]]]:
         wd.append(status("B4", m, "overdue", 4000, overdue_since=date(2024, 10, 23), lender_class=3))
     elif month == 3:
         wd.append(status("B4", m, "settled", 0, last_payment=(date(2025, 3, 15), 4400)))
+    # B5: its month-5 row is quarantined (quarantined_loans); B6: left out of the month-5 file;
+    # B7: its month-6 row is quarantined, then it is left out
+    if month != 5:
+        wd.append(status("B5", m, "normal", 2500))
+    if month != 5:
+        wd.append(status("B6", m, "normal", 2500))
+    if month <= 5:
+        wd.append(status("B7", m, "normal", 2500))
+    # B8, B9, B10: overdue since 2024-12-31 -> DPD 31, 59, 90, 120; at month 5 DPD 0 with the same
+    # balance: B8 reported normal without a payment, B9 with one, B10 restructured
+    for loan_id in ("B8", "B9", "B10"):
+        if month <= 4:
+            wd.append(status(loan_id, m, "overdue", 5000, overdue_since=date(2024, 12, 31), lender_class=2))
+        elif month == 5 and loan_id == "B9":
+            wd.append(status(loan_id, m, "normal", 5000, last_payment=(date(2025, 5, 20), 600)))
+        elif month == 5 and loan_id == "B10":
+            wd.append(status(loan_id, m, "restructured", 5000, lender_class=2))
+        else:
+            wd.append(status(loan_id, m, "normal", 5000))
 
     # E1: overdue since 2025-01-24 -> DPD 35, 66, 96 (default; lender class 4), 127; compensated at month 6
     if month == 1:
@@ -241,6 +275,11 @@ def status_rows(month: int) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def quarantined_loans(month: int) -> dict[str, list[str]]:
+    """Loans whose row in month `month`'s loan_status file (1..8) fails validation, per lender."""
+    return {"WD02": {5: ["B5"], 6: ["B7"]}.get(month, [])}
+
+
 @dataclass
 class Submission:
     submission_id: int
@@ -256,6 +295,9 @@ class Submission:
     rows_rejected: int = 0
     supersedes: int | None = None
     duplicate_of: int | None = None
+    quarantined: list[str] = field(default_factory=list)
+    """Loan ids of rows that failed validation: recorded in control.row_problems (after the
+    loaded rows, by line), never loaded into the raw zone."""
 
     @property
     def file_name(self) -> str:
@@ -309,6 +351,8 @@ def deliveries() -> list[list[Submission]]:
             sub = Submission(next(next_id), lender, "loan_status", m, received, rows)
             if lender == "XD01" and month == 6:
                 sub.verdict, sub.rows_total, sub.rows_rejected = "accepted_with_errors", len(rows) + 1, 1
+            if quarantined := quarantined_loans(month).get(lender):
+                sub.verdict, sub.quarantined, sub.rows_rejected = "accepted_with_errors", quarantined, len(quarantined)
             batch.append(sub)
             if lender == "WD02" and month == 1:
                 batch.append(Submission(next(next_id), lender, "loan_status", m, _received(month, 6), [],
@@ -349,7 +393,7 @@ def insert_delivery(conn: psycopg.Connection, batch: list[Submission]) -> None:
     cur = conn.cursor()
     for sub in batch:
         loaded = sub.verdict in ("accepted", "accepted_with_errors")
-        total = sub.rows_total if sub.rows_total is not None else len(sub.rows)
+        total = sub.rows_total if sub.rows_total is not None else len(sub.rows) + len(sub.quarantined)
         cur.execute(
             "insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq, file_name, sha256,"
             " size_bytes, file_format, encoding, arrival_key, received_at, processed_at, verdict, reason_code,"
@@ -367,6 +411,11 @@ def insert_delivery(conn: psycopg.Connection, batch: list[Submission]) -> None:
                         (sub.submission_id, sub.supersedes))
         if not loaded:
             continue
+        cur.executemany(
+            "insert into control.row_problems (submission_id, line, loan_id, field, code, severity)"
+            " values (%s, %s, %s, 'account_status', 'R_ENUM', 'error')",
+            [(sub.submission_id, line, loan_id) for line, loan_id in enumerate(sub.quarantined, start=len(sub.rows) + 2)],
+        )
         if sub.kind == "loans":
             cur.executemany(
                 f"insert into raw.loans (submission_id, line, lender_code, as_of_date, {', '.join(_LOAN_COLUMNS)})"
@@ -381,6 +430,20 @@ def insert_delivery(conn: psycopg.Connection, batch: list[Submission]) -> None:
                 [(sub.submission_id, line, sub.lender, *[r[c] for c in _STATUS_COLUMNS])
                  for line, r in enumerate(sub.rows, start=2)],
             )
+
+
+def status_file(lender: str, month: int) -> int:
+    """Submission id of the loan_status file in force for `lender` at month `month` (1..8)."""
+    files = [sub for batch in deliveries() for sub in batch
+             if sub.lender == lender and sub.kind == "loan_status" and sub.as_of == MONTHS[month - 1]
+             and sub.verdict in ("accepted", "accepted_with_errors")]
+    return max(files, key=lambda sub: sub.seq).submission_id
+
+
+def status_line(lender: str, loan_id: str, month: int) -> tuple[int, int]:
+    """(submission id, line) of the loan's row in that file, as a lender finds it in its own file."""
+    ids = [row["loan_id"] for row in status_rows(month)[lender]]
+    return status_file(lender, month), ids.index(loan_id) + 2
 
 
 def load_all(conn: psycopg.Connection) -> None:

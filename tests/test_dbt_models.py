@@ -138,6 +138,9 @@ def test_default_episodes(built: Built) -> None:
         "E1": (date(2025, 4, 30), "dpd_over_90", "compensated", date(2025, 6, 30)),
         "E2": (date(2025, 1, 31), "judgment", "cured", date(2025, 7, 31)),
         "E3": (date(2025, 2, 28), "dishonest", "cured", date(2025, 8, 31)),
+        "B8": (date(2025, 4, 30), "dpd_over_90", "ongoing", None),
+        "B9": (date(2025, 4, 30), "dpd_over_90", "ongoing", None),
+        "B10": (date(2025, 4, 30), "dpd_over_90", "ongoing", None),
     }
 
 
@@ -164,19 +167,39 @@ def test_repayment_profiles(built: Built) -> None:
 
 
 def test_consistency_findings(built: Built) -> None:
+    line = dbt_scenario.status_line
     with psycopg.connect(built.url) as conn:
         findings = sorted(conn.execute(
-            "select finding_code, loan_id, as_of_date::text, severity from intermediate.int_consistency_findings"
-        ).fetchall())
+            "select finding_code, loan_id, as_of_date::text, severity, submission_id, line, previous_submission_id,"
+            " previous_line from intermediate.int_consistency_findings"
+        ).fetchall(), key=lambda row: row[:3])
     assert findings == [
-        ("C_BALANCE_GROWTH", "B1", "2025-04-30", "medium"),
-        ("C_BALANCE_GROWTH", "B3", "2025-03-31", "medium"),
-        ("C_CURRENT_WITH_ARREARS", "A6", "2025-03-31", "high"),
-        ("C_DISAPPEARED", "A7", "2025-05-31", "medium"),
-        ("C_DPD_MISMATCH", "A6", "2025-02-28", "low"),
-        ("C_REACTIVATED", "B3", "2025-03-31", "high"),
-        ("C_REAGING", "A6", "2025-02-28", "high"),
+        ("C_BALANCE_GROWTH", "B1", "2025-04-30", "medium", *line("WD02", "B1", 4), *line("WD02", "B1", 3)),
+        ("C_BALANCE_GROWTH", "B3", "2025-03-31", "medium", *line("WD02", "B3", 3), *line("WD02", "B3", 2)),
+        ("C_CURRENT_WITH_ARREARS", "A6", "2025-03-31", "high", *line("XD01", "A6", 3), *line("XD01", "A6", 2)),
+        # A7 and B6 are absent from the file; B5's month-5 row and B7's month-6 row were rejected by
+        # the exchange: no finding for either (B7's rejected row may have settled it)
+        ("C_DISAPPEARED", "A7", "2025-05-31", "medium", dbt_scenario.status_file("XD01", 5), None,
+         *line("XD01", "A7", 4)),
+        ("C_DISAPPEARED", "B6", "2025-05-31", "medium", dbt_scenario.status_file("WD02", 5), None,
+         *line("WD02", "B6", 4)),
+        ("C_DPD_MISMATCH", "A6", "2025-02-28", "low", *line("XD01", "A6", 2), None, None),
+        ("C_REACTIVATED", "B3", "2025-03-31", "high", *line("WD02", "B3", 3), *line("WD02", "B3", 2)),
+        # DPD 40 -> 3 while overdue (more than the 28 days elapsed); B8 DPD 120 -> 0 as normal without
+        # a payment (B9 with a last_payment_date in the month and B10 restructured are not re-aged)
+        ("C_REAGING", "A6", "2025-02-28", "high", *line("XD01", "A6", 2), *line("XD01", "A6", 1)),
+        ("C_REAGING", "B8", "2025-05-31", "high", *line("WD02", "B8", 5), *line("WD02", "B8", 4)),
     ]
+
+
+def test_no_disappearance_rests_on_a_row_the_exchange_rejected(built: Built) -> None:
+    with psycopg.connect(built.url) as conn:
+        rejected = conn.execute(
+            "select f.loan_id from intermediate.int_consistency_findings f"
+            " join control.row_problems p on p.submission_id = f.submission_id and p.loan_id = f.loan_id"
+            " where f.finding_code = 'C_DISAPPEARED' and p.severity = 'error'").fetchall()
+        quarantined = conn.execute("select count(*) from control.row_problems where severity = 'error'").fetchone()[0]
+    assert (rejected, quarantined) == ([], 2)
 
 
 # ---- marts against an independent computation ------------------------------------------
@@ -318,7 +341,7 @@ def test_submission_quality(built: Built) -> None:
     row = mart.set_index(["lender_code", "period_month"]).loc[("DB03", date(2025, 3, 1))]
     assert (row.files_rejected, row.files_received, row.file_rejection_rate) == (1, 2, Decimal("0.5"))
     assert mart.set_index(["lender_code", "period_month"]).loc[("XD01", date(2025, 2, 1))].files_corrected == 1
-    assert mart.consistency_findings.sum() == 7
+    assert mart.consistency_findings.sum() == 9
     assert mart.under_classified_reports.sum() > 0
 
 

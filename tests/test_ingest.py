@@ -108,6 +108,20 @@ def test_status_for_a_loan_never_reported_is_rejected(exchange_home, lender, con
     assert _problems(conn, out.submission_id) == [(31, "loan_id", "R_UNKNOWN_LOAN")]
 
 
+def test_a_row_of_the_wrong_width_names_its_loan_only_when_it_is_one_of_the_lenders_loans(exchange_home, lender, conn):
+    """The loan of a rejected row must be known, or the loan looks absent from the file (C_DISAPPEARED);
+    a shifted field in the loan_id column (here an ID number) never reaches the table."""
+    ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(i) for i in range(1, 61)])))
+    rows = [status_row(i) for i in range(1, 61)] + [status_row(99, loan_id="110105194912310021")]
+    lines = csv_text(rows, "loan_status").splitlines()
+    lines[60] = lines[60].rsplit(",", 3)[0]  # loan 60, physical line 61: its last three fields missing
+    lines[61] = lines[61].rsplit(",", 3)[0]  # line 62: the same, an ID number where loan_id belongs
+    out = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131.csv", "\n".join(lines) + "\n"))
+    assert out.verdict == "accepted_with_errors"
+    assert conn.execute("select line, loan_id, code from control.row_problems where submission_id = %s order by line",
+                        (out.submission_id,)).fetchall() == [(61, "L000060", "R_COLUMNS"), (62, None, "R_COLUMNS")]
+
+
 def test_a_loan_reported_twice_is_caught_across_chunks(exchange_home, lender, conn, monkeypatch):
     """Small blocks put each repeat in a later chunk than its first report: known and unknown loans alike."""
     from exchange import readers

@@ -39,6 +39,7 @@ required_parts as (
     union all select 'rule_parameters', 'dpd_mismatch_tolerance_days'
     union all select 'rule_parameters', 'restructure_observation_months'
     union all select 'rule_listing_reasons', 'reason'
+    union all select 'rule_parameters', 'reaging_fall_tolerance_days'
 ),
 
 missing_parts as (

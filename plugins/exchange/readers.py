@@ -16,7 +16,7 @@ import io
 import itertools
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -153,6 +153,9 @@ class Chunk:
     trimmed: bool = False
     """True when no cell can have surrounding whitespace (an ASCII block without any), so
     validation may skip trimming."""
+    bad_width_loan_ids: list[str] = field(default_factory=list)
+    """Per bad_width line, its cell where the header puts loan_id ("" when the row is too short):
+    only a candidate, since a missing or extra field may have shifted another field there."""
 
 
 class _Incomplete(Exception):
@@ -358,10 +361,13 @@ def _nonblank(row: list[str]) -> bool:
 def _chunk_of(records: list[tuple[int, list[str]]], header: Header) -> Chunk:
     """Records of the exact paths (csv module, xlsx) as a chunk; zip(*rows) transposes in C."""
     good = [(line, row) for line, row in records if len(row) == header.width]
-    bad = [line for line, row in records if len(row) != header.width]
+    bad = [(line, row) for line, row in records if len(row) != header.width]
     cols = list(zip(*(row for _, row in good), strict=True)) if good else [()] * header.width
+    loan_id_at = header.positions.get("loan_id", header.width)
     return Chunk(np.array([line for line, _ in good], dtype=np.int64),
-                 {name: _series(pa.array(cols[pos], pa.string())) for name, pos in header.positions.items()}, bad)
+                 {name: _series(pa.array(cols[pos], pa.string())) for name, pos in header.positions.items()},
+                 [line for line, _ in bad],
+                 bad_width_loan_ids=[row[loan_id_at].strip() if loan_id_at < len(row) else "" for _, row in bad])
 
 
 def _series(cells: pa.Array) -> pd.Series:

@@ -101,8 +101,8 @@ class Validator:
         raw = {f.name: _stripped(chunk.columns.get(f.name), len(lines), chunk.trimmed) for f in kind.fields}
         found = _Found(lines)
         self._iso_dates: set[str] = set()
-        for line in chunk.bad_width:
-            found.one(line, None, "R_COLUMNS")
+        for line, loan_id in zip(chunk.bad_width, self._own_loans(chunk.bad_width_loan_ids), strict=True):
+            found.one(line, loan_id, "R_COLUMNS")
         values: dict[str, Values] = {}
         ok: dict[str, np.ndarray] = {}
         for f in kind.fields:
@@ -252,6 +252,19 @@ class Validator:
                 self._seen_keys.append(keys.filter(pa.array(~is_known)).drop_null())
             hits[name] = _KeyHits(keys, first, earlier[first], is_known[first])
         return hits
+
+    def _own_loans(self, cells: list[str]) -> list[str | None]:
+        """Each cell that is one of the lender's own loan ids, else None.
+
+        A row of the wrong width is rejected whole, yet its loan must still be known, or the loan
+        looks absent from the file (a C_DISAPPEARED finding against the lender for the exchange's
+        own rejection). Its loan_id cell may hold another, shifted field (a name, an ID number),
+        so only a value the exchange already holds as this lender's loan id is kept.
+        """
+        if not cells or not any(r.check == "known_loan" for r in self.ctx.kind.rules):
+            return [None] * len(cells)
+        own = pc.is_in(pa.array(cells, pa.string()), value_set=self._known_loans()).to_pylist()
+        return [cell if is_own else None for cell, is_own in zip(cells, own, strict=True)]
 
     def _known_loans(self) -> pa.Array:
         if isinstance(self.ctx.known_loans, Future):

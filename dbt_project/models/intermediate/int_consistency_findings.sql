@@ -15,7 +15,10 @@
 {# Month-over-month consistency findings (报送一致性问题) on each lender's reporting, one row per
     finding, each with the report row it rests on (submission_id, line) and, where it compares two
     reports, the earlier one (previous_submission_id, previous_line). Codes and severities:
-    ref_consistency_findings.
+    ref_consistency_findings; thresholds: rule_parameters (through int_rule_versions).
+   A row the exchange itself rejected (an error in control.row_problems) is never held against the
+   lender: a loan whose row a status file rejected is not "disappeared" from that file, nor from
+   later ones until it is reported again (the rejected row may have ended it).
    An incremental run rebuilds each lender's findings from the first month that
    int_loan_status_history rebuilt, reading the history from the lender's month before it (the
    previous reports) plus, for loans not reported that month, their last earlier report. #}
@@ -37,6 +40,21 @@ lender_months as (
     where kind = 'loan_status'
         and is_effective
     order by lender_code, report_month, as_of_date, submission_id
+),
+
+rejected_rows as (
+    -- loans whose row in a status file in force the exchange rejected (quarantined), by month
+    select distinct
+        submissions.lender_code,
+        submissions.report_month,
+        row_problems.loan_id
+    from {{ ref('stg_control__row_problems') }} as row_problems
+    inner join submissions
+        on submissions.submission_id = row_problems.submission_id
+    where submissions.kind = 'loan_status'
+        and submissions.is_effective
+        and row_problems.severity = 'error'
+        and row_problems.loan_id is not null
 ),
 
 {% if is_incremental() %}
@@ -125,12 +143,45 @@ paired as (
         lag(history.as_of_date) over loan_sequence as previous_as_of_date,
         lag(history.account_status) over loan_sequence as previous_account_status,
         lag(history.outstanding_principal) over loan_sequence as previous_outstanding_principal,
+        lag(history.overdue_amount) over loan_sequence as previous_overdue_amount,
         lag(history.overdue_since) over loan_sequence as previous_overdue_since,
         lag(history.dpd) over loan_sequence as previous_dpd,
         lag(history.status_submission_id) over loan_sequence as previous_submission_id,
         lag(history.status_line) over loan_sequence as previous_line
     from history
     window loan_sequence as (partition by history.lender_code, history.loan_id order by history.as_of_date)
+),
+
+reaging as (
+    -- re-aging (重置账龄, DOMAIN §4): DPD fell to 0, or by more than the days elapsed since the
+    -- previous report, on an active loan that was not restructured, without repayment evidence.
+    -- Evidence is a last_payment_date in the period (previous as_of_date, as_of_date], or a fall in
+    -- the overdue amounts that the balance confirms (outstanding principal fell too): arrears that
+    -- vanish while the balance stays are the re-aging itself, not a repayment.
+    select
+        paired.*,
+        paired.as_of_date - paired.previous_as_of_date as days_elapsed
+    from paired
+    left join rule_versions
+        on rule_versions.rules_version = paired.rules_version
+    where paired.previous_dpd > 0
+        and (
+            paired.dpd = 0
+            or paired.previous_dpd - paired.dpd
+                > paired.as_of_date - paired.previous_as_of_date
+                + coalesce(rule_versions.reaging_fall_tolerance_days, 0)
+        )
+        and paired.account_status in ('normal', 'overdue')
+        and not coalesce(
+            paired.last_payment_date > paired.previous_as_of_date
+                and paired.last_payment_date <= paired.as_of_date
+                and (paired.last_payment_amount is null or paired.last_payment_amount > 0),
+            false
+        )
+        and not (
+            paired.overdue_amount < paired.previous_overdue_amount
+            and paired.outstanding_principal < paired.previous_outstanding_principal
+        )
 ),
 
 report_findings as (
@@ -143,17 +194,10 @@ report_findings as (
         status_line as line,
         previous_submission_id,
         previous_line,
-        'overdue_since ' || previous_overdue_since || ' -> ' || overdue_since
-            || ' while overdue, no payment reported since ' || previous_as_of_date as detail
-    from paired
-    where previous_dpd > 0
-        and dpd > 0
-        and overdue_since > previous_overdue_since
-        and not coalesce(
-            last_payment_date > previous_as_of_date
-                and (last_payment_amount is null or last_payment_amount > 0),
-            false
-        )
+        'DPD ' || previous_dpd || ' -> ' || dpd || ' in ' || days_elapsed || ' days as ' || account_status
+            || ', overdue ' || previous_overdue_amount || ' -> ' || overdue_amount
+            || ', no payment reported since ' || previous_as_of_date as detail
+    from reaging
 
     union all
 
@@ -248,7 +292,9 @@ month_last_reports as (
 ),
 
 disappeared as (
-    -- the lender's next status file no longer reports a loan that had not ended
+    -- the lender's next status file neither reports a loan that had not ended nor carried a row of
+    -- it that the exchange rejected. After a rejected row the loan's status is unknown (the row may
+    -- have settled it) until it is reported again, so no absence counts until then.
     select
         month_last_reports.lender_code,
         month_last_reports.loan_id,
@@ -264,12 +310,17 @@ disappeared as (
     inner join lender_next_months
         on lender_next_months.lender_code = month_last_reports.lender_code
         and lender_next_months.report_month = month_last_reports.report_month
+    left join rejected_rows
+        on rejected_rows.lender_code = month_last_reports.lender_code
+        and rejected_rows.report_month = lender_next_months.next_report_month
+        and rejected_rows.loan_id = month_last_reports.loan_id
     where month_last_reports.account_status not in ('settled', 'compensated', 'written_off', 'transferred')
         and lender_next_months.next_report_month is not null
         and (
             month_last_reports.loan_next_report_month is null
             or month_last_reports.loan_next_report_month > lender_next_months.next_report_month
         )
+        and rejected_rows.loan_id is null
 ),
 
 all_findings as (
