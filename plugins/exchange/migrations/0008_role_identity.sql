@@ -1,4 +1,5 @@
--- Database identity that cannot be claimed (issue 12), and disputes whose opening is written once.
+-- Database identity that cannot be claimed (issue 12), give-to-get by contribution, rate-limited
+-- refusals counted in aggregate, and disputes whose opening is written once.
 --
 -- Until now a lender's rows were found by control.current_lender() (the lender_<code> spelling of
 -- current_user) and, in the shared views, by shared.viewing_lender(), which fell back to the
@@ -122,3 +123,80 @@ end
 $$;
 create trigger opening_written_once before update on control.disputes
     for each row execute function control.disputes_opening_written_once();
+
+-- ---- look-up audit: rate-limited refusals counted, not each written ---------------------------
+
+alter table control.lookup_audit
+    add column attempts int not null default 1 check (attempts >= 1);
+comment on column control.lookup_audit.attempts is
+    'Look-ups this row stands for: 1, or for a Q_RATE_LIMIT row the refused attempts counted since the last such row.';
+
+-- ---- give-to-get: the latest status file must cover the loans the previous one reported active --
+
+create table control.status_coverage (
+    submission_id          bigint primary key references control.submissions on delete cascade,
+    previous_submission_id bigint not null references control.submissions on delete cascade,
+    previous_active        int not null check (previous_active >= 0),
+    covered                int not null check (covered between 0 and previous_active),
+    computed_at            timestamptz not null default now()
+);
+comment on table control.status_coverage is
+    'For a loan_status file, how many of the loans its lender''s previous file reported active '
+    '(not settled, written_off, transferred, compensated) it reports again: computed once per file by '
+    'control.give_to_get (files are immutable), read by the look-up''s give-to-get check.';
+
+-- The lender's latest effective accepted loan_status file (as of date, age in days) and its
+-- coverage of the previous one; no row when it has none. The look-up judges the numbers
+-- against its settings (exchange.lookup.Gatekeeper).
+create function control.give_to_get(p_lender text)
+    returns table (latest_as_of date, age_days int, previous_active int, covered int)
+    language plpgsql
+    as $$
+#variable_conflict use_column
+declare
+    v_latest   bigint;
+    v_as_of    date;
+    v_previous bigint;
+    v_active   int := 0;
+    v_covered  int := 0;
+begin
+    select s.submission_id, s.as_of_date into v_latest, v_as_of
+    from control.submissions s
+    where s.lender_code = p_lender and s.kind = 'loan_status' and s.verdict in ('accepted', 'accepted_with_errors')
+      and s.superseded_by is null
+    order by s.as_of_date desc, s.submission_id desc
+    limit 1;
+    if v_latest is null then
+        return;
+    end if;
+    select s.submission_id into v_previous
+    from control.submissions s
+    where s.lender_code = p_lender and s.kind = 'loan_status' and s.verdict in ('accepted', 'accepted_with_errors')
+      and s.superseded_by is null and s.as_of_date < v_as_of
+    order by s.as_of_date desc, s.submission_id desc
+    limit 1;
+    if v_previous is not null then
+        select c.previous_active, c.covered into v_active, v_covered
+        from control.status_coverage c
+        where c.submission_id = v_latest and c.previous_submission_id = v_previous;
+        if not found then
+            with before as (
+                select distinct p.loan_id from raw.loan_status p
+                where p.submission_id = v_previous
+                  and p.account_status not in ('settled', 'written_off', 'transferred', 'compensated')
+            ), now_reported as (
+                select distinct n.loan_id from raw.loan_status n where n.submission_id = v_latest
+            )
+            select count(*), count(now_reported.loan_id) into v_active, v_covered
+            from before left join now_reported using (loan_id);
+            insert into control.status_coverage (submission_id, previous_submission_id, previous_active, covered)
+            values (v_latest, v_previous, v_active, v_covered)
+            on conflict (submission_id) do update
+                set previous_submission_id = excluded.previous_submission_id,
+                    previous_active = excluded.previous_active, covered = excluded.covered, computed_at = now();
+        end if;
+    end if;
+    return query select v_as_of, current_date - v_as_of, v_active, v_covered;
+end
+$$;
+revoke all on function control.give_to_get(text) from public;
