@@ -243,17 +243,20 @@ def test_disputes_open_by_reporting_lender_mark_deadline_and_resolve(server, wor
 
 def test_data_subject_report_json_and_html(server, world, pg_url):
     call(server, world.tokens["AA01"], body=LOOKUP)
+    call(server, world.tokens["association"], body=LOOKUP | {"purpose": "post_loan_management"})
     body = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID}
     r = call(server, world.tokens["association"], "/v1/reports", body)
     assert r.status_code == 200
     rep = r.json()
     assert rep["blacklist"]["reason_codes"] == "B1,B4"
     assert {e["lender_code"] for e in rep["default_episodes"]} == {"AA01", "BB02"}
-    assert [(q["lender_category"], q["purpose"]) for q in rep["lookups"]] == [("microloan_company", "loan_application")]
+    # every institution that looked, by name, the association included
+    assert [(q["institution"], q["lender_category"], q["purpose"]) for q in rep["lookups"]] == [
+        ("行业协会", None, "post_loan_management"), ("AA01 测试小额贷款有限公司", "microloan_company", "loan_application")]
     assert LISTED_ID not in r.text
     html = call(server, world.tokens["association"], "/v1/reports", body | {"format": "html"})
     assert html.status_code == 200 and "本人信用报告" in html.text and "B4" in html.text
-    assert "贷款审批" in html.text
+    assert "贷款审批" in html.text and "AA01 测试小额贷款有限公司" in html.text and "the industry association" in html.text
 
 
 @pytest.mark.parametrize("field", ["id_type", "id_number", "record", "reason"])
