@@ -151,7 +151,7 @@ class Gatekeeper:
         self.min_share = give_to_get_share()
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
-        self._fresh: dict[str, tuple[float, LookupRefused | None]] = {}
+        self._fresh: dict[str, tuple[float, tuple | None]] = {}
         self._lock = threading.Lock()
 
     def take(self, caller: Caller) -> LookupRefused | None:
@@ -187,8 +187,7 @@ class Gatekeeper:
         cached = self._fresh.get(lender_code)
         if cached is None or self._clock() - cached[0] > self.cache_s:
             cached = self._remember(lender_code, conn.execute(G2G_SQL, (lender_code,)).fetchone())
-        if cached[1] is not None:
-            raise cached[1]
+        self._verdict(cached[1])
 
     async def check_give_to_get_async(self, pool, lender_code: str) -> None:
         """The same on an asyncpg pool."""
@@ -196,12 +195,17 @@ class Gatekeeper:
         if cached is None or self._clock() - cached[0] > self.cache_s:
             row = await pool.fetchrow(_G2G_PG, lender_code)
             cached = self._remember(lender_code, None if row is None else tuple(row))
-        if cached[1] is not None:
-            raise cached[1]
+        self._verdict(cached[1])
 
-    def _remember(self, lender_code: str, row: tuple | None) -> tuple[float, LookupRefused | None]:
-        self._fresh[lender_code] = (self._clock(), give_to_get_refusal(row, self.window_days, self.min_share))
+    def _remember(self, lender_code: str, row: tuple | None) -> tuple[float, tuple | None]:
+        self._fresh[lender_code] = (self._clock(), row)
         return self._fresh[lender_code]
+
+    def _verdict(self, row: tuple | None) -> None:
+        """A new refusal each time: a cached exception raised again would keep growing its traceback."""
+        refusal = give_to_get_refusal(row, self.window_days, self.min_share)
+        if refusal is not None:
+            raise refusal
 
 
 G2G_SQL = "select latest_as_of, age_days, previous_active, covered from control.give_to_get(%s)"
