@@ -30,24 +30,19 @@ def world(pg_url):
 
 
 @contextmanager
-def login_role(url: str, *member_of: str) -> Iterator[str]:
-    """A LOGIN role made the way operator guide section 8 says, member of `member_of`; dropped after."""
-    name = f"desk_{uuid.uuid4().hex[:8]}"
+def login_role(url: str, *member_of: str) -> Iterator[psycopg.Connection]:
+    """A session of a LOGIN role made the way operator guide section 8 says, member of `member_of`."""
+    name, password = f"desk_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create role {} login password {}").format(sql.Identifier(name),
-                                                                      sql.Literal(uuid.uuid4().hex)))
+        conn.execute(sql.SQL("create role {} login password {}").format(sql.Identifier(name), sql.Literal(password)))
         for group in member_of:
             conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(group), sql.Identifier(name)))
     try:
-        yield name
+        with psycopg.connect(make_conninfo(**{**conninfo_to_dict(url), "user": name, "password": password})) as session:
+            yield session
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
-
-
-def connect_as(url: str, role: str) -> psycopg.Connection:
-    """A session logged in as `role` (the test server trusts local connections)."""
-    return psycopg.connect(make_conninfo(**{**conninfo_to_dict(url), "user": role, "password": ""}))
 
 
 def lenders_seen(conn: psycopg.Connection) -> dict[str, set[str]]:
@@ -86,7 +81,7 @@ def test_a_lender_role_cannot_claim_another_lenders_code(world, pg_url):
 
 
 def test_a_login_role_of_a_lender_reads_that_lender_only_whatever_it_claims(world, pg_url):
-    with login_role(pg_url, "lender_aa01") as desk, connect_as(pg_url, desk) as conn:
+    with login_role(pg_url, "lender_aa01") as conn:
         claim_bb02(conn)
         seen = lenders_seen(conn)
         assert denied(conn, "set role lender_bb02")
@@ -96,7 +91,7 @@ def test_a_login_role_of_a_lender_reads_that_lender_only_whatever_it_claims(worl
 @pytest.mark.parametrize("member_of", [("member_lender",), ("lender_aa01", "lender_bb02")],
                          ids=["member-group-only", "two-lenders"])
 def test_a_role_that_is_no_single_lender_sees_no_lenders_rows(world, pg_url, member_of):
-    with login_role(pg_url, *member_of) as desk, connect_as(pg_url, desk) as conn:
+    with login_role(pg_url, *member_of) as conn:
         claim_bb02(conn)
         seen = lenders_seen(conn)
     assert seen == {rel: set() for rel in seen}
