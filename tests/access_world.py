@@ -25,10 +25,15 @@ PSEUDO = Pseudonymizer(SECRET.encode())
 LISTED_ID = "11010519491231002X"  # GB 11643's own example: listed (B1, B4) with episodes at two lenders
 CLEAN_ID = "110105194912310011"  # a valid ID the exchange has never heard of
 LISTED_KEY = PSEUDO.borrower_key("RESIDENT_ID", LISTED_ID)
+HELD_KEY = "c" * 64  # a borrower whose negative records each lender holds back (pending notice)
 TABLES = ("control.lenders, control.audit_log, control.submissions, control.row_problems, raw.loans,"
-          " raw.loan_status, control.api_tokens, control.lookup_audit, control.disputes,"
+          " raw.loan_status, raw.collection_actions, control.api_tokens, control.lookup_audit, control.disputes,"
           " shared.feed_versions, shared.live_version, shared.blacklist_rows, shared.default_feed_rows,"
           " shared.held_record_rows, shared.listing_reason_rows, control.feed_approvals")
+SUBMISSION_LENDER = {1: "AA01", 2: "BB02", 3: "CC03", 4: "AA01"}
+LOANS = {"AA01": "AA-L1", "BB02": "BB-L9"}
+ALERT_LENDER = {"a" * 32: "AA01", "b" * 32: "BB02"}
+"""Every lender-facing row of the world names its lender (directly, or by submission or alert key)."""
 
 
 @dataclass
@@ -39,7 +44,10 @@ class World:
 
 
 def build(url: str, *, fresh_days: int = 10) -> World:
-    """Lenders AA01 (microloan) and BB02 (online), a stale lender CC03, tokens, one live version."""
+    """Lenders AA01 (microloan) and BB02 (online), a stale lender CC03, tokens, one live version.
+
+    AA01 and BB02 each have a row in every relation a lender reads (a loan, its status row and
+    collection action, a row problem, a held-back record, an alert), so a leak shows."""
     world = World(url)
     today = dt.date.today()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -49,15 +57,11 @@ def build(url: str, *, fresh_days: int = 10) -> World:
             lenders.add(conn, code, f"{code} 测试小额贷款有限公司", category)
             world.token_ids[code], world.tokens[code] = access.issue_token(conn, lender_code=code)
         world.token_ids["association"], world.tokens["association"] = access.issue_token(conn, lender_code=None)
-        for sid, code, as_of in ((1, "AA01", today - dt.timedelta(days=fresh_days)),
+        for sid, code, as_of in ((4, "AA01", today - dt.timedelta(days=fresh_days + 31)),
+                                 (1, "AA01", today - dt.timedelta(days=fresh_days)),
                                  (2, "BB02", today - dt.timedelta(days=fresh_days)),
-                                 (3, "CC03", today - dt.timedelta(days=200)),
-                                 (4, "AA01", today - dt.timedelta(days=fresh_days + 31))):
-            conn.execute(
-                "insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq, file_name, sha256,"
-                " size_bytes, arrival_key, verdict, rows_total, rows_accepted) values"
-                " (%s, %s, 'loan_status', %s, 1, %s, %s, 100, %s, 'accepted', 1, 1)",
-                (sid, code, as_of, f"{code}_loan_status_{as_of:%Y%m%d}.csv", f"{sid:064x}", f"arrival-{sid}"))
+                                 (3, "CC03", today - dt.timedelta(days=200))):
+            status_file(conn, sid, code, as_of, [(LOANS[code], "normal")] if sid in (1, 2) else [])
         conn.execute("select setval('control.submissions_submission_id_seq', 100)")
         conn.execute("insert into control.row_problems (submission_id, line, loan_id, field, code, severity)"
                      " values (1, 2, 'AA-L1', 'principal', 'R_REQUIRED', 'error'), (2, 3, 'BB-L9', 'principal',"
@@ -70,6 +74,11 @@ def build(url: str, *, fresh_days: int = 10) -> World:
                 " (%s, 2, %s, %s, %s, 'individual', 'RESIDENT_ID', %s, %s, '110105', 'consumer_loan', 'credit',"
                 " 10000, 'CNY', 0.18, '2024-01-01', '2025-01-01', 'equal_installment', 12, 'C-1')",
                 (1 if code == "AA01" else 2, code, today, loan_id, LISTED_KEY, "0" * 64))
+        for sid, code in ((1, "AA01"), (2, "BB02")):
+            conn.execute(
+                "insert into raw.collection_actions (submission_id, line, lender_code, as_of_date, loan_id, action_time,"
+                " channel, actor, contacted_party, outcome) values (%s, 2, %s, %s, %s, now(), 'phone', 'in_house',"
+                " 'borrower', 'no_answer')", (sid, code, today, LOANS[code]))
         conn.execute("insert into shared.feed_versions (version, as_of_date, content_sha256, status, blacklist_rows,"
                      " default_feed_rows, validation_success, published_at) values (1, %s, %s, 'live', 1, 2, true, now())",
                      (today, "a" * 64))
@@ -92,7 +101,35 @@ def build(url: str, *, fresh_days: int = 10) -> World:
                 " 9000, 'ongoing', %s, false, 1, 2)",
                 (PSEUDO.loan_ref(code, loan_id), LISTED_KEY, code, category, today - dt.timedelta(days=60),
                  today - dt.timedelta(days=40)))
+            conn.execute(
+                "insert into shared.held_record_rows (version, lender_code, borrower_key, loan_ref, record_kind,"
+                " hold_reason, default_date, source_submission_id, source_line)"
+                " values (1, %s, %s, %s, 'default_episode', 'pending_notice', %s, 1, 2)",
+                (code, HELD_KEY, PSEUDO.loan_ref(code, loan_id + "-held"), today - dt.timedelta(days=50)))
+        for alert_key, code in ALERT_LENDER.items():
+            conn.execute(
+                "insert into shared.lender_alerts_versions (version, alert_key, lender_code, alert_type, alert_type_zh,"
+                " borrower_key, loan_ref, loan_reference, first_seen_date, as_of_date, other_lender_count,"
+                " evidence_en, evidence_zh) values (1, %s, %s, 'default_elsewhere', '他行违约', %s, %s, %s, %s, %s, 1,"
+                " 'in default at another member', '在其他会员机构违约')",
+                (alert_key, code, LISTED_KEY, PSEUDO.loan_ref(code, "alerted"), alert_key, today, today))
     return world
+
+
+def status_file(conn: psycopg.Connection, sid: int, code: str, as_of: dt.date, loans: list[tuple[str, str]]) -> None:
+    """An accepted loan_status submission of `code` with one row per (loan_id, account_status)."""
+    conn.execute(
+        "insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq, file_name, sha256,"
+        " size_bytes, arrival_key, verdict, rows_total, rows_accepted) values"
+        " (%s, %s, 'loan_status', %s, 1, %s, %s, 100, %s, 'accepted', %s, %s)",
+        (sid, code, as_of, f"{code}_loan_status_{as_of:%Y%m%d}.csv", f"{sid:064x}", f"arrival-{sid}", len(loans),
+         len(loans)))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into raw.loan_status (submission_id, line, lender_code, as_of_date, loan_id, account_status,"
+            " outstanding_principal, overdue_principal, overdue_interest, legal_status, fraud_flag)"
+            " values (%s, %s, %s, %s, %s, %s, 1000, 0, 0, 'none', false)",
+            [(sid, line, code, as_of, loan_id, status) for line, (loan_id, status) in enumerate(loans, start=2)])
 
 
 def free_port() -> int:

@@ -31,6 +31,8 @@ from datetime import date, datetime, timedelta
 import psycopg
 from dbt_scenario import SHANGHAI, Loan, Submission, insert_delivery, key, status
 
+from exchange.access import ensure_lender_role
+
 MONTHS = [date(2024, 12, 31)] + [date(2025, m, calendar.monthrange(2025, m)[1]) for m in range(1, 8)]
 AS_OF = MONTHS[-1]
 LENDERS = [
@@ -166,5 +168,7 @@ def load(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.cursor().executemany("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)",
                                   LENDERS)
+        for code, _, _ in LENDERS:
+            ensure_lender_role(conn, code)  # its database role: the member views show it its own rows
         insert_delivery(conn, deliveries())
         insert_disputes(conn)

@@ -3,12 +3,15 @@ reports, and the security cases (other lender's token, no token, SQL fragments, 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 import psycopg
 import pytest
-from access_world import CLEAN_ID, LISTED_ID, LISTED_KEY, PSEUDO, build, live_server
+from access_world import CLEAN_ID, LISTED_ID, LISTED_KEY, PSEUDO, build, live_server, status_file
 
 from exchange import access
+from exchange import lookup as lk
 
 LOOKUP = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "purpose": "loan_application", "consent_ref": "SQ-2026-001"}
 
@@ -76,6 +79,35 @@ def test_give_to_get_refuses_a_lender_that_stopped_reporting(server, world, pg_u
     assert audit_rows(pg_url)[0][6:] == ("refused", "Q_GIVE_TO_GET")
 
 
+BOOK = [(f"AA-K{i}", "normal") for i in range(9)] + [("AA-K9", "overdue"), ("AA-S1", "settled"),
+                                                     ("AA-W1", "written_off"), ("AA-T1", "transferred")]
+"""A lender's book: ten active loans and three closed ones."""
+
+
+def report_status(url: str, previous: list[tuple[str, str]], latest: list[tuple[str, str]]) -> None:
+    """AA01 sends a status file of `previous`, then a newer one of `latest`."""
+    today = dt.date.today()
+    with psycopg.connect(url, autocommit=True) as conn:
+        status_file(conn, 10, "AA01", today - dt.timedelta(days=8), previous)
+        status_file(conn, 11, "AA01", today - dt.timedelta(days=3), latest)
+
+
+def test_give_to_get_refuses_a_fresh_file_that_leaves_out_the_loans_reported_before(server, world, pg_url):
+    report_status(pg_url, BOOK, BOOK[:1])
+    r = call(server, world.tokens["AA01"], body=LOOKUP)
+    assert r.status_code == 403
+    err = r.json()["error"]
+    assert err["code"] == "Q_GIVE_TO_GET_COVERAGE"
+    for message in (err["message_zh"], err["message_en"]):
+        assert "10.0%" in message and "80%" in message  # the share found and the share required
+    assert audit_rows(pg_url)[0][6:] == ("refused", "Q_GIVE_TO_GET_COVERAGE")
+
+
+def test_give_to_get_accepts_a_file_with_the_required_share_of_active_loans(server, world, pg_url):
+    report_status(pg_url, BOOK, BOOK[:8])  # 8 of the 10 active loans; the closed ones need not come back
+    assert call(server, world.tokens["AA01"], body=LOOKUP).status_code == 200
+
+
 def test_missing_unknown_revoked_and_suspended_tokens(server, world, pg_url):
     assert call(server, None, body=LOOKUP).status_code == 401
     assert call(server, "cx_" + "A" * 43, body=LOOKUP).status_code == 401
@@ -130,12 +162,47 @@ def test_header_and_token_fields_too(server, world):
         assert call(server, token, body=LOOKUP).status_code == 401
 
 
-def test_rate_limit_per_lender(pg_url, world, tmp_path):
+def test_rate_limit_per_lender_and_for_the_association(pg_url, world, tmp_path):
     with live_server(pg_url, str(tmp_path), EXCHANGE_LOOKUP_RATE="3", EXCHANGE_LOOKUP_BURST="3") as base:
         codes = [call(base, world.tokens["AA01"], body=LOOKUP).status_code for _ in range(5)]
         assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
         assert call(base, world.tokens["BB02"], body=LOOKUP).status_code == 200  # its own bucket
         assert call(base, world.tokens["AA01"], body=LOOKUP).json()["error"]["code"] == "Q_RATE_LIMIT"
+        association = [call(base, world.tokens["association"], body=LOOKUP).status_code for _ in range(4)]
+        assert association == [200, 200, 200, 429]
+
+
+def test_invalid_lookups_spend_the_rate_limit_and_a_flood_is_counted_not_written(pg_url, world, tmp_path):
+    invalid = LOOKUP | {"id_number": CLEAN_ID[:-1] + "2"}  # a wrong check digit
+    with live_server(pg_url, str(tmp_path), EXCHANGE_LOOKUP_RATE="3", EXCHANGE_LOOKUP_BURST="3") as base:
+        codes = [call(base, world.tokens["AA01"], body=invalid).status_code for _ in range(30)]
+    assert codes[:3] == [400, 400, 400] and set(codes[3:]) == {429}
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("select refusal_code, attempts from control.lookup_audit order by lookup_id").fetchall()
+    assert rows == [("Q_ID", 1)] * 3 + [("Q_RATE_LIMIT", 1)]  # the rest of the flood is counted in memory
+
+
+def test_a_rate_limited_flood_is_audited_as_counts_at_most_once_a_minute(monkeypatch):
+    monkeypatch.setenv("EXCHANGE_LOOKUP_RATE", "0.6")  # one look-up every 100 seconds
+    monkeypatch.setenv("EXCHANGE_LOOKUP_BURST", "1")
+    now = [0.0]
+    gate = lk.Gatekeeper(clock=lambda: now[0])
+    who = access.Caller("lender", "AA01", 1)
+
+    def refused_attempts() -> int:
+        with pytest.raises(lk.LookupRefused) as refused:
+            gate.take(who)
+        assert refused.value.code == "Q_RATE_LIMIT"
+        return refused.value.attempts
+
+    assert gate.take(who) is None
+    assert [refused_attempts() for _ in range(5)] == [1, 0, 0, 0, 0]  # the first written, the rest counted
+    now[0] = 61.0
+    assert [refused_attempts() for _ in range(2)] == [5, 0]  # a minute on: one row carries the count
+    now[0] = 200.0
+    admitted = gate.take(who)  # allowed again: what was counted since is handed over to be written
+    assert admitted is not None and admitted.code == "Q_RATE_LIMIT" and admitted.attempts == 1
+    assert gate.take(access.Caller("association", None, 2)) is None  # the association has its own allowance
 
 
 def test_openapi_document_is_served(server):
@@ -176,17 +243,20 @@ def test_disputes_open_by_reporting_lender_mark_deadline_and_resolve(server, wor
 
 def test_data_subject_report_json_and_html(server, world, pg_url):
     call(server, world.tokens["AA01"], body=LOOKUP)
+    call(server, world.tokens["association"], body=LOOKUP | {"purpose": "post_loan_management"})
     body = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID}
     r = call(server, world.tokens["association"], "/v1/reports", body)
     assert r.status_code == 200
     rep = r.json()
     assert rep["blacklist"]["reason_codes"] == "B1,B4"
     assert {e["lender_code"] for e in rep["default_episodes"]} == {"AA01", "BB02"}
-    assert [(q["lender_category"], q["purpose"]) for q in rep["lookups"]] == [("microloan_company", "loan_application")]
+    # every institution that looked, by name, the association included
+    assert [(q["institution"], q["lender_category"], q["purpose"]) for q in rep["lookups"]] == [
+        ("行业协会", None, "post_loan_management"), ("AA01 测试小额贷款有限公司", "microloan_company", "loan_application")]
     assert LISTED_ID not in r.text
     html = call(server, world.tokens["association"], "/v1/reports", body | {"format": "html"})
     assert html.status_code == 200 and "本人信用报告" in html.text and "B4" in html.text
-    assert "贷款审批" in html.text
+    assert "贷款审批" in html.text and "AA01 测试小额贷款有限公司" in html.text and "the industry association" in html.text
 
 
 @pytest.mark.parametrize("field", ["id_type", "id_number", "record", "reason"])

@@ -22,6 +22,7 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 from conftest import TEST_SECRET
+from psycopg import sql
 from databases import fresh_database
 from dbt_support import dbt, environment
 
@@ -166,7 +167,7 @@ def test_alerts_are_built_from_publishable_records_only(world: World) -> None:
 
 def test_members_see_a_category_only_where_three_members_share_it(world: World) -> None:
     with psycopg.connect(world.url, autocommit=True) as conn:
-        conn.execute("set exchange.lender_code = 'WD02'")
+        conn.execute("set role lender_wd02")
         seen = dict(conn.execute("select loan_ref, reporting_lender from shared.v_lender_default_feed"))
     assert seen[ref("XD01", "F1")] == "microloan_company"
     assert seen[ref("DB03", "T1")] == "member"
@@ -220,7 +221,7 @@ def test_no_held_record_reaches_any_member_relation_export_or_lookup(world: Worl
     with environment(**_env(world.url, world.home)), psycopg.connect(world.url, autocommit=True) as conn:
         for lender, _, _ in scenario.LENDERS:
             # the member's own views
-            conn.execute("select set_config('exchange.lender_code', %s, false)", (lender,))
+            conn.execute(sql.SQL("set role {}").format(sql.Identifier(f"lender_{lender.lower()}")))
             feed_refs = {r for (r,) in conn.execute("select loan_ref from shared.v_lender_default_feed")}
             assert not feed_refs & episodes_held, lender
             listed = {k: (c, n) for k, c, n in conn.execute(

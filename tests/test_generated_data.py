@@ -31,8 +31,9 @@ def loaded(tmp_path_factory, pg_url):
         mp.setenv("EXCHANGE_HOME", str(home))
         mp.setenv("EXCHANGE_PSEUDONYM_KEY", "generated-data-test-secret-0123")
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("truncate control.lenders, control.audit_log, control.submissions, control.row_problems,"
-                         " raw.loans, raw.loan_status, raw.collection_actions")
+            conn.execute("truncate control.lenders, control.role_lenders, control.audit_log, control.submissions,"
+                         " control.status_coverage, control.row_problems, raw.loans, raw.loan_status,"
+                         " raw.collection_actions")
             result = generate(out, **SCALE)
             for lender in result.lenders:
                 lenders.add(conn, lender.code, lender.name_zh, lender.category)

@@ -26,6 +26,7 @@ from conftest import TEST_SECRET
 from databases import fresh_database
 from dbt_support import dbt, environment
 
+from exchange.access import ensure_lender_role
 from exchange.errors import ExchangeError
 from exchange.gate import GateFailed
 from exchange.identifiers import Pseudonymizer
@@ -59,6 +60,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with fresh_database("publication") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             scenario.load(conn)
+            for code, _, _ in scenario.LENDERS:
+                ensure_lender_role(conn, code)
         dbt(url, home, "seed")
         dbt(url, home, "run", "--select", "+path:models/publication")
         dbt(url, home, "test", "--select", "path:models/publication")
@@ -128,9 +131,9 @@ def test_a_record_without_notice_is_held_back_and_shown_to_its_lender_only(world
     for name in ("blacklist.csv", "default_feed.csv"):
         assert p5 not in (export / name).read_text()
     with psycopg.connect(world.url, autocommit=True) as conn:
-        conn.execute("set exchange.lender_code = 'DB03'")
+        conn.execute("set role lender_db03")
         mine = conn.execute("select borrower_key, record_kind, hold_reason from shared.v_lender_held_records").fetchall()
-        conn.execute("set exchange.lender_code = 'XD01'")
+        conn.execute("set role lender_xd01")
         theirs = conn.execute("select borrower_key from shared.v_lender_held_records").fetchall()
     assert sorted(mine) == [(p5, "default_episode", "pending_notice"), (p5, "listing", "pending_notice")]
     assert all(key != p5 for (key,) in theirs)
@@ -147,7 +150,7 @@ def test_a_disputed_listing_is_published_with_its_mark(world: World) -> None:
 def test_a_member_sees_its_own_code_and_others_as_member_where_a_category_has_under_three(world: World) -> None:
     # each of the scenario's three lenders is alone in its category: a category would single it out
     with psycopg.connect(world.url, autocommit=True) as conn:
-        conn.execute("set exchange.lender_code = 'XD01'")
+        conn.execute("set role lender_xd01")
         seen = {r[0] for r in conn.execute("select reporting_lender from shared.v_lender_default_feed")}
         columns = [c.name for c in conn.execute("select * from shared.v_lender_default_feed limit 0").description]
     assert seen == {"XD01", "member"}

@@ -1,7 +1,8 @@
 """Who is asking: per-lender database roles and API tokens (接口令牌).
 
 Each lender gets a PostgreSQL role `lender_<code>` (member of `member_lender`) when it is
-admitted; row-level security (migration 0004) then shows it its own rows only. API and
+admitted, recorded in control.role_lenders; row-level security (migrations 0004, 0008) then shows
+that role, and any login role that inherits it, its own rows only. API and
 portal tokens are random strings given once to their holder; the exchange keeps only
 their SHA-256, so a copy of the database cannot be used to call the API.
 """
@@ -44,6 +45,9 @@ def ensure_lender_role(conn: psycopg.Connection, code: str) -> str:
             end if;
         end $$""").format(name=sql.Literal(role), role=sql.Identifier(role)))
     conn.execute(sql.SQL("grant member_lender to {}").format(sql.Identifier(role)))
+    # the role is the lender: row-level security finds the code here (migration 0008), never in a setting
+    conn.execute("insert into control.role_lenders (role_name, lender_code) values (%s, %s) on conflict do nothing",
+                 (role, code))
     return role
 
 

@@ -528,26 +528,32 @@ async def run_lookup_async(st: State, who: access.Caller, req: lk.LookupRequest,
     """run_lookup on the event loop (asyncpg): one statement answers and audits."""
     checked = None
     try:
+        counted = st.gate.take(who)
+        if counted is not None:
+            await st.apool.execute(_REFUSAL_PG, *lk.refusal_params(who, channel, counted))
         checked = lk.check_request(req, st.pseudonymizer)
         if who.lender_code is not None:
-            st.gate.take(who.lender_code)
             await st.gate.check_give_to_get_async(st.apool, who.lender_code)
         params = lk.lookup_params(who, checked, channel)
         row = await st.apool.fetchrow(_LOOKUP_PG, *[params[n] for n in _LOOKUP_NAMES])
         return lk.build_answer(row[0], row[1], row[2], *(None if v is None else json.loads(v) for v in row[3:]))
     except lk.LookupRefused as refusal:
-        await st.apool.execute(_REFUSAL_PG, *lk.refusal_params(who, channel, refusal, checked, req))
+        if refusal.attempts:
+            await st.apool.execute(_REFUSAL_PG, *lk.refusal_params(who, channel, refusal, checked, req))
         return refusal
 
 
 def run_lookup(st: State, who: access.Caller, req: lk.LookupRequest, channel: str) -> dict | lk.LookupRefused:
-    """Checks, gates, answers and audits one look-up; returns the answer or the refusal."""
+    """Rate limit (every request, valid or not, the association's too), checks, give-to-get, answer
+    and audit of one look-up; returns the answer or the refusal."""
     checked = None
     with st.pool.connection() as conn:
         try:
+            counted = st.gate.take(who)
+            if counted is not None:
+                lk.audit_refusal(conn, who, channel, counted)
             checked = lk.check_request(req, st.pseudonymizer)
             if who.lender_code is not None:
-                st.gate.take(who.lender_code)
                 st.gate.check_give_to_get(conn, who.lender_code)
             return lk.lookup(conn, who, checked, channel)
         except lk.LookupRefused as refusal:

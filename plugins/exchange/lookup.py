@@ -6,9 +6,10 @@ reasons and dispute mark, the default episodes (other lenders shown only as thei
 category) and a summary. The answer and its audit row are one SQL statement, so no
 answer leaves without its record. The clear ID is never stored or logged.
 
-Refusals (each audited when the caller is known): no or unknown purpose, no consent
-reference, an invalid ID, a lender that has not reported recently (give-to-get), and
-too many look-ups per minute (rate limit).
+Refusals (audited when the caller is known): no or unknown purpose, no consent reference,
+an invalid ID, a lender that has not reported recently or whose latest status file leaves out
+loans it reported before (give-to-get), and too many look-ups per minute, valid or not (rate
+limit; a flood of those is audited as counts, not row by row).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,11 +56,13 @@ _CONSENT_RE = re.compile(r"^[\w\-/.#()（）]{1,64}$")
 class LookupRefused(ExchangeError):
     """A refusal with a bilingual message; `status` is the HTTP status the API answers with."""
 
-    def __init__(self, code: str, zh: str, en: str, status: int = 400):
+    def __init__(self, code: str, zh: str, en: str, status: int = 400, attempts: int = 1):
         super().__init__(code, f"{zh} / {en}")
         self.zh = zh
         self.en = en
         self.status = status
+        self.attempts = attempts
+        """How many refused attempts its audit row records; 0: counted, audited later (rate limit)."""
 
     def as_dict(self) -> dict:
         return {"code": self.code, "message_zh": self.zh, "message_en": self.en}
@@ -104,68 +108,137 @@ def check_request(req: LookupRequest, pseudonymizer: Pseudonymizer) -> Checked:
 
 # ---- give-to-get and rate limit --------------------------------------------------------------
 
+RATE_AUDIT_SECONDS = 60.0
+"""While a caller is over its rate limit, at most one audit row per this many seconds records its
+refused attempts (control.lookup_audit.attempts): a flood is counted, not written row by row."""
+
 
 def give_to_get_days() -> int:
     return int(os.environ.get("EXCHANGE_GIVE_TO_GET_DAYS", "45"))
 
 
-class Gatekeeper:
-    """Per-lender give-to-get (cached briefly) and a token-bucket rate limit, for one process.
+def give_to_get_share() -> float:
+    return float(os.environ.get("EXCHANGE_GIVE_TO_GET_SHARE", "0.8"))
 
-    EXCHANGE_LOOKUP_RATE look-ups per minute per lender (default 600) with bursts up to
-    EXCHANGE_LOOKUP_BURST (default 60); the give-to-get answer is cached for
-    EXCHANGE_GIVE_TO_GET_CACHE_SECONDS (default 60).
+
+def rate_bucket(caller: Caller) -> str:
+    """Whose allowance a look-up spends: the lender's, or the association's (one for all its tokens)."""
+    return caller.lender_code or "association"
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    last: float
+    counted: int = 0
+    """Refused attempts not yet written to the audit."""
+    audited_at: float | None = None
+
+
+class Gatekeeper:
+    """Give-to-get per lender (cached briefly) and a token-bucket rate limit per caller, for one process.
+
+    EXCHANGE_LOOKUP_RATE look-ups per minute per lender, and for the association, (default 600)
+    with bursts up to EXCHANGE_LOOKUP_BURST (default 60). Every request spends a token, valid or
+    not, so a stream of invalid IDs is throttled like one of valid ones. The give-to-get numbers
+    are cached for EXCHANGE_GIVE_TO_GET_CACHE_SECONDS (default 60). `clock` is time.monotonic
+    except in tests of the audit aggregation.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate_per_s = float(os.environ.get("EXCHANGE_LOOKUP_RATE", "600")) / 60.0
         self.burst = float(os.environ.get("EXCHANGE_LOOKUP_BURST", "60"))
         self.cache_s = float(os.environ.get("EXCHANGE_GIVE_TO_GET_CACHE_SECONDS", "60"))
         self.window_days = give_to_get_days()
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._fresh: dict[str, tuple[float, str | None]] = {}
+        self.min_share = give_to_get_share()
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._fresh: dict[str, tuple[float, tuple | None]] = {}
         self._lock = threading.Lock()
 
-    def take(self, lender_code: str) -> None:
-        now = time.monotonic()
+    def take(self, caller: Caller) -> LookupRefused | None:
+        """Spend one look-up of the caller's allowance, or raise Q_RATE_LIMIT.
+
+        A refusal's `attempts` says how many refused attempts its audit row stands for: 1 for the
+        first of a flood, then 0 (counted only) until RATE_AUDIT_SECONDS have passed, when one row
+        carries the count. Returned when the caller is admitted again: the Q_RATE_LIMIT refusal
+        whose row carries the attempts still counted, to be audited now (else None).
+        """
+        now = self._clock()
         with self._lock:
-            tokens, last = self._buckets.get(lender_code, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate_per_s)
-            if tokens < 1.0:
-                self._buckets[lender_code] = (tokens, now)
-                raise LookupRefused("Q_RATE_LIMIT", f"查询过于频繁（每分钟上限 {self.rate_per_s * 60:.0f} 次），请稍后再试",
-                                    f"too many look-ups (limit {self.rate_per_s * 60:.0f} per minute); retry shortly",
-                                    status=429)
-            self._buckets[lender_code] = (tokens - 1.0, now)
+            b = self._buckets.setdefault(rate_bucket(caller), _Bucket(self.burst, now))
+            b.tokens = min(self.burst, b.tokens + (now - b.last) * self.rate_per_s)
+            b.last = now
+            if b.tokens < 1.0:
+                b.counted += 1
+                if b.audited_at is not None and now - b.audited_at < RATE_AUDIT_SECONDS:
+                    raise self._rate_limited(0)
+                attempts, b.counted, b.audited_at = b.counted, 0, now
+                raise self._rate_limited(attempts)
+            b.tokens -= 1.0
+            pending, b.counted = b.counted, 0
+        return self._rate_limited(pending) if pending else None
+
+    def _rate_limited(self, attempts: int) -> LookupRefused:
+        per_minute = f"{self.rate_per_s * 60:.0f}"
+        return LookupRefused("Q_RATE_LIMIT", f"查询过于频繁（每分钟上限 {per_minute} 次），请稍后再试",
+                             f"too many look-ups (limit {per_minute} per minute); retry shortly",
+                             status=429, attempts=attempts)
 
     def check_give_to_get(self, conn: psycopg.Connection, lender_code: str) -> None:
         cached = self._fresh.get(lender_code)
-        if cached is None or time.monotonic() - cached[0] > self.cache_s:
-            row = conn.execute(G2G_SQL, (self.window_days, lender_code)).fetchone()
-            cached = self._remember(lender_code, row)
+        if cached is None or self._clock() - cached[0] > self.cache_s:
+            cached = self._remember(lender_code, conn.execute(G2G_SQL, (lender_code,)).fetchone())
         self._verdict(cached[1])
 
     async def check_give_to_get_async(self, pool, lender_code: str) -> None:
         """The same on an asyncpg pool."""
         cached = self._fresh.get(lender_code)
-        if cached is None or time.monotonic() - cached[0] > self.cache_s:
-            sql, _ = dollar_params(G2G_SQL)
-            row = await pool.fetchrow(sql, self.window_days, lender_code)
-            cached = self._remember(lender_code, tuple(row))
+        if cached is None or self._clock() - cached[0] > self.cache_s:
+            row = await pool.fetchrow(_G2G_PG, lender_code)
+            cached = self._remember(lender_code, None if row is None else tuple(row))
         self._verdict(cached[1])
 
-    def _remember(self, lender_code: str, row: tuple) -> tuple[float, str | None]:
-        problem = "never" if row[0] is None else (None if row[1] else row[0].isoformat())
-        self._fresh[lender_code] = (time.monotonic(), problem)
+    def _remember(self, lender_code: str, row: tuple | None) -> tuple[float, tuple | None]:
+        self._fresh[lender_code] = (self._clock(), row)
         return self._fresh[lender_code]
 
-    def _verdict(self, problem: str | None) -> None:
-        if problem is not None:
-            raise LookupRefused("Q_GIVE_TO_GET", *_give_to_get_message(problem, self.window_days), status=403)
+    def _verdict(self, row: tuple | None) -> None:
+        """A new refusal each time: a cached exception raised again would keep growing its traceback."""
+        refusal = give_to_get_refusal(row, self.window_days, self.min_share)
+        if refusal is not None:
+            raise refusal
 
 
-G2G_SQL = ("select max(as_of_date), max(as_of_date) >= current_date - %s::int from control.submissions"
-           " where lender_code = %s and kind = 'loan_status' and verdict in ('accepted', 'accepted_with_errors')")
+G2G_SQL = "select latest_as_of, age_days, previous_active, covered from control.give_to_get(%s)"
+"""The latest accepted loan_status file's date and age, and how many of the loans the previous file
+reported active it covers (migration 0008); no row when the lender never had one accepted."""
+
+
+def give_to_get_refusal(row: tuple | None, days: int, min_share: float) -> LookupRefused | None:
+    """Give to get (先报送后查询): None when the lender's latest accepted loan_status file is at most
+    `days` old and reports again at least `min_share` of the loans its previous file reported
+    active; else the refusal, naming the date, or the share found and the share required."""
+    if row is None:
+        return LookupRefused("Q_GIVE_TO_GET",
+                             f"贵机构尚无被接受的账户状态（loan_status）报送，须先报送数据方可查询（近{days}天内）",
+                             f"your institution has no accepted loan_status submission; report data first"
+                             f" (within {days} days)", status=403)
+    as_of, age, active, covered = row
+    if age > days:
+        return LookupRefused("Q_GIVE_TO_GET",
+                             f"贵机构最近一次被接受的账户状态报送的数据日期为 {as_of}，已超过{days}天，须先报送最新数据方可查询",
+                             f"your last accepted loan_status submission is as of {as_of}, older than {days} days;"
+                             " report current data before looking up", status=403)
+    if active and covered < min_share * active:
+        share = covered / active
+        return LookupRefused("Q_GIVE_TO_GET_COVERAGE",
+                             f"贵机构最近一次账户状态报送（数据日期 {as_of}）只报送了上一次报送中 {active} 笔未结清贷款的"
+                             f" {covered} 笔（{share:.1%}），低于要求的 {min_share:.0%}，须报送全部贷款的状态方可查询",
+                             f"your latest loan_status submission (as of {as_of}) reports {covered} of the {active}"
+                             f" active loans of your previous one ({share:.1%}), below the required {min_share:.0%};"
+                             " report the status of all your loans before looking up", status=403)
+    return None
 
 
 def dollar_params(sql: str) -> tuple[str, list[str]]:
@@ -182,21 +255,7 @@ def dollar_params(sql: str) -> tuple[str, list[str]]:
     return re.sub(r"%s", lambda _m: f"${next(counter)}", sql), names
 
 
-def give_to_get_problem(conn: psycopg.Connection, lender_code: str, window_days: int) -> str | None:
-    """None when the lender's last accepted loan_status file is recent enough, else its date (or 'never')."""
-    row = conn.execute(G2G_SQL, (window_days, lender_code)).fetchone()
-    if row[0] is None:
-        return "never"
-    return None if row[1] else row[0].isoformat()
-
-
-def _give_to_get_message(last: str, days: int) -> tuple[str, str]:
-    if last == "never":
-        return (f"贵机构尚无被接受的账户状态（loan_status）报送，须先报送数据方可查询（近{days}天内）",
-                f"your institution has no accepted loan_status submission; report data first (within {days} days)")
-    return (f"贵机构最近一次被接受的账户状态报送的数据日期为 {last}，已超过{days}天，须先报送最新数据方可查询",
-            f"your last accepted loan_status submission is as of {last}, older than {days} days;"
-            " report current data before looking up")
+_G2G_PG = dollar_params(G2G_SQL)[0]
 
 
 # ---- the answer ---------------------------------------------------------------------------------
@@ -254,7 +313,7 @@ def lookup(conn: psycopg.Connection, caller: Caller, checked: Checked, channel: 
 
 
 REFUSAL_SQL = ("insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type,"
-               " borrower_key, outcome, refusal_code) values (%s, %s, %s, %s, %s, %s, %s, 'refused', %s)")
+               " borrower_key, outcome, refusal_code, attempts) values (%s, %s, %s, %s, %s, %s, %s, 'refused', %s, %s)")
 
 
 def refusal_params(caller: Caller, channel: str, refusal: LookupRefused, checked: Checked | None = None,
@@ -262,13 +321,15 @@ def refusal_params(caller: Caller, channel: str, refusal: LookupRefused, checked
     """Who, when, why; purpose and consent only when they were valid (never an invalid value)."""
     purpose = checked.purpose if checked else (req.purpose if req and req.purpose in PURPOSES else None)
     return (caller.party, caller.lender_code, channel, purpose, checked.consent_ref if checked else None,
-            checked.id_type if checked else None, checked.borrower_key if checked else None, refusal.code)
+            checked.id_type if checked else None, checked.borrower_key if checked else None, refusal.code,
+            refusal.attempts)
 
 
 def audit_refusal(conn: psycopg.Connection, caller: Caller, channel: str, refusal: LookupRefused,
                   checked: Checked | None = None, req: LookupRequest | None = None) -> None:
-    """Record a refused look-up."""
-    conn.execute(REFUSAL_SQL, refusal_params(caller, channel, refusal, checked, req))
+    """Record a refused look-up, unless it is one of a flood being counted (attempts 0)."""
+    if refusal.attempts:
+        conn.execute(REFUSAL_SQL, refusal_params(caller, channel, refusal, checked, req))
 
 
 def build_answer(lookup_id: int, version: int | None, at, listing: list | None, episodes: list | None,

@@ -2,8 +2,8 @@
 
 Current listing and reasons (their texts from the published rule table), default episodes, the
 records held back from members (marked as not published, with why), each loan's 24-month
-repayment profile, dispute marks, and the look-ups made about the person (when, lender
-category, purpose).
+repayment profile, dispute marks, and the look-ups made about the person (when, which
+institution, the association included, and its category, purpose).
 The association hands it to the person (征信业管理条例 art. 17), as JSON or as an HTML page.
 Nothing past its purge date is shown (exchange.retention): no expired default-feed row, and no
 loan whose negative record expired.
@@ -22,6 +22,9 @@ from psycopg.rows import dict_row
 
 from .lookup import CATEGORY_ZH, HOLD_REASONS, PURPOSES, STATUS_ZH
 from .retention import beijing_today, expired_loans_sql, models_built
+
+ASSOCIATION_ZH = "行业协会"
+"""How the report names the association when it looked (in the language of the lenders' names)."""
 
 
 def _rows(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
@@ -73,11 +76,13 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
     disputes = _rows(conn, "select dispute_id, record_kind, lender_code, loan_ref, opened_at, deadline, status,"
                            " resolved_at, resolution_reason from control.disputes where borrower_key = %s"
                            " order by dispute_id", (borrower_key,))
-    lookups = _rows(conn, "select a.at, l.category as lender_category, a.purpose from control.lookup_audit a"
-                          " left join control.lenders l using (lender_code)"
-                          " where a.borrower_key = %s and a.outcome = 'answered' and a.party = 'lender'"
-                          " order by a.at desc", (borrower_key,))
+    # every institution that looked, the association included (DOMAIN section 5), by name
+    lookups = _rows(conn, "select a.at, a.party, l.name as institution, l.category as lender_category, a.purpose"
+                          " from control.lookup_audit a left join control.lenders l using (lender_code)"
+                          " where a.borrower_key = %s and a.outcome = 'answered' order by a.at desc", (borrower_key,))
     for lk_row in lookups:
+        if lk_row["party"] == "association":
+            lk_row["institution"] = ASSOCIATION_ZH
         lk_row["lender_category_zh"] = CATEGORY_ZH.get(lk_row["lender_category"], lk_row["lender_category"])
         lk_row["purpose_zh"], lk_row["purpose_en"] = PURPOSES.get(lk_row["purpose"], ("", ""))
     for e in episodes:

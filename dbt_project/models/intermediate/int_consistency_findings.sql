@@ -44,17 +44,7 @@ lender_months as (
 
 rejected_rows as (
     -- loans whose row in a status file in force the exchange rejected (quarantined), by month
-    select distinct
-        submissions.lender_code,
-        submissions.report_month,
-        row_problems.loan_id
-    from {{ ref('stg_control__row_problems') }} as row_problems
-    inner join submissions
-        on submissions.submission_id = row_problems.submission_id
-    where submissions.kind = 'loan_status'
-        and submissions.is_effective
-        and row_problems.severity = 'error'
-        and row_problems.loan_id is not null
+    select distinct lender_code, report_month, loan_id from {{ ref('int_rejected_status_rows') }}
 ),
 
 {% if is_incremental() %}

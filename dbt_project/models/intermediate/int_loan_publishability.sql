@@ -2,7 +2,8 @@
    per reported loan:
      - unreported: the loan is missing from the lender's two latest accepted loan_status files
        while the lender reports others, and its last report did not close it (settled,
-       compensated, transferred). Its episodes, listings and alerts are held back.
+       compensated, transferred). A row the exchange rejected counts as reported (the lender
+       did send it; int_rejected_status_rows). Its episodes, listings and alerts are held back.
      - pending_notice: it is overdue on its latest report and the lender gave no notice
        (notice_date) on or after the day the delinquency began (overdue_since).
    The episode- and listing-level rules build on this (int_episode_publishability,
@@ -20,6 +21,13 @@ history as (
 
 submissions as (
     select * from {{ ref('int_submissions_effective') }}
+),
+
+rejected as (
+    -- the latest file in which the exchange rejected the loan's row: the lender did report it there
+    select lender_code, loan_id, max(as_of_date) as last_rejected_date
+    from {{ ref('int_rejected_status_rows') }}
+    group by lender_code, loan_id
 ),
 
 lender_files as materialized (
@@ -75,7 +83,8 @@ final as (
         latest_reports.account_status as last_account_status,
         lender_files.second_latest_file_date,
         latest_reports.account_status not in ('settled', 'compensated', 'transferred')
-            and latest_reports.last_report_date < coalesce(lender_files.second_latest_file_date, date '0001-01-01')
+            and greatest(latest_reports.last_report_date, rejected.last_rejected_date)
+                < coalesce(lender_files.second_latest_file_date, date '0001-01-01')
             as is_unreported,
         latest_reports.dpd as last_dpd,
         latest_reports.overdue_since as delinquency_start,
@@ -89,6 +98,9 @@ final as (
     left join delinquency_notices
         on delinquency_notices.lender_code = latest_reports.lender_code
         and delinquency_notices.loan_id = latest_reports.loan_id
+    left join rejected
+        on rejected.lender_code = latest_reports.lender_code
+        and rejected.loan_id = latest_reports.loan_id
 )
 
 select * from final

@@ -79,7 +79,7 @@ create view shared.v_lender_held_records as
 select rows.*
 from shared.held_record_rows as rows
 join shared.live_version as live on live.version = rows.version
-where rows.lender_code = shared.viewing_lender();
+where rows.lender_code = (select control.session_lender());
 comment on view shared.v_lender_held_records is
     'Records of the viewing lender held back from members, each with its hold_reason.';
 grant select on shared.held_record_rows to exchange_admin, association;
