@@ -22,9 +22,9 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 from conftest import TEST_SECRET
-from psycopg import sql
 from databases import fresh_database
 from dbt_support import dbt, environment
+from psycopg import sql
 
 from exchange.access import Caller
 from exchange.identifiers import Pseudonymizer
