@@ -8,6 +8,13 @@ from exchange.settings import environment
 from exchange.transform import DBT_PROJECT_DIR, run_dbt
 
 
+def exchange_env(url: str, home: Path) -> dict[str, str]:
+    """The environment that points the exchange's own functions at a test database and home."""
+    from conftest import TEST_SECRET
+
+    return {"EXCHANGE_DB_URL": url, "EXCHANGE_HOME": str(home), "EXCHANGE_PSEUDONYM_KEY": TEST_SECRET}
+
+
 def dbt(url: str, work_dir: Path, *args: str, project_dir: Path = DBT_PROJECT_DIR) -> None:
     """Run dbt against `url`, keeping its target and logs in `work_dir` (not in the checkout)."""
     with environment(EXCHANGE_DB_URL=url):

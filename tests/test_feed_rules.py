@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import TEST_SECRET
 from databases import fresh_database
-from dbt_support import dbt, environment
+from dbt_support import dbt, environment, exchange_env
 from psycopg import sql
 
 from exchange.access import Caller
@@ -45,16 +45,12 @@ class World:
     version: int
 
 
-def _env(url: str, home: Path) -> dict[str, str]:
-    return {"EXCHANGE_DB_URL": url, "EXCHANGE_HOME": str(home), "EXCHANGE_PSEUDONYM_KEY": TEST_SECRET}
-
-
 def _build_and_publish(url: str, home: Path, project_dir: Path = DBT_PROJECT_DIR) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         scenario.load(conn)
     dbt(url, home, "seed", project_dir=project_dir)
     dbt(url, home, "build", project_dir=project_dir)
-    with environment(**_env(url, home)):
+    with environment(**exchange_env(url, home)):
         return run_publication(today=date.today())["version"]
 
 
@@ -218,14 +214,15 @@ def test_no_held_record_reaches_any_member_relation_export_or_lookup(world: Worl
     published = {key: (codes, n, total, dpd) for key, codes, n, total, dpd in rows(
         world.url, "select borrower_key, reason_codes, lenders_count, total_overdue, max_dpd from shared.blacklist")}
     assert published == expected
-    with environment(**_env(world.url, world.home)), psycopg.connect(world.url, autocommit=True) as conn:
+    with environment(**exchange_env(world.url, world.home)), psycopg.connect(world.url, autocommit=True) as conn:
         for lender, _, _ in scenario.LENDERS:
-            # the member's own views
-            conn.execute(sql.SQL("set role {}").format(sql.Identifier(f"lender_{lender.lower()}")))
-            feed_refs = {r for (r,) in conn.execute("select loan_ref from shared.v_lender_default_feed")}
+            # the member's own views, under its database role
+            with psycopg.connect(world.url, autocommit=True) as member:
+                member.execute(sql.SQL("set role {}").format(sql.Identifier(f"lender_{lender.lower()}")))
+                feed_refs = {r for (r,) in member.execute("select loan_ref from shared.v_lender_default_feed")}
+                listed = {k: (c, n) for k, c, n in member.execute(
+                    "select borrower_key, reason_codes, lenders_count from shared.v_lender_blacklist")}
             assert not feed_refs & episodes_held, lender
-            listed = {k: (c, n) for k, c, n in conn.execute(
-                "select borrower_key, reason_codes, lenders_count from shared.v_lender_blacklist")}
             assert listed == {k: v[:2] for k, v in expected.items()}, lender
             # the member's copy of the version, CSV and Parquet
             out = tmp_path / lender
@@ -273,7 +270,7 @@ def test_a_reason_added_in_a_new_rules_version_is_published_without_other_change
         conn.execute("update raw.loan_status set legal_status = 'judgment' where loan_id = 'Q1' and as_of_date = %s",
                      (JULY,))
         dbt(url, tmp_path, "build", "--full-refresh", project_dir=project)
-        with environment(**_env(url, tmp_path)):
+        with environment(**exchange_env(url, tmp_path)):
             version = run_publication(today=date.today())["version"]
         assert rows(url, "select reason_codes from shared.blacklist where borrower_key = %s", (B["S11"],)) == [
             ("B1,B4,B5",)]

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import TEST_SECRET
 from databases import fresh_database
-from dbt_support import dbt, environment
+from dbt_support import dbt, environment, exchange_env
 
 from exchange.access import ensure_lender_role
 from exchange.errors import ExchangeError
@@ -50,10 +50,6 @@ class World:
     first: dict
 
 
-def _env(world_url: str, home: Path) -> dict[str, str]:
-    return {"EXCHANGE_DB_URL": world_url, "EXCHANGE_HOME": str(home), "EXCHANGE_PSEUDONYM_KEY": TEST_SECRET}
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("publication")
@@ -65,14 +61,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         dbt(url, home, "seed")
         dbt(url, home, "run", "--select", "+path:models/publication")
         dbt(url, home, "test", "--select", "path:models/publication")
-        with environment(**_env(url, home)):
+        with environment(**exchange_env(url, home)):
             first = run_publication(today=date.today())
         yield World(url, home, first)
 
 
 @pytest.fixture
 def env(world: World) -> Iterator[World]:
-    with environment(**_env(world.url, world.home)):
+    with environment(**exchange_env(world.url, world.home)):
         yield world
 
 
