@@ -9,7 +9,8 @@ with a build after each gives the incremental sequence.
 The cases it contains (month k is the k-th month end of 2025):
 - XD01 A1 clean; its month-2 status file is corrected in delivery 4 (the first file said DPD 10).
 - XD01 A2 rolls M1 -> M5, defaults at month 5 (DPD 112), written off at month 7.
-- XD01 A3 defaults at month 2 (DPD 95), clean from month 3: cured at month 8 after six clean months.
+- XD01 A3 defaults at month 2 (DPD 95), clean from month 3: six reports by month 8, but only five
+  months elapsed, so still in default (a cure needs six calendar months).
 - XD01 A4 defaults at month 3 (DPD 100), clean from month 4: five clean months, still in default.
 - XD01 A5 bullet loan: nothing due (*) until maturity, settled at month 7.
 - XD01 A6 re-aged at month 2 (DPD 40 -> 3 while overdue, no payment; a wrong dpd_reported), current
@@ -28,8 +29,9 @@ The cases it contains (month k is the k-th month end of 2025):
   with no payment and the same balance (re-aged), B9 the same with a last_payment_date in the
   month, B10 restructured.
 - DB03 E1 (non_retail) defaults at month 4 with the lender's class 4, compensated at month 6.
-- DB03 E2 judgment at month 1 (default), clean from month 2: cured at month 7.
-- DB03 E3 dishonest at month 2 with the lender's class 2 (under-classified), cured at month 8.
+- DB03 E2 judgment at month 1 (default), clean from month 2: cured at month 8 (six months elapsed).
+- DB03 E3 dishonest at month 2 with the lender's class 2 (under-classified), clean from month 3: still in
+  default at month 8.
 - XD01's month-1 loans file is corrected (seq 2) in delivery 2; WD02's month-1 status file arrives
   twice (duplicate); DB03's month-3 status file is rejected once, then accepted; DB03's month-6
   file is late; XD01's month-6 file is accepted with errors, and so are WD02's month-5 and month-6
@@ -183,7 +185,7 @@ def status_rows(month: int) -> dict[str, list[dict[str, Any]]]:
                          lender_class={2: 2, 3: 2, 4: 2, 5: 3, 6: 4}[month]))
     else:
         xd.append(status("A2", m, "written_off", 19000, overdue_since=date(2025, 2, 8), lender_class=5))
-    # A3: DPD 95 at month 2, arrears repaid in month 3, clean from then on (cured at month 8)
+    # A3: DPD 95 at month 2, arrears repaid in month 3, clean from then on (not cured by month 8)
     if month == 2:
         xd.append(status("A3", m, "overdue", 44000, overdue_since=date(2024, 11, 25), overdue_principal=3000,
                          lender_class=3))

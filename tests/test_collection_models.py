@@ -245,7 +245,7 @@ def test_dpd_30_plus_elsewhere(built):
     alerts = _alerts(built)
     a = alerts["XD01", "XD01-A1", "dpd_30_plus_elsewhere"]
     assert (a["first_seen_date"], a["max_dpd_elsewhere"], a["other_lender_count"]) == (JUNE, 45, 1)
-    assert a["other_lender_categories"] == "online_microloan_company"
+    assert a["other_lender_categories"] == "member"  # WD02 is the only online microloan company: 会员机构
     assert a["borrower_key"] == key("P1")
     assert not [k for k in alerts if k[0] == "WD02" and k[1] == "WD02-B1"], "B1's own lender is not alerted"
 
@@ -258,7 +258,7 @@ def test_default_and_blacklist_elsewhere(built):
     assert alerts["XD01", "XD01-A2", "dpd_30_plus_elsewhere"]["max_dpd_elsewhere"] == 156
     b4 = alerts["XD01", "XD01-A4", "blacklisted_elsewhere"]
     assert (b4["reason_codes"], b4["other_lender_count"], b4["first_seen_date"]) == ("B4", 2, JUNE)
-    assert b4["other_lender_categories"] == "financing_guarantee_company,online_microloan_company"
+    assert b4["other_lender_categories"] == "member"  # each of DB03, WD02 alone in its category
     # WD02's own defaulted loan B4: the default at DB03 alone is one other lender, no B4 for WD02
     assert ("WD02", "WD02-B4", "blacklisted_elsewhere") not in alerts
 

@@ -21,6 +21,7 @@ import pandas as pd
 import psycopg
 import pytest
 from databases import fresh_database
+from dateutil.relativedelta import relativedelta
 from dbt_support import dbt, environment
 
 from exchange.transform import TransformFailed, portfolio_summary, run_dbt
@@ -131,13 +132,14 @@ def test_default_episodes(built: Built) -> None:
         }
     assert episodes == {
         "A2": (date(2025, 5, 31), "dpd_over_90", "written_off", None),
-        "A3": (date(2025, 2, 28), "dpd_over_90", "cured", date(2025, 8, 31)),
+        # cure on elapsed time: A3 and E3 are clean from 03-31, six months elapse only on 09-30
+        "A3": (date(2025, 2, 28), "dpd_over_90", "ongoing", None),
         "A4": (date(2025, 3, 31), "dpd_over_90", "ongoing", None),
         "B2": (date(2025, 5, 31), "fraud", "ongoing", None),
         "B4": (date(2025, 1, 31), "dpd_over_90", "settled", date(2025, 3, 31)),
         "E1": (date(2025, 4, 30), "dpd_over_90", "compensated", date(2025, 6, 30)),
-        "E2": (date(2025, 1, 31), "judgment", "cured", date(2025, 7, 31)),
-        "E3": (date(2025, 2, 28), "dishonest", "cured", date(2025, 8, 31)),
+        "E2": (date(2025, 1, 31), "judgment", "cured", date(2025, 8, 31)),  # clean from 02-28
+        "E3": (date(2025, 2, 28), "dishonest", "ongoing", None),
         "B8": (date(2025, 4, 30), "dpd_over_90", "ongoing", None),
         "B9": (date(2025, 4, 30), "dpd_over_90", "ongoing", None),
         "B10": (date(2025, 4, 30), "dpd_over_90", "ongoing", None),
@@ -149,7 +151,8 @@ def test_classes_held_until_cure(built: Built) -> None:
         rows = dict(conn.execute(
             "select loan_id || ' ' || as_of_date, standardized_class from marts.fct_loan_status"
             " where loan_id in ('A3', 'A4', 'E1')").fetchall())
-    assert [rows[f"A3 {m}"] for m in dbt_scenario.MONTHS] == [1, 3, 3, 3, 3, 3, 3, 1]  # cured after 6 clean months
+    # clean from 03-31: six reports by 08-31 but five months elapsed, so still held at 次级
+    assert [rows[f"A3 {m}"] for m in dbt_scenario.MONTHS] == [1, 3, 3, 3, 3, 3, 3, 3]
     assert rows["A4 2025-08-31"] == 3  # five clean months: still held at 次级
     assert rows["E1 2025-04-30"] == 4  # the lender's class 4 beats the non_retail floor 3
     assert rows["E1 2025-05-31"] == 3  # DPD 127: non_retail floor 次级 (retail would be 可疑)
@@ -228,7 +231,7 @@ def independent_status(conn: psycopg.Connection) -> pd.DataFrame:
                "principal"]], on=["lender_code", "loan_id"])
     records = []
     for _, rows in status.sort_values("as_of_date").groupby(["lender_code", "loan_id"]):
-        in_default, clean_run, previous = False, 0, None
+        in_default, clean_since, restructured_on, previous = False, None, None, None
         for row in rows.itertuples():
             overdue = row.overdue_principal + row.overdue_interest
             dpd = (row.as_of_date - row.overdue_since).days if overdue > 0 else 0
@@ -240,10 +243,15 @@ def independent_status(conn: psycopg.Connection) -> pd.DataFrame:
                        or row.legal_status in ("judgment", "enforcement", "dishonest"))
             clean = dpd == 0 and override == 0 and not trigger
             month = row.as_of_date.year * 12 + row.as_of_date.month
-            clean_run = (clean_run + 1 if previous is not None and previous[1] and month - previous[0] == 1 else 1) \
-                if clean else 0
+            continues = previous is not None and previous[1] and month - previous[0] <= 1
+            clean_since = (clean_since if continues else row.as_of_date) if clean else None
+            if row.account_status == "restructured":
+                restructured_on = row.as_of_date
+            # cured: six calendar months since the first clean report, a year after a restructuring
+            cured = (clean_since is not None and row.as_of_date >= clean_since + relativedelta(months=6)
+                     and (restructured_on is None or row.as_of_date >= restructured_on + relativedelta(months=12)))
             in_default = in_default or trigger
-            if in_default and (row.account_status in ("settled", "compensated") or clean_run >= 6):
+            if in_default and (row.account_status in ("settled", "compensated", "transferred") or cured):
                 in_default = False
             lender = 0 if pd.isna(row.lender_risk_class) else int(row.lender_risk_class)
             standardized = max(floor, override, 3 if in_default else 0, lender)
@@ -354,11 +362,12 @@ def test_portfolio_summary(built: Built) -> None:
     assert set(summary) == {"XD01", "WD02", "DB03"}
     xd = summary["XD01"]
     assert xd["report_month"] == date(2025, 8, 1)
-    # A1, A3, A4, A6, A8 active at 2025-08-31 (A2 written off, A5 settled, A7 gone); A4 still in default
+    # A1, A3, A4, A6, A8 active at 2025-08-31 (A2 written off, A5 settled, A7 gone); A3 and A4 still in
+    # default (clean since 03-31 and 04-30: six months have not elapsed), so both are 次级
     assert xd["loans"] == 5
     assert xd["outstanding"] == Decimal(3400 + 30000 + 4500 + 6000 + 75000)
     assert xd["m1_plus_ratio"] == 0
-    assert xd["npl_ratio"] == round(Decimal(4500) / xd["outstanding"], 6)
+    assert xd["npl_ratio"] == round(Decimal(30000 + 4500) / xd["outstanding"], 6)
 
 
 def test_docs_generate(built: Built) -> None:

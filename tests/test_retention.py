@@ -94,6 +94,11 @@ def deliveries() -> list[Submission]:
         *[(as_of, status("R4", as_of, "normal", 3000)) for as_of in R4_REPORTS],
     ]:
         reports.setdefault(as_of, []).append(row)
+    # the written-off debt is still owed: the lender goes on reporting it (a loan missing from two
+    # files would be held back as unreported, DOMAIN section 4)
+    for as_of in [d for d in reports if d > R3_WRITTEN_OFF]:
+        reports[as_of].append(status("R3", as_of, "written_off", 5000, overdue_since=R3_DEFAULT - timedelta(days=120),
+                                     lender_class=5))
     out: list[Submission] = []
     for as_of in sorted(set(reports) | set(loans_files)):
         if as_of in loans_files:
