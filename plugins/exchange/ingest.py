@@ -14,7 +14,6 @@ import os
 import queue
 import shutil
 import threading
-import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -137,13 +136,8 @@ def inspect(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, se
         (lender_code, name.kind, name.as_of)).fetchone()[0]
     if latest is not None and name.seq <= latest:
         raise FileRejected("F_SEQ_NOT_NEWER", f"seq {name.seq} does not replace the accepted seq {latest}")
-    if name.ext == "xlsx":
-        if not zipfile.is_zipfile(path):
-            raise FileRejected("F_FORMAT", "the .xlsx file is not a workbook")
-        encoding = None
-    else:
-        encoding = detect_encoding(path)
-    header, chunks = open_rows(path, name.ext, encoding, KINDS[name.kind], settings.max_field_bytes)
+    encoding = None if name.ext == "xlsx" else detect_encoding(path)
+    header, chunks = open_rows(path, name.ext, encoding, KINDS[name.kind], settings)
     return Inspection(name, sha, name.ext, encoding, header, chunks)
 
 
