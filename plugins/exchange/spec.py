@@ -16,8 +16,9 @@ from typing import Literal
 
 SPEC_VERSION = "v1"
 FILE_NAME_RE = re.compile(
-    r"^(?P<lender>[A-Z0-9]{2,16})_(?P<kind>[a-z_]+)_(?P<date>\d{8})(?:_(?P<seq>\d{1,3}))?\.(?P<ext>csv|xlsx)$"
+    r"^(?P<lender>[A-Z0-9]{2,16})_(?P<kind>[a-z_]+)_(?P<date>[0-9]{8})(?:_(?P<seq>[0-9]{1,3}))?\.(?P<ext>csv|xlsx)$"
 )
+"""ASCII digits only: Python's \\d also matches full-width and other scripts' digits, which int() reads."""
 FILE_NAME_PATTERN = "{lender_code}_{kind}_{YYYYMMDD}[_{seq}].{csv|xlsx}"
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
 
@@ -77,10 +78,10 @@ _REASONS = [
     Reason("R_NUMBER", "error", "数值格式无效或小数位过多", "not a valid number, or too many decimals"),
     Reason("R_INTEGER", "error", "应为整数", "not a whole number"),
     Reason("R_RANGE", "error", "数值超出允许范围", "number out of the allowed range"),
-    Reason("R_ID_FORMAT", "error", "证件号码格式错误", "identifier has the wrong format"),
+    Reason("R_ID_FORMAT", "error", "证件号码格式错误（数字须为 0-9）", "identifier has the wrong format (digits must be 0-9)"),
     Reason("R_ID_CHECKSUM", "error", "证件号码校验位错误", "identifier check character is wrong"),
     Reason("R_ID_TYPE", "error", "证件类型与借款人类型不匹配", "identifier type does not fit the borrower type"),
-    Reason("R_PHONE", "error", "手机号码应为以 1 开头的 11 位数字", "mobile number must be 11 digits starting with 1"),
+    Reason("R_PHONE", "error", "手机号码应为以 1 开头的 11 位数字（0-9）", "mobile number must be 11 digits (0-9) starting with 1"),
     Reason("R_REGION", "error", "行政区划代码不是有效的 GB/T 2260 代码", "region code is not a valid GB/T 2260 code"),
     Reason("R_DATE_ORDER", "error", "日期先后顺序错误", "dates are in the wrong order"),
     Reason("R_FUTURE_DATE", "error", "日期晚于数据日期", "date is after the reporting date"),

@@ -73,6 +73,12 @@ def render_markdown() -> str:
         "- 同一文件（SHA-256 相同）重复报送不会重复加载 The same bytes twice are a duplicate and never loaded twice.",
         "- 错误行超过 5% 时整个文件退回 A file whose bad-row share exceeds 5% is rejected whole.",
         "- 证件号码、姓名、手机号码只以加密键值保存 ID numbers, names and phones are kept only as keyed hashes.",
+        "- 数字只接受 0-9 Digits are ASCII 0-9 only: 证件号码、手机号码、区划代码、日期、时间和金额中的全角数字（如 `２０２５`）"
+        "按 NFKC 折算为半角后接受，其他文字的数字（如阿拉伯-印度数字 `٢٠٢٥`）按该字段的原因代码拒收"
+        " full-width digits in IDs, phones, region codes, dates, times and amounts are folded to ASCII (NFKC) and"
+        " accepted; digits of other scripts (e.g. Arabic-Indic) reject the row under the field's own code."
+        " 文件名中的日期和序号必须是 0-9，否则整个文件退回 (`F_NAME`) The date and seq in a file name must be 0-9,"
+        " else the file is refused (`F_NAME`).",
         *_limit_lines(),
         "",
     ]
