@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -108,7 +109,7 @@ def landing_files(settings: Settings | None = None) -> list[Path]:
 
 
 def _in_progress(name: str) -> bool:
-    """`submit` writes `.<name>.uploading` and renames it when complete."""
+    """`submit` writes `.<name>.<random>.uploading` and renames it when complete."""
     return name.startswith(".") and name.endswith(UPLOADING)
 
 
@@ -157,11 +158,12 @@ def ingest_path(path: Path, settings: Settings | None = None) -> Outcome:
 
 def _ingest_one(path: Path, settings: Settings) -> Outcome:
     lender_code = path.parent.name
-    if not path.exists():
+    try:
+        stat = path.stat()
+        sha = sha256_of(path)
+    except FileNotFoundError:  # another run ingested it (and removed the landing copy) first
         return _already_ingested(lender_code, path.name)
-    stat = path.stat()
     arrival = f"{lender_code}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
-    sha = sha256_of(path)
     with db.connect(autocommit=True) as conn:
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"exchange-lender:{lender_code}",))
@@ -400,11 +402,23 @@ def archive_original(path: Path, sha: str, settings: Settings) -> Path:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(path, tmp)
-    os.chmod(tmp, 0o444)
-    os.replace(tmp, target)
+    _copy_into_place(path, target, suffix=".tmp", mode=0o444)
     return target
+
+
+def _copy_into_place(source: Path, target: Path, *, suffix: str, mode: int = 0o644) -> None:
+    """Copy under a unique hidden name beside `target`, then rename: a reader sees the whole file or
+    none, and concurrent copies of the same file (two submits, two ingest processes) never share a
+    temporary name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _finish(conn: psycopg.Connection, submission_id: int, path: Path, stat: os.stat_result,
@@ -423,6 +437,15 @@ def _finish(conn: psycopg.Connection, submission_id: int, path: Path, stat: os.s
     row = conn.execute(f"select {_OUTCOME_COLUMNS} from control.submissions where submission_id = %s",
                        (submission_id,)).fetchone()
     return Outcome(*row)
+
+
+def _waiting_sha(target: Path) -> str | None:
+    """The SHA-256 of the file waiting under this name, None when there is none (an ingest may
+    remove it at any moment)."""
+    try:
+        return sha256_of(target)
+    except FileNotFoundError:
+        return None
 
 
 @dataclass
@@ -447,13 +470,11 @@ def submit(lender_code: str, paths: list[Path], settings: Settings | None = None
                 found = inspect(conn, path, lender_code, sha, settings)
                 found.chunks.close()
                 target = settings.landing / lender_code / path.name
-                if target.exists() and sha256_of(target) != sha:
+                if _waiting_sha(target) not in (None, sha):
                     raise FileRejected("F_SEQ_NOT_NEWER", "a different file with this name is already waiting;"
                                                           " send a correction with a higher seq")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}{UPLOADING}")
-                shutil.copyfile(path, tmp)
-                os.replace(tmp, target)
+                _copy_into_place(path, target, suffix=UPLOADING)
                 results.append(SubmitResult(path.name, True, None, "queued for ingest 已进入待处理区",
                                             str(target.relative_to(settings.home))))
             except FileRejected as exc:
