@@ -396,7 +396,7 @@ def _series(cells: pa.Array) -> pd.Series:
 
 def check_workbook(path: Path, settings: Settings) -> None:
     """Refuse a workbook whose zip directory promises more work than the limits allow, before
-    openpyxl opens it (even read-only, openpyxl reads sharedStrings.xml whole into memory).
+    openpyxl opens it (even read-only, openpyxl reads its shared strings whole into memory).
 
     The sizes in the directory bound what zipfile will ever unpack: it stops reading a part at its
     declared size and fails the CRC when the data runs on, so a lying directory cannot smuggle a
