@@ -165,6 +165,19 @@ def test_million_column_header_is_refused_without_reading_the_line(exchange_home
     assert result == {"door": "F_HEADER_TOO_LARGE", "verdict": "rejected", "reason": "F_HEADER_TOO_LARGE"}
 
 
+def test_million_column_data_line_is_refused_at_its_line_without_reading_it_whole(exchange_home, lender, conn,
+                                                                                   tmp_path):
+    src = tmp_path / "XD01_loans_20250131.csv"
+    good = csv_text([loan_row(i) for i in range(1, 4)])
+    with src.open("wb") as fh:
+        fh.write(good.encode())
+        fh.write(b"L9" + b",c" * 15_000_000 + b"\n")
+    result, peak_mb = _submitted_and_ingested(exchange_home, src)
+    assert peak_mb < PEAK_LIMIT_MB, f"peak memory {peak_mb:.0f} MB"
+    assert result == {"door": None, "verdict": "rejected", "reason": "F_LINE_TOO_LONG"}
+    assert conn.execute("select line from control.row_problems where code = 'F_LINE_TOO_LONG'").fetchone() == (5,)
+
+
 def test_header_with_more_columns_than_the_limit_is_refused_at_line_1(exchange_home, lender, conn, tmp_path):
     header, row = csv_text([loan_row(1)]).splitlines()
     wide = ",".join([header, *(f"extra{i}" for i in range(300))]) + "\n" + row + "," * 300 + "\n"

@@ -173,6 +173,10 @@ class Chunk:
     validation may skip trimming."""
 
 
+class _LongLine(Exception):
+    """A physical line longer than any row of the header's width can be; _csv_chunks knows its line."""
+
+
 class _Incomplete(Exception):
     """A quoted field runs past the end of the block; the exact parser needs the next block too."""
 
@@ -195,13 +199,16 @@ def iter_csv(path: Path, encoding: str, kind: Kind, settings: Settings) -> tuple
     except BaseException:
         fh.close()
         raise
-    blocks = itertools.chain([rest], _utf8_blocks(fh, encoding, pending))
+    longest = header.width * (4 * settings.max_field_bytes + 3)  # every field at the limit, quoted, 4-byte UTF-8
+    blocks = itertools.chain([rest], _utf8_blocks(fh, encoding, pending, longest))
     return header, _csv_chunks(blocks, line, header, settings.max_field_bytes, fh)
 
 
-def _utf8_blocks(fh: BinaryIO, encoding: str, pending: bytes = b"") -> Iterator[bytes]:
+def _utf8_blocks(fh: BinaryIO, encoding: str, pending: bytes, longest: int) -> Iterator[bytes]:
     """The file as UTF-8, in blocks of whole physical lines (only the last may lack its newline);
-    `pending` is a start of line already read.
+    `pending` is a start of line already read. A line longer than `longest` bytes (more than any
+    row of the header's width can be) raises _LongLine before it is read whole: split into
+    cells, a line of millions of commas would cost gigabytes.
 
     Blocks end just after a b"\n", which is never part of a multi-byte character in UTF-8 or
     GB18030, so a GB18030 block decodes on its own.
@@ -215,6 +222,8 @@ def _utf8_blocks(fh: BinaryIO, encoding: str, pending: bytes = b"") -> Iterator[
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             parts.append(view)
+            if sum(len(p) for p in parts) > longest:
+                raise _LongLine
             continue
         yield _utf8(b"".join([*parts, view[:cut]]), encoding)
         parts = [memoryview(bytes(view[cut:]))]  # a copy of the rest, so the read buffer can go
@@ -274,8 +283,15 @@ def _csv_chunks(blocks: Iterator[bytes], line: int, header: Header, max_field: i
             line += used
             if len(chunk.lines) or chunk.bad_width:
                 yield chunk
+    except _LongLine:
+        raise _long_line(header, max_field, line) from None
     finally:
         closer.close()
+
+
+def _long_line(header: Header, max_field: int, line: int) -> FileRejected:
+    return FileRejected("F_LINE_TOO_LONG", f"the line is longer than any row of {header.width} fields of at most"
+                                           f" {max_field} characters can be", line=line)
 
 
 def _parse_whole(block: bytes, blocks: Iterator[bytes], line: int, header: Header,
@@ -285,7 +301,10 @@ def _parse_whole(block: bytes, blocks: Iterator[bytes], line: int, header: Heade
         try:
             return _parse_block(block, line, header, max_field)
         except _Incomplete as exc:
-            more = next(blocks, None)
+            try:
+                more = next(blocks, None)
+            except _LongLine:
+                raise _long_line(header, max_field, line + block.count(b"\n")) from None
             if more is None:
                 raise exc.rejection from None
             block += more

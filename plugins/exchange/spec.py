@@ -56,6 +56,8 @@ _REASONS = [
     Reason("F_TOO_MANY_COLUMNS", "file", "表头列数超过上限", "the header has more columns than the limit"),
     Reason("F_HEADER_TOO_LARGE", "file", "表头行超过长度上限（表头须在文件开头的限定字节数内结束）",
            "the header row does not end within the size limit at the start of the file"),
+    Reason("F_LINE_TOO_LONG", "file", "某一行超过长度上限（字段过多或过长）",
+           "a line is longer than any row of the header's width can be (too many or too large fields)"),
     Reason("F_UNPACKED_SIZE", "file", "xlsx 工作簿解压后超过大小上限（请改用 CSV 或拆分文件）",
            "the xlsx workbook unpacks beyond the size limit (send CSV, or split the file)"),
     Reason("F_ARCHIVE_ENTRIES", "file", "xlsx 工作簿内部文件数超过上限", "the xlsx workbook holds more parts than the limit"),
