@@ -199,9 +199,13 @@ def iter_csv(path: Path, encoding: str, kind: Kind, settings: Settings) -> tuple
     except BaseException:
         fh.close()
         raise
-    longest = header.width * (4 * settings.max_field_bytes + 3)  # every field at the limit, quoted, 4-byte UTF-8
-    blocks = itertools.chain([rest], _utf8_blocks(fh, encoding, pending, longest))
+    blocks = itertools.chain([rest], _utf8_blocks(fh, encoding, pending, _longest(header, settings.max_field_bytes)))
     return header, _csv_chunks(blocks, line, header, settings.max_field_bytes, fh)
+
+
+def _longest(header: Header, max_field: int) -> int:
+    """The most bytes a row can take: every field at the limit, quoted, in 4-byte UTF-8 characters."""
+    return header.width * (4 * max_field + 3)
 
 
 def _utf8_blocks(fh: BinaryIO, encoding: str, pending: bytes, longest: int) -> Iterator[bytes]:
@@ -290,17 +294,25 @@ def _csv_chunks(blocks: Iterator[bytes], line: int, header: Header, max_field: i
 
 
 def _long_line(header: Header, max_field: int, line: int) -> FileRejected:
-    return FileRejected("F_LINE_TOO_LONG", f"the line is longer than any row of {header.width} fields of at most"
-                                           f" {max_field} characters can be", line=line)
+    return FileRejected("F_LINE_TOO_LONG", f"the line (or a quoted record running past it) is longer than any row"
+                                           f" of {header.width} fields of at most {max_field} characters can be",
+                        line=line)
 
 
 def _parse_whole(block: bytes, blocks: Iterator[bytes], line: int, header: Header,
                  max_field: int) -> tuple[Chunk, int]:
-    """_parse_block, taking in the following blocks while a quoted field runs on past the end."""
+    """_parse_block, taking in the following blocks while a quoted field runs on past the end.
+
+    A record still open after more than a row's bytes were added (a chain of short quoted fields
+    with line breaks) is refused rather than taken in block after block to the end of the file.
+    """
+    added = 0
     while True:
         try:
             return _parse_block(block, line, header, max_field)
         except _Incomplete as exc:
+            if added > _longest(header, max_field):
+                raise _long_line(header, max_field, line + block.count(b"\n", 0, len(block) - added)) from None
             try:
                 more = next(blocks, None)
             except _LongLine:
@@ -308,6 +320,7 @@ def _parse_whole(block: bytes, blocks: Iterator[bytes], line: int, header: Heade
             if more is None:
                 raise exc.rejection from None
             block += more
+            added += len(more)
 
 
 def _parse_block(block: bytes, line: int, header: Header, max_field: int) -> tuple[Chunk, int]:
