@@ -164,17 +164,38 @@ def _ingest_one(path: Path, settings: Settings) -> Outcome:
     except FileNotFoundError:  # another run ingested it (and removed the landing copy) first
         return _already_ingested(lender_code, path.name)
     arrival = f"{lender_code}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
-    with db.connect(autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"exchange-lender:{lender_code}",))
-            prior = conn.execute("select submission_id from control.submissions where arrival_key = %s",
-                                 (arrival,)).fetchone()
-            if prior is None:
-                archived = archive_original(path, sha, settings)
-                submission_id = _load(conn, path, lender_code, sha, arrival, archived, settings)
-        outcome = _finish(conn, prior[0] if prior else submission_id, path, stat, settings)
+    try:
+        with db.connect(autocommit=True) as conn:
+            with conn.transaction():
+                conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"exchange-lender:{lender_code}",))
+                prior = conn.execute("select submission_id from control.submissions where arrival_key = %s",
+                                     (arrival,)).fetchone()
+                if prior is None:
+                    _check_arrival(path, stat)
+                    archived = archive_original(path, sha, settings)
+                    submission_id = _load(conn, path, lender_code, sha, arrival, archived, settings)
+            outcome = _finish(conn, prior[0] if prior else submission_id, path, stat, settings)
+    except _ArrivalGone:
+        return _ingest_one(path, settings)  # it became another arrival, or another run's submission
     outcome.resumed = prior is not None
     return outcome
+
+
+class _ArrivalGone(Exception):
+    """While this run waited for the lender's lock, the landed file was replaced (a second submit of
+    the same name) or ingested and removed by another run."""
+
+
+def _check_arrival(path: Path, stat: os.stat_result) -> None:
+    """Raise _ArrivalGone unless `path` is still the file `stat` describes. Under the lender's lock
+    only a submit can replace it (with the same bytes) and no ingest can remove it, so a file that
+    passes stays readable for the load."""
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        raise _ArrivalGone from None
+    if (now.st_size, now.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+        raise _ArrivalGone
 
 
 def _already_ingested(lender_code: str, file_name: str) -> Outcome:
