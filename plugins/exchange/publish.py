@@ -9,8 +9,8 @@
    since the live version and over the candidates. A failed gate marks the version ``failed``,
    keeps the live one, and raises GateFailed naming the failed expectations.
 2. ``publish_version`` writes exports/<version>/ once (CSV + Parquet per table, manifest.json with
-   SHA-256 of every file; built in a new folder and renamed into place), then in ONE transaction moves shared.live_version to the new version,
-   marks the previous one superseded and purges what retention requires. Readers of
+   SHA-256 of every file; built in a new folder and renamed into place), then in ONE transaction
+   moves shared.live_version to the new version, marks the previous one superseded and purges what retention requires. Readers of
    shared.blacklist / shared.default_feed / shared.lender_alerts see the old or the new version,
    never a mix.
 3. ``approve`` is the only way past a failed gate: the association names the version and a

@@ -210,9 +210,10 @@ def _longest(header: Header, max_field: int) -> int:
 
 def _utf8_blocks(fh: BinaryIO, encoding: str, pending: bytes, longest: int) -> Iterator[bytes]:
     """The file as UTF-8, in blocks of whole physical lines (only the last may lack its newline);
-    `pending` is a start of line already read. A line longer than `longest` bytes (more than any
-    row of the header's width can be) raises _LongLine before it is read whole: split into
-    cells, a line of millions of commas would cost gigabytes.
+    `pending` is a start of line already read. A line that runs on past a read and is longer than
+    `longest` bytes (more than any row of the header's width can be) raises _LongLine instead of
+    being gathered whole: split into cells, a line of millions of commas costs gigabytes. A line
+    within one block costs no more than the block.
 
     Blocks end just after a b"\n", which is never part of a multi-byte character in UTF-8 or
     GB18030, so a GB18030 block decodes on its own.
