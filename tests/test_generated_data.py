@@ -4,6 +4,7 @@ feedback (recall and false positives per reason code), and no clear identity any
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 
 import psycopg
@@ -16,6 +17,7 @@ from exchange.generate import generate
 from exchange.ingest import submit
 from exchange.pipeline import run_pipeline
 from exchange.readers import detect_encoding, open_rows, parse_file_name
+from exchange.settings import get_settings
 from exchange.spec import KINDS, REASONS
 
 SCALE = {"lenders": 5, "months": 4, "loans": 600, "seed": 11, "error_rate": 0.02, "end": dt.date(2025, 6, 30)}
@@ -77,7 +79,8 @@ def _clear_identities(out) -> set[str]:
     for path in out.rglob("*_loans_*"):
         name = parse_file_name(path.name)
         encoding = None if name.ext == "xlsx" else detect_encoding(path)
-        _, chunks = open_rows(path, name.ext, encoding, KINDS["loans"], 1 << 20)
+        _, chunks = open_rows(path, name.ext, encoding, KINDS["loans"],
+                              dataclasses.replace(get_settings(), max_field_bytes=1 << 20))
         for chunk in chunks:
             for field in ("id_number", "borrower_name", "phone"):
                 values.update(v.strip() for v in chunk.columns.get(field, []) if len(v.strip()) >= 2)

@@ -40,6 +40,8 @@ CORPUS: list[tuple[str, str, bytes, str]] = [
     ("XD02", "XD02_loans_20250205.csv", b"", "F_EMPTY"),
     ("XD02", "XD02_loans_20250206.csv", (GOOD_LOANS + _row()[:40]).encode(), "R_COLUMNS"),
     ("XD02", "XD02_loans_20250207.csv", (LOAN_HEADER + "\n" + _row(consent_ref="X" * 50_000_000) + "\n").encode(),
+     "F_LINE_TOO_LONG"),
+    ("XD02", "XD02_loans_20250221.csv", (LOAN_HEADER + "\n" + _row(consent_ref="X" * 5000) + "\n").encode(),
      "F_FIELD_TOO_LARGE"),
     ("XD02", "XD02_loans_20250208.csv",
      (LOAN_HEADER + "\n" + "\n".join(_row(loan_id=f"F{i}", consent_ref="=cmd|' /C calc'!A0") for i in range(5))

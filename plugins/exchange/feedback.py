@@ -8,7 +8,9 @@ an identity, and the feedback directory is a place lenders download from.
 from __future__ import annotations
 
 import csv
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -40,14 +42,16 @@ def write_feedback(conn: psycopg.Connection, submission_id: int, settings: Setti
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{submission_id:07d}_{file_name}"
     csv_path = out / f"{stem}.feedback.csv"
-    tmp = csv_path.with_name(f".{csv_path.name}.tmp")
-    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel then shows the Chinese correctly
+    # a unique temporary name: two runs resuming the same submission write its feedback at once
+    fd, tmp = tempfile.mkstemp(prefix=f".{csv_path.name}.", suffix=".tmp", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel then shows the Chinese correctly
         writer = csv.writer(fh)
         writer.writerow(FEEDBACK_COLUMNS)
         for line, loan_id, field, code, severity in problems:
             r = REASONS[code]
             writer.writerow([line, loan_id or "", field or "", code, severity, r.zh, r.en])
-    tmp.replace(csv_path)
+    os.chmod(tmp, 0o644)  # as a plain open() would have made it (mkstemp makes 0600)
+    os.replace(tmp, csv_path)
 
     by_code: dict[str, int] = {}
     for *_, code, _sev in problems:

@@ -16,16 +16,18 @@ import secrets
 import unicodedata
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, ExchangeError
 
 RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RESIDENT_ID_CHECK = "10X98765432"
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_RESIDENT_RE = re.compile(r"^\d{17}[\dX]$")
+_RESIDENT_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 _USCC_RE = re.compile(rf"^[{USCC_ALPHABET}]{{18}}$")
 _PASSPORT_RE = re.compile(r"^[A-Z0-9]{5,20}$")
-_PHONE_RE = re.compile(r"^1\d{10}$")
+_PHONE_RE = re.compile(r"^1[0-9]{10}$")
+"""Digits are ASCII 0-9 only (DOMAIN section 3): Python's \\d and int() also take other scripts'
+digits, and the same number in two scripts would give one person two keys."""
 
 
 def resident_id_check_char(first17: str) -> str:
@@ -58,7 +60,7 @@ def check_id(id_type: str, value: str) -> str | None:
             dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
         except ValueError:
             return "R_ID_FORMAT"
-        if not value[0].isdigit() or value[:2] == "00":
+        if value[:2] == "00":
             return "R_ID_FORMAT"
         return None if resident_id_check_char(value[:17]) == value[17] else "R_ID_CHECKSUM"
     if id_type == "USCC":
@@ -71,6 +73,7 @@ def check_id(id_type: str, value: str) -> str | None:
 
 
 def check_phone(value: str) -> bool:
+    """A mainland mobile number: 11 ASCII digits starting with 1 (already NFKC-folded)."""
     return bool(_PHONE_RE.match(value))
 
 
@@ -91,7 +94,13 @@ class Pseudonymizer:
         return hmac.new(self._secret, f"{namespace}:{value}".encode(), hashlib.sha256).hexdigest()
 
     def borrower_key(self, id_type: str, normalised_id: str) -> str:
-        """HMAC-SHA256 over `id_type:normalised_id` (DOMAIN section 3): one person, one key."""
+        """HMAC-SHA256 over `id_type:normalised_id` (DOMAIN section 3): one person, one key.
+
+        Every valid identifier is ASCII once normalised; anything else (another script's digits)
+        is refused here too, so no caller can mint a second key for the same person.
+        """
+        if not normalised_id.isascii():
+            raise ExchangeError("R_ID_FORMAT", "an identifier's digits must be 0-9", field="id_number")
         return self.key(id_type, normalised_id)
 
     def name_hash(self, name: str) -> str:

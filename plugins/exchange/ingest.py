@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import tempfile
 import threading
-import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -109,7 +109,7 @@ def landing_files(settings: Settings | None = None) -> list[Path]:
 
 
 def _in_progress(name: str) -> bool:
-    """`submit` writes `.<name>.uploading` and renames it when complete."""
+    """`submit` writes `.<name>.<random>.uploading` and renames it when complete."""
     return name.startswith(".") and name.endswith(UPLOADING)
 
 
@@ -137,13 +137,8 @@ def inspect(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, se
         (lender_code, name.kind, name.as_of)).fetchone()[0]
     if latest is not None and name.seq <= latest:
         raise FileRejected("F_SEQ_NOT_NEWER", f"seq {name.seq} does not replace the accepted seq {latest}")
-    if name.ext == "xlsx":
-        if not zipfile.is_zipfile(path):
-            raise FileRejected("F_FORMAT", "the .xlsx file is not a workbook")
-        encoding = None
-    else:
-        encoding = detect_encoding(path)
-    header, chunks = open_rows(path, name.ext, encoding, KINDS[name.kind], settings.max_field_bytes)
+    encoding = None if name.ext == "xlsx" else detect_encoding(path)
+    header, chunks = open_rows(path, name.ext, encoding, KINDS[name.kind], settings)
     return Inspection(name, sha, name.ext, encoding, header, chunks)
 
 
@@ -163,22 +158,44 @@ def ingest_path(path: Path, settings: Settings | None = None) -> Outcome:
 
 def _ingest_one(path: Path, settings: Settings) -> Outcome:
     lender_code = path.parent.name
-    if not path.exists():
+    try:
+        stat = path.stat()
+        sha = sha256_of(path)
+    except FileNotFoundError:  # another run ingested it (and removed the landing copy) first
         return _already_ingested(lender_code, path.name)
-    stat = path.stat()
     arrival = f"{lender_code}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
-    sha = sha256_of(path)
-    with db.connect(autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"exchange-lender:{lender_code}",))
-            prior = conn.execute("select submission_id from control.submissions where arrival_key = %s",
-                                 (arrival,)).fetchone()
-            if prior is None:
-                archived = archive_original(path, sha, settings)
-                submission_id = _load(conn, path, lender_code, sha, arrival, archived, settings)
-        outcome = _finish(conn, prior[0] if prior else submission_id, path, stat, settings)
+    try:
+        with db.connect(autocommit=True) as conn:
+            with conn.transaction():
+                conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"exchange-lender:{lender_code}",))
+                prior = conn.execute("select submission_id from control.submissions where arrival_key = %s",
+                                     (arrival,)).fetchone()
+                if prior is None:
+                    _check_arrival(path, stat)
+                    archived = archive_original(path, sha, settings)
+                    submission_id = _load(conn, path, lender_code, sha, arrival, archived, settings)
+            outcome = _finish(conn, prior[0] if prior else submission_id, path, stat, settings)
+    except _ArrivalGone:
+        return _ingest_one(path, settings)  # it became another arrival, or another run's submission
     outcome.resumed = prior is not None
     return outcome
+
+
+class _ArrivalGone(Exception):
+    """While this run waited for the lender's lock, the landed file was replaced (a second submit of
+    the same name) or ingested and removed by another run."""
+
+
+def _check_arrival(path: Path, stat: os.stat_result) -> None:
+    """Raise _ArrivalGone unless `path` is still the file `stat` describes. Under the lender's lock
+    only a submit can replace it (with the same bytes) and no ingest can remove it, so a file that
+    passes stays readable for the load."""
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        raise _ArrivalGone from None
+    if (now.st_size, now.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+        raise _ArrivalGone
 
 
 def _already_ingested(lender_code: str, file_name: str) -> Outcome:
@@ -406,11 +423,23 @@ def archive_original(path: Path, sha: str, settings: Settings) -> Path:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(path, tmp)
-    os.chmod(tmp, 0o444)
-    os.replace(tmp, target)
+    _copy_into_place(path, target, suffix=".tmp", mode=0o444)
     return target
+
+
+def _copy_into_place(source: Path, target: Path, *, suffix: str, mode: int = 0o644) -> None:
+    """Copy under a unique hidden name beside `target`, then rename: a reader sees the whole file or
+    none, and concurrent copies of the same file (two submits, two ingest processes) never share a
+    temporary name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _finish(conn: psycopg.Connection, submission_id: int, path: Path, stat: os.stat_result,
@@ -429,6 +458,15 @@ def _finish(conn: psycopg.Connection, submission_id: int, path: Path, stat: os.s
     row = conn.execute(f"select {_OUTCOME_COLUMNS} from control.submissions where submission_id = %s",
                        (submission_id,)).fetchone()
     return Outcome(*row)
+
+
+def _waiting_sha(target: Path) -> str | None:
+    """The SHA-256 of the file waiting under this name, None when there is none (an ingest may
+    remove it at any moment)."""
+    try:
+        return sha256_of(target)
+    except FileNotFoundError:
+        return None
 
 
 @dataclass
@@ -453,13 +491,11 @@ def submit(lender_code: str, paths: list[Path], settings: Settings | None = None
                 found = inspect(conn, path, lender_code, sha, settings)
                 found.chunks.close()
                 target = settings.landing / lender_code / path.name
-                if target.exists() and sha256_of(target) != sha:
+                if _waiting_sha(target) not in (None, sha):
                     raise FileRejected("F_SEQ_NOT_NEWER", "a different file with this name is already waiting;"
                                                           " send a correction with a higher seq")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}{UPLOADING}")
-                shutil.copyfile(path, tmp)
-                os.replace(tmp, target)
+                _copy_into_place(path, target, suffix=UPLOADING)
                 results.append(SubmitResult(path.name, True, None, "queued for ingest 已进入待处理区",
                                             str(target.relative_to(settings.home))))
             except FileRejected as exc:

@@ -109,25 +109,16 @@ def export_file(conn: psycopg.Connection, home: Path, version: int, name: str, w
 
 
 def _member_export(conn: psycopg.Connection, home: Path, version: int, name: str, lender: str) -> Path | None:
-    import shutil
-    import tempfile
-
     from .errors import ExchangeError
-    from .publish import write_exports
+    from .publish import build_exports
 
     if name not in MEMBER_EXPORTS:
         return None
-    target = home / ".exchange" / "member-exports" / str(version) / lender
-    if not (target / "manifest.json").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{lender}-", dir=target.parent))
-        try:
-            write_exports(conn, version, tmp, lender=lender)
-        except ExchangeError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            return None
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
+    try:
+        target = build_exports(conn, version, home / ".exchange" / "member-exports" / str(version) / lender,
+                               lender=lender)
+    except ExchangeError:
+        return None
     path = target / name
     return path if path.is_file() else None
 

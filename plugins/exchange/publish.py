@@ -8,11 +8,11 @@
    under a new version number (status ``validating``) and the GX gate runs over the raw batch
    since the live version and over the candidates. A failed gate marks the version ``failed``,
    keeps the live one, and raises GateFailed naming the failed expectations.
-2. ``publish_version`` writes exports/<version>/ (CSV + Parquet per table, manifest.json with
-   SHA-256 of every file), then in ONE transaction moves shared.live_version to the new version,
-   marks the previous one superseded and purges what retention requires (exchange.retention).
-   Readers of shared.blacklist / shared.default_feed / shared.lender_alerts see the old or the
-   new version, never a mix.
+2. ``publish_version`` writes exports/<version>/ once (CSV + Parquet per table, manifest.json with
+   SHA-256 of every file; built in a new folder and renamed into place), then in ONE transaction
+   moves shared.live_version to the new version, marks the previous one superseded and purges what
+   retention requires (exchange.retention). Readers of shared.blacklist / shared.default_feed /
+   shared.lender_alerts see the old or the new version, never a mix.
 3. ``approve`` is the only way past a failed gate: the association names the version and a
    reason; it is recorded in control.feed_approvals and control.audit_log, then published.
    A failure of a clear-identifier check (no_clear_identifier) cannot be approved: personal
@@ -39,6 +39,7 @@ import hashlib
 import io
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from filelock import FileLock
 from psycopg.rows import dict_row
 
 from .alerts import ALERT_COLUMNS
@@ -374,6 +376,43 @@ def write_exports(conn: psycopg.Connection, version: int, out_dir: Path, *, lend
     return manifest
 
 
+def build_exports(conn: psycopg.Connection, version: int, target: Path, *, lender: str | None = None) -> Path:
+    """`target` holding the version's export files (write_exports), built once.
+
+    The files are written into a new folder beside `target` and renamed into place: a reader sees
+    no folder or a complete one, never a folder being written, and a complete one is never
+    deleted or rewritten under it. A file lock makes concurrent builders (threads, portal workers,
+    a publish rerun) wait for the first, which finds the folder already there afterwards.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.parent / f".{target.name}.lock"):
+        row = conn.execute("select content_sha256 from shared.feed_versions where version = %s", (version,)).fetchone()
+        if row is None:
+            raise ExchangeError("P_NO_VERSION", f"no feed version {version}")
+        if _manifest_content(target) == row[0].strip():
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            write_exports(conn, version, tmp, lender=lender)
+            if target.exists():  # unfinished, or left by another database's version of this number
+                stale = Path(tempfile.mkdtemp(prefix=f".{target.name}-stale-", dir=target.parent))
+                target.rename(stale / target.name)
+                shutil.rmtree(stale)
+            tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def _manifest_content(folder: Path) -> str | None:
+    """The content fingerprint a complete export folder was built from; None when it is incomplete."""
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("content_sha256")
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+
+
 def _held_feedback(settings: Settings, version: int, held: list[dict[str, Any]]) -> None:
     """Tell each reporting lender which of its records are held back from members, and why (不予发布)."""
     by_lender: dict[str, list[dict[str, Any]]] = {}
@@ -410,12 +449,8 @@ def publish_version(version: int, *, settings: Settings | None = None, today: da
         live = live_version(conn)
         if live and live["version"] > version:
             raise ExchangeError("P_STALE", f"version {version} is older than the live version {live['version']}")
-        export_dir = settings.exports / str(version)
-        tmp_dir = settings.exports / f".{version}.tmp"
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        manifest = write_exports(conn, version, tmp_dir)
-        shutil.rmtree(export_dir, ignore_errors=True)
-        tmp_dir.rename(export_dir)
+        export_dir = build_exports(conn, version, settings.exports / str(version))
+        manifest = json.loads((export_dir / "manifest.json").read_text(encoding="utf-8"))
         checksums = {name: f["sha256"] for name, f in manifest["files"].items()}
         checksums["manifest.json"] = hashlib.sha256((export_dir / "manifest.json").read_bytes()).hexdigest()
         with conn.transaction():

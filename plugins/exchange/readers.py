@@ -15,6 +15,8 @@ import hashlib
 import io
 import itertools
 import re
+import struct
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .errors import FileRejected
+from .settings import Settings
 from .spec import ENCODINGS, FILE_NAME_RE, KINDS, Kind, header_key, header_map
 
 BLOCK_BYTES = 8 << 20
@@ -38,6 +41,17 @@ FIRST_BLOCK_BYTES = 1 << 20
 """A small first block, so the database starts loading rows a moment after the header is read."""
 CHUNK_ROWS = 50_000  # rows per chunk from an xlsx sheet
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f]|\.\.")
+_EOCD = struct.Struct("<4s4H2LH")
+"""The zip end-of-central-directory record: signature, disks, entry counts, directory size and offset."""
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_EOCD64_LOCATOR_SIZE = 20
+_DIRECTORY_BYTES_PER_ENTRY = 1024
+"""A directory record is 46 bytes plus the part's name: 1 KiB per allowed entry is ample for any
+real workbook and keeps what zipfile parses (it reads the whole directory) small."""
+_RATIO_GRACE_BYTES = 1 << 20
+"""Parts that unpack to less are exempt from the ratio limit: a short repetitive XML part may
+compress beyond any ratio, and cannot cost much."""
+_SAFE_PART_NAME = re.compile(r"^[A-Za-z0-9_./\[\]-]{1,80}$")
 _OTHER_DELIMITERS = (";", "\t", "|")
 
 
@@ -115,8 +129,12 @@ class Header:
     ignored: tuple[str, ...]
 
 
-def map_header(cells: list[str], kind: Kind) -> Header:
-    """Match header cells to spec fields (canonical or Chinese names); raise F_HEADER / F_DELIMITER."""
+def map_header(cells: list[str], kind: Kind, max_columns: int) -> Header:
+    """Match header cells to spec fields (canonical or Chinese names); raise F_TOO_MANY_COLUMNS /
+    F_HEADER / F_DELIMITER."""
+    if len(cells) > max_columns:
+        raise FileRejected("F_TOO_MANY_COLUMNS", f"the header has {len(cells)} columns, more than the limit of"
+                                                 f" {max_columns}", line=1)
     cells = [c.strip() for c in cells]
     if len(cells) == 1 and any(d in cells[0] for d in _OTHER_DELIMITERS):
         raise FileRejected("F_DELIMITER", "the header is not comma separated", line=1)
@@ -158,6 +176,10 @@ class Chunk:
     only a candidate, since a missing or extra field may have shifted another field there."""
 
 
+class _LongLine(Exception):
+    """A physical line longer than any row of the header's width can be; _csv_chunks knows its line."""
+
+
 class _Incomplete(Exception):
     """A quoted field runs past the end of the block; the exact parser needs the next block too."""
 
@@ -166,31 +188,40 @@ class _Incomplete(Exception):
         self.rejection = rejection  # what it means when there is no next block
 
 
-def iter_csv(path: Path, encoding: str, kind: Kind, max_field: int) -> tuple[Header, Iterator[Chunk]]:
+def iter_csv(path: Path, encoding: str, kind: Kind, settings: Settings) -> tuple[Header, Iterator[Chunk]]:
     """Read the header now (so structure errors surface before any load) and stream the rest."""
-    csv.field_size_limit(max_field)
+    csv.field_size_limit(settings.max_field_bytes)
     fh = path.open("rb")
     try:
-        blocks = _utf8_blocks(fh, encoding)
-        cells, line, rest = _header_record(blocks)
+        if encoding == "utf-8-sig":
+            fh.read(len(codecs.BOM_UTF8))
+        cells, line, rest, pending = _header_record(fh, encoding, settings.max_header_bytes)
         if cells is None:
             raise FileRejected("F_EMPTY", "the file has no content")
-        header = map_header(cells, kind)
+        header = map_header(cells, kind, settings.max_columns)
     except BaseException:
         fh.close()
         raise
-    return header, _csv_chunks(itertools.chain([rest], blocks), line, header, max_field, fh)
+    blocks = itertools.chain([rest], _utf8_blocks(fh, encoding, pending, _longest(header, settings.max_field_bytes)))
+    return header, _csv_chunks(blocks, line, header, settings.max_field_bytes, fh)
 
 
-def _utf8_blocks(fh: BinaryIO, encoding: str) -> Iterator[bytes]:
-    """The file as UTF-8, in blocks of whole physical lines (only the last may lack its newline).
+def _longest(header: Header, max_field: int) -> int:
+    """The most bytes a row can take: every field at the limit, quoted, in 4-byte UTF-8 characters."""
+    return header.width * (4 * max_field + 3)
+
+
+def _utf8_blocks(fh: BinaryIO, encoding: str, pending: bytes, longest: int) -> Iterator[bytes]:
+    """The file as UTF-8, in blocks of whole physical lines (only the last may lack its newline);
+    `pending` is a start of line already read. A line that runs on past a read and is longer than
+    `longest` bytes (more than any row of the header's width can be) raises _LongLine instead of
+    being gathered whole: split into cells, a line of millions of commas costs gigabytes. A line
+    within one block costs no more than the block.
 
     Blocks end just after a b"\n", which is never part of a multi-byte character in UTF-8 or
     GB18030, so a GB18030 block decodes on its own.
     """
-    if encoding == "utf-8-sig":
-        fh.read(len(codecs.BOM_UTF8))
-    parts: list[memoryview] = []
+    parts: list[memoryview] = [memoryview(pending)]
     for size in itertools.chain([FIRST_BLOCK_BYTES], itertools.repeat(BLOCK_BYTES)):
         data = fh.read(size)
         if not data:
@@ -199,6 +230,8 @@ def _utf8_blocks(fh: BinaryIO, encoding: str) -> Iterator[bytes]:
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             parts.append(view)
+            if sum(len(p) for p in parts) > longest:
+                raise _LongLine
             continue
         yield _utf8(b"".join([*parts, view[:cut]]), encoding)
         parts = [memoryview(bytes(view[cut:]))]  # a copy of the rest, so the read buffer can go
@@ -211,27 +244,34 @@ def _utf8(block: bytes, encoding: str) -> bytes:
     return block.decode("gb18030").encode("utf-8") if encoding == "gb18030" else block
 
 
-def _header_record(blocks: Iterator[bytes]) -> tuple[list[str] | None, int, bytes]:
-    """The first non-blank record (quoted cells allowed), the line after it, and the rest of its block."""
-    text = ""
-    unfinished: FileRejected | None = None
-    for block in blocks:
-        text += block.decode("utf-8")
-        used = [0]
-        reader = csv.reader(_counted(io.StringIO(text, newline=""), used), strict=True)
-        try:
-            for row in reader:
-                if _nonblank(row):
-                    return row, reader.line_num + 1, text[used[0]:].encode("utf-8")
-            unfinished = None
-        except csv.Error as exc:
-            problem = _csv_rejection(exc, reader.line_num)
-            if not isinstance(problem, _Incomplete):
-                raise problem from None
-            unfinished = problem.rejection
-    if unfinished is not None:
-        raise unfinished
-    return None, 1, b""
+def _header_record(fh: BinaryIO, encoding: str, limit: int) -> tuple[list[str] | None, int, bytes, bytes]:
+    """The first non-blank record (quoted cells allowed), read from at most `limit` bytes.
+
+    Returns its cells, the line after it, the rest of its whole lines as UTF-8, and the start of
+    the line the read cut (in the file's encoding). A header that does not end within the limit
+    is refused without reading further: one line of millions of cells would otherwise be read
+    whole and split into as many strings.
+    """
+    raw = fh.read(limit)
+    at_end = len(raw) < limit
+    cut = len(raw) if at_end else raw.rfind(b"\n") + 1
+    text = raw[:cut].decode("gb18030" if encoding == "gb18030" else "utf-8")
+    used = [0]
+    reader = csv.reader(_counted(io.StringIO(text, newline=""), used), strict=True)
+    too_large = FileRejected("F_HEADER_TOO_LARGE", f"the header does not end within the first {limit} bytes",
+                             line=1)
+    try:
+        for row in reader:
+            if _nonblank(row):
+                return row, reader.line_num + 1, text[used[0]:].encode("utf-8"), raw[cut:]
+    except csv.Error as exc:
+        problem = _csv_rejection(exc, reader.line_num)
+        if isinstance(problem, _Incomplete):
+            raise (problem.rejection if at_end else too_large) from None
+        raise problem from None
+    if not at_end:
+        raise too_large
+    return None, 1, b"", b""
 
 
 def _counted(lines: Iterable[str], used: list[int]) -> Iterator[str]:
@@ -251,21 +291,40 @@ def _csv_chunks(blocks: Iterator[bytes], line: int, header: Header, max_field: i
             line += used
             if len(chunk.lines) or chunk.bad_width:
                 yield chunk
+    except _LongLine:
+        raise _long_line(header, max_field, line) from None
     finally:
         closer.close()
 
 
+def _long_line(header: Header, max_field: int, line: int) -> FileRejected:
+    return FileRejected("F_LINE_TOO_LONG", f"the line (or a quoted record running past it) is longer than any row"
+                                           f" of {header.width} fields of at most {max_field} characters can be",
+                        line=line)
+
+
 def _parse_whole(block: bytes, blocks: Iterator[bytes], line: int, header: Header,
                  max_field: int) -> tuple[Chunk, int]:
-    """_parse_block, taking in the following blocks while a quoted field runs on past the end."""
+    """_parse_block, taking in the following blocks while a quoted field runs on past the end.
+
+    A record still open after more than a row's bytes were added (a chain of short quoted fields
+    with line breaks) is refused rather than taken in block after block to the end of the file.
+    """
+    added = 0
     while True:
         try:
             return _parse_block(block, line, header, max_field)
         except _Incomplete as exc:
-            more = next(blocks, None)
+            if added > _longest(header, max_field):
+                raise _long_line(header, max_field, line + block.count(b"\n", 0, len(block) - added)) from None
+            try:
+                more = next(blocks, None)
+            except _LongLine:
+                raise _long_line(header, max_field, line + block.count(b"\n")) from None
             if more is None:
                 raise exc.rejection from None
             block += more
+            added += len(more)
 
 
 def _parse_block(block: bytes, line: int, header: Header, max_field: int) -> tuple[Chunk, int]:
@@ -374,10 +433,71 @@ def _series(cells: pa.Array) -> pd.Series:
     return cells.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def iter_xlsx(path: Path, kind: Kind, max_field: int) -> tuple[Header, Iterator[Chunk]]:
+def check_workbook(path: Path, settings: Settings) -> None:
+    """Refuse a workbook whose zip directory promises more work than the limits allow, before
+    openpyxl opens it (even read-only, openpyxl reads its shared strings whole into memory).
+
+    The sizes in the directory bound what zipfile will ever unpack: it stops reading a part at its
+    declared size and fails the CRC when the data runs on, so a lying directory cannot smuggle a
+    bomb past this check. What zipfile parses first, the directory itself, is bounded by the end
+    record's declared directory size.
+    """
+    with path.open("rb") as fh:
+        directory = _directory_bytes(fh)
+    if directory is None:
+        raise FileRejected("F_FORMAT", "the .xlsx file is not a workbook (no zip directory)")
+    if directory > settings.max_archive_entries * _DIRECTORY_BYTES_PER_ENTRY:
+        raise FileRejected("F_ARCHIVE_ENTRIES", f"the workbook's zip directory takes {directory} bytes, more than"
+                                                f" {settings.max_archive_entries} parts need")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, struct.error) as exc:
+        raise FileRejected("F_FORMAT", f"not a readable xlsx workbook ({type(exc).__name__})") from None
+    if len(parts) > settings.max_archive_entries:
+        raise FileRejected("F_ARCHIVE_ENTRIES", f"the workbook holds {len(parts)} parts, more than the limit of"
+                                                f" {settings.max_archive_entries}")
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > _RATIO_GRACE_BYTES and ratio > settings.max_compression_ratio:
+            name = part.filename if _SAFE_PART_NAME.match(part.filename) else "a part"
+            raise FileRejected("F_COMPRESSION_RATIO", f"{name} unpacks {ratio:.0f} times its packed size"
+                                                      f" ({part.file_size} bytes), above the limit of"
+                                                      f" {settings.max_compression_ratio:g}")
+    total = sum(part.file_size for part in parts)
+    if total > settings.max_unpacked_bytes:
+        raise FileRejected("F_UNPACKED_SIZE", f"the workbook unpacks to {total} bytes, more than the limit of"
+                                              f" {settings.max_unpacked_bytes}")
+
+
+def _directory_bytes(fh: BinaryIO) -> int | None:
+    """The central directory's size as the end records declare it, read the way zipfile reads
+    them (the zip64 record when one sits before the classic one); None when there is no end record."""
+    fh.seek(0, io.SEEK_END)
+    size = fh.tell()
+    fh.seek(max(0, size - _EOCD.size - 0xFFFF))  # the end record, then a comment of up to 64 KiB
+    tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        return None
+    directory = _EOCD.unpack_from(tail, at)[5]
+    end = size - len(tail) + at
+    if end >= _EOCD64_LOCATOR_SIZE + _EOCD64.size:
+        fh.seek(end - _EOCD64_LOCATOR_SIZE)
+        if fh.read(4) == b"PK\x06\x07":
+            fh.seek(end - _EOCD64_LOCATOR_SIZE - _EOCD64.size)
+            record = fh.read(_EOCD64.size)
+            if record[:4] == b"PK\x06\x06":
+                directory = _EOCD64.unpack(record)[8]
+    return directory
+
+
+def iter_xlsx(path: Path, kind: Kind, settings: Settings) -> tuple[Header, Iterator[Chunk]]:
     """The first sheet; line numbers are sheet row numbers. Formulas surface as '=...' text."""
     from openpyxl import load_workbook
 
+    check_workbook(path, settings)
+    max_field = settings.max_field_bytes
     try:
         wb = load_workbook(path, read_only=True, data_only=False)
         ws = wb.worksheets[0]
@@ -387,10 +507,16 @@ def iter_xlsx(path: Path, kind: Kind, max_field: int) -> tuple[Header, Iterator[
         raise
     except Exception as exc:  # openpyxl raises zipfile, XML and key errors for damaged files
         raise FileRejected("F_FORMAT", f"not a readable xlsx workbook ({type(exc).__name__})") from None
-    if first is None or not any(c is not None for c in first):
+    cells = [_cell(c) for c in first or ()]
+    while cells and cells[-1] == "":  # a sheet's declared dimension pads rows with empty cells
+        cells.pop()
+    try:
+        if not cells:
+            raise FileRejected("F_EMPTY", "the first sheet is empty")
+        header = map_header(cells, kind, settings.max_columns)
+    except FileRejected:
         wb.close()
-        raise FileRejected("F_EMPTY", "the first sheet is empty")
-    header = map_header([_cell(c) for c in first], kind)
+        raise
 
     def records() -> Iterator[tuple[int, list[str]]]:
         try:
@@ -431,8 +557,10 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def open_rows(path: Path, fmt: str, encoding: str | None, kind: Kind, max_field: int) -> tuple[Header, Iterator[Chunk]]:
+def open_rows(path: Path, fmt: str, encoding: str | None, kind: Kind,
+              settings: Settings) -> tuple[Header, Iterator[Chunk]]:
+    """The header and the chunks of rows, within the settings' limits on the work a file may cost."""
     if fmt == "xlsx":
-        return iter_xlsx(path, kind, max_field)
+        return iter_xlsx(path, kind, settings)
     assert encoding in ENCODINGS
-    return iter_csv(path, encoding, kind, max_field)
+    return iter_csv(path, encoding, kind, settings)

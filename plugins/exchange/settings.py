@@ -23,6 +23,18 @@ class Settings:
     max_file_bytes: int
     max_field_bytes: int
     bad_row_threshold: float
+    max_columns: int
+    """A CSV header or sheet row with more columns is refused before its cells are made."""
+    max_header_bytes: int
+    """The CSV header (blank lines before it included) must end within this many bytes."""
+    max_unpacked_bytes: int
+    """An xlsx workbook whose parts declare more bytes in total is refused before it is opened:
+    openpyxl reads sharedStrings.xml whole, at up to five times its unpacked size in memory
+    (measured: 93 MB of distinct strings took 440 MB), and the part holding them can be named
+    anything, so the total is what bounds it."""
+    max_archive_entries: int
+    max_compression_ratio: float
+    """Unpacked / packed size above which an xlsx part is taken for a zip bomb."""
 
     @property
     def state_dir(self) -> Path:
@@ -46,13 +58,35 @@ class Settings:
         return self.home / "exports"
 
 
+DEFAULTS = {
+    "EXCHANGE_MAX_FILE_MB": "256",
+    "EXCHANGE_MAX_FIELD_BYTES": "4096",
+    "EXCHANGE_BAD_ROW_THRESHOLD": "0.05",
+    "EXCHANGE_MAX_COLUMNS": "256",
+    "EXCHANGE_MAX_HEADER_BYTES": "65536",
+    "EXCHANGE_MAX_UNPACKED_MB": "100",
+    "EXCHANGE_MAX_ARCHIVE_ENTRIES": "10000",
+    "EXCHANGE_MAX_COMPRESSION_RATIO": "100",
+}
+"""The file limits' defaults, in one place: the settings and the lenders' spec document read them."""
+
+
+def _env(name: str) -> str:
+    return os.environ.get(name, DEFAULTS[name])
+
+
 def get_settings() -> Settings:
     """Read the settings now (not at import), so tests and commands can set the environment first."""
     return Settings(
         home=Path(os.environ.get("EXCHANGE_HOME", os.getcwd())).resolve(),
-        max_file_bytes=int(float(os.environ.get("EXCHANGE_MAX_FILE_MB", "256")) * 1024 * 1024),
-        max_field_bytes=int(os.environ.get("EXCHANGE_MAX_FIELD_BYTES", "4096")),
-        bad_row_threshold=float(os.environ.get("EXCHANGE_BAD_ROW_THRESHOLD", "0.05")),
+        max_file_bytes=int(float(_env("EXCHANGE_MAX_FILE_MB")) * 1024 * 1024),
+        max_field_bytes=int(_env("EXCHANGE_MAX_FIELD_BYTES")),
+        bad_row_threshold=float(_env("EXCHANGE_BAD_ROW_THRESHOLD")),
+        max_columns=int(_env("EXCHANGE_MAX_COLUMNS")),
+        max_header_bytes=int(_env("EXCHANGE_MAX_HEADER_BYTES")),
+        max_unpacked_bytes=int(float(_env("EXCHANGE_MAX_UNPACKED_MB")) * 1024 * 1024),
+        max_archive_entries=int(_env("EXCHANGE_MAX_ARCHIVE_ENTRIES")),
+        max_compression_ratio=float(_env("EXCHANGE_MAX_COMPRESSION_RATIO")),
     )
 
 

@@ -16,8 +16,9 @@ from typing import Literal
 
 SPEC_VERSION = "v1"
 FILE_NAME_RE = re.compile(
-    r"^(?P<lender>[A-Z0-9]{2,16})_(?P<kind>[a-z_]+)_(?P<date>\d{8})(?:_(?P<seq>\d{1,3}))?\.(?P<ext>csv|xlsx)$"
+    r"^(?P<lender>[A-Z0-9]{2,16})_(?P<kind>[a-z_]+)_(?P<date>[0-9]{8})(?:_(?P<seq>[0-9]{1,3}))?\.(?P<ext>csv|xlsx)$"
 )
+"""ASCII digits only: Python's \\d also matches full-width and other scripts' digits, which int() reads."""
 FILE_NAME_PATTERN = "{lender_code}_{kind}_{YYYYMMDD}[_{seq}].{csv|xlsx}"
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
 
@@ -52,6 +53,16 @@ _REASONS = [
     Reason("F_HEADER", "file", "表头缺失、重复或缺少必填列", "header row missing, duplicated or lacking required columns"),
     Reason("F_DELIMITER", "file", "分隔符错误（应为英文逗号）", "wrong delimiter (a comma is required)"),
     Reason("F_FIELD_TOO_LARGE", "file", "单个字段超过长度上限", "a single field exceeds the size limit"),
+    Reason("F_TOO_MANY_COLUMNS", "file", "表头列数超过上限", "the header has more columns than the limit"),
+    Reason("F_HEADER_TOO_LARGE", "file", "表头行超过长度上限（表头须在文件开头的限定字节数内结束）",
+           "the header row does not end within the size limit at the start of the file"),
+    Reason("F_LINE_TOO_LONG", "file", "某一行超过长度上限（字段过多或过长）",
+           "a line is longer than any row of the header's width can be (too many or too large fields)"),
+    Reason("F_UNPACKED_SIZE", "file", "xlsx 工作簿解压后超过大小上限（请改用 CSV 或拆分文件）",
+           "the xlsx workbook unpacks beyond the size limit (send CSV, or split the file)"),
+    Reason("F_ARCHIVE_ENTRIES", "file", "xlsx 工作簿内部文件数超过上限", "the xlsx workbook holds more parts than the limit"),
+    Reason("F_COMPRESSION_RATIO", "file", "xlsx 工作簿压缩比异常（疑似压缩炸弹）",
+           "an xlsx workbook part is compressed beyond the allowed ratio (looks like a zip bomb)"),
     Reason("F_NO_ROWS", "file", "文件只有表头没有数据行", "file has a header but no data rows"),
     Reason("F_DUPLICATE", "file", "相同内容的文件已报送过", "a file with exactly these bytes was already received"),
     Reason("F_SEQ_NOT_NEWER", "file", "更正文件序号必须大于已接收文件的序号",
@@ -69,10 +80,10 @@ _REASONS = [
     Reason("R_NUMBER", "error", "数值格式无效或小数位过多", "not a valid number, or too many decimals"),
     Reason("R_INTEGER", "error", "应为整数", "not a whole number"),
     Reason("R_RANGE", "error", "数值超出允许范围", "number out of the allowed range"),
-    Reason("R_ID_FORMAT", "error", "证件号码格式错误", "identifier has the wrong format"),
+    Reason("R_ID_FORMAT", "error", "证件号码格式错误（数字须为 0-9）", "identifier has the wrong format (digits must be 0-9)"),
     Reason("R_ID_CHECKSUM", "error", "证件号码校验位错误", "identifier check character is wrong"),
     Reason("R_ID_TYPE", "error", "证件类型与借款人类型不匹配", "identifier type does not fit the borrower type"),
-    Reason("R_PHONE", "error", "手机号码应为以 1 开头的 11 位数字", "mobile number must be 11 digits starting with 1"),
+    Reason("R_PHONE", "error", "手机号码应为以 1 开头的 11 位数字（0-9）", "mobile number must be 11 digits (0-9) starting with 1"),
     Reason("R_REGION", "error", "行政区划代码不是有效的 GB/T 2260 代码", "region code is not a valid GB/T 2260 code"),
     Reason("R_DATE_ORDER", "error", "日期先后顺序错误", "dates are in the wrong order"),
     Reason("R_FUTURE_DATE", "error", "日期晚于数据日期", "date is after the reporting date"),

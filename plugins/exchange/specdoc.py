@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from .settings import DEFAULTS
 from .spec import FILE_NAME_PATTERN, KINDS, REASONS, SPEC_VERSION, Field, Kind
 
 _TYPE_ZH = {"text": "文本", "enum": "枚举", "decimal": "数值", "integer": "整数", "date": "日期", "timestamp": "时间", "bool": "是/否",
@@ -35,6 +36,24 @@ def _kind_section(kind: Kind) -> list[str]:
     return [*out, ""]
 
 
+def _limit_lines() -> list[str]:
+    """The file limits at their defaults (the exchange may configure others; the refusal names the limit)."""
+    d = DEFAULTS
+    return [
+        f"- 文件大小上限 Size limit: {d['EXCHANGE_MAX_FILE_MB']} MB (`F_SIZE`); 单个字段 a field at most"
+        f" {d['EXCHANGE_MAX_FIELD_BYTES']} characters (`F_FIELD_TOO_LARGE`).",
+        f"- CSV 表头最多 {d['EXCHANGE_MAX_COLUMNS']} 列 (`F_TOO_MANY_COLUMNS`)，并须在文件开头"
+        f" {d['EXCHANGE_MAX_HEADER_BYTES']} 字节内结束 (`F_HEADER_TOO_LARGE`) The header has at most"
+        f" {d['EXCHANGE_MAX_COLUMNS']} columns and ends within the first {d['EXCHANGE_MAX_HEADER_BYTES']} bytes.",
+        f"- xlsx 工作簿解压后合计不超过 {d['EXCHANGE_MAX_UNPACKED_MB']} MB (`F_UNPACKED_SIZE`)，内部文件不超过"
+        f" {d['EXCHANGE_MAX_ARCHIVE_ENTRIES']} 个 (`F_ARCHIVE_ENTRIES`)，单个部件压缩比不超过"
+        f" {d['EXCHANGE_MAX_COMPRESSION_RATIO']}:1 (`F_COMPRESSION_RATIO`)；更大的数据请用 CSV 报送"
+        f" An xlsx workbook unpacks to at most {d['EXCHANGE_MAX_UNPACKED_MB']} MB in all, holds at most"
+        f" {d['EXCHANGE_MAX_ARCHIVE_ENTRIES']} parts, and no part above 1 MB unpacks more than"
+        f" {d['EXCHANGE_MAX_COMPRESSION_RATIO']} times its packed size; send larger data as CSV.",
+    ]
+
+
 def render_markdown() -> str:
     """docs/submission-spec.md; a test keeps the committed file equal to this."""
     lines = [
@@ -54,6 +73,13 @@ def render_markdown() -> str:
         "- 同一文件（SHA-256 相同）重复报送不会重复加载 The same bytes twice are a duplicate and never loaded twice.",
         "- 错误行超过 5% 时整个文件退回 A file whose bad-row share exceeds 5% is rejected whole.",
         "- 证件号码、姓名、手机号码只以加密键值保存 ID numbers, names and phones are kept only as keyed hashes.",
+        "- 数字只接受 0-9 Digits are ASCII 0-9 only: 证件号码、手机号码、区划代码、日期、时间和金额中的全角数字（如 `２０２５`）"
+        "按 NFKC 折算为半角后接受，其他文字的数字（如阿拉伯-印度数字 `٢٠٢٥`）按该字段的原因代码拒收"
+        " full-width digits in IDs, phones, region codes, dates, times and amounts are folded to ASCII (NFKC) and"
+        " accepted; digits of other scripts (e.g. Arabic-Indic) reject the row under the field's own code."
+        " 文件名中的日期和序号必须是 0-9，否则整个文件退回 (`F_NAME`) The date and seq in a file name must be 0-9,"
+        " else the file is refused (`F_NAME`).",
+        *_limit_lines(),
         "",
     ]
     for kind in KINDS.values():

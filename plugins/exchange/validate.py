@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .identifiers import Pseudonymizer, check_id, normalise
+from .identifiers import Pseudonymizer, check_id, check_phone, normalise
 from .readers import Chunk
 from .spec import (
     FILE_DATE,
@@ -54,7 +55,10 @@ _OFFSET = r"^(?:Z|(?P<sign>[+-])(?P<oh>[0-9]{2})(?::?(?P<om>[0-9]{2}))?)$"
 _LOCAL_OFFSET_SECONDS = 8 * 3600
 """Dates of timestamps are judged in the exchange's time zone, Asia/Shanghai (UTC+8, no DST)."""
 _PHONE_SEPARATORS = re.compile(r"[\s-]")
-_PHONE = re.compile(r"1\d{10}")
+_DIGIT_TYPES = frozenset({"decimal", "integer", "date", "timestamp", "identifier", "phone", "region", "uscc"})
+"""Types whose digits must be ASCII 0-9 once NFKC-folded (DOMAIN section 3): full-width digits fold
+to ASCII; the type's own check (ASCII patterns throughout) refuses other scripts' digits under the
+type's code, so one person never gets two keys."""
 
 Values = pa.Array | np.ndarray
 """A field's interpreted values: Arrow strings (text, enums), float64 (numbers, NaN when
@@ -120,6 +124,8 @@ class Validator:
 
     def _field(self, f: Field, raw: dict[str, pa.Array], found: _Found) -> tuple[Values, np.ndarray]:
         s = raw[f.name]
+        if f.type in _DIGIT_TYPES:
+            s = raw[f.name] = _nfkc(s)  # the folded text is what is checked and stored
         present = _mask(pc.not_equal(s, ""))
         if f.default is not None:
             s = pc.if_else(present, s, f.default)
@@ -147,7 +153,7 @@ class Validator:
             return self._identifier(f, s, present, raw, found)
         if f.type == "phone":
             digits = [_PHONE_SEPARATORS.sub("", v) for v in s.to_pylist()]
-            bad = present & ~np.array([_PHONE.fullmatch(d) is not None for d in digits], dtype=bool)
+            bad = present & ~np.array([check_phone(d) for d in digits], dtype=bool)
             found.add(bad, f.name, "R_PHONE")
             return pa.array(digits, pa.string()), present & ~bad
         if f.type == "region":
@@ -363,6 +369,18 @@ def _keyed(pz: Pseudonymizer, storage: str, values: list[str | None], types: lis
     if storage == "org_key":
         return [pz.borrower_key("USCC", x) if x else None for x in values]
     raise AssertionError(f"unhandled storage {storage}")
+
+
+def _nfkc(s: pa.Array) -> pa.Array:
+    """The values NFKC-folded (full-width digits and letters become ASCII); only non-ASCII values
+    go through Python, as files are ASCII almost throughout."""
+    ascii_only = _mask(pc.string_is_ascii(s))
+    if ascii_only.all():
+        return s
+    values = s.to_pylist()
+    for i in np.flatnonzero(~ascii_only):
+        values[i] = unicodedata.normalize("NFKC", values[i])
+    return pa.array(values, pa.string())
 
 
 def _stripped(cells: pd.Series | None, n: int, trimmed: bool = False) -> pa.Array:
