@@ -43,8 +43,8 @@ def test_transform_dag_runs_through(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert all(state == "success" for state in run.task_states.values()), run.task_states
         with psycopg.connect(url) as conn:
             months = conn.execute("select count(distinct report_month) from marts.fct_loan_status").fetchone()[0]
-            cured = conn.execute("select end_date::text from marts.fct_default_episodes where loan_id = 'A3'").fetchone()
+            cured = conn.execute("select end_date::text from marts.fct_default_episodes where loan_id = 'E2'").fetchone()
             summary_months = conn.execute("select max(report_month)::text from marts.mart_portfolio_quality").fetchone()
     assert months == 8
-    assert cured == ("2025-08-31",)
+    assert cured == ("2025-08-31",)  # E2, clean from 02-28: cured six months later
     assert summary_months == ("2025-08-01",)
