@@ -1,3 +1,4 @@
+{{ config(post_hook='analyze {{ this }}') }}
 {# Blacklist reasons (恶意逾期名单列入原因): the one model that decides them. One row per loan in a
    default episode on its latest report and reason of the rule table rule_listing_reasons (in the
    rules version of that report) whose every criterion holds:
@@ -46,25 +47,6 @@ latest_reports as (
         and history.loan_id = loans.loan_id
         and history.as_of_date = loans.last_report_date
     where loans.is_in_default
-),
-
-report_changes as materialized (
-    -- every report of those loans with what changed since the report before: the repayment evidence
-    select
-        history.lender_code,
-        history.loan_id,
-        history.as_of_date,
-        history.last_payment_date,
-        coalesce(
-            history.outstanding_principal < lag(history.outstanding_principal) over loan_reports
-            or history.overdue_amount < lag(history.overdue_amount) over loan_reports,
-            false
-        ) as amounts_fell
-    from latest_reports
-    inner join history
-        on history.lender_code = latest_reports.lender_code
-        and history.loan_id = latest_reports.loan_id
-    window loan_reports as (partition by history.lender_code, history.loan_id order by history.as_of_date)
 ),
 
 default_lenders as materialized (
@@ -122,15 +104,16 @@ reasons as (
         and (
             rules.no_repayment_days is null
             or not exists (
+                -- the loan's reports in the window, through the history's unique index
                 select 1
-                from report_changes
-                where report_changes.lender_code = in_default.lender_code
-                    and report_changes.loan_id = in_default.loan_id
-                    and report_changes.as_of_date > in_default.as_of_date - rules.no_repayment_days
-                    and report_changes.as_of_date <= in_default.as_of_date
+                from history as window_reports
+                where window_reports.lender_code = in_default.lender_code
+                    and window_reports.loan_id = in_default.loan_id
+                    and window_reports.as_of_date > in_default.as_of_date - rules.no_repayment_days
+                    and window_reports.as_of_date <= in_default.as_of_date
                     and (
-                        report_changes.amounts_fell
-                        or report_changes.last_payment_date > in_default.as_of_date - rules.no_repayment_days
+                        window_reports.amounts_fell
+                        or window_reports.last_payment_date > in_default.as_of_date - rules.no_repayment_days
                     )
             )
         )

@@ -87,7 +87,9 @@ anchored as (
         anchors.last_restructure_date as anchor_last_restructure_date,
         anchors.is_in_default as anchor_is_in_default,
         anchors.default_episodes_started as anchor_default_episodes_started,
-        anchors.default_date as anchor_default_date
+        anchors.default_date as anchor_default_date,
+        anchors.outstanding_principal as anchor_outstanding_principal,
+        anchors.overdue_amount as anchor_overdue_amount
         {% else %}
         cast(null as date) as anchor_report_month,
         cast(null as boolean) as anchor_is_clean_report,
@@ -97,7 +99,9 @@ anchored as (
         cast(null as date) as anchor_last_restructure_date,
         cast(null as boolean) as anchor_is_in_default,
         cast(null as integer) as anchor_default_episodes_started,
-        cast(null as date) as anchor_default_date
+        cast(null as date) as anchor_default_date,
+        cast(null as numeric) as anchor_outstanding_principal,
+        cast(null as numeric) as anchor_overdue_amount
         {% endif %}
     from reports
     {% if is_incremental() %}
@@ -127,6 +131,12 @@ streak_starts as (
             max(case when account_status = 'restructured' then as_of_date end) over loan_reports_so_far,
             anchor_last_restructure_date
         ) as last_restructure_date,
+        -- repayment evidence besides a payment date: the balance or the arrears fell since the last report
+        coalesce(
+            outstanding_principal < coalesce(lag(outstanding_principal) over loan_reports, anchor_outstanding_principal)
+            or overdue_amount < coalesce(lag(overdue_amount) over loan_reports, anchor_overdue_amount),
+            false
+        ) as amounts_fell,
         lead(as_of_date) over loan_reports is null
             or lead(report_month) over loan_reports > report_month as is_month_last_report
     from anchored
@@ -241,6 +251,7 @@ final as (
         dpd_bucket_order,
         last_payment_date,
         last_payment_amount,
+        amounts_fell,
         notice_date,
         legal_status,
         fraud_flag,

@@ -112,6 +112,7 @@ recent_reports as (
         count(*) as reports,
         max(dpd) as max_dpd,
         bool_or(dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as is_ever_90_plus,
+        min(report_month) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as first_90_plus_month,
         max(default_episodes_started) as default_episodes
     from recent
     group by lender_code, loan_id
@@ -132,6 +133,7 @@ loan_reports as (
         built.status_reports + coalesce(recent_reports.reports, 0) as reports,
         greatest(built.max_dpd, recent_reports.max_dpd) as max_dpd,
         built.is_ever_90_plus or coalesce(recent_reports.is_ever_90_plus, false) as is_ever_90_plus,
+        least(built.first_90_plus_month, recent_reports.first_90_plus_month) as first_90_plus_month,
         greatest(built.default_episodes, recent_reports.default_episodes) as default_episodes
     from rebuilt_modes
     inner join built
@@ -152,6 +154,7 @@ loan_reports as (
         count(*) as reports,
         max(dpd) as max_dpd,
         bool_or(dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as is_ever_90_plus,
+        min(report_month) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as first_90_plus_month,
         max(default_episodes_started) as default_episodes
     from recomputed
     group by lender_code, loan_id
@@ -217,6 +220,7 @@ loan_reports as (
         count(*) as reports,
         max(dpd) as max_dpd,
         bool_or(dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as is_ever_90_plus,
+        min(report_month) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as first_90_plus_month,
         max(default_episodes_started) as default_episodes
     from history
     group by lender_code, loan_id
@@ -273,6 +277,7 @@ final as (
         latest_reports.is_in_default as is_in_default,
         loan_reports.max_dpd,
         coalesce(loan_reports.is_ever_90_plus, false) as is_ever_90_plus,
+        loan_reports.first_90_plus_month,
         coalesce(loan_reports.default_episodes, 0) as default_episodes
     from loans
     {% if is_incremental() %}

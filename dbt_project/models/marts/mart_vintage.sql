@@ -1,46 +1,29 @@
 {# Vintages (账龄分析): for each lender, product and disbursement-month cohort, the share of the
     cohort's loans that have ever been 90+ (bucket M4 or above of rule_dpd_buckets, DPD over 90 in v1) by each month on book, from 0
-    up to the lender's latest reporting month. Loans count once reported in a status file. #}
+    up to the lender's latest reporting month. Loans count once reported in a status file. Read
+    from dim_loan (the month each loan first reached 90+) and dim_lender (reporting spans), so the
+    cost follows the loan book, not the length of the status history. #}
 
 with
 
 loans as (
-    select * from {{ ref('int_loans_latest') }}
+    -- the loans reported in a status file, each with the month it first reached 90+ (dim_loan)
+    select * from {{ ref('dim_loan') }}
+    where first_report_date is not null
 ),
 
-loan_status as (
-    select * from {{ ref('fct_loan_status') }}
-),
-
-loan_outcomes as (
-    select
-        lender_code,
-        loan_id,
-        min(months_on_book) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as first_90_plus_month_on_book
-    from loan_status
-    group by lender_code, loan_id
-),
-
-lender_spans as (
-    select
-        lender_code,
-        min(report_month) as first_report_month,
-        max(report_month) as last_report_month
-    from loan_status
-    group by lender_code
+lenders as (
+    select * from {{ ref('dim_lender') }}
 ),
 
 cohort_loans as (
     select
-        loans.lender_code,
-        loans.product_type,
-        loans.issue_month as cohort_month,
-        loans.principal,
-        loan_outcomes.first_90_plus_month_on_book
+        lender_code,
+        product_type,
+        cohort_month,
+        principal,
+        {{ months_between('cohort_month', 'first_90_plus_month') }} as first_90_plus_month_on_book
     from loans
-    inner join loan_outcomes
-        on loan_outcomes.lender_code = loans.lender_code
-        and loan_outcomes.loan_id = loans.loan_id
 ),
 
 cohorts as (
@@ -57,13 +40,13 @@ cohorts as (
 grid as (
     select
         cohorts.*,
-        lender_spans.first_report_month,
+        lenders.first_report_month,
         month_on_book
     from cohorts
-    inner join lender_spans
-        on lender_spans.lender_code = cohorts.lender_code
+    inner join lenders
+        on lenders.lender_code = cohorts.lender_code
     cross join lateral generate_series(
-        0, greatest({{ months_between('cohorts.cohort_month', 'lender_spans.last_report_month') }}, 0)
+        0, greatest({{ months_between('cohorts.cohort_month', 'lenders.last_report_month') }}, 0)
     ) as month_on_book
 ),
 
