@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import httpx
 import psycopg
 
 from exchange import access, lenders
@@ -169,3 +171,11 @@ def live_server(url: str, home: str, **env: str) -> Iterator[str]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def portal_login(base: str, token: str) -> tuple[httpx.Client, str]:
+    """A portal session of `token` on the server at `base`, and the CSRF token its pages carry."""
+    client = httpx.Client(base_url=base, timeout=30)
+    r = client.post("/portal/login", data={"token": token}, follow_redirects=True)
+    assert r.status_code == 200, r.status_code
+    return client, re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)

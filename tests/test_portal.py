@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from access_world import LISTED_ID, build, live_server
+from access_world import LISTED_ID, build, live_server, portal_login
 from builders import csv_text, loan_row
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
@@ -30,14 +30,6 @@ def server(pg_url, home):
 @pytest.fixture
 def world(pg_url):
     return build(pg_url)
-
-
-def login(base: str, token: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=base, timeout=30)
-    r = client.post("/portal/login", data={"token": token}, follow_redirects=True)
-    assert r.status_code == 200
-    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-    return client, csrf
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
@@ -70,7 +62,7 @@ def test_browser_login_upload_and_see_the_verdict(server, world, tmp_path):
 
 
 def test_upload_refuses_path_traversal_and_keeps_nothing(server, world, home):
-    client, csrf = login(server, world.tokens["AA01"])
+    client, csrf = portal_login(server, world.tokens["AA01"])
     body = csv_text([loan_row(1)]).encode()
     before = sorted(home.rglob("*"))
     for name in ("../../AA01_loans_20250131.csv", "..\\AA01_loans_20250131.csv", "/etc/AA01_loans_20250131.csv",
@@ -82,7 +74,7 @@ def test_upload_refuses_path_traversal_and_keeps_nothing(server, world, home):
 
 
 def test_upload_without_csrf_or_session_is_refused(server, world):
-    client, _ = login(server, world.tokens["AA01"])
+    client, _ = portal_login(server, world.tokens["AA01"])
     files = {"file": ("AA01_loans_20250131.csv", b"x", "text/csv")}
     assert client.post("/portal/upload", data={"csrf": "wrong"}, files=files).status_code == 403
     anonymous = httpx.post(server + "/portal/upload", files=files, follow_redirects=False)
@@ -90,20 +82,20 @@ def test_upload_without_csrf_or_session_is_refused(server, world):
 
 
 def test_upload_of_another_lenders_file_is_rejected(server, world):
-    client, csrf = login(server, world.tokens["BB02"])
+    client, csrf = portal_login(server, world.tokens["BB02"])
     r = client.post("/portal/upload", data={"csrf": csrf},
                     files={"file": ("AA01_loans_20250131.csv", csv_text([loan_row(1)]).encode(), "text/csv")})
     assert "F_LENDER_MISMATCH" in r.text
 
 
 def test_feedback_downloads_are_the_lenders_own(server, world):
-    client, csrf = login(server, world.tokens["AA01"])
+    client, csrf = portal_login(server, world.tokens["AA01"])
     r = client.post("/portal/upload", data={"csrf": csrf}, files={
         "file": ("AA01_loans_20250131.csv", csv_text([loan_row(1), loan_row(2, principal="-1")]).encode(), "text/csv")})
     sid = re.search(r"(?:submission|提交编号) (\d+)", r.text).group(1)
     csv_resp = client.get(f"/portal/feedback/{sid}/csv")
     assert csv_resp.status_code == 200 and "message_zh" in csv_resp.text
-    other, _ = login(server, world.tokens["BB02"])
+    other, _ = portal_login(server, world.tokens["BB02"])
     assert other.get(f"/portal/feedback/{sid}/csv").status_code == 404
     assert httpx.get(f"{server}/portal/feedback/{sid}/csv").status_code == 404
 
@@ -111,7 +103,7 @@ def test_feedback_downloads_are_the_lenders_own(server, world):
 def test_login_with_a_bad_token_and_the_association_pages(server, world):
     r = httpx.post(server + "/portal/login", data={"token": "' or 1=1 --"})
     assert r.status_code == 401 and "login-error" in r.text
-    client, _ = login(server, world.tokens["association"])
+    client, _ = portal_login(server, world.tokens["association"])
     page = client.get("/portal").text
     for section in ('id="disputes"', 'id="versions"', 'id="quality"', 'id="findings"', "发布版本"):
         assert section in page
@@ -127,7 +119,7 @@ def test_feed_exports_a_lender_gets_its_member_copy_the_association_the_full_one
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("update shared.feed_versions set export_dir = %s, export_checksums = %s where version = 1",
                      (str(full), '{"default_feed.csv": "x"}'))
-    lender, _ = login(server, world.tokens["AA01"])
+    lender, _ = portal_login(server, world.tokens["AA01"])
     assert "/portal/exports/1/default_feed.csv" in lender.get("/portal").text
     feed = lender.get("/portal/exports/1/default_feed.csv")
     assert feed.status_code == 200
@@ -135,5 +127,5 @@ def test_feed_exports_a_lender_gets_its_member_copy_the_association_the_full_one
     assert "source_submission_id" not in feed.text
     assert lender.get("/portal/exports/1/..%2F..%2Fpseudonym.key").status_code == 404
     assert lender.get("/portal/exports/1/pending.csv").status_code == 404
-    association, _ = login(server, world.tokens["association"])
+    association, _ = portal_login(server, world.tokens["association"])
     assert "BB02" in association.get("/portal/exports/1/default_feed.csv").text

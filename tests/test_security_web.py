@@ -6,7 +6,6 @@ error format, and a missing database is a 503 with Retry-After, never a 500."""
 
 from __future__ import annotations
 
-import re
 import select
 import socket
 from urllib.parse import urlsplit
@@ -15,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 import schemathesis
-from access_world import LISTED_ID, build, free_port, live_server
+from access_world import LISTED_ID, build, free_port, live_server, portal_login
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -43,13 +42,6 @@ def server(pg_url, tmp_path_factory):
 @pytest.fixture
 def world(pg_url):
     return build(pg_url)
-
-
-def portal_login(base: str, token: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=base, timeout=30)
-    r = client.post("/portal/login", data={"token": token}, follow_redirects=True)
-    assert r.status_code == 200, r.status_code
-    return client, re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
 
 
 def lookups_audited(url: str) -> int:
