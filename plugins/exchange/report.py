@@ -27,6 +27,9 @@ ASSOCIATION_ZH = "行业协会"
 """How the report names the association when it looked (in the language of the lenders' names)."""
 
 
+RECORD_KINDS_ZH = {"default_episode": "违约信息", "listing": "名单"}
+
+
 def _rows(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql, params).fetchall()
@@ -48,6 +51,7 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
                  (borrower_key,))
     for h in held:
         h["published"] = False
+        h["record_kind_zh"] = RECORD_KINDS_ZH[h["record_kind"]]
         h["hold_reason_zh"], h["hold_reason_en"] = HOLD_REASONS[h["hold_reason"]]
     episodes = _rows(conn, "select f.loan_ref, f.lender_code, l.name as lender_name, f.lender_category, f.product_type,"
                            " f.default_date, f.max_dpd, f.amount_at_default, f.episode_status, f.end_date,"
