@@ -53,11 +53,11 @@ _LOCK = 7_340_011
 
 _EXPIRED_LOANS = """
     select episodes.lender_code, episodes.loan_id
-    from intermediate.int_default_episodes as episodes
+    from intermediate.int_episode_publishability as episodes
     {where}
     group by episodes.lender_code, episodes.loan_id
-    having bool_and(episodes.end_date is not null
-                    and (episodes.end_date + make_interval(years => %(years)s))::date <= %(today)s)
+    -- the purge date dbt gives each episode (macro purge_date); none while the episode lasts
+    having bool_and(coalesce(episodes.purge_date <= %(today)s, false))
         and (select (max(reports.as_of_date) + make_interval(years => %(years)s))::date
              from marts.fct_loan_status as reports
              where reports.lender_code = episodes.lender_code and reports.loan_id = episodes.loan_id)
@@ -94,7 +94,7 @@ def expired_loans_sql(*, one_borrower: bool = False) -> tuple[str, dict[str, Any
 
 def models_built(conn: psycopg.Connection) -> bool:
     """Whether the dbt tables `expired_loans_sql` reads exist (not before the first transform)."""
-    return conn.execute("select to_regclass('intermediate.int_default_episodes') is not null"
+    return conn.execute("select to_regclass('intermediate.int_episode_publishability') is not null"
                         " and to_regclass('marts.fct_loan_status') is not null").fetchone()[0]
 
 
