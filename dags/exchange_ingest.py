@@ -1,6 +1,6 @@
 """exchange_ingest: load lenders' files from landing/<lender_code>/, one mapped task per file.
 
-Thin wiring over exchange.ingest. Each task is keyed by its file and safe to rerun; the
+Thin wiring over exchange.intake.ingest. Each task is keyed by its file and safe to rerun; the
 last task updates the raw Asset only when some file changed data, which starts
 exchange_transform.
 """
@@ -11,7 +11,7 @@ import datetime as dt
 
 from airflow.sdk import dag, task
 
-from exchange.assets import RAW_ASSET
+from exchange.pipeline.assets import RAW_ASSET
 
 
 @dag(
@@ -26,7 +26,7 @@ from exchange.assets import RAW_ASSET
 def exchange_ingest():
     @task
     def find_files() -> list[str]:
-        from exchange.ingest import landing_files
+        from exchange.intake.ingest import landing_files
 
         return [str(p) for p in landing_files()]
 
@@ -35,7 +35,7 @@ def exchange_ingest():
     def ingest_file(path: str) -> dict:
         from pathlib import Path
 
-        from exchange.ingest import ingest_path
+        from exchange.intake.ingest import ingest_path
 
         return ingest_path(Path(path)).as_dict()
 

@@ -1,7 +1,7 @@
 """exchange_publish: the quality gate, then the publication of the blacklist and default feed.
 
 Runs on MARTS_ASSET, which the transform DAG updates once dbt has rebuilt and tested the
-models (the publication candidates among them). Thin wiring over exchange.publish:
+models (the publication candidates among them). Thin wiring over exchange.feed.publish:
 
 - `gate` stages the candidates as a new version and runs the Great Expectations suites over
   the raw batch and the candidates. A failure marks the version failed, keeps the live version
@@ -17,7 +17,7 @@ import datetime as dt
 
 from airflow.sdk import dag, task
 
-from exchange.assets import FEED_ASSET, MARTS_ASSET
+from exchange.pipeline.assets import FEED_ASSET, MARTS_ASSET
 
 
 @dag(
@@ -32,7 +32,7 @@ from exchange.assets import FEED_ASSET, MARTS_ASSET
 def exchange_publish():
     @task
     def gate() -> dict:
-        from exchange.publish import stage_and_gate
+        from exchange.feed.publish import stage_and_gate
 
         return stage_and_gate().as_dict()
 
@@ -40,7 +40,7 @@ def exchange_publish():
     def publish(staged: dict) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from exchange.publish import publish_version
+        from exchange.feed.publish import publish_version
 
         if staged["unchanged"]:
             raise AirflowSkipException(f"same content as the live version {staged['version']}: nothing to publish")

@@ -23,8 +23,8 @@ from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from exchange.assets import MARTS_ASSET, RAW_ASSET
-from exchange.transform import DBT_PROJECT_DIR, dbt_env
+from exchange.pipeline.assets import MARTS_ASSET, RAW_ASSET
+from exchange.pipeline.dbt import DBT_PROJECT_DIR, dbt_env
 
 # dbt's profile reads EXCHANGE_PG_*: set them in this process (DAG parsing and task execution
 # both import this file) rather than as operator arguments, so no credential is serialized.
@@ -50,7 +50,7 @@ def exchange_transform():
     @task
     def rule_seeds() -> None:
         """All rule seeds and their tests in one dbt invocation (a task per seed costs a second each)."""
-        from exchange.transform import run_dbt
+        from exchange.pipeline.dbt import run_dbt
 
         # cautious: a test between a model and a seed (relationships) runs with the model, once it exists
         run_dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "cautious"])
@@ -71,7 +71,7 @@ def exchange_transform():
             exclude=["resource_type:seed"],
             test_behavior=TestBehavior.BUILD,
             should_detach_multiple_parents_tests=True,
-            emit_datasets=False,  # the exchange's own Assets (exchange.assets) connect its DAGs
+            emit_datasets=False,  # the exchange's own Assets (exchange.pipeline.assets) connect its DAGs
         ),
         operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}},
     )

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 import httpx
 import psycopg
 
-from exchange import access, lenders
-from exchange.identifiers import Pseudonymizer
+from exchange.access import tokens as access
+from exchange.core.identifiers import Pseudonymizer
+from exchange.intake import lenders
 
 SECRET = "test-secret-0123456789abcdef"
 PSEUDO = Pseudonymizer(SECRET.encode())
@@ -145,7 +146,7 @@ def live_server(url: str, home: str, **env: str) -> Iterator[str]:
     """The real app under uvicorn in a thread; yields its base URL."""
     import uvicorn
 
-    from exchange.api import create_app
+    from exchange.web.app import create_app
 
     settings = {"EXCHANGE_DB_URL": url, "EXCHANGE_HOME": home, "EXCHANGE_PSEUDONYM_KEY": SECRET,
                 "EXCHANGE_TOKEN_CACHE_SECONDS": "0", "EXCHANGE_GIVE_TO_GET_CACHE_SECONDS": "0", **env}

@@ -7,8 +7,8 @@ import datetime as dt
 import io
 from pathlib import Path
 
-from exchange.identifiers import resident_id_check_char
-from exchange.spec import LOAN_STATUS, LOANS
+from exchange.core.identifiers import resident_id_check_char
+from exchange.core.spec import LOAN_STATUS, LOANS
 
 
 def resident_id(n: int, region: str = "110105") -> str:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from exchange import db
+from exchange.core import db
 
 
 def server_url() -> str:

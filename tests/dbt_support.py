@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exchange.settings import environment
-from exchange.transform import DBT_PROJECT_DIR, run_dbt
+from exchange.core.settings import environment
+from exchange.pipeline.dbt import DBT_PROJECT_DIR, run_dbt
 
 
 def exchange_env(url: str, home: Path) -> dict[str, str]:

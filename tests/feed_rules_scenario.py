@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 import psycopg
 from dbt_scenario import SHANGHAI, Loan, Submission, insert_delivery, key, status
 
-from exchange.access import ensure_lender_role
+from exchange.access.tokens import ensure_lender_role
 
 MONTHS = [date(2024, 12, 31)] + [date(2025, m, calendar.monthrange(2025, m)[1]) for m in range(1, 8)]
 AS_OF = MONTHS[-1]

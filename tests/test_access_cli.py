@@ -9,7 +9,7 @@ import pytest
 from access_world import LISTED_ID, LISTED_KEY, SECRET, build
 from click.testing import CliRunner
 
-from exchange.cli import main
+from exchange.cli.main import main
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from databases import fresh_database
 from dbt_support import dbt, environment
 from psycopg.rows import dict_row
 
-from exchange.access import ensure_lender_role
-from exchange.alerts import ALERT_COLUMNS
-from exchange.gate import GateFailed
-from exchange.identifiers import Pseudonymizer
-from exchange.publish import publish_version, run_publication, stage_and_gate, write_exports
+from exchange.access.tokens import ensure_lender_role
+from exchange.core.identifiers import Pseudonymizer
+from exchange.feed.alerts import ALERT_COLUMNS
+from exchange.feed.publish import publish_version, run_publication, stage_and_gate, write_exports
+from exchange.feed.quality_gate import GateFailed
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from access_world import CLEAN_ID, LISTED_ID, LISTED_KEY, PSEUDO, build, live_server, status_file
 
-from exchange import access
-from exchange import lookup as lk
+from exchange.access import lookup as lk
+from exchange.access import tokens as access
 
 LOOKUP = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "purpose": "loan_application", "consent_ref": "SQ-2026-001"}
 

@@ -7,7 +7,7 @@ import json
 from builders import csv_text, loan_row
 from click.testing import CliRunner
 
-from exchange.cli import main
+from exchange.cli.main import main
 
 
 def run(*args: str) -> tuple[int, str]:

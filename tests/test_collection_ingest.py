@@ -9,9 +9,9 @@ import io
 import pytest
 from builders import csv_text, land, loan_row
 
-from exchange import lenders
-from exchange.ingest import ingest_path
-from exchange.spec import COLLECTION_ACTIONS
+from exchange.core.spec import COLLECTION_ACTIONS
+from exchange.intake import lenders
+from exchange.intake.ingest import ingest_path
 
 
 def action_row(n: int, **overrides: str) -> dict[str, str]:

@@ -51,7 +51,7 @@ def test_image_installs_this_project_and_copies_what_the_dags_need():
 
 
 def test_portal_serves_the_api_on_the_shared_volume_after_the_migrations():
-    from exchange.cli import main
+    from exchange.cli.main import main
 
     portal = COMPOSE["services"]["portal"]
     assert portal["command"][:2] == ["exchange", "serve"] and "serve" in main.commands

@@ -26,12 +26,12 @@ from databases import fresh_database
 from dbt_support import dbt, environment, exchange_env
 from psycopg import sql
 
-from exchange.access import Caller
-from exchange.identifiers import Pseudonymizer
-from exchange.lookup import Checked, lookup
-from exchange.publish import run_publication, write_exports
-from exchange.report import build as build_report
-from exchange.transform import DBT_PROJECT_DIR
+from exchange.access.lookup import Checked, lookup
+from exchange.access.report import build as build_report
+from exchange.access.tokens import Caller
+from exchange.core.identifiers import Pseudonymizer
+from exchange.feed.publish import run_publication, write_exports
+from exchange.pipeline.dbt import DBT_PROJECT_DIR
 
 B = scenario.BORROWER
 PSEUDO = Pseudonymizer(TEST_SECRET.encode())

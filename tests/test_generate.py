@@ -19,11 +19,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from exchange import spec
-from exchange.errors import ExchangeError
-from exchange.generate import ROW_CODES, GenerateResult, generate
-from exchange.identifiers import check_id, check_phone, normalise, normalise_name
-from exchange.regions import load_regions
+from exchange.core import spec
+from exchange.core.errors import ExchangeError
+from exchange.core.identifiers import check_id, check_phone, normalise, normalise_name
+from exchange.core.regions import load_regions
+from exchange_tools.simulate import ROW_CODES, GenerateResult, generate
 
 END = dt.date(2025, 12, 31)
 ID_PAIRS = next(r.pairs for r in spec.LOANS.rules if r.code == "R_ID_TYPE")

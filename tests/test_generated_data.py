@@ -12,13 +12,13 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from exchange import lenders
-from exchange.generate import generate
-from exchange.ingest import submit
-from exchange.pipeline import run_pipeline
-from exchange.readers import detect_encoding, open_rows, parse_file_name
-from exchange.settings import get_settings
-from exchange.spec import KINDS, REASONS
+from exchange.core.settings import get_settings
+from exchange.core.spec import KINDS, REASONS
+from exchange.intake import lenders
+from exchange.intake.ingest import submit
+from exchange.intake.readers import detect_encoding, open_rows, parse_file_name
+from exchange.pipeline.run import run_pipeline
+from exchange_tools.simulate import generate
 
 SCALE = {"lenders": 5, "months": 4, "loans": 600, "seed": 11, "error_rate": 0.02, "end": dt.date(2025, 6, 30)}
 

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from exchange.identifiers import (
+from exchange.core.identifiers import (
     Pseudonymizer,
     check_id,
     load_pseudonymizer,

@@ -12,8 +12,8 @@ import time
 import pytest
 from builders import csv_text, land, loan_row, status_row, write_xlsx
 
-from exchange import lenders
-from exchange.ingest import ingest_path, landing_files, submit
+from exchange.intake import lenders
+from exchange.intake.ingest import ingest_path, landing_files, submit
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_a_row_of_the_wrong_width_names_its_loan_only_when_it_is_one_of_the_lend
 
 def test_a_loan_reported_twice_is_caught_across_chunks(exchange_home, lender, conn, monkeypatch):
     """Small blocks put each repeat in a later chunk than its first report: known and unknown loans alike."""
-    from exchange import readers
+    from exchange.intake import readers
 
     monkeypatch.setattr(readers, "FIRST_BLOCK_BYTES", 600)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 600)
@@ -167,7 +167,7 @@ def test_rerun_after_commit_resumes_without_recording_twice(exchange_home, lende
 
 def test_process_killed_during_copy_leaves_nothing_and_rerun_loads_once(exchange_home, lender, conn, pg_url):
     n = 300_000
-    from exchange.bench import write_status_file
+    from exchange_tools.bench.ingest import write_status_file
 
     conn.execute("insert into control.submissions (lender_code, kind, as_of_date, seq, file_name, sha256, size_bytes,"
                  " arrival_key, verdict) values ('XD01', 'loans', '2025-06-30', 1, 'setup', repeat('0', 64), 0,"
@@ -181,7 +181,7 @@ def test_process_killed_during_copy_leaves_nothing_and_rerun_loads_once(exchange
     write_status_file(path, n)
     env = {**os.environ}
     child = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path;"
-                              " from exchange.ingest import ingest_path; ingest_path(Path(sys.argv[1]))", str(path)],
+                              " from exchange.intake.ingest import ingest_path; ingest_path(Path(sys.argv[1]))", str(path)],
                              env=env)
     deadline = time.monotonic() + 120
     copied = 0

@@ -11,8 +11,8 @@ from builders import csv_text, land, loan_row, status_row
 from rich.console import Console
 from rich.table import Table
 
-from exchange import lenders
-from exchange.pipeline import run_pipeline
+from exchange.intake import lenders
+from exchange.pipeline.run import run_pipeline
 
 GOOD_LOANS = csv_text([loan_row(i) for i in range(1, 31)])
 LOAN_HEADER = GOOD_LOANS.splitlines()[0]

@@ -1,7 +1,7 @@
 """The quality gate and the publication against PostgreSQL, dbt and Great Expectations.
 
 One database per module gets the crafted data of tests/publication_scenario.py and a dbt build;
-the tests then publish through the gate (exchange.publish), break the candidates on purpose and
+the tests then publish through the gate (exchange.feed.publish), break the candidates on purpose and
 check that the live version stays, read the shared zone from a second thread while versions
 switch, and rebuild the exports from their manifest.
 """
@@ -26,11 +26,10 @@ from conftest import TEST_SECRET
 from databases import fresh_database
 from dbt_support import dbt, environment, exchange_env
 
-from exchange.access import ensure_lender_role
-from exchange.errors import ExchangeError
-from exchange.gate import GateFailed
-from exchange.identifiers import Pseudonymizer
-from exchange.publish import (
+from exchange.access.tokens import ensure_lender_role
+from exchange.core.errors import ExchangeError
+from exchange.core.identifiers import Pseudonymizer
+from exchange.feed.publish import (
     BLACKLIST_COLUMNS,
     DEFAULT_FEED_COLUMNS,
     approve,
@@ -39,6 +38,7 @@ from exchange.publish import (
     run_publication,
     write_exports,
 )
+from exchange.feed.quality_gate import GateFailed
 
 CLEAR_ID = "11010519491231002X"  # the GB 11643 example: a valid resident ID
 
@@ -354,7 +354,7 @@ def test_a_concurrent_reader_sees_the_old_or_the_new_version_never_a_mix(env: Wo
 def test_feed_commands(env: World, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from exchange.cli import main
+    from exchange.cli.main import main
 
     runner = CliRunner()
     status = runner.invoke(main, ["feed", "status", "--json"])

@@ -17,8 +17,8 @@ from conftest import TEST_SECRET
 from databases import fresh_database
 from dbt_support import dbt
 
-from exchange.gate import GateFailed
-from exchange.pipeline import DAG_ORDER, run_pipeline
+from exchange.feed.quality_gate import GateFailed
+from exchange.pipeline.run import DAG_ORDER, run_pipeline
 
 
 @pytest.mark.slow

@@ -33,13 +33,13 @@ from databases import fresh_database
 from dbt_scenario import SHANGHAI, Loan, Submission, insert_delivery, insert_lenders, key, status
 from dbt_support import dbt, environment
 
-from exchange import report
-from exchange.cli import main
-from exchange.ingest import archive_original
-from exchange.publish import run_publication
-from exchange.readers import sha256_of
-from exchange.retention import Plan, beijing_today, purge
-from exchange.settings import get_settings
+from exchange.access import report
+from exchange.cli.main import main
+from exchange.core.settings import get_settings
+from exchange.feed.publish import run_publication
+from exchange.feed.retention import Plan, beijing_today, purge
+from exchange.intake.ingest import archive_original
+from exchange.intake.readers import sha256_of
 
 TODAY = date.today()
 

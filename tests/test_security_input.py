@@ -31,15 +31,15 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from exchange import lenders
-from exchange.errors import ExchangeError
-from exchange.identifiers import Pseudonymizer, check_id, normalise
-from exchange.ingest import ingest_path, landing_files, submit
-from exchange.readers import detect_encoding, open_rows, parse_file_name
-from exchange.regions import load_regions
-from exchange.settings import get_settings
-from exchange.spec import KINDS, REASONS
-from exchange.validate import Context, Validator
+from exchange.core.errors import ExchangeError
+from exchange.core.identifiers import Pseudonymizer, check_id, normalise
+from exchange.core.regions import load_regions
+from exchange.core.settings import get_settings
+from exchange.core.spec import KINDS, REASONS
+from exchange.intake import lenders
+from exchange.intake.ingest import ingest_path, landing_files, submit
+from exchange.intake.readers import detect_encoding, open_rows, parse_file_name
+from exchange.intake.validate import Context, Validator
 
 PEAK_LIMIT_MB = 500
 CORPUS = Path(__file__).with_name("corpus") / "readers"
@@ -73,7 +73,7 @@ def _peak(script: str, *args: str) -> tuple[dict, float]:
 _SUBMIT_AND_INGEST = """
 import sys
 from pathlib import Path
-from exchange.ingest import ingest_path, submit
+from exchange.intake.ingest import ingest_path, submit
 src = Path(sys.argv[1])
 at_door = submit("XD01", [src])[0]
 landed = Path(sys.argv[2])

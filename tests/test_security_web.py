@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from exchange import access
-from exchange.portal import Sessions
+from exchange.access import tokens as access
+from exchange.web.portal import Sessions
 
 LOOKUP_FORM = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "purpose": "loan_application", "consent_ref": "SQ-1"}
 DISPUTE = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "record": "listing", "reason": "本人称已结清"}

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from exchange.readers import map_header
-from exchange.settings import get_settings
-from exchange.spec import KINDS, REASONS
-from exchange.specdoc import render_markdown, template_files
+from exchange.core.settings import get_settings
+from exchange.core.spec import KINDS, REASONS
+from exchange.intake.readers import map_header
+from exchange.intake.specdoc import render_markdown, template_files
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ import pytest
 from databases import fresh_database
 from dbt_support import dbt
 
-from exchange.pipeline import run_pipeline
+from exchange.pipeline.run import run_pipeline
 
 
 @pytest.mark.slow

@@ -1,0 +1,267 @@
+"""Commands for access: tokens, look-ups, disputes, data-subject reports, the web server.
+
+Registered on `exchange` by cli.py; heavy imports (FastAPI, uvicorn) happen inside commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+ID_TYPES = click.Choice(["RESIDENT_ID", "USCC", "PASSPORT"])
+
+
+def _console():
+    from exchange.cli.main import console
+
+    return console
+
+
+def _conn():
+    from exchange.core import db
+
+    db.up()
+    return db.connect(autocommit=True)
+
+
+def _print(rows: list[dict]) -> None:
+    from exchange.cli.main import _print_rows
+
+    _print_rows(rows)
+
+
+# ---- tokens -------------------------------------------------------------------------------------
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """API and portal tokens (接口令牌): issued once, stored hashed."""
+
+
+@tokens_group.command("issue")
+@click.option("--lender", "lender_code", default=None, help="the lender the token belongs to")
+@click.option("--association", is_flag=True, help="a token for the association instead of a lender")
+@click.option("--label", default="", help="free text, e.g. who holds it")
+def tokens_issue(lender_code: str | None, association: bool, label: str) -> None:
+    """Print a new token (shown once: hand it over securely)."""
+    from exchange.access import tokens as access
+
+    if bool(lender_code) == association:
+        raise click.UsageError("give exactly one of --lender CODE or --association")
+    with _conn() as conn:
+        token_id, token = access.issue_token(conn, lender_code=lender_code, label=label)
+    _console().print(f"令牌 token {token_id} ({lender_code or 'association'}); 仅显示一次 shown once:", highlight=False)
+    click.echo(token)
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--reason", required=True)
+def tokens_revoke(token_id: int, reason: str) -> None:
+    from exchange.access import tokens as access
+
+    with _conn() as conn:
+        access.revoke_token(conn, token_id, reason)
+    _console().print(f"已吊销 revoked: {token_id}")
+
+
+@tokens_group.command("list")
+@click.option("--lender", "lender_code", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def tokens_list(lender_code: str | None, as_json: bool) -> None:
+    from exchange.access import tokens as access
+
+    with _conn() as conn:
+        rows = access.list_tokens(conn, lender_code)
+    if as_json:
+        click.echo(json.dumps(rows, default=str, indent=2))
+    else:
+        _print(rows)
+
+
+# ---- look-up --------------------------------------------------------------------------------------
+
+
+@click.command("lookup")
+@click.option("--as", "as_lender", required=True, help="the lender asking (its code)")
+@click.option("--id-type", required=True, type=ID_TYPES)
+@click.option("--id", "id_number", required=True, help="the applicant's ID number (never stored)")
+@click.option("--purpose", default=None, help="loan_application, credit_limit_review, post_loan_management, guarantee_review")
+@click.option("--consent", "consent_ref", default=None, help="the applicant's consent reference (查询授权书编号)")
+@click.option("--json", "as_json", is_flag=True)
+def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None, consent_ref: str | None,
+               as_json: bool) -> None:
+    """Look up an applicant as a lender would (audited like an API look-up)."""
+    from exchange.access import lookup as lk
+    from exchange.access.tokens import Caller
+    from exchange.core.errors import ExchangeError
+    from exchange.core.identifiers import load_pseudonymizer
+    from exchange.core.settings import get_settings
+
+    gate = lk.Gatekeeper()
+    req = lk.LookupRequest(id_type, id_number, purpose, consent_ref)
+    with _conn() as conn:
+        row = conn.execute("select status from control.lenders where lender_code = %s", (as_lender,)).fetchone()
+        if row is None or row[0] != "active":
+            raise ExchangeError("L_UNKNOWN", f"no active lender {as_lender}")
+        who = Caller("lender", as_lender, 0)
+        checked = None
+        try:
+            checked = lk.check_request(req, load_pseudonymizer(get_settings().state_dir))
+            gate.check_give_to_get(conn, as_lender)
+            answer = lk.lookup(conn, who, checked, "cli")
+        except lk.LookupRefused as refusal:
+            lk.audit_refusal(conn, who, "cli", refusal, checked, req)
+            _console().print(f"[red]拒绝 Refused[/red] [{refusal.code}] {refusal.zh} / {refusal.en}")
+            sys.exit(3)
+    if as_json:
+        click.echo(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
+        return
+    console = _console()
+    console.print(f"{answer['summary']['message_zh']} {answer['summary']['message_en']}")
+    console.print(f"查询编号 look-up {answer['lookup_id']}, 版本 version {answer['feed_version']}")
+    for r in answer["blacklist"].get("reasons", []):
+        console.print(f"  {r['code']} {r['message_zh']} / {r['message_en']}")
+    if answer["default_episodes"]:
+        _print([{k: e[k] for k in ("reporting_lender", "product_type", "default_date", "max_dpd", "amount_at_default",
+                                   "status", "end_date", "disputed")} for e in answer["default_episodes"]])
+
+
+# ---- disputes -------------------------------------------------------------------------------------
+
+
+@click.group("disputes")
+def disputes_group() -> None:
+    """Disputes (异议) over listings and default episodes; 20-day limit."""
+
+
+@disputes_group.command("open")
+@click.option("--id-type", required=True, type=ID_TYPES)
+@click.option("--id", "id_number", required=True)
+@click.option("--record", default="listing", show_default=True,
+              help="'listing', or the loan_ref of a default episode")
+@click.option("--lender", "lender_code", default=None, help="with --loan-id: the episode by lender and contract number")
+@click.option("--loan-id", default=None)
+@click.option("--as", "as_lender", default=None, help="opened by this (reporting) lender instead of the association")
+@click.option("--reason-code", default=None, help="a listing dispute on one reason only (B1, B2, ...)")
+@click.option("--reason", required=True)
+def disputes_open(id_type: str, id_number: str, record: str, lender_code: str | None, loan_id: str | None,
+                  as_lender: str | None, reason_code: str | None, reason: str) -> None:
+    from exchange.access import disputes
+    from exchange.access.tokens import Caller
+    from exchange.core.errors import ExchangeError
+    from exchange.core.identifiers import check_id, load_pseudonymizer, normalise
+    from exchange.core.settings import get_settings
+
+    value = normalise(id_type, id_number)
+    if check_id(id_type, value) is not None:
+        raise ExchangeError("Q_ID", "证件号码无效 / the ID number is not valid")
+    pseudonymizer = load_pseudonymizer(get_settings().state_dir)
+    who = Caller("lender", as_lender, 0) if as_lender else Caller("association", None, 0)
+    if lender_code and loan_id:
+        record = "default_episode"
+    with _conn() as conn:
+        d = disputes.open_dispute(conn, who, pseudonymizer.borrower_key(id_type, value), record, reason, pseudonymizer,
+                                  lender_code=lender_code, loan_id=loan_id, reason_code=reason_code)
+    _console().print(f"异议已登记 dispute {d['dispute_id']} opened ({d['record_kind']}); 处理期限 deadline {d['deadline']}")
+
+
+@disputes_group.command("list")
+@click.option("--status", type=click.Choice(["open", "upheld", "rejected", "withdrawn"]), default=None)
+@click.option("--lender", "lender_code", default=None, help="only disputes on this lender's records")
+@click.option("--json", "as_json", is_flag=True)
+def disputes_list(status: str | None, lender_code: str | None, as_json: bool) -> None:
+    """Disputes newest first; overdue ones (open past the 20-day deadline) are flagged."""
+    from exchange.access import disputes
+    from exchange.access.tokens import Caller
+
+    who = Caller("lender", lender_code, 0) if lender_code else None
+    with _conn() as conn:
+        rows = disputes.list_disputes(conn, who, status=status)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    table = Table("#", "record", "lender", "opened", "deadline", "days left", "status", "reason")
+    for d in rows:
+        left = "[red]OVERDUE 已超期[/red]" if d["overdue"] else ("" if d["days_left"] is None else str(d["days_left"]))
+        table.add_row(str(d["dispute_id"]), d["record_kind"], d["lender_code"] or "", f"{d['opened_at']:%Y-%m-%d}",
+                      str(d["deadline"]), left, f"{d['status_zh']} {d['status']}",
+                      d["resolution_reason"] or d["opened_reason"] or "")
+    _console().print(table)
+
+
+@disputes_group.command("resolve")
+@click.argument("dispute_id", type=int)
+@click.option("--outcome", required=True, type=click.Choice(["upheld", "rejected", "withdrawn"]))
+@click.option("--reason", required=True)
+def disputes_resolve(dispute_id: int, outcome: str, reason: str) -> None:
+    """Upheld: the record is removed and corrected in the next version. Rejected or withdrawn: the mark ends."""
+    from exchange.access import disputes
+
+    with _conn() as conn:
+        d = disputes.resolve(conn, None, dispute_id, outcome, reason)
+    _console().print(f"异议 {d['dispute_id']}: {d['status_zh']} {d['status']}; 下次转换并发布后生效 takes effect in the"
+                     " next version, after the transform runs (exchange pipeline)")
+
+
+# ---- data-subject report ----------------------------------------------------------------------------
+
+
+@click.command("report")
+@click.option("--id-type", required=True, type=ID_TYPES)
+@click.option("--id", "id_number", required=True)
+@click.option("--html", "html_out", type=click.Path(path_type=Path), default=None, help="also write the HTML page here")
+def report_cmd(id_type: str, id_number: str, html_out: Path | None) -> None:
+    """本人信用报告: everything the exchange holds about one person, as JSON (and HTML)."""
+    from exchange.access import report
+    from exchange.core.errors import ExchangeError
+    from exchange.core.identifiers import check_id, load_pseudonymizer, normalise
+    from exchange.core.settings import get_settings
+
+    value = normalise(id_type, id_number)
+    if check_id(id_type, value) is not None:
+        raise ExchangeError("Q_ID", "证件号码无效 / the ID number is not valid")
+    key = load_pseudonymizer(get_settings().state_dir).borrower_key(id_type, value)
+    with _conn() as conn:
+        data = report.build(conn, key, id_type)
+    if html_out:
+        html_out.write_text(report.render_html(data), encoding="utf-8")
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+# ---- serve and bench -------------------------------------------------------------------------------
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+def serve_cmd(host: str, port: int) -> None:
+    """The API (/v1, OpenAPI at /openapi.json) and the portal (/portal)."""
+    from exchange.core import db
+    from exchange.web.app import serve
+
+    db.up()
+    _console().print(f"门户 Portal: http://{host}:{port}/portal   API: http://{host}:{port}/v1   "
+                     f"OpenAPI: http://{host}:{port}/openapi.json")
+    serve(host, port)
+
+
+@click.command("lookup")
+@click.option("--keys", default=1_000_000, show_default=True, help="borrower keys in the published feed")
+@click.option("--requests", "n_requests", default=20_000, show_default=True)
+@click.option("--concurrency", default=4, show_default=True, help="keep-alive connections of the load generator")
+def bench_lookup(keys: int, n_requests: int, concurrency: int) -> None:
+    """HTTP look-up latency and throughput with auditing on, against a bare indexed SELECT."""
+    from exchange_tools.bench.lookup import run
+
+    run(keys, n_requests, concurrency, _console())
+
+
+def register(main: click.Group, bench: click.Group) -> None:
+    for command in (tokens_group, lookup_cmd, disputes_group, report_cmd, serve_cmd):
+        main.add_command(command)
+    bench.add_command(bench_lookup)

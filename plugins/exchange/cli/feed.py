@@ -1,0 +1,186 @@
+"""`exchange feed status|show|export|approve|publish|purge`: the published blacklist and default feed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+if not console.is_terminal:
+    console = Console(width=160)
+
+
+@click.group("feed")
+def feed() -> None:
+    """Published versions of the blacklist (恶意逾期名单) and default feed (违约信息)."""
+
+
+@feed.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def feed_status_cmd(as_json: bool) -> None:
+    """The live version and the latest versions with their gate results."""
+    from exchange.core import db
+    from exchange.feed.publish import feed_status
+
+    db.up()
+    with db.connect() as conn:
+        data = feed_status(conn)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return
+    print_live(data["live"])
+    table = Table("version 版本", "as_of 数据日期", "status 状态", "blacklist 名单", "default_feed 违约",
+                  "held 不予发布", "gate 闸门", "published 发布时间", "approved_by 批准")
+    for v in data["versions"]:
+        gate = {True: "passed", False: "FAILED", None: "-"}[v["validation_success"]]
+        table.add_row(str(v["version"]), str(v["as_of_date"]), v["status"], str(v["blacklist_rows"]),
+                      str(v["default_feed_rows"]), str(v["held_rows"]), gate,
+                      str(v["published_at"] or ""), v["approved_by"] or "")
+    console.print(table)
+
+
+def print_live(live: dict | None) -> None:
+    """Published version, blacklist size by reason, default feed and alerts sizes (the end of `make demo`)."""
+    if not live:
+        console.print("尚无已发布版本 no version published yet")
+        return
+    counts = live["counts"] or {}
+    console.print(f"已发布版本 Live version {live['version']} (as of {live['as_of_date']}, published "
+                  f"{live['published_at']:%Y-%m-%d %H:%M}{', approved override' if live['approved_at'] else ''})")
+    by_reason = counts.get("blacklist_by_reason", {})
+    console.print(f"  恶意逾期名单 blacklist: {live['blacklist_rows']} borrowers; by reason "
+                  + ", ".join(f"{code} {n}" for code, n in by_reason.items())
+                  + f"; disputed {counts.get('disputed', 0)}")
+    by_status = counts.get("default_feed_by_status", {})
+    console.print(f"  违约信息 default feed: {live['default_feed_rows']} episodes ("
+                  + ", ".join(f"{k} {v}" for k, v in by_status.items()) + ")")
+    by_type = counts.get("lender_alerts_by_type", {})
+    console.print(f"  风险预警 alerts (each lender reads its own): {live.get('lender_alerts_rows', 0)} ("
+                  + ", ".join(f"{k} {v}" for k, v in by_type.items()) + ")")
+    held = counts.get("held_by_reason", {})
+    console.print(f"  不予发布 held back from members: {live['held_rows']} records ("
+                  + ", ".join(f"{k} {v}" for k, v in held.items()) + f"); exports: {live['export_dir']}")
+
+
+@feed.command("show")
+@click.argument("what", type=click.Choice(["blacklist", "default_feed", "held", "reasons"]), default="blacklist")
+@click.option("--version", type=int, default=None, help="default: the live version")
+@click.option("--lender", default=None, help="show it as this member sees it (own code, others as category)")
+@click.option("--limit", default=20, show_default=True)
+def feed_show(what: str, version: int | None, lender: str | None, limit: int) -> None:
+    """Rows of a version (the association's view, or a member's with --lender)."""
+    from exchange.core import db
+    from exchange.core.errors import ExchangeError
+    from exchange.feed.publish import HELD_COLUMNS, TABLES
+
+    db.up()
+    with db.connect() as conn:
+        if version is None:
+            row = conn.execute("select version from shared.live_version").fetchone()
+            if not row:
+                raise ExchangeError("P_NO_VERSION", "no version is live yet")
+            version = row[0]
+        table, columns, order = {
+            **{name: TABLES[name] for name in ("blacklist", "default_feed")},
+            "reasons": TABLES["listing_reasons"],
+            "held": ("shared.held_record_rows", HELD_COLUMNS, "lender_code, borrower_key"),
+        }[what]
+        where, params = "version = %s", [version]
+        if lender and what == "held":
+            where += " and lender_code = %s"
+            params.append(lender)
+        cur = conn.execute(f"select {', '.join(columns)} from {table} where {where} order by {order} limit %s",
+                           (*params, limit))
+        rows = cur.fetchall()
+    if lender and what == "default_feed":
+        code_at, cat_at = columns.index("lender_code"), columns.index("lender_category")
+        rows = [tuple(v if i != code_at else (r[code_at] if r[code_at] == lender else r[cat_at])
+                      for i, v in enumerate(r)) for r in rows]
+        columns = ["reporting_lender" if c == "lender_code" else c for c in columns]
+    out = Table(*columns, title=f"{what} v{version}" + (f" as seen by {lender}" if lender else ""))
+    for r in rows:
+        out.add_row(*["" if v is None else str(v) for v in r])
+    console.print(out)
+
+
+@feed.command("export")
+@click.argument("version", type=int)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--lender", default=None, help="a member's copy: its own code, other lenders as their category")
+def feed_export(version: int, out: Path, lender: str | None) -> None:
+    """Write a version's CSV, Parquet and manifest.json (SHA-256 of each file) to OUT."""
+    from exchange.core import db
+    from exchange.feed.publish import write_exports
+
+    db.up()
+    with db.connect() as conn:
+        manifest = write_exports(conn, version, out, lender=lender)
+    for name, f in manifest["files"].items():
+        console.print(f"  {name}: {f['rows']} rows, sha256 {f['sha256']}")
+    console.print(f"written: {out}/manifest.json")
+
+
+@feed.command("approve")
+@click.argument("version", type=int)
+@click.option("--reason", required=True, help="why the failed checks are acceptable (recorded)")
+@click.option("--by", default=None, help="who approves (default: the OS user)")
+def feed_approve(version: int, reason: str, by: str | None) -> None:
+    """Publish a version that failed the quality gate: an explicit, recorded override."""
+    from exchange.core import db
+    from exchange.feed.publish import approve
+
+    db.up()
+    result = approve(version, reason, by=by)
+    console.print(f"已批准并发布 approved and published version {result['version']}: {result.get('export_dir', '')}")
+
+
+@feed.command("publish")
+def feed_publish() -> None:
+    """Run the gate and publish now, outside Airflow (the pipeline's exchange_publish does the same)."""
+    from exchange.core import db
+    from exchange.feed.publish import run_publication
+
+    db.up()
+    result = run_publication()
+    verb = "unchanged, still live" if result.get("unchanged") else "published"
+    console.print(f"version {result['version']} {verb}")
+
+
+@feed.command("purge")
+@click.option("--dry-run", is_flag=True, help="list what would go, change nothing")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="the day to judge purge dates against (default: today in Beijing)")
+@click.option("--json", "as_json", is_flag=True)
+def feed_purge(dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
+    """Retention (保存期限): delete what has passed its purge date from shared, de-key it in raw, and
+    delete archived files five years after their reporting date. Run it daily after the publish."""
+    from exchange.core import db
+    from exchange.feed.retention import purge
+
+    db.up()
+    result = purge(today=today.date() if today else None, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        return
+    summary = result.as_dict()
+    verb = "已删除 done" if result.applied else ("演练 dry run, nothing changed" if dry_run else "无到期记录 nothing due")
+    console.print(f"保存期限 Retention as of {summary['today']}: {verb}")
+    console.print(f"  共享区 shared default-feed rows past their purge date: {summary['shared_default_feed_rows']}"
+                  + "".join(f"; v{v}: {n}" for v, n in summary["shared_rows_by_version"].items()))
+    console.print(f"  原始区去标识 raw loans de-keyed: {summary['dekeyed_loans']}"
+                  + "".join(f"; {lender}: {n}" for lender, n in summary["dekeyed_loans_by_lender"].items()))
+    table = Table("lender 机构", "reporting date 数据日期", "submissions 报送", "file 文件", "archive 归档",
+                  title=f"归档文件 archived files past five years: {len(result.archive_files)}")
+    for f in result.archive_files:
+        table.add_row(f.lenders, str(f.reporting_date), ", ".join(map(str, f.submission_ids)),
+                      ", ".join(sorted(set(f.file_names))), f.archive_path)
+    console.print(table)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(feed)

@@ -1,0 +1,171 @@
+"""Which PostgreSQL the exchange talks to, and the migrations that shape it.
+
+`EXCHANGE_DB_URL` names a server. Without it an embedded PostgreSQL (pgserver) is
+started under `.exchange/pgdata` on first use and left running, so every later
+command (and dbt, GX, Airflow tasks) reuses it; `exchange db down` stops it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from exchange.core.errors import ConfigError
+from exchange.core.settings import get_settings
+
+EMBEDDED_DB = "exchange"
+logging.getLogger("pgserver").setLevel(logging.WARNING)  # its info lines at exit outlive the log streams
+_MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_MIGRATE_LOCK = 7_340_001  # pg_advisory_lock key: one migrator at a time
+
+
+def _embedded_dir() -> Path:
+    return get_settings().state_dir / "pgdata"
+
+
+def is_embedded() -> bool:
+    return not os.environ.get("EXCHANGE_DB_URL")
+
+
+def database_url() -> str:
+    """The connection URL, starting the embedded server when no URL is configured."""
+    url = os.environ.get("EXCHANGE_DB_URL")
+    if url:
+        return url
+    pgdata = _embedded_dir()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root)
+        warnings.simplefilter("ignore")
+        import pgserver  # imported here: only the embedded default needs it
+
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+    admin_url = server.get_uri()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (EMBEDDED_DB,)).fetchone():
+            conn.execute(f'create database "{EMBEDDED_DB}"')
+    return server.get_uri(EMBEDDED_DB)
+
+
+def connection_params() -> dict[str, str]:
+    """host/port/user/password/dbname for tools that do not take a URL (dbt profiles)."""
+    params = conninfo_to_dict(database_url())
+    return {
+        "host": str(params.get("host", "localhost")),
+        "port": str(params.get("port", "5432")),
+        "user": str(params.get("user", os.environ.get("USER", "postgres"))),
+        "password": str(params.get("password", "")),
+        "dbname": str(params.get("dbname", "postgres")),
+    }
+
+
+def sqlalchemy_url() -> str:
+    """The same database as a SQLAlchemy URL (GX uses one)."""
+    p = connection_params()
+    auth = p["user"] + (f":{p['password']}" if p["password"] else "")
+    if p["host"].startswith("/"):
+        return f"postgresql+psycopg2://{auth}@/{p['dbname']}?host={p['host']}&port={p['port']}"
+    return f"postgresql+psycopg2://{auth}@{p['host']}:{p['port']}/{p['dbname']}"
+
+
+@contextmanager
+def connect(*, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    conn = psycopg.connect(database_url(), autocommit=autocommit, application_name="exchange")
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def stop_embedded() -> bool:
+    """Stop the embedded server if it runs; False when there is none to stop."""
+    if not is_embedded():
+        return False
+    pgdata = _embedded_dir()
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    import subprocess
+
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    cmd = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    if os.geteuid() == 0:  # pgserver runs the server as the unprivileged 'pgserver' user under root
+        cmd = ["su", "pgserver", "-s", "/bin/sh", "-c", " ".join(cmd)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return True
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped with the package, in order."""
+    out = []
+    for entry in resources.files("exchange.core.migrations").iterdir():
+        m = _MIGRATION_RE.match(entry.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def migrate(conn: psycopg.Connection) -> list[int]:
+    """Apply the migrations not yet applied, each in its own transaction; return their versions.
+
+    Re-running is a no-op. An applied migration whose file changed afterwards is an error:
+    history is never rewritten silently.
+    """
+    applied_now: list[int] = []
+    conn.execute("select pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
+    try:
+        with conn.transaction():
+            conn.execute("create schema if not exists control")
+            conn.execute(
+                "create table if not exists control.schema_migrations ("
+                " version int primary key, name text not null, checksum text not null,"
+                " applied_at timestamptz not null default now())"
+            )
+        done = dict(conn.execute("select version, checksum from control.schema_migrations").fetchall())
+        for version, name, sql in migrations():
+            checksum = hashlib.sha256(sql.encode()).hexdigest()
+            if version in done:
+                if done[version] != checksum:
+                    raise ConfigError("C_MIGRATION_CHANGED", f"migration {version:04d}_{name} changed after it was applied")
+                continue
+            with conn.transaction():
+                conn.execute(sql)
+                conn.execute(
+                    "insert into control.schema_migrations (version, name, checksum) values (%s, %s, %s)",
+                    (version, name, checksum),
+                )
+            applied_now.append(version)
+        sync_reason_codes(conn)
+    finally:
+        conn.execute("select pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
+    return applied_now
+
+
+def sync_reason_codes(conn: psycopg.Connection) -> None:
+    """Mirror the spec's reason-code catalogue into control.reason_codes for SQL readers."""
+    from exchange.core.spec import REASONS
+
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "insert into control.reason_codes (code, severity, message_zh, message_en) values (%s, %s, %s, %s)"
+            " on conflict (code) do update set severity = excluded.severity,"
+            " message_zh = excluded.message_zh, message_en = excluded.message_en",
+            [(r.code, r.severity, r.zh, r.en) for r in REASONS.values()],
+        )
+
+
+def up() -> str:
+    """Start (if embedded) and migrate; return the URL. Every command calls this first."""
+    url = database_url()
+    with connect(autocommit=True) as conn:
+        migrate(conn)
+    return url

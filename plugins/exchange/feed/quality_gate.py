@@ -1,0 +1,201 @@
+"""The quality gate (质量闸门): Great Expectations suites over the raw batch and the candidates.
+
+The suites are JSON files in the committed GX file context under expectations/gx/ (one per
+incoming raw batch kind, one per candidate table). Each run copies that context into the
+exchange's state directory (.exchange/gx/), adds the PostgreSQL data source there with its
+connection string as ``${EXCHANGE_GX_DB_URL}`` (resolved from the environment, never written),
+one query asset per suite, a validation definition per suite and one checkpoint whose action
+builds Data Docs; the validation results and the HTML accumulate under .exchange/gx/, so the
+checkout stays clean and every validation has its page.
+
+Parameters of a run (GX suite parameters, ``$PARAMETER``): the bounds of the size-change check
+(previous live count x (1 +/- EXCHANGE_MAX_FEED_CHANGE), at least EXCHANGE_MIN_FEED_CHANGE_ROWS
+either way), today's date for the retention check, and the pattern of a listing's reason codes,
+built from the reasons of the one rule table (publication.pub_listing_reason_texts) so that the
+suites hold no copy of them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from exchange.core.errors import ExchangeError
+from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
+
+GX_SOURCE_DIR = PROJECT_ROOT / "expectations" / "gx"
+"""The committed file context: great_expectations.yml and expectations/<suite>.json."""
+
+DATASOURCE = "exchange"
+CONNECTION_VAR = "EXCHANGE_GX_DB_URL"
+
+RAW_SUITES = {
+    # rows retention de-keyed hold no key by design (exchange.feed.retention): not data to check
+    "raw_loans_batch": "select * from raw.loans where submission_id > {after} and submission_id <= {through}"
+                       " and dekeyed_at is null",
+    "raw_loan_status_batch":
+        "select * from raw.loan_status where submission_id > {after} and submission_id <= {through}",
+    "raw_collection_actions_batch":
+        "select * from raw.collection_actions where submission_id > {after} and submission_id <= {through}",
+}
+CANDIDATE_SUITES = {
+    "blacklist_candidates": "select * from publication.pub_blacklist_candidates",
+    "default_feed_candidates": "select * from publication.pub_default_feed_candidates",
+    "lender_alerts_candidates": "select * from publication.pub_lender_alerts_candidates",
+}
+SIZE_CHECKS = {"blacklist": "blacklist_candidates", "default_feed": "default_feed_candidates"}
+
+
+class GateFailed(ExchangeError):
+    """The gate found problems: code G_GATE_FAILED, `failed` names each failed expectation."""
+
+    def __init__(self, message: str, failed: list[str]):
+        super().__init__("G_GATE_FAILED", message)
+        self.failed = failed
+
+
+@dataclass
+class GateResult:
+    success: bool
+    failed: list[str]
+    """Failed expectations as '<suite>/<check>' (the check names live in each expectation's meta)."""
+    suites: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_docs: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"success": self.success, "failed": self.failed, "suites": self.suites,
+                "data_docs": self.data_docs, "parameters": self.parameters, "seconds": round(self.seconds, 1)}
+
+
+def max_feed_change() -> float:
+    """EXCHANGE_MAX_FEED_CHANGE: largest relative change in size against the live version (default 0.5)."""
+    raw = os.environ.get("EXCHANGE_MAX_FEED_CHANGE", "0.5")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ExchangeError("C_MAX_FEED_CHANGE", f"EXCHANGE_MAX_FEED_CHANGE must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ExchangeError("C_MAX_FEED_CHANGE", "EXCHANGE_MAX_FEED_CHANGE must not be negative")
+    return value
+
+
+def size_bounds(previous: int | None) -> tuple[int, int | None]:
+    """(min, max) rows allowed given the live version's count; no bound before the first version."""
+    if previous is None:
+        return 0, None
+    slack = int(os.environ.get("EXCHANGE_MIN_FEED_CHANGE_ROWS", "10"))
+    change = max(math.ceil(previous * max_feed_change()), slack)
+    return max(previous - change, 0), previous + change
+
+
+def reason_codes_pattern(codes: list[str]) -> str:
+    """The regex a listing's reason_codes must match: the rule table's codes, comma-separated."""
+    alternatives = "|".join(re.escape(code) for code in sorted(codes)) or "(?!)"
+    return f"^({alternatives})(,({alternatives}))*$"
+
+
+def suite_parameters(previous_counts: dict[str, int] | None, today: date, reason_codes: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {"today": today.isoformat(), "listing_reason_codes": reason_codes_pattern(reason_codes)}
+    for prefix in SIZE_CHECKS:
+        low, high = size_bounds(None if previous_counts is None else previous_counts.get(prefix, 0))
+        params[f"{prefix}_min_rows"] = low
+        params[f"{prefix}_max_rows"] = high
+    return params
+
+
+def _prepare_context_dir(settings: Settings) -> Path:
+    """Fresh config and suites from the checkout; keep earlier validation results and Data Docs."""
+    root = settings.state_dir / "gx"
+    ctx_dir = root / "gx"
+    ctx_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("checkpoints", "validation_definitions", "expectations"):
+        shutil.rmtree(ctx_dir / stale, ignore_errors=True)
+    shutil.copy2(GX_SOURCE_DIR / "great_expectations.yml", ctx_dir / "great_expectations.yml")
+    shutil.copytree(GX_SOURCE_DIR / "expectations", ctx_dir / "expectations")
+    return root
+
+
+def _describe(exp_result: Any) -> str:
+    config = exp_result.expectation_config
+    check = (config.meta or {}).get("check") or f"{config.type}({config.kwargs.get('column', '')})"
+    return str(check)
+
+
+def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int] | None,
+             today: date | None = None, settings: Settings | None = None) -> GateResult:
+    """Validate the raw batch (submissions raw_after < id <= raw_through) and every candidate table.
+
+    Returns the result (never raises for failed expectations; the caller decides); raises
+    ExchangeError G_GX_ERROR when GX itself cannot run.
+    """
+    from exchange.core import db
+
+    settings = settings or get_settings()
+    started = time.monotonic()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ[CONNECTION_VAR] = db.sqlalchemy_url()
+    root = _prepare_context_dir(settings)
+    with db.connect(autocommit=True) as conn:
+        codes = [code for (code,) in conn.execute("select reason_code from publication.pub_listing_reason_texts")]
+    params = suite_parameters(previous_counts, today or date.today(), codes)
+
+    import great_expectations as gx
+
+    try:
+        ctx = gx.get_context(mode="file", project_root_dir=str(root))
+        source = ctx.data_sources.add_or_update_postgres(DATASOURCE, connection_string="${" + CONNECTION_VAR + "}")
+        definitions = []
+        queries = {**{name: sql.format(after=int(raw_after), through=int(raw_through)) for name, sql in RAW_SUITES.items()},
+                   **CANDIDATE_SUITES}
+        for name, query in queries.items():
+            asset = source.add_query_asset(name, query=query)
+            batch = asset.add_batch_definition_whole_table("whole")
+            suite = ctx.suites.get(name)
+            definitions.append(ctx.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=name, data=batch, suite=suite)))
+        checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+            name="exchange_gate", validation_definitions=definitions,
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
+        ))
+        outcome = checkpoint.run(expectation_parameters=params)
+    except ExchangeError:
+        raise
+    except Exception as exc:  # GX wraps database and config errors in many types
+        raise ExchangeError("G_GX_ERROR", f"Great Expectations could not run: {type(exc).__name__}: {exc}") from exc
+
+    failed: list[str] = []
+    suites: dict[str, dict[str, Any]] = {}
+    for run_result in outcome.run_results.values():
+        name = run_result.suite_name
+        bad = [_describe(r) for r in run_result.results if not r.success]
+        failed.extend(f"{name}/{check}" for check in bad)
+        suites[name] = {"success": bool(run_result.success), "evaluated": len(run_result.results), "failed": bad}
+    docs = _data_docs_pages(root)
+    return GateResult(not failed, failed, suites, docs, params, time.monotonic() - started)
+
+
+def _data_docs_pages(root: Path) -> list[str]:
+    index = root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    return [str(index)] if index.exists() else []
+
+
+def summary(result: GateResult, limit: int = 12) -> str:
+    """One line naming the failed expectations (the first `limit`)."""
+    names = result.failed[:limit]
+    more = f" and {len(result.failed) - limit} more" if len(result.failed) > limit else ""
+    return ", ".join(names) + more
+
+
+def dump(result: GateResult) -> str:
+    return json.dumps(result.as_dict(), ensure_ascii=False, default=str)

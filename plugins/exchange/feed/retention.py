@@ -1,0 +1,242 @@
+"""Retention (保存期限): what leaves which zone, and when (征信业管理条例 art. 16).
+
+A negative record (a default episode) is kept `retention_years` (the dbt var, 5) from the end of
+the bad behaviour: settlement, compensation or cure. Its purge date is that end plus the period;
+an ongoing episode, or one written off and never repaid, has not ended and has no purge date.
+On the purge date the record leaves every zone a member, an analyst or the data subject reads:
+
+- shared: its default-feed rows, in every kept version, and the export directory of any version
+  that held one (`purge_shared`, at each version switch and in `exchange feed purge`);
+- marts: marts.fct_default_episodes leaves it out at each dbt run (its purge_date column);
+- the data-subject report: report.py shows no shared row past its purge date, and no loan that
+  `expired_loans_sql` names.
+
+In raw, a loan is de-keyed once its whole negative record is gone and the lender no longer
+reports it: every default episode of the loan has ended and passed its purge date, and the
+loan's last report is itself older than the retention period. All its raw.loans rows (one per
+loans file) lose borrower key, name hash, phone hash and guarantor key, and get dekeyed_at; the
+figures stay (the association's statistics were built from them) but reach no person. Its
+raw.loan_status and raw.collection_actions rows carry no key of their own: they reached the person
+only through raw.loans. A loan still reported, or reported within the period, keeps its key,
+so the person's current loans (look-ups, disputes, the multi-lender reason B4) keep working; a
+loan that never defaulted holds no negative record and is left alone. A de-keyed loan drops out
+of stg_raw__loans, hence of every borrower-keyed model at the next dbt run.
+
+Archived originals (archive/, the only place clear identities exist) are deleted five years
+after their reporting date: the as-of date of the file name, or the day it was received when the
+name gave none. A file shared by several submissions (the same bytes sent again) goes when the
+youngest of them is due. control.submissions.archive_deleted_at records it; archive_path stays.
+
+Every step is idempotent: a second run on the same day finds nothing and records nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import shutil
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import yaml
+
+from exchange.core.errors import ExchangeError
+from exchange.core.settings import Settings, get_settings
+
+EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
+_LOCK = 7_340_011
+"""pg_advisory_xact_lock key: one retention run at a time (a publication's switch takes row locks)."""
+
+_EXPIRED_LOANS = """
+    select episodes.lender_code, episodes.loan_id
+    from intermediate.int_episode_publishability as episodes
+    {where}
+    group by episodes.lender_code, episodes.loan_id
+    -- the purge date dbt gives each episode (macro purge_date); none while the episode lasts
+    having bool_and(coalesce(episodes.purge_date <= %(today)s, false))
+        and (select (max(reports.as_of_date) + make_interval(years => %(years)s))::date
+             from marts.fct_loan_status as reports
+             where reports.lender_code = episodes.lender_code and reports.loan_id = episodes.loan_id)
+            <= %(today)s"""
+
+
+@cache
+def retention_years() -> int:
+    """The retention period, read from the dbt var that dates every purge_date (one source)."""
+    from exchange.pipeline.dbt import DBT_PROJECT_DIR
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return int(project["vars"]["retention_years"])
+
+
+def beijing_today() -> dt.date:
+    """Today in the exchange's time zone: purge dates are Beijing calendar days."""
+    return dt.datetime.now(EXCHANGE_TZ).date()
+
+
+def expired_loans_sql(*, one_borrower: bool = False) -> tuple[str, dict[str, Any]]:
+    """SQL naming the loans (lender_code, loan_id) whose negative record has passed its purge date.
+
+    The rule of the module docstring, in one place for the planner (every loan) and the
+    data-subject report (one borrower's: pass `borrower_key` among the parameters). Parameters
+    `today` and `borrower_key` are the caller's; `years` is filled in here. Needs the dbt models
+    (see `models_built`).
+    """
+    # one borrower's loans through the marts' borrower_key index, then the episodes' loan index
+    where = ("where (episodes.lender_code, episodes.loan_id) in (select lender_code, loan_id"
+             " from marts.fct_loan_status where borrower_key = %(borrower_key)s)") if one_borrower else ""
+    return _EXPIRED_LOANS.format(where=where), {"years": retention_years()}
+
+
+def models_built(conn: psycopg.Connection) -> bool:
+    """Whether the dbt tables `expired_loans_sql` reads exist (not before the first transform)."""
+    return conn.execute("select to_regclass('intermediate.int_episode_publishability') is not null"
+                        " and to_regclass('marts.fct_loan_status') is not null").fetchone()[0]
+
+
+@dataclass
+class ArchivedFile:
+    """An archived original due for deletion, with the submissions that point at it."""
+
+    archive_path: str
+    lenders: str
+    reporting_date: dt.date
+    submission_ids: list[int]
+    file_names: list[str]
+
+
+@dataclass
+class Plan:
+    """What retention removes on `today`; the dry run prints it, the real run does exactly it."""
+
+    today: dt.date
+    shared_rows_by_version: dict[int, int] = field(default_factory=dict)
+    loans: list[tuple[str, str]] = field(default_factory=list)
+    archive_files: list[ArchivedFile] = field(default_factory=list)
+    applied: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.shared_rows_by_version or self.loans or self.archive_files)
+
+    @property
+    def loans_by_lender(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for lender, _ in self.loans:
+            counts[lender] = counts.get(lender, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The operator's summary: counts per lender and submissions, never a key or a contract number."""
+        return {
+            "today": self.today.isoformat(),
+            "applied": self.applied,
+            "shared_default_feed_rows": sum(self.shared_rows_by_version.values()),
+            "shared_rows_by_version": {str(v): n for v, n in sorted(self.shared_rows_by_version.items())},
+            "dekeyed_loans": len(self.loans),
+            "dekeyed_loans_by_lender": self.loans_by_lender,
+            "archive_files": [{"archive_path": f.archive_path, "lenders": f.lenders,
+                               "reporting_date": f.reporting_date.isoformat(), "submission_ids": f.submission_ids,
+                               "file_names": f.file_names} for f in self.archive_files],
+        }
+
+
+def plan(conn: psycopg.Connection, today: dt.date) -> Plan:
+    """Find what is due on `today` in the shared zone, in raw and in the archive (reads only)."""
+    found = Plan(today)
+    found.shared_rows_by_version = dict(conn.execute(
+        "select version, count(*) from shared.default_feed_rows where purge_date <= %s group by version",
+        (today,)).fetchall())
+    if models_built(conn):
+        sql, params = expired_loans_sql()
+        found.loans = [(lender, loan) for lender, loan in conn.execute(
+            f"with expired as ({sql}) select distinct loans.lender_code, loans.loan_id from raw.loans as loans"
+            " join expired using (lender_code, loan_id) where loans.dekeyed_at is null order by 1, 2",
+            {**params, "today": today}).fetchall()]
+    reporting_date = "coalesce(as_of_date, (received_at at time zone 'Asia/Shanghai')::date)"
+    rows = conn.execute(
+        f"select archive_path, string_agg(distinct lender_code, ','), max({reporting_date}),"
+        " array_agg(submission_id order by submission_id), array_agg(file_name order by submission_id)"
+        " from control.submissions where archive_path is not null and archive_deleted_at is null"
+        f" group by archive_path having (max({reporting_date}) + make_interval(years => %s))::date <= %s"
+        " order by 2, 3, 1", (retention_years(), today)).fetchall()
+    found.archive_files = [ArchivedFile(*row) for row in rows]
+    return found
+
+
+def purge(*, today: dt.date | None = None, dry_run: bool = False, settings: Settings | None = None,
+          actor: str | None = None) -> Plan:
+    """Plan retention for `today` (default: the Beijing date) and, unless `dry_run`, carry it out.
+
+    One transaction under an advisory lock: the plan is made and applied on the same snapshot,
+    so the real run does exactly what a dry run just before it listed. Archived files are
+    unlinked before the commit; should the commit fail, the next run finds them absent and
+    records them then.
+    """
+    from exchange.core import db
+
+    settings = settings or get_settings()
+    today = today or beijing_today()
+    with db.connect(autocommit=True) as conn, conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK,))
+        found = plan(conn, today)
+        if dry_run or found.empty:
+            return found
+        purge_shared(conn, today, settings)
+        _dekey(conn, found.loans)
+        _delete_archived(conn, found.archive_files, settings)
+        found.applied = True
+        conn.execute("insert into control.audit_log (actor, action, object, detail) values (%s, %s, %s, %s)",
+                     (actor or getpass.getuser(), "retention_purge", f"retention:{today.isoformat()}",
+                      json.dumps(found.as_dict(), ensure_ascii=False)))
+    return found
+
+
+def purge_shared(conn: psycopg.Connection, today: dt.date, settings: Settings) -> dict[str, Any]:
+    """Delete default-feed rows past their purge date from every kept version (caller's transaction).
+
+    A version that held such a row loses its export directory, whose files could no longer be
+    reproduced and hold the expired record; `exchange feed export` can write the remaining rows
+    again. Called at each version switch (the new version never had such rows: the candidates
+    leave them out) and by `purge`.
+    """
+    expired = conn.execute(
+        "delete from shared.default_feed_rows where purge_date is not null and purge_date <= %s returning version",
+        (today,)).fetchall()
+    touched = sorted({version for (version,) in expired})
+    drop_exports(conn, settings, touched)
+    return {"expired_default_feed_rows": len(expired), "versions_touched": touched}
+
+
+def drop_exports(conn: psycopg.Connection, settings: Settings, versions: list[int]) -> None:
+    """Remove the export directories of `versions` and forget them in shared.feed_versions."""
+    for version in versions:
+        shutil.rmtree(settings.exports / str(version), ignore_errors=True)
+    conn.execute("update shared.feed_versions set export_dir = null where version = any(%s)", (versions,))
+
+
+def _dekey(conn: psycopg.Connection, loans: list[tuple[str, str]]) -> None:
+    """Null every key of the loans' raw.loans rows (the check in migration 0011 holds them to it)."""
+    conn.execute(
+        "update raw.loans as loans set borrower_key = null, name_hash = null, phone_hash = null,"
+        " guarantor_key = null, dekeyed_at = now()"
+        " from unnest(%s::text[], %s::text[]) as due (lender_code, loan_id)"
+        " where loans.lender_code = due.lender_code and loans.loan_id = due.loan_id and loans.dekeyed_at is null",
+        ([lender for lender, _ in loans], [loan for _, loan in loans]))
+
+
+def _delete_archived(conn: psycopg.Connection, files: list[ArchivedFile], settings: Settings) -> None:
+    archive = settings.archive.resolve()
+    paths = [(settings.home / f.archive_path).resolve() for f in files]
+    for f, path in zip(files, paths, strict=True):
+        if not path.is_relative_to(archive):
+            raise ExchangeError("R_ARCHIVE_PATH", f"submission {f.submission_ids[0]}: archive_path {f.archive_path}"
+                                                  " is outside the archive; nothing deleted")
+    for f, path in zip(files, paths, strict=True):
+        path.unlink(missing_ok=True)
+        conn.execute("update control.submissions set archive_deleted_at = now()"
+                     " where submission_id = any(%s) and archive_deleted_at is null", (f.submission_ids,))

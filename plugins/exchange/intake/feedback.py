@@ -1,0 +1,79 @@
+"""Feedback to the lender (反馈): one CSV of problems and a readable summary per submission.
+
+Written from the database after the commit, so a resumed run writes the same files.
+Messages are bilingual (Chinese first) and never echo a submitted value: a value may be
+an identity, and the feedback directory is a place lenders download from.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from exchange.core.settings import Settings
+from exchange.core.spec import REASONS
+
+VERDICTS_ZH = {"accepted": "接受", "accepted_with_errors": "部分接受（错误行已剔除）", "rejected": "退回",
+               "duplicate": "重复文件，未加载"}
+FEEDBACK_COLUMNS = ["line", "loan_id", "field", "code", "severity", "message_zh", "message_en"]
+_LENDER_DIR = re.compile(r"^[A-Z0-9]{2,16}$")
+
+
+def feedback_dir(settings: Settings, lender_code: str) -> Path:
+    """feedback/<lender_code>/; files from a folder that is no lender code go to _unidentified/."""
+    return settings.feedback / (lender_code if _LENDER_DIR.match(lender_code) else "_unidentified")
+
+
+def write_feedback(conn: psycopg.Connection, submission_id: int, settings: Settings) -> Path:
+    sub = conn.execute(
+        "select lender_code, file_name, sha256, verdict, reason_code, rows_total, rows_accepted, rows_rejected,"
+        " rows_warned, duplicate_of, received_at from control.submissions where submission_id = %s",
+        (submission_id,)).fetchone()
+    lender, file_name, sha, verdict, reason, total, accepted, rejected, warned, dup_of, received = sub
+    problems = conn.execute(
+        "select line, loan_id, field, code, severity from control.row_problems where submission_id = %s"
+        " order by line, code, field", (submission_id,)).fetchall()
+    out = feedback_dir(settings, lender)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{submission_id:07d}_{file_name}"
+    csv_path = out / f"{stem}.feedback.csv"
+    # a unique temporary name: two runs resuming the same submission write its feedback at once
+    fd, tmp = tempfile.mkstemp(prefix=f".{csv_path.name}.", suffix=".tmp", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel then shows the Chinese correctly
+        writer = csv.writer(fh)
+        writer.writerow(FEEDBACK_COLUMNS)
+        for line, loan_id, field, code, severity in problems:
+            r = REASONS[code]
+            writer.writerow([line, loan_id or "", field or "", code, severity, r.zh, r.en])
+    os.chmod(tmp, 0o644)  # as a plain open() would have made it (mkstemp makes 0600)
+    os.replace(tmp, csv_path)
+
+    by_code: dict[str, int] = {}
+    for *_, code, _sev in problems:
+        by_code[code] = by_code.get(code, 0) + 1
+    lines = [
+        "报送反馈 Submission feedback",
+        f"文件 File: {file_name}",
+        f"提交编号 Submission: {submission_id}    接收时间 Received: {received:%Y-%m-%d %H:%M:%S %Z}",
+        f"SHA-256: {sha}",
+        f"结论 Verdict: {VERDICTS_ZH[verdict]} {verdict}" + (f"  ({reason})" if reason else ""),
+    ]
+    if dup_of:
+        lines.append(f"与提交编号 {dup_of} 的文件完全相同 Same bytes as submission {dup_of}")
+    lines += [
+        f"行数 Rows: 共 {total} total, 接受 {accepted} accepted, 拒绝 {rejected} rejected, 提示 {warned} with warnings",
+        "",
+        "问题汇总 Problems by reason:" if by_code else "未发现问题 No problems found.",
+    ]
+    for code, count in sorted(by_code.items()):
+        r = REASONS[code]
+        lines.append(f"  {code:<26} {count:>8}  {r.zh} / {r.en}")
+    lines += ["", f"逐行明细见 Row details: {csv_path.name}"]
+    summary = out / f"{stem}.summary.txt"
+    summary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return csv_path

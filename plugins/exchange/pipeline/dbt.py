@@ -1,0 +1,124 @@
+"""The transformation step: dbt builds staging, intermediate and marts from the raw zone.
+
+dbt runs in-process (dbtRunner) against the exchange's own database; its profile
+(dbt_project/profiles.yml) reads the EXCHANGE_PG_* variables that `dbt_env` builds from
+`exchange.core.db.connection_params`, so dbt, the CLI and the DAGs always talk to one database.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from exchange.core.db import connection_params
+from exchange.core.errors import ExchangeError
+from exchange.core.settings import PROJECT_ROOT
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+"""The dbt project; its profiles.yml sits next to dbt_project.yml."""
+
+
+class TransformFailed(ExchangeError):
+    """dbt could not run, or some model, seed or test failed.
+
+    Codes: T_DBT_ERROR (dbt itself failed: project, profile, connection) and T_DBT_FAILED
+    (dbt ran and nodes failed; `failures` names them).
+    """
+
+    def __init__(self, code: str, message: str, failures: list[str] | None = None):
+        super().__init__(code, message)
+        self.failures = failures or []
+
+
+def dbt_env() -> dict[str, str]:
+    """Environment for dbt: the connection as EXCHANGE_PG_* plus telemetry off."""
+    params = connection_params()
+    return {
+        "EXCHANGE_PG_HOST": params["host"],
+        "EXCHANGE_PG_PORT": params["port"],
+        "EXCHANGE_PG_USER": params["user"],
+        "EXCHANGE_PG_PASSWORD": params["password"],
+        "EXCHANGE_PG_DBNAME": params["dbname"],
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def run_dbt(args: list[str], project_dir: Path = DBT_PROJECT_DIR) -> None:
+    """Run one dbt command (e.g. ["build"], ["build", "--full-refresh"]) against the exchange database.
+
+    `project_dir` is the dbt project (default: the exchange's); a test points it at a scratch copy
+    whose rules differ (a new rules version), never at another schema.
+
+    Raises TransformFailed with T_DBT_ERROR when dbt could not run at all and T_DBT_FAILED when
+    any node failed (failures lists them as "name: status").
+    """
+    from dbt.cli.main import dbtRunner  # heavy import: only the commands that run dbt pay for it
+
+    os.environ.update(dbt_env())
+    command = [
+        *args,
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
+    ]
+    result = dbtRunner().invoke(command)
+    if result.exception is not None:
+        raise TransformFailed("T_DBT_ERROR", f"dbt {' '.join(args)} could not run: {result.exception}")
+    if not result.success:
+        failures = [
+            f"{r.node.name}: {r.status}"
+            for r in getattr(result.result, "results", None) or []
+            if str(r.status) in ("error", "fail", "runtime error")
+        ]
+        raise TransformFailed(
+            "T_DBT_FAILED",
+            f"dbt {' '.join(args)} failed: {', '.join(failures) or 'see the dbt log'}",
+            failures,
+        )
+
+
+_PORTFOLIO_SUMMARY_SQL = """
+with latest as (
+    select lender_code, max(report_month) as report_month
+    from marts.mart_portfolio_quality
+    group by lender_code
+)
+select
+    quality.lender_code,
+    quality.report_month,
+    sum(quality.active_loans)::integer as loans,
+    sum(quality.outstanding_principal) as outstanding,
+    round(sum(quality.m1_plus_balance) / nullif(sum(quality.outstanding_principal), 0), 6) as m1_plus_ratio,
+    round(sum(quality.npl_balance) / nullif(sum(quality.outstanding_principal), 0), 6) as npl_ratio
+from marts.mart_portfolio_quality as quality
+join latest
+    on latest.lender_code = quality.lender_code
+    and latest.report_month = quality.report_month
+group by quality.lender_code, quality.report_month
+order by quality.lender_code
+"""
+
+
+def portfolio_summary(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    """Per lender at its latest reporting month: active loans, outstanding principal, M1+ ratio
+    (balance at DPD >= 1 over outstanding) and NPL ratio (不良率, 次级+可疑+损失 over outstanding).
+
+    Ratios are Decimal (None for an empty book); `report_month` is the month's first day.
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(_PORTFOLIO_SUMMARY_SQL).fetchall()
+    return [
+        {
+            "lender_code": row["lender_code"],
+            "report_month": row["report_month"],
+            "loans": row["loans"],
+            "outstanding": row["outstanding"] or Decimal(0),
+            "m1_plus_ratio": row["m1_plus_ratio"],
+            "npl_ratio": row["npl_ratio"],
+        }
+        for row in rows
+    ]
