@@ -23,7 +23,8 @@ from exchange.core import spec
 from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import check_id, check_phone, normalise, normalise_name
 from exchange.core.regions import load_regions
-from exchange_tools.simulate import ROW_CODES, GenerateResult, generate
+from exchange_tools.synthetic.generate import GenerateResult, generate
+from exchange_tools.synthetic.inject import ROW_CODES
 
 END = dt.date(2025, 12, 31)
 ID_PAIRS = next(r.pairs for r in spec.LOANS.rules if r.code == "R_ID_TYPE")

@@ -18,7 +18,7 @@ from exchange.intake import lenders
 from exchange.intake.ingest import submit
 from exchange.intake.readers import detect_encoding, open_rows, parse_file_name
 from exchange.pipeline.run import run_pipeline
-from exchange_tools.simulate import generate
+from exchange_tools.synthetic.generate import generate
 
 SCALE = {"lenders": 5, "months": 4, "loans": 600, "seed": 11, "error_rate": 0.02, "end": dt.date(2025, 6, 30)}
 

@@ -171,7 +171,7 @@ def _last_month_end(today: dt.date | None = None) -> dt.date:
 def _generate(out: Path, n_lenders: int, months: int, loans: int, seed: int, error_rate: float, end: dt.date):
     from rich.progress import Progress
 
-    from exchange_tools.simulate import generate as run
+    from exchange_tools.synthetic.generate import generate as run
 
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("生成 generating", total=None)

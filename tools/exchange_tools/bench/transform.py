@@ -124,7 +124,7 @@ def _top(models: dict[str, float]) -> str:
 def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
     """Prints and returns the build times and the incremental ratio; scratch databases are dropped."""
     from exchange.cli.main import DEMO
-    from exchange_tools.simulate import generate
+    from exchange_tools.synthetic.generate import generate
 
     results: dict = {"loans": loans}
     started = time.perf_counter()

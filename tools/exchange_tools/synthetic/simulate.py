@@ -1,0 +1,147 @@
+"""The simulation: the lenders and the borrowers they share, then each lender month by month.
+
+Each month a lender issues loans and reports them (loans file), advances every loan to the month
+end and reports where it stands (loan_status file, once a `_2` correction of it), and reports the
+collection actions on its delinquent loans (collection_actions file); the deliberate problems go
+into each file before it is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from exchange.core import spec
+from exchange.core.regions import load_regions
+from exchange_tools.synthetic.collection import CONDUCTS, Collector
+from exchange_tools.synthetic.files import SubmissionFile
+from exchange_tools.synthetic.identities import Borrower, Identities
+from exchange_tools.synthetic.inject import ROW_CODES, Injector, silent_mistakes
+from exchange_tools.synthetic.lenders import make_lender
+from exchange_tools.synthetic.loans import ACTIVE, ENDED, Behaviour, Loan
+from exchange_tools.synthetic.portfolio import HISTORY_MONTHS, REPEAT, Portfolio
+from exchange_tools.synthetic.values import shift_month_end
+from exchange_tools.synthetic.write import LenderWriter, Truth
+
+_SHARED_TARGET = 0.15      # share of borrowers with loans at two or more lenders
+_SHARED_LENDERS = (2, 2, 2, 3, 3, 4)
+_RING_SHARED = 0.03        # fraud ring: ~1 % of borrowers, mostly multi-lender ones (see portfolio.RING_SINGLE)
+
+
+class Run:
+    """Everything shared across lenders: arguments, borrower pool, truth, injection balance, file order."""
+
+    def __init__(self, out: Path, lenders: int, months: int, loans: int, seed: int, error_rate: float,
+                 end: dt.date):
+        self.out, self.months, self.loans, self.seed, self.error_rate = out, months, loans, seed, error_rate
+        self.dates = [shift_month_end(end, k - months + 1) for k in range(months)]
+        self.history = [shift_month_end(self.dates[0], k - HISTORY_MONTHS) for k in range(HISTORY_MONTHS)]
+        self.regions = load_regions()
+        oldest = dt.date(end.year - 62, end.month, 1)
+        youngest_at = self.history[0]
+        self.ids = Identities(self.regions, oldest, dt.date(youngest_at.year - 20, youngest_at.month, 1))
+        rng = random.Random(f"{seed}:pool")
+        self.lenders = [make_lender(i, rng, self.ids) for i in range(lenders)]
+        self.guarantors = [self.ids.uscc(rng, "1", self.ids.county(rng, self.ids.province(rng, None)))
+                           for _ in range(20)]
+        self.ring_month = max(1, months // 2 - 1)  # the fraud ring stops paying about half way
+        self.shared = self._shared_pool(rng, lenders, loans)
+        self.code_use = dict.fromkeys(ROW_CODES, 0)
+        self.truth: Truth = {}
+        self.groups: dict[tuple[int, int], list[Path]] = {}  # (month, lender) -> files in order
+        self.correction_at = (2 % lenders, months // 2)
+        self.duplicate_at = (1 % lenders, min(1, months - 1))
+
+    def _shared_pool(self, rng: random.Random, lenders: int, loans: int) -> list[list[Borrower]]:
+        """Per lender, the borrowers it shares with others, sized so that _SHARED_TARGET of all are shared."""
+        shared: list[list[Borrower]] = [[] for _ in range(lenders)]
+        if lenders > 1:
+            mean_lenders = sum(min(k, lenders) for k in _SHARED_LENDERS) / len(_SHARED_LENDERS)
+            singles_per_shared = (1 - _SHARED_TARGET) / _SHARED_TARGET
+            count = round(loans * lenders / (singles_per_shared * (1 + REPEAT) + mean_lenders))
+            for _ in range(count):
+                borrower = self.ids.borrower(rng, rng.random() < 0.05, None)
+                if rng.random() < _RING_SHARED:
+                    borrower.bust = self.ring_month + rng.randint(0, 1)
+                for li in rng.sample(range(lenders), min(rng.choice(_SHARED_LENDERS), lenders)):
+                    shared[li].append(borrower)
+        return shared
+
+
+class LenderRun:
+    """Simulates one lender month by month and writes its files.
+
+    Three random streams of its own: simulation (book and behaviour), injection and collection.
+    """
+
+    def __init__(self, run: Run, index: int):
+        self.run, self.index = run, index
+        lender = run.lenders[index]
+        self.style = lender.style
+        rng = random.Random(f"{run.seed}:sim:{lender.code}")
+        self.behaviour = Behaviour(rng, lender)
+        self.book = Portfolio(lender, rng, self.behaviour, loans=run.loans, months=run.months, history=run.history,
+                              ids=run.ids, guarantors=run.guarantors, shared=run.shared[index],
+                              ring_month=run.ring_month)
+        self.injector = Injector(random.Random(f"{run.seed}:inject:{lender.code}"), lender.style, run.ids,
+                                 run.regions, self.book, run.error_rate, run.code_use)
+        self.collector = Collector(random.Random(f"{run.seed}:collect:{lender.code}"),
+                                   CONDUCTS[index % len(CONDUCTS)])
+        self.writer = LenderWriter(run.out, lender, run.truth)
+
+    def simulate(self, progress: Callable[[], None]) -> None:
+        """Each month: issue loans, write the loans file, advance every loan, write the status files."""
+        active: list[Loan] = []
+        for mi, t in enumerate(self.run.dates):
+            opening = self.book.existing_book() if mi == 0 else []
+            new = self.book.issue(mi, t)
+            loans_file = self._loans_file(mi, t, opening, new)
+            active = opening + new if mi == 0 else active + new
+            files = [loans_file, *self._status_files(mi, t, active, loans_file.rejected)]
+            group = self.run.groups.setdefault((mi, self.index), [])
+            for f in files:
+                group.append(self.writer.write(f))
+                progress()
+            self.book.close_month(loans_file.loans, loans_file.rejected)
+            active = [loan for loan in active if loan.state != ENDED]  # settled etc. are reported once
+
+    def _loans_file(self, mi: int, t: dt.date, opening: list[Loan], new: list[Loan]) -> SubmissionFile:
+        """The book held at the first report (month 0), the month's new loans, last month's rejected ones.
+
+        Only the new loans take injections; the last month and the corrected period load whole.
+        """
+        loans = [*opening, *new, *self.book.pending]
+        rows = [loan.row(self.style.rate_places) for loan in loans]
+        f = SubmissionFile(spec.LOANS, self.writer.name("loans", t), t, rows, loans, len(opening),
+                           len(opening) + len(new))
+        errors_ok = mi != self.run.months - 1 and (self.index, mi) != self.run.correction_at
+        self.injector.inject(f, mi, errors_ok)
+        return f
+
+    def _status_files(self, mi: int, t: dt.date, loans: list[Loan], rejected: list[Loan]) -> list[SubmissionFile]:
+        """loan_status at `t` (and its `_2` correction in the corrected period), then collection_actions."""
+        prev = shift_month_end(t, -1)
+        overdue_before = [loan.since is not None and loan.state == ACTIVE for loan in loans]
+        rows = [self.behaviour.advance(loan, t, prev, mi, True) for loan in loans]
+        status = SubmissionFile(spec.LOAN_STATUS, self.writer.name("loan_status", t), t, rows, loans, 0, len(rows))
+        refused = {id(loan) for loan in rejected}
+        for i, loan in enumerate(loans):
+            if id(loan) in refused:
+                status.note(i, "loan_id", "R_UNKNOWN_LOAN", "consequence")
+                status.errors += 1
+        files = [status]
+        if (self.index, mi) == self.run.correction_at:
+            files.append(SubmissionFile(spec.LOAN_STATUS, self.writer.name("loan_status", t, 2), t,
+                                        [row[:] for row in rows], loans, 0, 0))
+            silent_mistakes(status, prev)
+        self.injector.inject(status, mi, True)
+        # the actions follow the status rows as reported, injected problems included
+        action_rows, action_loans = self.collector.collect(loans, rows, overdue_before, refused, t, prev)
+        if action_rows:
+            actions = SubmissionFile(spec.COLLECTION_ACTIONS, self.writer.name("collection_actions", t), t,
+                                     action_rows, action_loans, 0, len(action_rows))
+            self.injector.inject(actions, mi, True)
+            files.append(actions)
+        return files
