@@ -16,13 +16,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console
 from rich.table import Table
 
 from exchange.core import db
+from exchange_tools.bench.scratch import create_scratch, drop_scratch
 
 LENDER = "BENCH01"
 AS_OF = dt.date(2025, 6, 30)
@@ -58,19 +60,12 @@ def write_status_file(path: Path, rows: int, seed: int = 7) -> None:
     pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
 
 
-def _scratch_url(name: str) -> str:
-    params = conninfo_to_dict(db.database_url())
-    return make_conninfo(**{**params, "dbname": name})
-
-
 def _setup(url: str, rows: int) -> None:
     """Schema plus `rows` known loans for the lender, inserted directly (setup, not the path measured).
 
     Vacuumed afterwards, as autovacuum would have done long before a real status file arrives:
     otherwise the first read of the fresh rows (the known-loan check) pays for setting their hint bits.
     """
-    import psycopg
-
     with psycopg.connect(url, autocommit=True) as conn:
         db.migrate(conn)
         conn.execute("insert into control.lenders values (%s, 'Benchmark lender', 'microloan_company')"
@@ -103,8 +98,6 @@ def _child(url: str, home: Path, path: Path) -> dict:
 
 
 def _plain_copy(url: str, path: Path) -> float:
-    import psycopg
-
     types = {"as_of_date": "date", "outstanding_principal": "numeric(18,2)", "overdue_principal": "numeric(18,2)",
              "overdue_interest": "numeric(18,2)", "overdue_since": "date", "dpd_reported": "int",
              "last_payment_date": "date", "last_payment_amount": "numeric(18,2)", "lender_risk_class": "smallint",
@@ -122,7 +115,7 @@ def _plain_copy(url: str, path: Path) -> float:
 
 def _to_sql(url: str, path: Path, rows: int) -> tuple[float, int]:
     """pandas read_csv + to_sql, the usual tutorial way (on at most 200k rows: it is slow)."""
-    import pandas as pd
+    import pandas as pd  # heavy, and only this comparison needs pandas and SQLAlchemy
     import sqlalchemy
 
     p = conninfo_to_dict(url)
@@ -141,19 +134,13 @@ def _to_sql(url: str, path: Path, rows: int) -> tuple[float, int]:
 
 def ingest_benchmark(rows: int, console: Console) -> dict:
     """Prints and returns throughputs and ratios; scratch databases are dropped afterwards."""
-    import psycopg
-
-    admin = _scratch_url("postgres")
     results: dict = {"rows": rows}
     with tempfile.TemporaryDirectory(prefix="exchange-bench-") as tmp:
         tmp_path = Path(tmp)
         names = {"big": rows, "small": max(rows // 4, 1000)}
         for label, n in names.items():
             dbname = f"exchange_bench_{label}_{os.getpid()}"
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"drop database if exists {dbname}")
-                conn.execute(f"create database {dbname}")
-            url = _scratch_url(dbname)
+            url = create_scratch(dbname)
             try:
                 console.print(f"准备 preparing {n:,} loans and a {n:,}-row loan_status file ...")
                 _setup(url, n)
@@ -175,8 +162,7 @@ def ingest_benchmark(rows: int, console: Console) -> dict:
                 results[f"{label}_rows"] = n
                 results[f"{label}_file_mb"] = size_mb
             finally:
-                with psycopg.connect(admin, autocommit=True) as conn:
-                    conn.execute(f"drop database if exists {dbname} with (force)")
+                drop_scratch(dbname)
     copy_rate = rows / results["plain_copy_s"]
     ingest_rate = rows / results["big_ingest_s"]
     to_sql_rate = results["to_sql_rows"] / results["to_sql_s"]

@@ -12,10 +12,12 @@ least 800 look-ups per second on a 2-core machine with the load generator on it.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -24,13 +26,13 @@ import time
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 
 from exchange.access import tokens as access
 from exchange.core import db
 from exchange.core.identifiers import Pseudonymizer, resident_id_check_char
+from exchange_tools.bench.scratch import create_scratch, drop_scratch
 
 LENDER = "BENCH01"
 SECRET = "bench-secret-0123456789abcdef-lookup"
@@ -38,8 +40,6 @@ SECRET = "bench-secret-0123456789abcdef-lookup"
 
 def _ids(count: int) -> list[str]:
     """Distinct valid resident IDs: region x birth date x sequence."""
-    import datetime as dt
-
     out = []
     day = 0
     start = dt.date(1950, 1, 1)
@@ -178,8 +178,6 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _wait_for(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    import socket
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -192,20 +190,13 @@ def _wait_for(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def run(keys: int, n_requests: int, concurrency: int, console: Console) -> dict:
-    base = conninfo_to_dict(db.database_url())
     dbname = f"exchange_bench_lookup_{os.getpid()}"
-    admin = make_conninfo(**{**base, "dbname": "postgres"})
-    url = make_conninfo(**{**base, "dbname": dbname})
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {dbname}")
-        conn.execute(f"create database {dbname}")
+    url = create_scratch(dbname)
     proc = None
     try:
         ids, token = _setup(url, keys, console)
         bodies = _requests(ids, n_requests)
         with tempfile.TemporaryDirectory(prefix="exchange-bench-lookup-") as home:
-            import socket
-
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
@@ -237,8 +228,7 @@ def run(keys: int, n_requests: int, concurrency: int, console: Console) -> dict:
         if proc is not None:
             proc.terminate()
             proc.wait(10)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {dbname} with (force)")
+        drop_scratch(dbname)
     result = {"keys": keys, "requests": n_requests, "concurrency": concurrency, "cores": os.cpu_count(),
               "load_average": os.getloadavg(), "audited": audited[0], "audited_hits": audited[1],
               "select_p50_ms": _pct(floor, 0.5), "select_p99_ms": _pct(floor, 0.99),

@@ -31,10 +31,15 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from exchange.cli.main import DEMO
 from exchange.core import db
 from exchange.core.settings import environment
+from exchange.intake import lenders as registry
+from exchange.intake.ingest import ingest_order, ingest_path
 from exchange.intake.readers import parse_file_name
-from exchange_tools.bench.ingest import _scratch_url
+from exchange.pipeline.dbt import run_dbt
+from exchange_tools.bench.scratch import create_scratch, drop_scratch, scratch_url
+from exchange_tools.synthetic.generate import generate
 
 BIG_MONTHS = 24
 SHORT_HISTORY = 6
@@ -48,36 +53,29 @@ class _Scenario:
 
     def __init__(self, label: str, tmp: Path):
         self.name = f"exchange_bench_tx_{label}_{os.getpid()}"
-        self.url = _scratch_url(self.name)
+        self.url = scratch_url(self.name)
         self.home = tmp / label
         self.home.mkdir(parents=True)
         self.work = tmp / f"{label}-dbt"
 
     def create(self) -> None:
-        with psycopg.connect(_scratch_url("postgres"), autocommit=True) as conn:
-            conn.execute(f"drop database if exists {self.name} with (force)")
-            conn.execute(f"create database {self.name}")
+        create_scratch(self.name)
         with psycopg.connect(self.url, autocommit=True) as conn:
             db.migrate(conn)
 
     def drop(self) -> None:
-        with psycopg.connect(_scratch_url("postgres"), autocommit=True) as conn:
-            conn.execute(f"drop database if exists {self.name} with (force)")
+        drop_scratch(self.name)
 
     def env(self):
         return environment(EXCHANGE_DB_URL=self.url, EXCHANGE_HOME=str(self.home))
 
     def register(self, lenders) -> None:
-        from exchange.intake import lenders as registry
-
         with self.env(), db.connect(autocommit=True) as conn:
             for lender in lenders:
                 registry.add(conn, lender.code, lender.name_zh, lender.category)
 
     def ingest(self, files: list[Path]) -> tuple[float, int]:
         """Land `files` under landing/<lender>/ and ingest them in the exchange's order; (seconds, rows)."""
-        from exchange.intake.ingest import ingest_order, ingest_path
-
         landed = []
         for path in files:
             target = self.home / "landing" / path.parent.name / path.name
@@ -96,8 +94,6 @@ class _Scenario:
 
     def dbt(self, *args: str) -> tuple[float, dict[str, float]]:
         """One dbt command; (seconds, seconds per model/seed from run_results.json)."""
-        from exchange.pipeline.dbt import run_dbt
-
         target = self.work / "target"  # one per scenario: later commands parse partially, as in production
         start = time.perf_counter()
         with self.env():
@@ -123,9 +119,6 @@ def _top(models: dict[str, float]) -> str:
 
 def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
     """Prints and returns the build times and the incremental ratio; scratch databases are dropped."""
-    from exchange.cli.main import DEMO
-    from exchange_tools.synthetic.generate import generate
-
     results: dict = {"loans": loans}
     started = time.perf_counter()
 
