@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 
 from builders import csv_text, loan_row
 from click.testing import CliRunner
@@ -49,3 +52,24 @@ def test_status_json_reports_each_lender(exchange_home):
     run("lenders", "add", "XD01", "--name", "甲小贷", "--category", "microloan_company")
     (row,) = json.loads(run("status", "--json")[1])
     assert row["lender"] == "XD01" and row["files"] == 0
+
+
+def test_tools_attach_by_entry_point_and_the_product_runs_without_them():
+    """demo, generate and bench come from exchange_tools; an install without it (the image) has the rest."""
+    from exchange.cli.main import main as full
+
+    assert {"demo", "generate", "bench"} <= set(full.commands)
+    blocked = textwrap.dedent("""
+        import sys
+
+        class NoTools:
+            def find_spec(self, name, path=None, target=None):
+                if name.partition(".")[0] == "exchange_tools":
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+        sys.meta_path.insert(0, NoTools())
+        from exchange.cli.main import main
+        print(" ".join(sorted(main.commands)))
+    """)
+    out = subprocess.run([sys.executable, "-c", blocked], check=True, capture_output=True, text=True).stdout.split()
+    assert out == sorted(set(full.commands) - {"demo", "generate", "bench"})

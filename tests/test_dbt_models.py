@@ -24,7 +24,8 @@ from databases import fresh_database
 from dateutil.relativedelta import relativedelta
 from dbt_support import dbt, environment
 
-from exchange.pipeline.dbt import TransformFailed, portfolio_summary, run_dbt
+from exchange.pipeline.dbt import TransformFailed, run_dbt
+from exchange_tools.demo import portfolio_summary
 
 SNAPSHOT_SCHEMA = "incremental_snapshot"
 COLLECTION_ONLY = ("int_collection_", "mart_collection_", "mart_conduct_")

@@ -1,6 +1,7 @@
 """Commands for access: tokens, look-ups, disputes, data-subject reports, the web server.
 
-Registered on `exchange` by cli.py; heavy imports (FastAPI, uvicorn) happen inside commands.
+The exchange.access modules load psycopg, which alone costs more start-up than the rest of
+`exchange --help`, so the commands import them when they run.
 """
 
 from __future__ import annotations
@@ -8,30 +9,36 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
+from exchange.cli.output import console, print_rows
+from exchange.core.errors import ExchangeError
+from exchange.core.identifiers import Pseudonymizer, check_id, load_pseudonymizer, normalise
+from exchange.core.settings import get_settings
+
+if TYPE_CHECKING:
+    import psycopg
+
 ID_TYPES = click.Choice(["RESIDENT_ID", "USCC", "PASSPORT"])
 
 
-def _console():
-    from exchange.cli.main import console
-
-    return console
-
-
-def _conn():
-    from exchange.core import db
+def _conn() -> psycopg.Connection:
+    from exchange.core import db  # heavy: psycopg
 
     db.up()
     return db.connect(autocommit=True)
 
 
-def _print(rows: list[dict]) -> None:
-    from exchange.cli.main import _print_rows
-
-    _print_rows(rows)
+def _borrower_key(id_type: str, id_number: str) -> tuple[Pseudonymizer, str]:
+    """The pseudonymizer and the borrower key of a checked ID number (the number itself is not kept)."""
+    value = normalise(id_type, id_number)
+    if check_id(id_type, value) is not None:
+        raise ExchangeError("Q_ID", "证件号码无效 / the ID number is not valid")
+    pseudonymizer = load_pseudonymizer(get_settings().state_dir)
+    return pseudonymizer, pseudonymizer.borrower_key(id_type, value)
 
 
 # ---- tokens -------------------------------------------------------------------------------------
@@ -54,7 +61,7 @@ def tokens_issue(lender_code: str | None, association: bool, label: str) -> None
         raise click.UsageError("give exactly one of --lender CODE or --association")
     with _conn() as conn:
         token_id, token = access.issue_token(conn, lender_code=lender_code, label=label)
-    _console().print(f"令牌 token {token_id} ({lender_code or 'association'}); 仅显示一次 shown once:", highlight=False)
+    console.print(f"令牌 token {token_id} ({lender_code or 'association'}); 仅显示一次 shown once:", highlight=False)
     click.echo(token)
 
 
@@ -66,7 +73,7 @@ def tokens_revoke(token_id: int, reason: str) -> None:
 
     with _conn() as conn:
         access.revoke_token(conn, token_id, reason)
-    _console().print(f"已吊销 revoked: {token_id}")
+    console.print(f"已吊销 revoked: {token_id}")
 
 
 @tokens_group.command("list")
@@ -80,7 +87,7 @@ def tokens_list(lender_code: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, default=str, indent=2))
     else:
-        _print(rows)
+        print_rows(rows)
 
 
 # ---- look-up --------------------------------------------------------------------------------------
@@ -98,9 +105,6 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
     """Look up an applicant as a lender would (audited like an API look-up)."""
     from exchange.access import lookup as lk
     from exchange.access.tokens import Caller
-    from exchange.core.errors import ExchangeError
-    from exchange.core.identifiers import load_pseudonymizer
-    from exchange.core.settings import get_settings
 
     gate = lk.Gatekeeper()
     req = lk.LookupRequest(id_type, id_number, purpose, consent_ref)
@@ -116,19 +120,19 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
             answer = lk.lookup(conn, who, checked, "cli")
         except lk.LookupRefused as refusal:
             lk.audit_refusal(conn, who, "cli", refusal, checked, req)
-            _console().print(f"[red]拒绝 Refused[/red] [{refusal.code}] {refusal.zh} / {refusal.en}")
+            console.print(f"[red]拒绝 Refused[/red] [{refusal.code}] {refusal.zh} / {refusal.en}")
             sys.exit(3)
     if as_json:
         click.echo(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
         return
-    console = _console()
     console.print(f"{answer['summary']['message_zh']} {answer['summary']['message_en']}")
     console.print(f"查询编号 look-up {answer['lookup_id']}, 版本 version {answer['feed_version']}")
     for r in answer["blacklist"].get("reasons", []):
         console.print(f"  {r['code']} {r['message_zh']} / {r['message_en']}")
     if answer["default_episodes"]:
-        _print([{k: e[k] for k in ("reporting_lender", "product_type", "default_date", "max_dpd", "amount_at_default",
-                                   "status", "end_date", "disputed")} for e in answer["default_episodes"]])
+        print_rows([{k: e[k] for k in ("reporting_lender", "product_type", "default_date", "max_dpd",
+                                       "amount_at_default", "status", "end_date", "disputed")}
+                    for e in answer["default_episodes"]])
 
 
 # ---- disputes -------------------------------------------------------------------------------------
@@ -153,21 +157,15 @@ def disputes_open(id_type: str, id_number: str, record: str, lender_code: str | 
                   as_lender: str | None, reason_code: str | None, reason: str) -> None:
     from exchange.access import disputes
     from exchange.access.tokens import Caller
-    from exchange.core.errors import ExchangeError
-    from exchange.core.identifiers import check_id, load_pseudonymizer, normalise
-    from exchange.core.settings import get_settings
 
-    value = normalise(id_type, id_number)
-    if check_id(id_type, value) is not None:
-        raise ExchangeError("Q_ID", "证件号码无效 / the ID number is not valid")
-    pseudonymizer = load_pseudonymizer(get_settings().state_dir)
+    pseudonymizer, key = _borrower_key(id_type, id_number)
     who = Caller("lender", as_lender, 0) if as_lender else Caller("association", None, 0)
     if lender_code and loan_id:
         record = "default_episode"
     with _conn() as conn:
-        d = disputes.open_dispute(conn, who, pseudonymizer.borrower_key(id_type, value), record, reason, pseudonymizer,
-                                  lender_code=lender_code, loan_id=loan_id, reason_code=reason_code)
-    _console().print(f"异议已登记 dispute {d['dispute_id']} opened ({d['record_kind']}); 处理期限 deadline {d['deadline']}")
+        d = disputes.open_dispute(conn, who, key, record, reason, pseudonymizer, lender_code=lender_code,
+                                  loan_id=loan_id, reason_code=reason_code)
+    console.print(f"异议已登记 dispute {d['dispute_id']} opened ({d['record_kind']}); 处理期限 deadline {d['deadline']}")
 
 
 @disputes_group.command("list")
@@ -191,7 +189,7 @@ def disputes_list(status: str | None, lender_code: str | None, as_json: bool) ->
         table.add_row(str(d["dispute_id"]), d["record_kind"], d["lender_code"] or "", f"{d['opened_at']:%Y-%m-%d}",
                       str(d["deadline"]), left, f"{d['status_zh']} {d['status']}",
                       d["resolution_reason"] or d["opened_reason"] or "")
-    _console().print(table)
+    console.print(table)
 
 
 @disputes_group.command("resolve")
@@ -204,8 +202,8 @@ def disputes_resolve(dispute_id: int, outcome: str, reason: str) -> None:
 
     with _conn() as conn:
         d = disputes.resolve(conn, None, dispute_id, outcome, reason)
-    _console().print(f"异议 {d['dispute_id']}: {d['status_zh']} {d['status']}; 下次转换并发布后生效 takes effect in the"
-                     " next version, after the transform runs (exchange pipeline)")
+    console.print(f"异议 {d['dispute_id']}: {d['status_zh']} {d['status']}; 下次转换并发布后生效 takes effect in the"
+                  " next version, after the transform runs (exchange pipeline)")
 
 
 # ---- data-subject report ----------------------------------------------------------------------------
@@ -218,14 +216,8 @@ def disputes_resolve(dispute_id: int, outcome: str, reason: str) -> None:
 def report_cmd(id_type: str, id_number: str, html_out: Path | None) -> None:
     """本人信用报告: everything the exchange holds about one person, as JSON (and HTML)."""
     from exchange.access import report
-    from exchange.core.errors import ExchangeError
-    from exchange.core.identifiers import check_id, load_pseudonymizer, normalise
-    from exchange.core.settings import get_settings
 
-    value = normalise(id_type, id_number)
-    if check_id(id_type, value) is not None:
-        raise ExchangeError("Q_ID", "证件号码无效 / the ID number is not valid")
-    key = load_pseudonymizer(get_settings().state_dir).borrower_key(id_type, value)
+    _, key = _borrower_key(id_type, id_number)
     with _conn() as conn:
         data = report.build(conn, key, id_type)
     if html_out:
@@ -233,7 +225,7 @@ def report_cmd(id_type: str, id_number: str, html_out: Path | None) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-# ---- serve and bench -------------------------------------------------------------------------------
+# ---- serve -----------------------------------------------------------------------------------------
 
 
 @click.command("serve")
@@ -241,27 +233,10 @@ def report_cmd(id_type: str, id_number: str, html_out: Path | None) -> None:
 @click.option("--port", default=8000, show_default=True)
 def serve_cmd(host: str, port: int) -> None:
     """The API (/v1, OpenAPI at /openapi.json) and the portal (/portal)."""
-    from exchange.core import db
-    from exchange.web.app import serve
+    from exchange.core import db  # heavy: psycopg
+    from exchange.web.app import serve  # heavy: FastAPI and uvicorn
 
     db.up()
-    _console().print(f"门户 Portal: http://{host}:{port}/portal   API: http://{host}:{port}/v1   "
-                     f"OpenAPI: http://{host}:{port}/openapi.json")
+    console.print(f"门户 Portal: http://{host}:{port}/portal   API: http://{host}:{port}/v1   "
+                  f"OpenAPI: http://{host}:{port}/openapi.json")
     serve(host, port)
-
-
-@click.command("lookup")
-@click.option("--keys", default=1_000_000, show_default=True, help="borrower keys in the published feed")
-@click.option("--requests", "n_requests", default=20_000, show_default=True)
-@click.option("--concurrency", default=4, show_default=True, help="keep-alive connections of the load generator")
-def bench_lookup(keys: int, n_requests: int, concurrency: int) -> None:
-    """HTTP look-up latency and throughput with auditing on, against a bare indexed SELECT."""
-    from exchange_tools.bench.lookup import run
-
-    run(keys, n_requests, concurrency, _console())
-
-
-def register(main: click.Group, bench: click.Group) -> None:
-    for command in (tokens_group, lookup_cmd, disputes_group, report_cmd, serve_cmd):
-        main.add_command(command)
-    bench.add_command(bench_lookup)

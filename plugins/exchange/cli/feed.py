@@ -7,12 +7,10 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-if not console.is_terminal:
-    console = Console(width=160)
+from exchange.cli.output import console
+from exchange.core.errors import ExchangeError
 
 
 @click.group("feed")
@@ -24,7 +22,7 @@ def feed() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def feed_status_cmd(as_json: bool) -> None:
     """The live version and the latest versions with their gate results."""
-    from exchange.core import db
+    from exchange.core import db  # heavy: psycopg
     from exchange.feed.publish import feed_status
 
     db.up()
@@ -74,8 +72,7 @@ def print_live(live: dict | None) -> None:
 @click.option("--limit", default=20, show_default=True)
 def feed_show(what: str, version: int | None, lender: str | None, limit: int) -> None:
     """Rows of a version (the association's view, or a member's with --lender)."""
-    from exchange.core import db
-    from exchange.core.errors import ExchangeError
+    from exchange.core import db  # heavy: psycopg
     from exchange.feed.publish import HELD_COLUMNS, TABLES
 
     db.up()
@@ -114,7 +111,7 @@ def feed_show(what: str, version: int | None, lender: str | None, limit: int) ->
 @click.option("--lender", default=None, help="a member's copy: its own code, other lenders as their category")
 def feed_export(version: int, out: Path, lender: str | None) -> None:
     """Write a version's CSV, Parquet and manifest.json (SHA-256 of each file) to OUT."""
-    from exchange.core import db
+    from exchange.core import db  # heavy: psycopg
     from exchange.feed.publish import write_exports
 
     db.up()
@@ -131,7 +128,7 @@ def feed_export(version: int, out: Path, lender: str | None) -> None:
 @click.option("--by", default=None, help="who approves (default: the OS user)")
 def feed_approve(version: int, reason: str, by: str | None) -> None:
     """Publish a version that failed the quality gate: an explicit, recorded override."""
-    from exchange.core import db
+    from exchange.core import db  # heavy: psycopg
     from exchange.feed.publish import approve
 
     db.up()
@@ -142,7 +139,7 @@ def feed_approve(version: int, reason: str, by: str | None) -> None:
 @feed.command("publish")
 def feed_publish() -> None:
     """Run the gate and publish now, outside Airflow (the pipeline's exchange_publish does the same)."""
-    from exchange.core import db
+    from exchange.core import db  # heavy: psycopg
     from exchange.feed.publish import run_publication
 
     db.up()
@@ -159,7 +156,7 @@ def feed_publish() -> None:
 def feed_purge(dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
     """Retention (保存期限): delete what has passed its purge date from shared, de-key it in raw, and
     delete archived files five years after their reporting date. Run it daily after the publish."""
-    from exchange.core import db
+    from exchange.core import db  # heavy: psycopg
     from exchange.feed.retention import purge
 
     db.up()
@@ -180,7 +177,3 @@ def feed_purge(dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
         table.add_row(f.lenders, str(f.reporting_date), ", ".join(map(str, f.submission_ids)),
                       ", ".join(sorted(set(f.file_names))), f.archive_path)
     console.print(table)
-
-
-def register(main: click.Group) -> None:
-    main.add_command(feed)

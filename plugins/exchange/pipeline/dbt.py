@@ -8,12 +8,7 @@ dbt runs in-process (dbtRunner) against the exchange's own database; its profile
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-import psycopg
-from psycopg.rows import dict_row
 
 from exchange.core.db import connection_params
 from exchange.core.errors import ExchangeError
@@ -80,45 +75,3 @@ def run_dbt(args: list[str], project_dir: Path = DBT_PROJECT_DIR) -> None:
             failures,
         )
 
-
-_PORTFOLIO_SUMMARY_SQL = """
-with latest as (
-    select lender_code, max(report_month) as report_month
-    from marts.mart_portfolio_quality
-    group by lender_code
-)
-select
-    quality.lender_code,
-    quality.report_month,
-    sum(quality.active_loans)::integer as loans,
-    sum(quality.outstanding_principal) as outstanding,
-    round(sum(quality.m1_plus_balance) / nullif(sum(quality.outstanding_principal), 0), 6) as m1_plus_ratio,
-    round(sum(quality.npl_balance) / nullif(sum(quality.outstanding_principal), 0), 6) as npl_ratio
-from marts.mart_portfolio_quality as quality
-join latest
-    on latest.lender_code = quality.lender_code
-    and latest.report_month = quality.report_month
-group by quality.lender_code, quality.report_month
-order by quality.lender_code
-"""
-
-
-def portfolio_summary(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
-    """Per lender at its latest reporting month: active loans, outstanding principal, M1+ ratio
-    (balance at DPD >= 1 over outstanding) and NPL ratio (不良率, 次级+可疑+损失 over outstanding).
-
-    Ratios are Decimal (None for an empty book); `report_month` is the month's first day.
-    """
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_PORTFOLIO_SUMMARY_SQL).fetchall()
-    return [
-        {
-            "lender_code": row["lender_code"],
-            "report_month": row["report_month"],
-            "loans": row["loans"],
-            "outstanding": row["outstanding"] or Decimal(0),
-            "m1_plus_ratio": row["m1_plus_ratio"],
-            "npl_ratio": row["npl_ratio"],
-        }
-        for row in rows
-    ]

@@ -31,7 +31,6 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from exchange.cli.main import DEMO
 from exchange.core import db
 from exchange.core.settings import environment
 from exchange.intake import lenders as registry
@@ -39,6 +38,7 @@ from exchange.intake.ingest import ingest_order, ingest_path
 from exchange.intake.readers import parse_file_name
 from exchange.pipeline.dbt import run_dbt
 from exchange_tools.bench.scratch import create_scratch, drop_scratch, scratch_url
+from exchange_tools.demo import DEMO
 from exchange_tools.synthetic.generate import generate
 
 BIG_MONTHS = 24
