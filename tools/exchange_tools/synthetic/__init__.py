@@ -26,5 +26,5 @@ Modules, in the order they build on each other: values (how dates, money and rat
 identities (people and companies), lenders (who reports and how its files look), loans (terms and
 the monthly life of a loan), portfolio (one lender's book), files (a file being assembled),
 collection (collection actions), inject (the deliberate problems), write (CSV, xlsx, truth file),
-simulate (the month loop) and generate (the entry point).
+simulate (the month loop), generate (the entry point) and progress (the generator on the console).
 """
