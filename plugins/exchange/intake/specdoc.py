@@ -59,7 +59,7 @@ def render_markdown() -> str:
     lines = [
         f"# 报送规范 Submission spec {SPEC_VERSION}",
         "",
-        "<!-- Generated from plugins/exchange/spec.py by `exchange spec doc`; do not edit by hand. -->",
+        "<!-- Generated from plugins/exchange/core/spec.py by `exchange spec doc`; do not edit by hand. -->",
         "",
         "本文件说明会员机构向平台报送数据的格式。This document tells participating lenders what to send.",
         "",
