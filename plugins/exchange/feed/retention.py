@@ -45,7 +45,7 @@ import psycopg
 import yaml
 
 from exchange.core.errors import ExchangeError
-from exchange.core.settings import Settings, get_settings
+from exchange.core.settings import DBT_PROJECT_DIR, Settings, get_settings
 
 EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
 _LOCK = 7_340_011
@@ -67,8 +67,6 @@ _EXPIRED_LOANS = """
 @cache
 def retention_years() -> int:
     """The retention period, read from the dbt var that dates every purge_date (one source)."""
-    from exchange.pipeline.dbt import DBT_PROJECT_DIR
-
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return int(project["vars"]["retention_years"])
 

@@ -17,9 +17,8 @@ from psycopg.rows import dict_row
 
 from exchange.core.db import connection_params
 from exchange.core.errors import ExchangeError
-from exchange.core.settings import PROJECT_ROOT
+from exchange.core.settings import DBT_PROJECT_DIR
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 """The dbt project; its profiles.yml sits next to dbt_project.yml."""
 
 
