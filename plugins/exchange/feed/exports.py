@@ -25,7 +25,7 @@ from filelock import FileLock
 from psycopg.rows import dict_row
 
 from exchange.core.errors import ExchangeError
-from exchange.core.settings import Settings
+from exchange.core.settings import Settings, get_settings
 from exchange.feed.tables import COLUMN_TYPES, MEMBER_VIEWS, TABLES, VERSION_TABLES
 
 _NOT_SHOWN = ("version", "viewing_lender")
@@ -136,16 +136,18 @@ def write_exports(conn: psycopg.Connection, version: int, out_dir: Path, *, lend
     return manifest
 
 
-def build_exports(conn: psycopg.Connection, version: int, target: Path, *, lender: str | None = None) -> Path:
+def build_exports(conn: psycopg.Connection, version: int, target: Path, *, lender: str | None = None,
+                  settings: Settings | None = None) -> Path:
     """`target` holding the version's export files (write_exports), built once.
 
     The files are written into a new folder beside `target` and renamed into place: a reader sees
     no folder or a complete one, never a folder being written, and a complete one is never
     deleted or rewritten under it. A file lock makes concurrent builders (threads, portal workers,
-    a publish rerun) wait for the first, which finds the folder already there afterwards.
+    a publish rerun) wait for the first, which finds the folder already there afterwards. The
+    lock files live in the state directory, so that the export folders hold exports only.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(target.parent / f".{target.name}.lock"):
+    with FileLock(_lock_path(settings or get_settings(), target)):
         row = conn.execute("select content_sha256 from shared.feed_versions where version = %s", (version,)).fetchone()
         if row is None:
             raise ExchangeError("P_NO_VERSION", f"no feed version {version}")
@@ -163,6 +165,13 @@ def build_exports(conn: psycopg.Connection, version: int, target: Path, *, lende
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return target
+
+
+def _lock_path(settings: Settings, target: Path) -> Path:
+    """One lock file per export folder, named by a digest of its path, under .exchange/locks/."""
+    locks = settings.state_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return locks / f"export-{hashlib.sha256(str(target.resolve()).encode()).hexdigest()[:16]}.lock"
 
 
 def _manifest_content(folder: Path) -> str | None:

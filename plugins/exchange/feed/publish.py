@@ -96,7 +96,7 @@ def publish_version(version: int, *, settings: Settings | None = None, today: da
     with db.connect(autocommit=True) as conn:
         if versions.check_publishable(conn, version, approved=approval is not None)["status"] == "live":
             return {"version": version, "status": "live", "unchanged": True}
-        export_dir = build_exports(conn, version, settings.exports / str(version))
+        export_dir = build_exports(conn, version, settings.exports / str(version), settings=settings)
         manifest = json.loads((export_dir / "manifest.json").read_text(encoding="utf-8"))
         checksums = {name: f["sha256"] for name, f in manifest["files"].items()}
         checksums["manifest.json"] = hashlib.sha256((export_dir / "manifest.json").read_bytes()).hexdigest()
