@@ -136,7 +136,7 @@ _LI = {f.name: i for i, f in enumerate(spec.LOANS.fields)}
 _SI = {f.name: i for i, f in enumerate(spec.LOAN_STATUS.fields)}
 _NEG_STATUSES = next(c.values for c in spec.NEGATIVE.conditions
                      if isinstance(c, spec.When) and c.field == "account_status")
-ROW_CODES = tuple(r.code for r in spec.REASONS.values()
+ROW_CODES = tuple(r.code for r in spec.VALIDATION_CODES.values()
                   if r.severity in ("error", "warning") and r.code != "W_COLUMN_IGNORED")
 """Row-level reason codes the generator covers (W_COLUMN_IGNORED is about a column, not a row)."""
 
@@ -983,14 +983,14 @@ class _LenderRun:
         for _ in range(wanted):
             choices = [(self.run.code_use[code], self.irng.random(), code) for code in table
                        if code not in exhausted
-                       and (spec.REASONS[code].severity == "warning" or f.errors < budget)
+                       and (spec.VALIDATION_CODES[code].severity == "warning" or f.errors < budget)
                        and (code != "R_COLUMNS" or self.style.ext == "csv")]
             for _use, _tie, code in sorted(choices):
                 pred, apply = table[code]
                 i = self._pick(f, code, lambda i, pred=pred: pred(self, f, i, mi))
                 if i is not None and apply(self, f, i):
                     self.run.code_use[code] += 1
-                    if spec.REASONS[code].severity == "error":
+                    if spec.VALIDATION_CODES[code].severity == "error":
                         f.errors += 1
                     break
                 exhausted.add(code)

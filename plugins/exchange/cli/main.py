@@ -330,7 +330,7 @@ def _print_feed() -> None:
     """The live feed version: blacklist size by reason and default-feed size (exchange.cli.feed)."""
     from exchange.cli.feed import print_live
     from exchange.core import db as database
-    from exchange.feed.publish import live_version
+    from exchange.feed.versions import live_version
 
     console.print("\n共享信息发布 Published feed")
     with database.connect() as conn:

@@ -23,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from exchange.core.errors import ConfigError
 from exchange.core.settings import get_settings
-from exchange.core.spec import REASONS
+from exchange.core.spec import VALIDATION_CODES
 
 EMBEDDED_DB = "exchange"
 logging.getLogger("pgserver").setLevel(logging.WARNING)  # its info lines at exit outlive the log streams
@@ -144,20 +144,20 @@ def migrate(conn: psycopg.Connection) -> list[int]:
                     (version, name, checksum),
                 )
             applied_now.append(version)
-        sync_reason_codes(conn)
+        sync_validation_codes(conn)
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
     return applied_now
 
 
-def sync_reason_codes(conn: psycopg.Connection) -> None:
-    """Mirror the spec's reason-code catalogue into control.reason_codes for SQL readers."""
+def sync_validation_codes(conn: psycopg.Connection) -> None:
+    """Mirror the spec's validation codes into control.reason_codes for SQL readers."""
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             "insert into control.reason_codes (code, severity, message_zh, message_en) values (%s, %s, %s, %s)"
             " on conflict (code) do update set severity = excluded.severity,"
             " message_zh = excluded.message_zh, message_en = excluded.message_en",
-            [(r.code, r.severity, r.zh, r.en) for r in REASONS.values()],
+            [(r.code, r.severity, r.zh, r.en) for r in VALIDATION_CODES.values()],
         )
 
 
