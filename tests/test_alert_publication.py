@@ -27,7 +27,8 @@ from psycopg.rows import dict_row
 from exchange.access.tokens import ensure_lender_role
 from exchange.core.identifiers import Pseudonymizer
 from exchange.feed.alerts import ALERT_COLUMNS
-from exchange.feed.publish import publish_version, run_publication, stage_and_gate, write_exports
+from exchange.feed.exports import write_exports
+from exchange.feed.publish import publish_version, run_publication, stage_and_gate
 from exchange.feed.quality_gate import GateFailed
 
 

@@ -30,7 +30,8 @@ from exchange.access.lookup import Checked, lookup
 from exchange.access.report import build as build_report
 from exchange.access.tokens import Caller
 from exchange.core.identifiers import Pseudonymizer
-from exchange.feed.publish import run_publication, write_exports
+from exchange.feed.exports import write_exports
+from exchange.feed.publish import run_publication
 from exchange.pipeline.dbt import DBT_PROJECT_DIR
 
 B = scenario.BORROWER

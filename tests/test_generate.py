@@ -212,7 +212,7 @@ class Checker:
             seen.add(row["loan_id"])
             if not codes:
                 codes = self._rules(kind, row, file_date, duplicate, known)
-            if kind is spec.LOANS and not any(spec.REASONS[c].severity == "error" for c in codes):
+            if kind is spec.LOANS and not any(spec.VALIDATION_CODES[c].severity == "error" for c in codes):
                 key = (row["id_type"], normalise(row["id_type"], row["id_number"]))
                 first = names.setdefault(key, row["borrower_name"])
                 if normalise_name(first) != normalise_name(row["borrower_name"]):
@@ -317,7 +317,7 @@ def test_every_row_level_code_at_demo_scale(demo: GenerateResult) -> None:
 
 def test_error_share_per_file_and_injection_count(demo: GenerateResult) -> None:
     truth = _truth(demo)
-    errors = Counter(t["file"] for t in truth if spec.REASONS[t["code"]].severity == "error")
+    errors = Counter(t["file"] for t in truth if spec.VALIDATION_CODES[t["code"]].severity == "error")
     injected = Counter(t["file"] for t in truth if t["cause"] == "injected")
     added = Counter(t["file"] for t in truth if t["cause"] == "injected"
                     and t["code"] in ("R_DUPLICATE_KEY", "R_UNKNOWN_LOAN"))  # extra rows, not changed ones

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from exchange.core.settings import get_settings
-from exchange.core.spec import KINDS, REASONS
+from exchange.core.spec import KINDS, VALIDATION_CODES
 from exchange.intake import lenders
 from exchange.intake.ingest import submit
 from exchange.intake.readers import detect_encoding, open_rows, parse_file_name
@@ -69,7 +69,7 @@ def test_truth_replay_catches_every_injected_error_and_flags_no_clean_row(loaded
     Console(width=120).print(table)
     assert truth - found == set(), "missed: " + repr(sorted(truth - found)[:10])
     assert found - truth == set(), "wrongly flagged: " + repr(sorted(found - truth)[:10])
-    row_codes = {c for c, r in REASONS.items() if r.severity != "file" and c != "W_COLUMN_IGNORED"}
+    row_codes = {c for c, r in VALIDATION_CODES.items() if r.severity != "file" and c != "W_COLUMN_IGNORED"}
     assert {c for *_, c in truth} == row_codes, "the generated data exercises every row-level reason code"
 
 

@@ -29,16 +29,10 @@ from dbt_support import dbt, environment, exchange_env
 from exchange.access.tokens import ensure_lender_role
 from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import Pseudonymizer
-from exchange.feed.publish import (
-    BLACKLIST_COLUMNS,
-    DEFAULT_FEED_COLUMNS,
-    approve,
-    publish_version,
-    render_csv,
-    run_publication,
-    write_exports,
-)
+from exchange.feed.exports import render_csv, write_exports
+from exchange.feed.publish import approve, publish_version, run_publication
 from exchange.feed.quality_gate import GateFailed
+from exchange.feed.tables import BLACKLIST_COLUMNS, DEFAULT_FEED_COLUMNS
 
 CLEAR_ID = "11010519491231002X"  # the GB 11643 example: a valid resident ID
 

@@ -35,7 +35,7 @@ from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import Pseudonymizer, check_id, normalise
 from exchange.core.regions import load_regions
 from exchange.core.settings import get_settings
-from exchange.core.spec import KINDS, REASONS
+from exchange.core.spec import KINDS, VALIDATION_CODES
 from exchange.intake import lenders
 from exchange.intake.ingest import ingest_path, landing_files, submit
 from exchange.intake.readers import detect_encoding, open_rows, parse_file_name
@@ -401,7 +401,7 @@ def test_any_bytes_give_rows_or_a_reason_code(case: tuple[str, bytes]):
         try:
             assert _read_everything(path) >= 0
         except ExchangeError as exc:
-            assert exc.code in REASONS, exc
+            assert exc.code in VALIDATION_CODES, exc
     finally:
         shutil.rmtree(folder)
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from exchange.core.settings import get_settings
-from exchange.core.spec import KINDS, REASONS
+from exchange.core.spec import KINDS, VALIDATION_CODES
 from exchange.intake.readers import map_header
 from exchange.intake.specdoc import render_markdown, template_files
 
@@ -24,7 +24,7 @@ def test_every_field_and_reason_code_is_documented():
     for kind in KINDS.values():
         for f in kind.fields:
             assert f"`{f.name}`" in doc and f.zh in doc
-    for code in REASONS:
+    for code in VALIDATION_CODES:
         assert f"`{code}`" in doc
 
 
@@ -38,4 +38,4 @@ def test_chinese_and_english_headers_map_to_the_same_fields():
 def test_every_rule_code_is_in_the_catalogue():
     for kind in KINDS.values():
         for rule in kind.rules:
-            assert rule.code in REASONS
+            assert rule.code in VALIDATION_CODES

@@ -24,7 +24,7 @@ from exchange.cli.pipeline import run_and_report
 from exchange.core import db as database
 from exchange.core.settings import get_settings
 from exchange.feed.alerts import alert_counts, conduct_findings
-from exchange.feed.publish import live_version
+from exchange.feed.versions import live_version
 from exchange.intake import lenders
 from exchange.intake.ingest import submit
 from exchange.intake.submissions import summary_by_lender

@@ -25,7 +25,8 @@ from psycopg.rows import dict_row
 
 from exchange.access.tokens import Caller
 from exchange.core.errors import ExchangeError
-from exchange.core.identifiers import Pseudonymizer
+from exchange.core.identifiers import Pseudonymizer, load_pseudonymizer
+from exchange.core.settings import get_settings
 
 _LOAN_REF = re.compile(r"^[0-9a-f]{64}$")
 _REASON_CODE = re.compile(r"^B[0-9]{1,3}$")
@@ -63,9 +64,6 @@ def open_dispute(conn: psycopg.Connection, who: Caller, borrower_key: str, recor
     """Open a dispute on `record` ('listing' or a loan reference); returns it with its deadline.
 
     `reason_code` narrows a listing dispute to one reason (B1, B2, ...)."""
-    from exchange.core.identifiers import load_pseudonymizer
-    from exchange.core.settings import get_settings
-
     pseudonymizer = pseudonymizer or load_pseudonymizer(get_settings().state_dir)
     reason = (reason or "").strip()
     if not reason or len(reason) > 1000:

@@ -261,7 +261,9 @@ _G2G_PG = dollar_params(G2G_SQL)[0]
 # ---- the answer ---------------------------------------------------------------------------------
 
 # One statement: read the current listing and episodes of the key, write the audit row, return both.
-# The lender asking sees its own code on its own episodes and only the category on others'.
+# A lender asking reads what a member may see (the member views of migration 0012: its own code on
+# its own episodes, only the category on others', its own held records); the association reads
+# the whole default feed.
 LOOKUP_SQL = """
 with listing as (
     select b.reason_codes, b.first_listed_date, b.lenders_count, b.disputed, b.dispute_deadline,
@@ -269,21 +271,26 @@ with listing as (
                                               'message_en', r.reason_en) order by r.reason_code)
             from shared.listing_reason_rows r
             where r.version = b.version and r.reason_code = any(string_to_array(b.reason_codes, ','))) as reasons
-    from shared.blacklist_rows b
+    from shared.member_blacklist b
     where b.version = (select version from shared.live_version) and b.borrower_key = %(key)s
 ),
 episodes as (
-    select case when f.lender_code = %(lender)s or %(party)s = 'association' then f.lender_code end as lender_code,
-           f.lender_category, f.loan_ref, f.product_type, f.default_date, f.max_dpd, f.amount_at_default,
-           f.episode_status as status, f.end_date, f.disputed
-    from shared.default_feed_rows f
-    where f.version = (select version from shared.live_version) and f.borrower_key = %(key)s
+    select m.reporting_lender, m.reporting_lender = %(lender)s as own, m.loan_ref, m.product_type, m.default_date,
+           m.max_dpd, m.amount_at_default, m.episode_status as status, m.end_date, m.disputed
+    from shared.member_default_feed m
+    where m.version = (select version from shared.live_version) and m.borrower_key = %(key)s
+      and m.viewing_lender = %(lender)s
+    union all
+    select f.lender_code, true, f.loan_ref, f.product_type, f.default_date, f.max_dpd, f.amount_at_default,
+           f.episode_status, f.end_date, f.disputed
+    from shared.default_feed f
+    where %(party)s = 'association' and f.borrower_key = %(key)s
 ),
 held as (
     select h.record_kind, h.reason_code, h.hold_reason, h.default_date
-    from shared.held_record_rows h
+    from shared.member_held_records h
     where h.version = (select version from shared.live_version) and h.borrower_key = %(key)s
-      and h.lender_code = %(lender)s
+      and h.viewing_lender = %(lender)s
 ),
 audit as (
     insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type, borrower_key, hit,
@@ -349,9 +356,10 @@ def build_answer(lookup_id: int, version: int | None, at, listing: list | None, 
     shown = []
     for e in episodes:
         shown.append({
-            "reporting_lender": e["lender_code"] or e["lender_category"],
-            "reporting_lender_zh": e["lender_code"] or CATEGORY_ZH.get(e["lender_category"], e["lender_category"]),
-            "own": e["lender_code"] is not None,
+            "reporting_lender": e["reporting_lender"],
+            "reporting_lender_zh": e["reporting_lender"] if e["own"]
+            else CATEGORY_ZH.get(e["reporting_lender"], e["reporting_lender"]),
+            "own": bool(e["own"]),
             "loan_ref": e["loan_ref"],
             "product_type": e["product_type"],
             "default_date": e["default_date"],

@@ -23,7 +23,7 @@ def feed() -> None:
 def feed_status_cmd(as_json: bool) -> None:
     """The live version and the latest versions with their gate results."""
     from exchange.core import db  # heavy: psycopg
-    from exchange.feed.publish import feed_status
+    from exchange.feed.versions import feed_status
 
     db.up()
     with db.connect() as conn:
@@ -73,7 +73,7 @@ def print_live(live: dict | None) -> None:
 def feed_show(what: str, version: int | None, lender: str | None, limit: int) -> None:
     """Rows of a version (the association's view, or a member's with --lender)."""
     from exchange.core import db  # heavy: psycopg
-    from exchange.feed.publish import HELD_COLUMNS, TABLES
+    from exchange.feed.exports import read_rows
 
     db.up()
     with db.connect() as conn:
@@ -82,26 +82,11 @@ def feed_show(what: str, version: int | None, lender: str | None, limit: int) ->
             if not row:
                 raise ExchangeError("P_NO_VERSION", "no version is live yet")
             version = row[0]
-        table, columns, order = {
-            **{name: TABLES[name] for name in ("blacklist", "default_feed")},
-            "reasons": TABLES["listing_reasons"],
-            "held": ("shared.held_record_rows", HELD_COLUMNS, "lender_code, borrower_key"),
-        }[what]
-        where, params = "version = %s", [version]
-        if lender and what == "held":
-            where += " and lender_code = %s"
-            params.append(lender)
-        cur = conn.execute(f"select {', '.join(columns)} from {table} where {where} order by {order} limit %s",
-                           (*params, limit))
-        rows = cur.fetchall()
-    if lender and what == "default_feed":
-        code_at, cat_at = columns.index("lender_code"), columns.index("lender_category")
-        rows = [tuple(v if i != code_at else (r[code_at] if r[code_at] == lender else r[cat_at])
-                      for i, v in enumerate(r)) for r in rows]
-        columns = ["reporting_lender" if c == "lender_code" else c for c in columns]
+        name = "listing_reasons" if what == "reasons" else what
+        columns, rows = read_rows(conn, name, version, lender=lender, limit=limit)
     out = Table(*columns, title=f"{what} v{version}" + (f" as seen by {lender}" if lender else ""))
     for r in rows:
-        out.add_row(*["" if v is None else str(v) for v in r])
+        out.add_row(*["" if r[c] is None else str(r[c]) for c in columns])
     console.print(out)
 
 
@@ -112,7 +97,7 @@ def feed_show(what: str, version: int | None, lender: str | None, limit: int) ->
 def feed_export(version: int, out: Path, lender: str | None) -> None:
     """Write a version's CSV, Parquet and manifest.json (SHA-256 of each file) to OUT."""
     from exchange.core import db  # heavy: psycopg
-    from exchange.feed.publish import write_exports
+    from exchange.feed.exports import write_exports
 
     db.up()
     with db.connect() as conn:

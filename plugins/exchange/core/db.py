@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import re
+import subprocess
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from exchange.core.errors import ConfigError
 from exchange.core.settings import get_settings
+from exchange.core.spec import VALIDATION_CODES
 
 EMBEDDED_DB = "exchange"
 logging.getLogger("pgserver").setLevel(logging.WARNING)  # its info lines at exit outlive the log streams
@@ -93,9 +95,7 @@ def stop_embedded() -> bool:
     pgdata = _embedded_dir()
     if not (pgdata / "postmaster.pid").exists():
         return False
-    import subprocess
-
-    from pgserver._commands import POSTGRES_BIN_PATH
+    from pgserver._commands import POSTGRES_BIN_PATH  # heavy: only the embedded default needs it
 
     cmd = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
     if os.geteuid() == 0:  # pgserver runs the server as the unprivileged 'pgserver' user under root
@@ -144,22 +144,20 @@ def migrate(conn: psycopg.Connection) -> list[int]:
                     (version, name, checksum),
                 )
             applied_now.append(version)
-        sync_reason_codes(conn)
+        sync_validation_codes(conn)
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
     return applied_now
 
 
-def sync_reason_codes(conn: psycopg.Connection) -> None:
-    """Mirror the spec's reason-code catalogue into control.reason_codes for SQL readers."""
-    from exchange.core.spec import REASONS
-
+def sync_validation_codes(conn: psycopg.Connection) -> None:
+    """Mirror the spec's validation codes into control.reason_codes for SQL readers."""
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             "insert into control.reason_codes (code, severity, message_zh, message_en) values (%s, %s, %s, %s)"
             " on conflict (code) do update set severity = excluded.severity,"
             " message_zh = excluded.message_zh, message_en = excluded.message_en",
-            [(r.code, r.severity, r.zh, r.en) for r in REASONS.values()],
+            [(r.code, r.severity, r.zh, r.en) for r in VALIDATION_CODES.values()],
         )
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 """The checkout that holds dags/, dbt_project/ and expectations/."""
 
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+"""The dbt project: the transform runs it, retention reads its vars (the retention period)."""
+
 
 @dataclass(frozen=True)
 class Settings:

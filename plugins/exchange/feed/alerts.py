@@ -10,6 +10,8 @@ another lender's code; the export keeps to the mart's columns.
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +42,18 @@ def export_alerts(conn: psycopg.Connection[Any], lender_code: str, settings: Set
     target = settings.exports / lender_code / f"{lender_code}_alerts_{as_of:%Y%m%d}.csv" if as_of else \
         settings.exports / lender_code / f"{lender_code}_alerts_none.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=ALERT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(target)
+    # a unique temporary name beside the target: two exports of the same lender may run at once
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=ALERT_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.chmod(tmp, 0o644)  # as a plain open() would have made it (mkstemp makes 0600)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return target
 
 

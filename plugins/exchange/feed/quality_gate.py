@@ -17,7 +17,6 @@ suites hold no copy of them.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -28,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from exchange.core import db
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -138,8 +138,6 @@ def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int
     Returns the result (never raises for failed expectations; the caller decides); raises
     ExchangeError G_GX_ERROR when GX itself cannot run.
     """
-    from exchange.core import db
-
     settings = settings or get_settings()
     started = time.monotonic()
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -149,7 +147,7 @@ def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int
         codes = [code for (code,) in conn.execute("select reason_code from publication.pub_listing_reason_texts")]
     params = suite_parameters(previous_counts, today or date.today(), codes)
 
-    import great_expectations as gx
+    import great_expectations as gx  # heavy import: only when the gate runs
 
     try:
         ctx = gx.get_context(mode="file", project_root_dir=str(root))
@@ -190,12 +188,23 @@ def _data_docs_pages(root: Path) -> list[str]:
     return [str(index)] if index.exists() else []
 
 
-def summary(result: GateResult, limit: int = 12) -> str:
-    """One line naming the failed expectations (the first `limit`)."""
-    names = result.failed[:limit]
-    more = f" and {len(result.failed) - limit} more" if len(result.failed) > limit else ""
-    return ", ".join(names) + more
+def never_approvable(check: str) -> bool:
+    """A clear identity in the data, or rows the shared tables refuse: no approval can publish these."""
+    return "/no_clear_identifier:" in check or check.startswith("shared_constraint/")
 
 
-def dump(result: GateResult) -> str:
-    return json.dumps(result.as_dict(), ensure_ascii=False, default=str)
+def gate_failed(version: int, live: int | None, failed: list[str], data_docs: list[str],
+                note: str = "") -> GateFailed:
+    """The one message of a failed gate: the version, the live one that stays, the failed checks, what to do."""
+    names = ", ".join(failed[:12]) + (f" and {len(failed) - 12} more" if len(failed) > 12 else "")
+    remedy = ("a clear identity cannot be approved: fix the data and rerun"
+              if any(never_approvable(check) for check in failed)
+              else f"override: exchange feed approve {version} --reason ...")
+    parts = [f"quality gate failed for version {version}; nothing published, the live version stays "
+             f"{live if live is not None else '(none)'}", f"failed expectations: {names}"]
+    if data_docs:
+        parts.append(f"Data Docs: {', '.join(data_docs)}")
+    parts.append(remedy)
+    if note:
+        parts.append(note)
+    return GateFailed("; ".join(parts), failed)

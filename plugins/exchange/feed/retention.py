@@ -18,7 +18,7 @@ loans file) lose borrower key, name hash, phone hash and guarantor key, and get 
 figures stay (the association's statistics were built from them) but reach no person. Its
 raw.loan_status and raw.collection_actions rows carry no key of their own: they reached the person
 only through raw.loans. A loan still reported, or reported within the period, keeps its key,
-so the person's current loans (look-ups, disputes, the multi-lender reason B4) keep working; a
+so the person's current loans (look-ups, disputes, the multi-lender listing reason) keep working; a
 loan that never defaulted holds no negative record and is left alone. A de-keyed loan drops out
 of stg_raw__loans, hence of every borrower-keyed model at the next dbt run.
 
@@ -44,8 +44,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 import yaml
 
+from exchange.core import db
 from exchange.core.errors import ExchangeError
-from exchange.core.settings import Settings, get_settings
+from exchange.core.settings import DBT_PROJECT_DIR, Settings, get_settings
 
 EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
 _LOCK = 7_340_011
@@ -67,8 +68,6 @@ _EXPIRED_LOANS = """
 @cache
 def retention_years() -> int:
     """The retention period, read from the dbt var that dates every purge_date (one source)."""
-    from exchange.pipeline.dbt import DBT_PROJECT_DIR
-
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return int(project["vars"]["retention_years"])
 
@@ -177,8 +176,6 @@ def purge(*, today: dt.date | None = None, dry_run: bool = False, settings: Sett
     unlinked before the commit; should the commit fail, the next run finds them absent and
     records them then.
     """
-    from exchange.core import db
-
     settings = settings or get_settings()
     today = today or beijing_today()
     with db.connect(autocommit=True) as conn, conn.transaction():

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from exchange.core.settings import Settings
-from exchange.core.spec import REASONS
+from exchange.core.spec import VALIDATION_CODES
 
 VERDICTS_ZH = {"accepted": "接受", "accepted_with_errors": "部分接受（错误行已剔除）", "rejected": "退回",
                "duplicate": "重复文件，未加载"}
@@ -48,7 +48,7 @@ def write_feedback(conn: psycopg.Connection, submission_id: int, settings: Setti
         writer = csv.writer(fh)
         writer.writerow(FEEDBACK_COLUMNS)
         for line, loan_id, field, code, severity in problems:
-            r = REASONS[code]
+            r = VALIDATION_CODES[code]
             writer.writerow([line, loan_id or "", field or "", code, severity, r.zh, r.en])
     os.chmod(tmp, 0o644)  # as a plain open() would have made it (mkstemp makes 0600)
     os.replace(tmp, csv_path)
@@ -71,7 +71,7 @@ def write_feedback(conn: psycopg.Connection, submission_id: int, settings: Setti
         "问题汇总 Problems by reason:" if by_code else "未发现问题 No problems found.",
     ]
     for code, count in sorted(by_code.items()):
-        r = REASONS[code]
+        r = VALIDATION_CODES[code]
         lines.append(f"  {code:<26} {count:>8}  {r.zh} / {r.en}")
     lines += ["", f"逐行明细见 Row details: {csv_path.name}"]
     summary = out / f"{stem}.summary.txt"

@@ -32,7 +32,7 @@ from exchange.core.errors import ExchangeError, FileRejected
 from exchange.core.identifiers import load_pseudonymizer
 from exchange.core.regions import load_regions
 from exchange.core.settings import Settings, get_settings
-from exchange.core.spec import KINDS, REASONS
+from exchange.core.spec import KINDS, VALIDATION_CODES
 from exchange.intake.feedback import write_feedback
 from exchange.intake.readers import (
     Chunk,
@@ -421,7 +421,7 @@ def _copy_problems(conn: psycopg.Connection, submission_id: int, problems: list[
             for line, loan_id, field_name, code, severity in frame[["line", "loan_id", "field", "code", "severity"]].itertuples(
                     index=False):
                 copy.write_row((submission_id, int(line), None if pd.isna(loan_id) else loan_id,
-                                None if pd.isna(field_name) else field_name, code, severity or REASONS[code].severity))
+                                None if pd.isna(field_name) else field_name, code, severity or VALIDATION_CODES[code].severity))
 
 
 def archive_original(path: Path, sha: str, settings: Settings) -> Path:
@@ -507,7 +507,7 @@ def submit(lender_code: str, paths: list[Path], settings: Settings | None = None
                 results.append(SubmitResult(path.name, True, None, "queued for ingest 已进入待处理区",
                                             str(target.relative_to(settings.home))))
             except FileRejected as exc:
-                r = REASONS.get(exc.code)
+                r = VALIDATION_CODES.get(exc.code)
                 results.append(SubmitResult(path.name, False, exc.code,
                                             f"{r.zh if r else ''} / {exc.message}" + (f" (line {exc.line})" if exc.line else "")))
     return results

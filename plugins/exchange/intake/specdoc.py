@@ -6,7 +6,7 @@ import csv
 import io
 
 from exchange.core.settings import DEFAULTS
-from exchange.core.spec import FILE_NAME_PATTERN, KINDS, REASONS, SPEC_VERSION, Field, Kind
+from exchange.core.spec import FILE_NAME_PATTERN, KINDS, SPEC_VERSION, VALIDATION_CODES, Field, Kind
 
 _TYPE_ZH = {"text": "文本", "enum": "枚举", "decimal": "数值", "integer": "整数", "date": "日期", "timestamp": "时间", "bool": "是/否",
             "identifier": "证件号码", "phone": "手机号码", "region": "区划代码", "uscc": "统一社会信用代码",
@@ -59,7 +59,7 @@ def render_markdown() -> str:
     lines = [
         f"# 报送规范 Submission spec {SPEC_VERSION}",
         "",
-        "<!-- Generated from plugins/exchange/spec.py by `exchange spec doc`; do not edit by hand. -->",
+        "<!-- Generated from plugins/exchange/core/spec.py by `exchange spec doc`; do not edit by hand. -->",
         "",
         "本文件说明会员机构向平台报送数据的格式。This document tells participating lenders what to send.",
         "",
@@ -87,7 +87,7 @@ def render_markdown() -> str:
     lines += ["## 原因代码 Reason codes", "",
               "`file`: 整个文件退回 whole file rejected; `error`: 该行不入库 row rejected; `warning`: 提示，该行入库 row kept.",
               "", "| 代码 code | 级别 severity | 中文 | English |", "|---|---|---|---|"]
-    lines += [f"| `{r.code}` | {r.severity} | {r.zh} | {r.en} |" for r in REASONS.values()]
+    lines += [f"| `{r.code}` | {r.severity} | {r.zh} | {r.en} |" for r in VALIDATION_CODES.values()]
     return "\n".join(lines) + "\n"
 
 

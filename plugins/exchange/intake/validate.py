@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from exchange.core.identifiers import Pseudonymizer, check_id, check_phone, normalise
 from exchange.core.spec import (
     FILE_DATE,
-    REASONS,
+    VALIDATION_CODES,
     AllOf,
     AnyOf,
     Condition,
@@ -508,7 +508,7 @@ class _Found:
 
     def rejected(self) -> np.ndarray:
         """Rows with an error-severity problem."""
-        errors = [mask for mask, _, code in self._masks if REASONS[code].severity == "error"]
+        errors = [mask for mask, _, code in self._masks if VALIDATION_CODES[code].severity == "error"]
         return np.logical_or.reduce(errors) if errors else np.zeros(len(self.lines), dtype=bool)
 
     def frame(self) -> pd.DataFrame:
@@ -524,5 +524,5 @@ class _Found:
                                  "field": pd.Series(dtype="object"), "code": pd.Series(dtype="object"),
                                  "severity": pd.Series(dtype="object")})
         frame = pd.concat(parts, ignore_index=True)
-        frame["severity"] = frame.code.map(lambda c: REASONS[c].severity)
+        frame["severity"] = frame.code.map(lambda c: VALIDATION_CODES[c].severity)
         return frame.sort_values(["line", "code"], kind="stable").reset_index(drop=True)

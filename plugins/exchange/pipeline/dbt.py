@@ -12,10 +12,7 @@ from pathlib import Path
 
 from exchange.core.db import connection_params
 from exchange.core.errors import ExchangeError
-from exchange.core.settings import PROJECT_ROOT
-
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-"""The dbt project; its profiles.yml sits next to dbt_project.yml."""
+from exchange.core.settings import DBT_PROJECT_DIR
 
 
 class TransformFailed(ExchangeError):

@@ -214,7 +214,7 @@ def association_page(request: Request, who: access.Caller, csrf: str) -> HTMLRes
 @router.post("/upload", response_class=HTMLResponse)
 def upload(request: Request, file: UploadFile, csrf: str = Form(default="")) -> Response:
     from exchange.core.errors import FileRejected
-    from exchange.core.spec import REASONS
+    from exchange.core.spec import VALIDATION_CODES
     from exchange.intake.ingest import ingest_path, submit
     from exchange.intake.readers import parse_file_name
 
@@ -230,7 +230,7 @@ def upload(request: Request, file: UploadFile, csrf: str = Form(default="")) -> 
     try:
         parse_file_name(name)  # a path, a control character or a bad pattern is refused before anything is written
     except FileRejected as exc:
-        r = REASONS.get(exc.code)
+        r = VALIDATION_CODES.get(exc.code)
         result.update(ok=False, code=exc.code, message=f"{r.zh if r else ''} / {exc.message}")
         return lender_page(request, who, session[1], upload=result)
     scratch = Path(tempfile.mkdtemp(prefix="upload-", dir=_scratch_root(st)))
@@ -244,7 +244,7 @@ def upload(request: Request, file: UploadFile, csrf: str = Form(default="")) -> 
                     break
                 out.write(chunk)
         if written > st.settings.max_file_bytes:
-            result.update(ok=False, code="F_SIZE", message=f"{REASONS['F_SIZE'].zh} / file exceeds the size limit")
+            result.update(ok=False, code="F_SIZE", message=f"{VALIDATION_CODES['F_SIZE'].zh} / file exceeds the size limit")
             return lender_page(request, who, session[1], upload=result)
         outcome = submit(who.lender_code, [target], st.settings)[0]
         result.update(ok=outcome.accepted_for_processing, code=outcome.code, message=outcome.message)

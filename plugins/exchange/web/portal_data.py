@@ -65,7 +65,7 @@ def feed_versions(conn: psycopg.Connection, limit: int = 50) -> list[dict[str, A
 
 MEMBER_EXPORTS = ("blacklist.csv", "blacklist.parquet", "default_feed.csv", "default_feed.parquet",
                   "listing_reasons.csv", "listing_reasons.parquet", "manifest.json")
-"""A member's copy of a version (publish.write_exports with lender=...): its own code, others as categories."""
+"""A member's copy of a version (exports.write_exports with lender=...): its own code, others as categories."""
 
 
 def export_files(conn: psycopg.Connection, home: Path, who: Caller) -> list[dict[str, Any]]:
@@ -110,7 +110,7 @@ def export_file(conn: psycopg.Connection, home: Path, version: int, name: str, w
 
 def _member_export(conn: psycopg.Connection, home: Path, version: int, name: str, lender: str) -> Path | None:
     from exchange.core.errors import ExchangeError
-    from exchange.feed.publish import build_exports
+    from exchange.feed.exports import build_exports
 
     if name not in MEMBER_EXPORTS:
         return None

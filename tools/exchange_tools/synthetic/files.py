@@ -38,7 +38,7 @@ class SubmissionFile:
         its loan's status rows this month are unknown, and the lender re-sends it next month."""
         self.notes[i] = (field, code, cause)
         self.taken.add(i)
-        if self.kind is spec.LOANS and spec.REASONS[code].severity == "error":
+        if self.kind is spec.LOANS and spec.VALIDATION_CODES[code].severity == "error":
             self.rejected.append(self.loans[i])
 
     def value(self, i: int, field: str) -> str:

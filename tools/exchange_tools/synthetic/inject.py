@@ -22,7 +22,7 @@ from exchange_tools.synthetic.lenders import LenderStyle
 from exchange_tools.synthetic.portfolio import Portfolio
 from exchange_tools.synthetic.values import cents, iso, money, rate_text
 
-ROW_CODES = tuple(r.code for r in spec.REASONS.values()
+ROW_CODES = tuple(r.code for r in spec.VALIDATION_CODES.values()
                   if r.severity in ("error", "warning") and r.code != "W_COLUMN_IGNORED")
 """Row-level reason codes the generator covers (W_COLUMN_IGNORED is about a column, not a row)."""
 
@@ -65,14 +65,14 @@ class Injector:
         for _ in range(wanted):
             choices = [(self.code_use[code], self.rng.random(), code) for code in table
                        if code not in exhausted
-                       and (spec.REASONS[code].severity == "warning" or f.errors < budget)
+                       and (spec.VALIDATION_CODES[code].severity == "warning" or f.errors < budget)
                        and (code != "R_COLUMNS" or self.style.ext == "csv")]
             for _use, _tie, code in sorted(choices):
                 pred, apply = table[code]
                 i = self._pick(f, code, lambda i, pred=pred: pred(self, f, i, mi))
                 if i is not None and apply(self, f, i):
                     self.code_use[code] += 1
-                    if spec.REASONS[code].severity == "error":
+                    if spec.VALIDATION_CODES[code].severity == "error":
                         f.errors += 1
                     break
                 exhausted.add(code)
