@@ -42,7 +42,7 @@ def test_secrets_come_from_the_env_file_and_the_example_names_them_all():
 
 def test_image_installs_this_project_and_copies_what_the_dags_need():
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
-    for part in ("pip install --no-cache-dir -e .", "COPY dags", "COPY dbt_project", "COPY expectations", "COPY plugins"):
+    for part in ("pip install --no-cache-dir -e .", "COPY dags", "COPY dbt_project", "COPY expectations", "COPY plugins", "COPY tools"):
         assert part in dockerfile
     for mount in COMPOSE["services"]["postgres"]["volumes"]:
         source = mount.split(":")[0]
