@@ -18,6 +18,7 @@ from pathlib import Path
 
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
+from exchange.feed.publish import raise_if_gate_failed
 
 DAG_ORDER = ("exchange_ingest", "exchange_transform", "exchange_publish")
 """Producer first; each later DAG consumes the Asset of the one before."""
@@ -114,8 +115,6 @@ def run_pipeline(*, as_of: dt.date | None = None, force: bool = False, quiet: bo
             runs.append(result)
             if result.state != "success":
                 if dag_id == "exchange_publish":
-                    from exchange.feed.publish import raise_if_gate_failed
-
                     raise_if_gate_failed(f"see {log_path}")
                 raise ExchangeError("P_DAG_FAILED", f"{dag_id} finished {result.state}; see {log_path}")
     return PipelineResult(runs, log_path)
