@@ -221,6 +221,7 @@ def report_cmd(id_type: str, id_number: str, html_out: Path | None) -> None:
     from exchange.core.errors import ExchangeError
     from exchange.core.identifiers import check_id, load_pseudonymizer, normalise
     from exchange.core.settings import get_settings
+    from exchange.web.render import report_html
 
     value = normalise(id_type, id_number)
     if check_id(id_type, value) is not None:
@@ -229,7 +230,7 @@ def report_cmd(id_type: str, id_number: str, html_out: Path | None) -> None:
     with _conn() as conn:
         data = report.build(conn, key, id_type)
     if html_out:
-        html_out.write_text(report.render_html(data), encoding="utf-8")
+        html_out.write_text(report_html(data), encoding="utf-8")
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 

@@ -47,6 +47,7 @@ from exchange.web.guard import (
     has_control_characters,
     log,
 )
+from exchange.web.render import report_html
 
 API_TITLE = "小额贷款信息共享平台 API · Credit-information exchange API"
 
@@ -459,7 +460,7 @@ def create_app() -> FastAPI:
         with st.pool.connection() as conn:
             data = report.build(conn, key, body.id_type)
         if body.format == "html":
-            return HTMLResponse(report.render_html(data))
+            return HTMLResponse(report_html(data))
         return data
 
     @app.post("/v1/disputes", tags=["disputes"], summary="提出异议 Open a dispute", response_model=None,

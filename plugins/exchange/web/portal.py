@@ -28,14 +28,13 @@ from typing import Any
 
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from exchange.access import lookup as lk
 from exchange.access import tokens as access
 from exchange.web import portal_data
 from exchange.web.guard import CONTROL_CHARACTER_ERROR, RateLimiter, has_control_characters
+from exchange.web.render import templates
 
-templates = Environment(loader=PackageLoader("exchange.web", "templates"), autoescape=select_autoescape(["html"]))
 router = APIRouter(prefix="/portal", include_in_schema=False)
 SESSION_COOKIE = "exchange_session"
 SESSION_SECONDS = 8 * 3600
