@@ -102,7 +102,7 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
     from exchange.core.identifiers import load_pseudonymizer
     from exchange.core.settings import get_settings
 
-    gate = lk.Gatekeeper()
+    give_to_get = lk.GiveToGet.from_env()
     req = lk.LookupRequest(id_type, id_number, purpose, consent_ref)
     with _conn() as conn:
         row = conn.execute("select status from control.lenders where lender_code = %s", (as_lender,)).fetchone()
@@ -112,7 +112,7 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
         checked = None
         try:
             checked = lk.check_request(req, load_pseudonymizer(get_settings().state_dir))
-            gate.check_give_to_get(conn, as_lender)
+            give_to_get.check(conn.execute(lk.G2G_SQL, (as_lender,)).fetchone())
             answer = lk.lookup(conn, who, checked, "cli")
         except lk.LookupRefused as refusal:
             lk.audit_refusal(conn, who, "cli", refusal, checked, req)

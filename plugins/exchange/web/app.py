@@ -14,7 +14,6 @@ import json
 import os
 import queue
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any, Literal
@@ -39,6 +38,7 @@ from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import load_pseudonymizer
 from exchange.core.settings import get_settings
 from exchange.web import portal
+from exchange.web.cache import MISSING, ExpiringCache
 from exchange.web.guard import (
     CONTROL_CHARACTER_ERROR,
     DB_UNAVAILABLE,
@@ -115,7 +115,7 @@ class Pool:
 
 
 class State:
-    """What the app keeps per process: the pool, the secret, token cache, gatekeeper, portal sessions."""
+    """What the app keeps per process: the pool, the secret, caches, look-up quota, portal sessions."""
 
     def __init__(self) -> None:
         from exchange.core import db
@@ -126,9 +126,12 @@ class State:
         self.url = url
         self.apool: asyncpg.Pool | None = None  # the look-up path: asyncpg on the event loop, opened by start()
         self.pseudonymizer = load_pseudonymizer(self.settings.state_dir)
-        self.gate = lk.Gatekeeper()
-        self.token_ttl = float(os.environ.get("EXCHANGE_TOKEN_CACHE_SECONDS", "10"))
-        self._tokens: dict[str, tuple[float, access.Caller | None]] = {}
+        self.quota = lk.LookupQuota()
+        self.give_to_get = lk.GiveToGet.from_env()
+        self.give_to_get_rows = ExpiringCache(float(os.environ.get("EXCHANGE_GIVE_TO_GET_CACHE_SECONDS", "60")))
+        """lender -> its G2G_SQL row: a lender's new submission counts within this time."""
+        self.tokens = ExpiringCache(float(os.environ.get("EXCHANGE_TOKEN_CACHE_SECONDS", "10")))
+        """token hash -> Caller or None (no clear token kept around)."""
         self.sessions = portal.sessions_from_env()
         self.login_limits = portal.login_limiters_from_env()
 
@@ -139,16 +142,13 @@ class State:
         return await self.caller_for_hash(access.hash_token(token))
 
     async def caller_for_hash(self, hashed: str) -> access.Caller | None:
-        """The one authentication path of the API and the portal's sessions, cached by token hash (no
-        clear token kept around): revocation and suspension take effect within EXCHANGE_TOKEN_CACHE_SECONDS."""
-        hit = self._tokens.get(hashed)
-        if hit and time.monotonic() - hit[0] < self.token_ttl:
-            return hit[1]
-        row = await self.apool.fetchrow(_AUTH_PG, hashed)
-        found = access.caller_from_row(None if row is None else tuple(row))
-        if len(self._tokens) > 10_000:
-            self._tokens.clear()  # a cache: clearing it costs look-ups, never a session
-        self._tokens[hashed] = (time.monotonic(), found)
+        """The one authentication path of the API and the portal's sessions, cached by token hash:
+        revocation and suspension take effect within EXCHANGE_TOKEN_CACHE_SECONDS."""
+        found = self.tokens.get(hashed)
+        if found is MISSING:
+            row = await self.apool.fetchrow(_AUTH_PG, hashed)
+            found = access.caller_from_row(None if row is None else tuple(row))
+            self.tokens.put(hashed, found)
         return found
 
     async def start(self) -> None:
@@ -169,9 +169,6 @@ class State:
             await self.apool.execute("select 1")
         except DB_UNAVAILABLE as exc:
             log.warning("database unavailable at start (%s): answering 503 until it is back", type(exc).__name__)
-
-    def forget_tokens(self) -> None:
-        self._tokens.clear()
 
 
 def _no_control_characters(*, free_text: bool) -> AfterValidator:
@@ -523,6 +520,7 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 _AUTH_PG = lk.dollar_params(access.AUTH_SQL)[0]
 _LOOKUP_PG, _LOOKUP_NAMES = lk.dollar_params(lk.LOOKUP_SQL)
 _REFUSAL_PG = lk.dollar_params(lk.REFUSAL_SQL)[0]
+_G2G_PG = lk.dollar_params(lk.G2G_SQL)[0]
 
 
 async def run_lookup_async(st: State, who: access.Caller, req: lk.LookupRequest,
@@ -530,12 +528,17 @@ async def run_lookup_async(st: State, who: access.Caller, req: lk.LookupRequest,
     """run_lookup on the event loop (asyncpg): one statement answers and audits."""
     checked = None
     try:
-        counted = st.gate.take(who)
+        counted = st.quota.take(who)
         if counted is not None:
             await st.apool.execute(_REFUSAL_PG, *lk.refusal_params(who, channel, counted))
         checked = lk.check_request(req, st.pseudonymizer)
         if who.lender_code is not None:
-            await st.gate.check_give_to_get_async(st.apool, who.lender_code)
+            row = st.give_to_get_rows.get(who.lender_code)
+            if row is MISSING:
+                found = await st.apool.fetchrow(_G2G_PG, who.lender_code)
+                row = None if found is None else tuple(found)
+                st.give_to_get_rows.put(who.lender_code, row)
+            st.give_to_get.check(row)
         params = lk.lookup_params(who, checked, channel)
         row = await st.apool.fetchrow(_LOOKUP_PG, *[params[n] for n in _LOOKUP_NAMES])
         return lk.build_answer(row[0], row[1], row[2], *(None if v is None else json.loads(v) for v in row[3:]))
@@ -551,12 +554,12 @@ def run_lookup(st: State, who: access.Caller, req: lk.LookupRequest, channel: st
     checked = None
     with st.pool.connection() as conn:
         try:
-            counted = st.gate.take(who)
+            counted = st.quota.take(who)
             if counted is not None:
                 lk.audit_refusal(conn, who, channel, counted)
             checked = lk.check_request(req, st.pseudonymizer)
             if who.lender_code is not None:
-                st.gate.check_give_to_get(conn, who.lender_code)
+                st.give_to_get.check(conn.execute(lk.G2G_SQL, (who.lender_code,)).fetchone())
             return lk.lookup(conn, who, checked, channel)
         except lk.LookupRefused as refusal:
             lk.audit_refusal(conn, who, channel, refusal, checked, req)

@@ -31,8 +31,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from exchange.access import lookup as lk
 from exchange.access import tokens as access
+from exchange.access.ratelimit import RateLimiter
 from exchange.web import portal_data
-from exchange.web.guard import CONTROL_CHARACTER_ERROR, RateLimiter, has_control_characters
+from exchange.web.guard import CONTROL_CHARACTER_ERROR, has_control_characters
 from exchange.web.render import templates
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
