@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from exchange.access import tokens as access
-from exchange.web.portal import Sessions
+from exchange.web.sessions import Sessions
 
 LOOKUP_FORM = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "purpose": "loan_application", "consent_ref": "SQ-1"}
 DISPUTE = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "record": "listing", "reason": "本人称已结清"}
