@@ -120,8 +120,7 @@ class ErrorResponse(BaseModel):
 
 
 class LookupAnswer(BaseModel):
-    """What lookup.build_answer returns."""
-
+    # lookup.build_answer's shape
     model_config = ConfigDict(extra="allow")
     lookup_id: int
     feed_version: int | None
@@ -139,9 +138,10 @@ IsoDateTime = Annotated[dt.datetime, PlainSerializer(dt.datetime.isoformat, retu
 
 
 class Dispute(BaseModel):
-    """What disputes.open_dispute, resolve and list_disputes return, in their order; a route leaves
-    out what its function does not return (response_model_exclude_unset)."""
+    """A dispute with its deadline; the fields a call does not return are left out."""
 
+    # disputes.open_dispute, resolve and list_disputes, in their order; response_model_exclude_unset
+    # leaves out what a function does not return
     model_config = ConfigDict(extra="allow")
     dispute_id: int
     borrower_key: str | None = Field(default=None, description="the association only")
@@ -163,8 +163,7 @@ class Dispute(BaseModel):
 
 
 class Submission(BaseModel):
-    """What portal_data.submissions returns (dates as ISO text)."""
-
+    # portal_data.submissions (dates as ISO text)
     model_config = ConfigDict(extra="allow")
     submission_id: int
     lender_code: str
