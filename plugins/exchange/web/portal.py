@@ -20,18 +20,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from exchange.access import disputes
 from exchange.access import lookup as lk
 from exchange.access import tokens as access
-from exchange.core.errors import FileRejected
+from exchange.core.errors import ExchangeError
 from exchange.core.spec import VALIDATION_CODES
-from exchange.web import portal_data
+from exchange.web import portal_data, uploads
 from exchange.web.auth import PortalSession
-from exchange.web.guard import CONTROL_CHARACTER_ERROR, has_control_characters
+from exchange.web.guard import CONTROL_CHARACTER_ERROR, error_response, has_control_characters
 from exchange.web.lookups import run_lookup
 from exchange.web.render import templates
 from exchange.web.sessions import SESSION_COOKIE, SESSION_SECONDS
@@ -127,51 +127,55 @@ async def association_page(request: Request, who: access.Caller, csrf: str) -> H
 
 
 @router.post("/upload", response_class=HTMLResponse)
-async def upload(request: Request, session: PortalSession, file: UploadFile, csrf: str = Form(default="")) -> Response:
+async def upload(request: Request, session: PortalSession) -> Response:
+    """The file, read as it streams in (exchange.web.uploads): the CSRF token and the file's name
+    are checked before any of the file is kept."""
     if session is None or session[0].lender_code is None:
         return RedirectResponse("/portal", status_code=303)
-    if not _csrf_ok(session, csrf):
-        return Response("CSRF", status_code=403)
     who, csrf = session
-    name = file.filename or ""
-    result = {"file": Path(name.replace("\\", "/")).name or "?",
-              **await run_in_threadpool(_submit_and_ingest, _state(request), who.lender_code, name, file)}
+    st = _state(request)
+    scratch = Path(tempfile.mkdtemp(prefix="upload-", dir=_scratch_root(st)))
+    try:
+        try:
+            got = await uploads.receive(request, csrf, scratch, st.settings.max_file_bytes, _check_file_name)
+        except ExchangeError as exc:
+            return error_response(400, "Q_HTTP", exc.message, exc.message)
+        if not got.file_sent:
+            return error_response(422, "Q_INVALID", "请求字段无效：file", "invalid request fields: file")
+        if not got.csrf_ok:
+            return Response("CSRF", status_code=403)
+        result: dict[str, Any] = {"file": Path(got.name.replace("\\", "/")).name or "?"}
+        if got.rejected is not None:
+            r = VALIDATION_CODES.get(got.rejected.code)
+            result.update(ok=False, code=got.rejected.code, message=f"{r.zh if r else ''} / {got.rejected.message}")
+        elif got.too_large:
+            result.update(ok=False, code="F_SIZE", message=f"{VALIDATION_CODES['F_SIZE'].zh} / file exceeds the size limit")
+        else:
+            result.update(await run_in_threadpool(_submit_and_ingest, st, who.lender_code, got.path))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return await lender_page(request, who, csrf, upload=result)
 
 
-def _submit_and_ingest(st: State, lender_code: str, name: str, file: UploadFile) -> dict[str, Any]:
-    """The upload as `exchange submit` takes a file, then ingested at once; what the page shows of it."""
-    # intake loads pandas and pyarrow: not imported until a file comes
-    from exchange.intake.ingest import ingest_path, submit
-    from exchange.intake.readers import parse_file_name
+def _check_file_name(name: str) -> None:
+    """Raises FileRejected for a path, a control character or a name off the pattern, before anything is written."""
+    from exchange.intake.readers import parse_file_name  # loads pandas and pyarrow: not until a file comes
 
-    try:
-        parse_file_name(name)  # a path, a control character or a bad pattern is refused before anything is written
-    except FileRejected as exc:
-        r = VALIDATION_CODES.get(exc.code)
-        return {"ok": False, "code": exc.code, "message": f"{r.zh if r else ''} / {exc.message}"}
-    scratch = Path(tempfile.mkdtemp(prefix="upload-", dir=_scratch_root(st)))
-    try:
-        target = scratch / name
-        written = 0
-        with target.open("wb") as out:
-            while chunk := file.file.read(1 << 20):
-                written += len(chunk)
-                if written > st.settings.max_file_bytes:
-                    break
-                out.write(chunk)
-        if written > st.settings.max_file_bytes:
-            return {"ok": False, "code": "F_SIZE", "message": f"{VALIDATION_CODES['F_SIZE'].zh} / file exceeds the size limit"}
-        outcome = submit(lender_code, [target], st.settings)[0]
-        result = {"ok": outcome.accepted_for_processing, "code": outcome.code, "message": outcome.message}
-        if outcome.accepted_for_processing and outcome.landing_path:
-            ingested = ingest_path(st.settings.home / outcome.landing_path, st.settings)
-            result.update(submission_id=ingested.submission_id, verdict=ingested.verdict,
-                          reason=ingested.reason_code, rows_accepted=ingested.rows_accepted,
-                          rows_rejected=ingested.rows_rejected)
-        return result
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    parse_file_name(name)
+
+
+def _submit_and_ingest(st: State, lender_code: str, path: Path) -> dict[str, Any]:
+    """The upload as `exchange submit` takes a file, then ingested at once; what the page shows of it."""
+    from exchange.intake.ingest import ingest_path, submit  # loads pandas and pyarrow: not until a file comes
+
+    outcome = submit(lender_code, [path], st.settings)[0]
+    result = {"ok": outcome.accepted_for_processing, "code": outcome.code, "message": outcome.message}
+    if outcome.accepted_for_processing and outcome.landing_path:
+        ingested = ingest_path(st.settings.home / outcome.landing_path, st.settings)
+        result.update(submission_id=ingested.submission_id, verdict=ingested.verdict,
+                      reason=ingested.reason_code, rows_accepted=ingested.rows_accepted,
+                      rows_rejected=ingested.rows_rejected)
+    return result
 
 
 def _scratch_root(st: State) -> Path:
