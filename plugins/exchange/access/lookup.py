@@ -153,6 +153,8 @@ class LookupQuota:
         """
         key = rate_bucket(caller)
         allowed = self._limiter.allow(key)
+        if allowed and key not in self._floods:  # the common case: nothing was ever refused
+            return None
         with self._lock:
             flood = self._floods.get(key)
             if allowed:
