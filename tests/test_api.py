@@ -186,23 +186,23 @@ def test_a_rate_limited_flood_is_audited_as_counts_at_most_once_a_minute(monkeyp
     monkeypatch.setenv("EXCHANGE_LOOKUP_RATE", "0.6")  # one look-up every 100 seconds
     monkeypatch.setenv("EXCHANGE_LOOKUP_BURST", "1")
     now = [0.0]
-    gate = lk.Gatekeeper(clock=lambda: now[0])
+    quota = lk.LookupQuota(clock=lambda: now[0])
     who = access.Caller("lender", "AA01", 1)
 
     def refused_attempts() -> int:
         with pytest.raises(lk.LookupRefused) as refused:
-            gate.take(who)
+            quota.take(who)
         assert refused.value.code == "Q_RATE_LIMIT"
         return refused.value.attempts
 
-    assert gate.take(who) is None
+    assert quota.take(who) is None
     assert [refused_attempts() for _ in range(5)] == [1, 0, 0, 0, 0]  # the first written, the rest counted
     now[0] = 61.0
     assert [refused_attempts() for _ in range(2)] == [5, 0]  # a minute on: one row carries the count
     now[0] = 200.0
-    admitted = gate.take(who)  # allowed again: what was counted since is handed over to be written
+    admitted = quota.take(who)  # allowed again: what was counted since is handed over to be written
     assert admitted is not None and admitted.code == "Q_RATE_LIMIT" and admitted.attempts == 1
-    assert gate.take(access.Caller("association", None, 2)) is None  # the association has its own allowance
+    assert quota.take(access.Caller("association", None, 2)) is None  # the association has its own allowance
 
 
 def test_openapi_document_is_served(server):

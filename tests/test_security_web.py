@@ -25,7 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from exchange.access import tokens as access
-from exchange.web.portal import Sessions
+from exchange.web.cache import MISSING, ExpiringCache
+from exchange.web.sessions import Sessions
 
 LOOKUP_FORM = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "purpose": "loan_application", "consent_ref": "SQ-1"}
 DISPUTE = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "record": "listing", "reason": "本人称已结清"}
@@ -76,6 +77,14 @@ def test_a_login_flood_evicts_only_the_flooders_own_sessions():
         sessions.start("flooder-token-hash")
     assert sessions.get(victim) is not None
     assert sessions.get(first_of_flood) is None  # its own oldest gave way
+
+
+def test_a_flood_of_new_tokens_evicts_only_the_oldest_cached_token_checks():
+    cache = ExpiringCache(ttl=60, max_entries=3)
+    for key in ("a", "b", "c", "d"):
+        cache.put(key, key.upper())
+    assert cache.get("a") is MISSING
+    assert [cache.get(key) for key in ("b", "c", "d")] == ["B", "C", "D"]
 
 
 def test_portal_logins_are_rate_limited_per_token_without_touching_others(server, world):

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 
+from exchange.access.ratelimit import RateLimiter
 from exchange.access.tokens import Caller
 from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import Pseudonymizer, check_id, normalise
@@ -113,47 +114,33 @@ RATE_AUDIT_SECONDS = 60.0
 refused attempts (control.lookup_audit.attempts): a flood is counted, not written row by row."""
 
 
-def give_to_get_days() -> int:
-    return int(os.environ.get("EXCHANGE_GIVE_TO_GET_DAYS", "45"))
-
-
-def give_to_get_share() -> float:
-    return float(os.environ.get("EXCHANGE_GIVE_TO_GET_SHARE", "0.8"))
-
-
 def rate_bucket(caller: Caller) -> str:
     """Whose allowance a look-up spends: the lender's, or the association's (one for all its tokens)."""
     return caller.lender_code or "association"
 
 
 @dataclass
-class _Bucket:
-    tokens: float
-    last: float
+class _Flood:
     counted: int = 0
     """Refused attempts not yet written to the audit."""
     audited_at: float | None = None
 
 
-class Gatekeeper:
-    """Give-to-get per lender (cached briefly) and a token-bucket rate limit per caller, for one process.
+class LookupQuota:
+    """The look-up allowance of each caller in one process: a rate limit, and the counts of the
+    attempts it refused that are still to be audited.
 
     EXCHANGE_LOOKUP_RATE look-ups per minute per lender, and for the association, (default 600)
-    with bursts up to EXCHANGE_LOOKUP_BURST (default 60). Every request spends a token, valid or
-    not, so a stream of invalid IDs is throttled like one of valid ones. The give-to-get numbers
-    are cached for EXCHANGE_GIVE_TO_GET_CACHE_SECONDS (default 60). `clock` is time.monotonic
-    except in tests of the audit aggregation.
+    with bursts up to EXCHANGE_LOOKUP_BURST (default 60). Every request spends one, valid or
+    not, so a stream of invalid IDs is throttled like one of valid ones. `clock` is
+    time.monotonic except in tests of the audit aggregation.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate_per_s = float(os.environ.get("EXCHANGE_LOOKUP_RATE", "600")) / 60.0
-        self.burst = float(os.environ.get("EXCHANGE_LOOKUP_BURST", "60"))
-        self.cache_s = float(os.environ.get("EXCHANGE_GIVE_TO_GET_CACHE_SECONDS", "60"))
-        self.window_days = give_to_get_days()
-        self.min_share = give_to_get_share()
+        self._limiter = RateLimiter(float(os.environ.get("EXCHANGE_LOOKUP_RATE", "600")),
+                                    float(os.environ.get("EXCHANGE_LOOKUP_BURST", "60")), clock=clock)
         self._clock = clock
-        self._buckets: dict[str, _Bucket] = {}
-        self._fresh: dict[str, tuple[float, tuple | None]] = {}
+        self._floods: dict[str, _Flood] = {}
         self._lock = threading.Lock()
 
     def take(self, caller: Caller) -> LookupRefused | None:
@@ -164,50 +151,31 @@ class Gatekeeper:
         carries the count. Returned when the caller is admitted again: the Q_RATE_LIMIT refusal
         whose row carries the attempts still counted, to be audited now (else None).
         """
-        now = self._clock()
+        key = rate_bucket(caller)
+        allowed = self._limiter.allow(key)
+        if allowed and key not in self._floods:  # the common case: nothing was ever refused
+            return None
         with self._lock:
-            b = self._buckets.setdefault(rate_bucket(caller), _Bucket(self.burst, now))
-            b.tokens = min(self.burst, b.tokens + (now - b.last) * self.rate_per_s)
-            b.last = now
-            if b.tokens < 1.0:
-                b.counted += 1
-                if b.audited_at is not None and now - b.audited_at < RATE_AUDIT_SECONDS:
-                    raise self._rate_limited(0)
-                attempts, b.counted, b.audited_at = b.counted, 0, now
-                raise self._rate_limited(attempts)
-            b.tokens -= 1.0
-            pending, b.counted = b.counted, 0
-        return self._rate_limited(pending) if pending else None
+            flood = self._floods.get(key)
+            if allowed:
+                if flood is None or not flood.counted:
+                    return None
+                pending, flood.counted = flood.counted, 0
+                return self._rate_limited(pending)
+            if flood is None:
+                flood = self._floods[key] = _Flood()
+            flood.counted += 1
+            now = self._clock()
+            if flood.audited_at is not None and now - flood.audited_at < RATE_AUDIT_SECONDS:
+                raise self._rate_limited(0)
+            attempts, flood.counted, flood.audited_at = flood.counted, 0, now
+        raise self._rate_limited(attempts)
 
     def _rate_limited(self, attempts: int) -> LookupRefused:
-        per_minute = f"{self.rate_per_s * 60:.0f}"
+        per_minute = f"{self._limiter.per_minute:.0f}"
         return LookupRefused("Q_RATE_LIMIT", f"查询过于频繁（每分钟上限 {per_minute} 次），请稍后再试",
                              f"too many look-ups (limit {per_minute} per minute); retry shortly",
                              status=429, attempts=attempts)
-
-    def check_give_to_get(self, conn: psycopg.Connection, lender_code: str) -> None:
-        cached = self._fresh.get(lender_code)
-        if cached is None or self._clock() - cached[0] > self.cache_s:
-            cached = self._remember(lender_code, conn.execute(G2G_SQL, (lender_code,)).fetchone())
-        self._verdict(cached[1])
-
-    async def check_give_to_get_async(self, pool, lender_code: str) -> None:
-        """The same on an asyncpg pool."""
-        cached = self._fresh.get(lender_code)
-        if cached is None or self._clock() - cached[0] > self.cache_s:
-            row = await pool.fetchrow(_G2G_PG, lender_code)
-            cached = self._remember(lender_code, None if row is None else tuple(row))
-        self._verdict(cached[1])
-
-    def _remember(self, lender_code: str, row: tuple | None) -> tuple[float, tuple | None]:
-        self._fresh[lender_code] = (self._clock(), row)
-        return self._fresh[lender_code]
-
-    def _verdict(self, row: tuple | None) -> None:
-        """A new refusal each time: a cached exception raised again would keep growing its traceback."""
-        refusal = give_to_get_refusal(row, self.window_days, self.min_share)
-        if refusal is not None:
-            raise refusal
 
 
 G2G_SQL = "select latest_as_of, age_days, previous_active, covered from control.give_to_get(%s)"
@@ -215,30 +183,43 @@ G2G_SQL = "select latest_as_of, age_days, previous_active, covered from control.
 reported active it covers (migration 0008); no row when the lender never had one accepted."""
 
 
-def give_to_get_refusal(row: tuple | None, days: int, min_share: float) -> LookupRefused | None:
-    """Give to get (先报送后查询): None when the lender's latest accepted loan_status file is at most
-    `days` old and reports again at least `min_share` of the loans its previous file reported
-    active; else the refusal, naming the date, or the share found and the share required."""
-    if row is None:
-        return LookupRefused("Q_GIVE_TO_GET",
-                             f"贵机构尚无被接受的账户状态（loan_status）报送，须先报送数据方可查询（近{days}天内）",
-                             f"your institution has no accepted loan_status submission; report data first"
-                             f" (within {days} days)", status=403)
-    as_of, age, active, covered = row
-    if age > days:
-        return LookupRefused("Q_GIVE_TO_GET",
-                             f"贵机构最近一次被接受的账户状态报送的数据日期为 {as_of}，已超过{days}天，须先报送最新数据方可查询",
-                             f"your last accepted loan_status submission is as of {as_of}, older than {days} days;"
-                             " report current data before looking up", status=403)
-    if active and covered < min_share * active:
-        share = covered / active
-        return LookupRefused("Q_GIVE_TO_GET_COVERAGE",
-                             f"贵机构最近一次账户状态报送（数据日期 {as_of}）只报送了上一次报送中 {active} 笔未结清贷款的"
-                             f" {covered} 笔（{share:.1%}），低于要求的 {min_share:.0%}，须报送全部贷款的状态方可查询",
-                             f"your latest loan_status submission (as of {as_of}) reports {covered} of the {active}"
-                             f" active loans of your previous one ({share:.1%}), below the required {min_share:.0%};"
-                             " report the status of all your loans before looking up", status=403)
-    return None
+@dataclass(frozen=True)
+class GiveToGet:
+    """Give to get (先报送后查询): a lender looks up only while its latest accepted loan_status file
+    is at most `days` old (EXCHANGE_GIVE_TO_GET_DAYS, 45) and reports again at least `min_share`
+    (EXCHANGE_GIVE_TO_GET_SHARE, 0.8) of the loans its previous file reported active."""
+
+    days: int
+    min_share: float
+
+    @classmethod
+    def from_env(cls) -> GiveToGet:
+        return cls(int(os.environ.get("EXCHANGE_GIVE_TO_GET_DAYS", "45")),
+                   float(os.environ.get("EXCHANGE_GIVE_TO_GET_SHARE", "0.8")))
+
+    def check(self, row: tuple | None) -> None:
+        """Raise the refusal for the lender's G2G_SQL row, naming the date, or the share found and the
+        share required; a new one each time (a cached exception raised again grows its traceback)."""
+        days, min_share = self.days, self.min_share
+        if row is None:
+            raise LookupRefused("Q_GIVE_TO_GET",
+                                f"贵机构尚无被接受的账户状态（loan_status）报送，须先报送数据方可查询（近{days}天内）",
+                                f"your institution has no accepted loan_status submission; report data first"
+                                f" (within {days} days)", status=403)
+        as_of, age, active, covered = row
+        if age > days:
+            raise LookupRefused("Q_GIVE_TO_GET",
+                                f"贵机构最近一次被接受的账户状态报送的数据日期为 {as_of}，已超过{days}天，须先报送最新数据方可查询",
+                                f"your last accepted loan_status submission is as of {as_of}, older than {days} days;"
+                                " report current data before looking up", status=403)
+        if active and covered < min_share * active:
+            share = covered / active
+            raise LookupRefused("Q_GIVE_TO_GET_COVERAGE",
+                                f"贵机构最近一次账户状态报送（数据日期 {as_of}）只报送了上一次报送中 {active} 笔未结清贷款的"
+                                f" {covered} 笔（{share:.1%}），低于要求的 {min_share:.0%}，须报送全部贷款的状态方可查询",
+                                f"your latest loan_status submission (as of {as_of}) reports {covered} of the {active}"
+                                f" active loans of your previous one ({share:.1%}), below the required {min_share:.0%};"
+                                " report the status of all your loans before looking up", status=403)
 
 
 def dollar_params(sql: str) -> tuple[str, list[str]]:
@@ -253,9 +234,6 @@ def dollar_params(sql: str) -> tuple[str, list[str]]:
 
     sql = re.sub(r"%\((\w+)\)s", named, sql)
     return re.sub(r"%s", lambda _m: f"${next(counter)}", sql), names
-
-
-_G2G_PG = dollar_params(G2G_SQL)[0]
 
 
 # ---- the answer ---------------------------------------------------------------------------------

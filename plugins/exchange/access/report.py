@@ -4,7 +4,8 @@ Current listing and reasons (their texts from the published rule table), default
 records held back from members (marked as not published, with why), each loan's 24-month
 repayment profile, dispute marks, and the look-ups made about the person (when, which
 institution, the association included, and its category, purpose).
-The association hands it to the person (征信业管理条例 art. 17), as JSON or as an HTML page.
+The association hands it to the person (征信业管理条例 art. 17), as JSON or as an HTML page
+(exchange.web.render.report_html).
 Nothing past its purge date is shown (exchange.feed.retention): no expired default-feed row, and no
 loan whose negative record expired.
 Producing a report is itself recorded in control.audit_log.
@@ -151,9 +152,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
-
-
-def render_html(data: dict[str, Any]) -> str:
-    from exchange.web.portal import templates
-
-    return templates.get_template("report.html").render(r=data)

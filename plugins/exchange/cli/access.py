@@ -106,7 +106,7 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
     from exchange.access import lookup as lk
     from exchange.access.tokens import Caller
 
-    gate = lk.Gatekeeper()
+    give_to_get = lk.GiveToGet.from_env()
     req = lk.LookupRequest(id_type, id_number, purpose, consent_ref)
     with _conn() as conn:
         row = conn.execute("select status from control.lenders where lender_code = %s", (as_lender,)).fetchone()
@@ -116,7 +116,7 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
         checked = None
         try:
             checked = lk.check_request(req, load_pseudonymizer(get_settings().state_dir))
-            gate.check_give_to_get(conn, as_lender)
+            give_to_get.check(conn.execute(lk.G2G_SQL, (as_lender,)).fetchone())
             answer = lk.lookup(conn, who, checked, "cli")
         except lk.LookupRefused as refusal:
             lk.audit_refusal(conn, who, "cli", refusal, checked, req)
@@ -216,12 +216,13 @@ def disputes_resolve(dispute_id: int, outcome: str, reason: str) -> None:
 def report_cmd(id_type: str, id_number: str, html_out: Path | None) -> None:
     """本人信用报告: everything the exchange holds about one person, as JSON (and HTML)."""
     from exchange.access import report
+    from exchange.web.render import report_html  # heavy: jinja2 templates
 
     _, key = _borrower_key(id_type, id_number)
     with _conn() as conn:
         data = report.build(conn, key, id_type)
     if html_out:
-        html_out.write_text(report.render_html(data), encoding="utf-8")
+        html_out.write_text(report_html(data), encoding="utf-8")
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 

@@ -1,5 +1,5 @@
 """What stands in front of every web route: authentication before the body, body-size limits,
-503 while the database is away, and the rate limiter the portal's log-in uses.
+503 while the database is away.
 
 An attacker without a token must not be able to make the server read, parse or store a large
 body: FastAPI reads a request body whole before any dependency runs, so authentication and the
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -131,35 +129,6 @@ def _counting(receive: Receive, limit: int) -> Receive:
 
 async def _answer(exc: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
     await JSONResponse({"error": exc.detail}, status_code=exc.status_code)(scope, receive, send)
-
-
-class RateLimiter:
-    """Token buckets by key: `per_minute` events a minute, in bursts up to the same number.
-
-    Memory stays bounded: past `max_keys` keys, buckets that have refilled (idle long enough to
-    carry no history) are dropped; none that still limits someone is."""
-
-    def __init__(self, per_minute: float, max_keys: int = 10_000):
-        self.capacity = max(per_minute, 1.0)
-        self.rate_per_s = per_minute / 60.0
-        self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._buckets) > self.max_keys:
-                self._buckets = {k: b for k, b in self._buckets.items() if self._level(b, now) < self.capacity}
-            level = self._level(self._buckets.get(key, (self.capacity, now)), now)
-            if level < 1.0:
-                self._buckets[key] = (level, now)
-                return False
-            self._buckets[key] = (level - 1.0, now)
-            return True
-
-    def _level(self, bucket: tuple[float, float], now: float) -> float:
-        return min(self.capacity, bucket[0] + (now - bucket[1]) * self.rate_per_s)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -2,50 +2,55 @@
 
 Lender reads run inside a transaction with `SET LOCAL ROLE lender_<code>`: row-level
 security (migration 0004) then guarantees a lender sees only its own rows even if a
-query here were wrong.
+query here were wrong. Reads go through the web's asyncpg pool; a member's copy of an export
+is written by the publication's own exporter (psycopg, in a worker thread: State.call_with_connection).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import asyncpg
 import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
 
 from exchange.access.tokens import Caller, lender_role
+from exchange.core.errors import ExchangeError
+from exchange.feed.exports import build_exports
 
 
-@contextmanager
-def as_caller(conn: psycopg.Connection, who: Caller):
+@asynccontextmanager
+async def as_caller(pool: asyncpg.Pool, who: Caller) -> AsyncIterator[asyncpg.Connection]:
     """A transaction under the lender's role (the association reads as the connecting role)."""
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+    async with pool.acquire() as conn, conn.transaction():
         if who.lender_code is not None:
-            cur.execute(sql.SQL("set local role {}").format(sql.Identifier(lender_role(who.lender_code))))
-        yield cur
+            await conn.execute(f'set local role "{lender_role(who.lender_code)}"')  # lender_role: [a-z0-9_] only
+        yield conn
 
 
-def submissions(conn: psycopg.Connection, who: Caller, limit: int = 200) -> list[dict[str, Any]]:
-    with as_caller(conn, who) as cur:
-        rows = cur.execute(
+async def submissions(pool: asyncpg.Pool, who: Caller, limit: int = 200) -> list[dict[str, Any]]:
+    async with as_caller(pool, who) as conn:
+        return _plain(conn, await conn.fetch(
             "select submission_id, lender_code, file_name, kind, as_of_date, seq, verdict, reason_code, rows_total,"
             " rows_accepted, rows_rejected, rows_warned, received_at, feedback_path is not null as has_feedback"
-            " from control.submissions order by submission_id desc limit %s", (limit,)).fetchall()
-    return [_plain(r) for r in rows]
+            " from control.submissions order by submission_id desc limit $1", limit))
 
 
-def feedback_file(conn: psycopg.Connection, who: Caller, submission_id: int, home: Path,
-                  which: str) -> Path | None:
+async def feedback_file(pool: asyncpg.Pool, who: Caller, submission_id: int, home: Path,
+                        which: str) -> Path | None:
     """The feedback CSV or summary of one of the caller's own submissions, if it exists."""
-    with as_caller(conn, who) as cur:
-        row = cur.execute("select feedback_path from control.submissions where submission_id = %s",
-                          (submission_id,)).fetchone()
-    if row is None or not row["feedback_path"]:
+    async with as_caller(pool, who) as conn:
+        feedback_path = await conn.fetchval("select feedback_path from control.submissions where submission_id = $1",
+                                            submission_id)
+    if not feedback_path:
         return None
-    csv_path = (home / row["feedback_path"]).resolve()
+    csv_path = (home / feedback_path).resolve()
     path = csv_path if which == "csv" else csv_path.with_name(csv_path.name.replace(".feedback.csv", ".summary.txt"))
     feedback_root = (home / "feedback").resolve()
     if not path.is_relative_to(feedback_root) or not path.is_file():
@@ -53,14 +58,12 @@ def feedback_file(conn: psycopg.Connection, who: Caller, submission_id: int, hom
     return path
 
 
-def feed_versions(conn: psycopg.Connection, limit: int = 50) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "select v.version, v.as_of_date, v.status, v.blacklist_rows, v.default_feed_rows, v.held_rows,"
-            " v.validation_success, v.published_at, v.approved_by, v.approval_reason, v.export_dir,"
-            " v.version = (select version from shared.live_version) as live"
-            " from shared.feed_versions v order by v.version desc limit %s", (limit,)).fetchall()
-    return [_plain(r) for r in rows]
+async def feed_versions(pool: asyncpg.Pool, limit: int = 50) -> list[dict[str, Any]]:
+    return await _fetch_plain(
+        pool, "select v.version, v.as_of_date, v.status, v.blacklist_rows, v.default_feed_rows, v.held_rows,"
+              " v.validation_success, v.published_at, v.approved_by, v.approval_reason, v.export_dir,"
+              " v.version = (select version from shared.live_version) as live"
+              " from shared.feed_versions v order by v.version desc limit $1", limit)
 
 
 MEMBER_EXPORTS = ("blacklist.csv", "blacklist.parquet", "default_feed.csv", "default_feed.parquet",
@@ -68,17 +71,16 @@ MEMBER_EXPORTS = ("blacklist.csv", "blacklist.parquet", "default_feed.csv", "def
 """A member's copy of a version (exports.write_exports with lender=...): its own code, others as categories."""
 
 
-def export_files(conn: psycopg.Connection, home: Path, who: Caller) -> list[dict[str, Any]]:
+async def export_files(pool: asyncpg.Pool, who: Caller) -> list[dict[str, Any]]:
     """Downloadable export files of the live and recent versions.
 
     The association gets the files under exports/<version>/ (lender codes, source rows); a lender
     gets its member copy, written on first download by the publication's own exporter.
     """
     out = []
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute("select version, export_dir, export_checksums from shared.feed_versions"
-                           " where status in ('live', 'superseded') and export_dir is not null"
-                           " order by version desc limit 5").fetchall()
+    rows = await pool.fetch("select version, export_dir, export_checksums from shared.feed_versions"
+                            " where status in ('live', 'superseded') and export_dir is not null"
+                            " order by version desc limit 5")
     for r in rows:
         if who.lender_code is not None:
             out += [{"version": r["version"], "name": name} for name in MEMBER_EXPORTS]
@@ -91,16 +93,19 @@ def export_files(conn: psycopg.Connection, home: Path, who: Caller) -> list[dict
     return out
 
 
-def export_file(conn: psycopg.Connection, home: Path, version: int, name: str, who: Caller) -> Path | None:
-    if name.startswith(".") or "/" in name or "\\" in name:
-        return None
-    row = conn.execute("select export_dir from shared.feed_versions where version = %s"
-                       " and status in ('live', 'superseded') and export_dir is not null", (version,)).fetchone()
-    if row is None:
-        return None
-    if who.lender_code is not None:
-        return _member_export(conn, home, version, name, who.lender_code)
-    base = Path(row[0])
+async def export_dir(pool: asyncpg.Pool, version: int) -> str | None:
+    """Where a published (live or superseded) version's exports are, if it has any."""
+    return await pool.fetchval("select export_dir from shared.feed_versions where version = $1"
+                               " and status in ('live', 'superseded') and export_dir is not null", version)
+
+
+def safe_name(name: str) -> bool:
+    return not (name.startswith(".") or "/" in name or "\\" in name)
+
+
+def association_export(home: Path, directory: str, name: str) -> Path | None:
+    """A file of the version's export directory, which must lie under <home>/exports."""
+    base = Path(directory)
     base = (base if base.is_absolute() else home / base).resolve()
     path = (base / name).resolve()
     if path.parent != base or not path.is_file() or not base.is_relative_to((home / "exports").resolve()):
@@ -108,10 +113,8 @@ def export_file(conn: psycopg.Connection, home: Path, version: int, name: str, w
     return path
 
 
-def _member_export(conn: psycopg.Connection, home: Path, version: int, name: str, lender: str) -> Path | None:
-    from exchange.core.errors import ExchangeError
-    from exchange.feed.exports import build_exports
-
+def member_export(conn: psycopg.Connection, home: Path, version: int, name: str, lender: str) -> Path | None:
+    """The lender's copy of one export file, written by the publication's exporter on first request."""
     if name not in MEMBER_EXPORTS:
         return None
     try:
@@ -123,46 +126,56 @@ def _member_export(conn: psycopg.Connection, home: Path, version: int, name: str
     return path if path.is_file() else None
 
 
-def submission_quality(conn: psycopg.Connection, months: int = 3) -> list[dict[str, Any]]:
+async def submission_quality(pool: asyncpg.Pool, months: int = 3) -> list[dict[str, Any]]:
     """Per lender and month, latest months first (marts.mart_lender_submission_quality)."""
-    if not conn.execute("select to_regclass('marts.mart_lender_submission_quality') is not null").fetchone()[0]:
+    if not await _quality_mart_built(pool):
         return []
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute("""
-            select lender_code, period_month, status_timeliness, status_days_late, files_received, files_rejected,
-                   round(file_rejection_rate::numeric, 4) as file_rejection_rate,
-                   round(row_rejection_rate::numeric, 4) as row_rejection_rate,
-                   under_classified_reports, round(under_classification_rate::numeric, 4) as under_classification_rate,
-                   consistency_findings
-            from marts.mart_lender_submission_quality
-            where period_month > (select max(period_month) from marts.mart_lender_submission_quality)
-                                 - make_interval(months => %s)
-            order by period_month desc, lender_code""", (months,)).fetchall()
-    return [_plain(r) for r in rows]
+    return await _fetch_plain(pool, """
+        select lender_code, period_month, status_timeliness, status_days_late, files_received, files_rejected,
+               round(file_rejection_rate::numeric, 4) as file_rejection_rate,
+               round(row_rejection_rate::numeric, 4) as row_rejection_rate,
+               under_classified_reports, round(under_classification_rate::numeric, 4) as under_classification_rate,
+               consistency_findings
+        from marts.mart_lender_submission_quality
+        where period_month > (select max(period_month) from marts.mart_lender_submission_quality)
+                             - make_interval(months => $1)
+        order by period_month desc, lender_code""", months)
 
 
-def under_classification(conn: psycopg.Connection) -> list[dict[str, Any]]:
+async def under_classification(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     """Lender months with reports classified milder than the exchange's floor (少分类 findings)."""
-    if not conn.execute("select to_regclass('marts.mart_lender_submission_quality') is not null").fetchone()[0]:
+    if not await _quality_mart_built(pool):
         return []
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute("""
-            select lender_code, period_month, under_classified_reports, reports_with_lender_class,
-                   round(under_classification_rate::numeric, 4) as under_classification_rate
-            from marts.mart_lender_submission_quality where under_classified_reports > 0
-            order by period_month desc, under_classified_reports desc limit 100""").fetchall()
-    return [_plain(r) for r in rows]
+    return await _fetch_plain(pool, """
+        select lender_code, period_month, under_classified_reports, reports_with_lender_class,
+               round(under_classification_rate::numeric, 4) as under_classification_rate
+        from marts.mart_lender_submission_quality where under_classified_reports > 0
+        order by period_month desc, under_classified_reports desc limit 100""")
 
 
-def _plain(row: dict) -> dict:
-    import datetime as dt
-    from decimal import Decimal
+async def _quality_mart_built(pool: asyncpg.Pool) -> bool:
+    return await pool.fetchval("select to_regclass('marts.mart_lender_submission_quality') is not null")
 
-    out = {}
-    for k, v in row.items():
-        if isinstance(v, dt.date | dt.datetime):
-            v = v.isoformat()
-        elif isinstance(v, Decimal):
-            v = str(v)
-        out[k] = v
+
+async def _fetch_plain(pool: asyncpg.Pool, sql: str, *args: Any) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        return _plain(conn, await conn.fetch(sql, *args))
+
+
+def _plain(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Rows ready for JSON and the pages: dates as ISO strings, times in the server's time zone (as
+    the CLI's psycopg shows them), decimals as strings."""
+    zone = ZoneInfo(conn.get_settings().TimeZone)
+    out = []
+    for row in rows:
+        plain = {}
+        for k, v in row.items():
+            if isinstance(v, dt.datetime) and v.tzinfo is not None:
+                v = v.astimezone(zone).isoformat()
+            elif isinstance(v, dt.date | dt.datetime):
+                v = v.isoformat()
+            elif isinstance(v, Decimal):
+                v = str(v)
+            plain[k] = v
+        out.append(plain)
     return out
