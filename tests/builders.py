@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from exchange.core.identifiers import resident_id_check_char
-from exchange.core.spec import LOAN_STATUS, LOANS
+from exchange.core.spec import KINDS
 
 
 def resident_id(n: int, region: str = "110105") -> str:
@@ -38,7 +38,7 @@ def status_row(n: int, as_of: str = "2025-01-31", **overrides: str) -> dict[str,
 
 
 def csv_text(rows: list[dict[str, str]], kind: str = "loans", chinese: bool = False) -> str:
-    spec_kind = LOANS if kind == "loans" else LOAN_STATUS
+    spec_kind = KINDS[kind]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([f.zh if chinese else f.name for f in spec_kind.fields])
@@ -50,7 +50,7 @@ def csv_text(rows: list[dict[str, str]], kind: str = "loans", chinese: bool = Fa
 def write_xlsx(path: Path, rows: list[dict[str, str]], kind: str = "loans") -> None:
     import xlsxwriter
 
-    spec_kind = LOANS if kind == "loans" else LOAN_STATUS
+    spec_kind = KINDS[kind]
     wb = xlsxwriter.Workbook(str(path))
     wb.set_properties({"created": dt.datetime(2025, 1, 1)})
     ws = wb.add_worksheet()

@@ -3,13 +3,9 @@ loans must be known, promises need a date and an amount; good rows load by COPY.
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from builders import csv_text, land, loan_row
 
-from exchange.core.spec import COLLECTION_ACTIONS
 from exchange.intake import lenders
 from exchange.intake.ingest import ingest_path
 
@@ -22,12 +18,7 @@ def action_row(n: int, **overrides: str) -> dict[str, str]:
 
 
 def actions_csv(rows: list[dict[str, str]], chinese: bool = False) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([f.zh if chinese else f.name for f in COLLECTION_ACTIONS.fields])
-    for row in rows:
-        writer.writerow([row[f.name] for f in COLLECTION_ACTIONS.fields])
-    return buf.getvalue()
+    return csv_text(rows, "collection_actions", chinese)
 
 
 @pytest.fixture
