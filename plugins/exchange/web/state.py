@@ -62,7 +62,11 @@ class State:
             host=params.get("host"), port=int(params.get("port") or 5432), user=params.get("user"),
             password=params.get("password"), database=params.get("dbname"),
             min_size=0, max_size=int(os.environ.get("EXCHANGE_API_ASYNC_POOL", "8")),
-            server_settings={"synchronous_commit": commit, "application_name": "exchange-api"},
+            # generic plans: the look-up statement reads the member views (one definition of what a
+            # member sees, migration 0012), whose custom plans PostgreSQL would otherwise re-plan on
+            # every call (measured: 1.0 ms of server CPU per look-up instead of 0.4)
+            server_settings={"synchronous_commit": commit, "application_name": "exchange-api",
+                             "plan_cache_mode": "force_generic_plan"},
             reset=_no_reset)
         try:
             await self.pool.execute("select 1")
