@@ -9,31 +9,6 @@
     from {{ ref('rule_collection_parameters') }}
 {%- endmacro %}
 
-{#- First month whose delinquency-segment rows an incremental run rebuilds: a row looks ahead
-    segment_cure_horizon_months month ends for its cure, so the horizon before the earliest month
-    int_loan_status_history rebuilt (or before the month after a rebuilt lender's last month, in
-    case its latest months went); every month when the collection parameters or segment rules
-    changed since the model was built, or the disputes did (an upheld one corrects the segments).
-    Null: nothing to rebuild. -#}
-{% macro delinquency_segments_rebuild_from() -%}
-    select case
-        when {{ rules_changed(['rule_collection_parameters', 'rule_delinquency_segments', 'stg_control__disputes']) }} then date '0001-01-01'
-        else (
-            min(least(
-                rebuild.rebuild_month,
-                (
-                    (select max(history.report_month) from {{ ref('int_loan_status_history') }} as history
-                        where history.lender_code = rebuild.lender_code)
-                    + interval '1 month'
-                )::date
-            ))
-            - make_interval(months => min(params.segment_cure_horizon_months))
-        )::date
-    end
-    from ({{ consumed_rebuilds('int_loan_status_history') }}) as rebuild
-    cross join ({{ collection_parameters() }}) as params
-{%- endmacro %}
-
 {#- A lender's latest reporting date in int_loan_status_history (null: none), read through the
     (lender_code, report_month) index instead of a scan of the whole history. -#}
 {% macro lender_latest_date(lender_code) -%}

@@ -1,17 +1,13 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='rebuilt_months',
         rebuild_producer='int_loan_status_history',
-        rebuild_scope='lender',
         rebuild_month_column='last_report_date',
         rebuild_unique_key=['lender_code', 'loan_id', 'default_episode_no'],
-        on_schema_change='fail',
         indexes=[
             {'columns': ['lender_code', 'loan_id', 'default_episode_no'], 'unique': True},
             {'columns': ['lender_code', 'last_report_date']},
         ],
-        post_hook="{{ mark_rebuilds_consumed('int_loan_status_history') }}",
     )
 }}
 -- depends_on: {{ ref('int_submissions_effective') }}
@@ -29,14 +25,14 @@ with
 {% if is_incremental() %}
 
 rebuild as (
-    {{ consumed_rebuilds('int_loan_status_history') }}
+    {{ rebuild_window() }}
 ),
 
 recent as (
     -- the episode reports of the months rebuilt
     select history.*
     from {{ ref('int_loan_status_history') }} as history
-    where history.status_submission_id = any(array({{ rebuilt_status_files('rebuild') }}))
+    where {{ in_rebuilt_months('history.status_submission_id') }}
         and history.default_episode_no is not null
 ),
 

@@ -1,17 +1,12 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='rebuilt_months',
         rebuild_producer='int_loan_status_history',
-        rebuild_scope='month',
-        rebuild_from='delinquency_segments_rebuild_from',
-        on_schema_change='fail',
+        rebuild_mixes_lenders=true,
+        rebuild_lookahead='segment_cure_horizon_months',
+        rebuild_rules=['rule_collection_parameters', 'rule_delinquency_segments', 'stg_control__disputes'],
         indexes=[
             {'columns': ['report_month']},
-        ],
-        post_hook=[
-            "{{ mark_rebuilds_consumed('int_loan_status_history') }}",
-            "{{ record_rules_built(['rule_collection_parameters', 'rule_delinquency_segments', 'stg_control__disputes']) }}",
         ],
     )
 }}
@@ -31,7 +26,7 @@ with
 segments as (
     select * from {{ ref('int_delinquency_segments') }}
     {% if is_incremental() %}
-    where report_month >= ({{ delinquency_segments_rebuild_from() }})
+    where report_month >= (select min(rebuild.rebuild_month) from ({{ rebuild_window() }}) as rebuild)
     {% endif %}
 ),
 
