@@ -102,8 +102,7 @@ def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
     assert built.idle_run_rows == {
         "int_loan_status_history": 0, "int_repayment_profile": 0, "fct_loan_status": 0,
         "int_consistency_findings": 0, "int_borrower_months": 0, "mart_roll_rates": 0, "dim_loan": 0,
-        "mart_portfolio_quality": 0, "int_default_episodes": 0, "int_delinquency_segments": 0,
-        "mart_segment_cure_rates": 0,
+        "mart_portfolio_quality": 0, "int_delinquency_segments": 0,
     }
 
 

@@ -9,37 +9,41 @@ versions as (
 ),
 
 rule_rows as (
-    select rules_version, 'rule_dpd_buckets' as rule_seed, 'bucket' as part from {{ ref('rule_dpd_buckets') }}
-    union all
-    select rules_version, 'rule_set_assignment', borrower_type from {{ ref('rule_set_assignment') }}
-    union all
-    select rules_version, 'rule_classification_floors', rule_set from {{ ref('rule_classification_floors') }}
-    union all
-    select rules_version, 'rule_classification_overrides', 'override' from {{ ref('rule_classification_overrides') }}
-    union all
-    select rules_version, 'rule_default_conditions', condition_kind from {{ ref('rule_default_conditions') }}
-    union all
-    select rules_version, 'rule_parameters', parameter from {{ ref('rule_parameters') }}
-    union all
-    select rules_version, 'rule_listing_reasons', 'reason' from {{ ref('rule_listing_reasons') }}
+    -- per seed, the part of a version's rules each row stands for
+    {%- set parts = [
+        ('rule_dpd_buckets', "'bucket'"),
+        ('rule_set_assignment', 'borrower_type'),
+        ('rule_classification_floors', 'rule_set'),
+        ('rule_classification_overrides', "'override'"),
+        ('rule_default_conditions', 'condition_kind'),
+        ('rule_parameters', 'parameter'),
+        ('rule_listing_reasons', "'reason'"),
+    ] %}
+    {%- for seed, part in parts %}
+    select rules_version, '{{ seed }}' as rule_seed, {{ part }} as part from {{ ref(seed) }}
+    {{- '\n    union all' if not loop.last }}
+    {%- endfor %}
 ),
 
 required_parts as (
-    select 'rule_dpd_buckets' as rule_seed, 'bucket' as part
-    union all select 'rule_set_assignment', 'individual'
-    union all select 'rule_set_assignment', 'enterprise'
-    union all select 'rule_classification_floors', 'retail'
-    union all select 'rule_classification_floors', 'non_retail'
-    union all select 'rule_classification_overrides', 'override'
-    union all select 'rule_default_conditions', 'entry'
-    union all select 'rule_default_conditions', 'end'
-    union all select 'rule_parameters', 'cure_clean_months'
-    union all select 'rule_parameters', 'default_hold_class'
-    union all select 'rule_parameters', 'submission_deadline_days'
-    union all select 'rule_parameters', 'dpd_mismatch_tolerance_days'
-    union all select 'rule_parameters', 'restructure_observation_months'
-    union all select 'rule_listing_reasons', 'reason'
-    union all select 'rule_parameters', 'reaging_fall_tolerance_days'
+    select rule_seed, part
+    from (values
+        ('rule_dpd_buckets', 'bucket'),
+        ('rule_set_assignment', 'individual'),
+        ('rule_set_assignment', 'enterprise'),
+        ('rule_classification_floors', 'retail'),
+        ('rule_classification_floors', 'non_retail'),
+        ('rule_classification_overrides', 'override'),
+        ('rule_default_conditions', 'entry'),
+        ('rule_default_conditions', 'end'),
+        ('rule_parameters', 'cure_clean_months'),
+        ('rule_parameters', 'default_hold_class'),
+        ('rule_parameters', 'submission_deadline_days'),
+        ('rule_parameters', 'dpd_mismatch_tolerance_days'),
+        ('rule_parameters', 'restructure_observation_months'),
+        ('rule_parameters', 'reaging_fall_tolerance_days'),
+        ('rule_listing_reasons', 'reason')
+    ) as required (rule_seed, part)
 ),
 
 missing_parts as (

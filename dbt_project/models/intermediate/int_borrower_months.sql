@@ -1,15 +1,12 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='rebuilt_months',
         rebuild_producer='int_loan_status_history',
-        rebuild_scope='month',
-        on_schema_change='fail',
+        rebuild_mixes_lenders=true,
         indexes=[
             {'columns': ['report_month']},
             {'columns': ['borrower_key', 'report_month'], 'unique': True},
         ],
-        post_hook="{{ mark_rebuilds_consumed('int_loan_status_history') }}",
     )
 }}
 -- depends_on: {{ ref('int_submissions_effective') }}
@@ -24,15 +21,8 @@ with
 {% if is_incremental() %}
 
 rebuild as (
-    {{ consumed_rebuilds('int_loan_status_history') }}
-),
-
-rebuild_all_lenders as (
     -- a row mixes lenders: every lender from the earliest month rebuilt
-    select
-        lenders.lender_code,
-        (select min(rebuild.rebuild_month) from rebuild) as rebuild_month
-    from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as lenders
+    {{ rebuild_window() }}
 ),
 
 {% endif %}
@@ -42,9 +32,7 @@ month_end_reports as (
     from {{ ref('int_loan_status_history') }}
     where is_month_last_report
     {% if is_incremental() %}
-        -- every lender's status files from the earliest month rebuilt, as an array parameter so the
-        -- filter reaches the status_submission_id index
-        and status_submission_id = any(array({{ rebuilt_status_files('rebuild_all_lenders') }}))
+        and {{ in_rebuilt_months('status_submission_id') }}
     {% endif %}
 ),
 

@@ -1,14 +1,10 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='rebuilt_months',
         rebuild_producer='int_loan_status_history',
-        rebuild_scope='lender',
-        on_schema_change='fail',
         indexes=[
             {'columns': ['lender_code', 'report_month']},
         ],
-        post_hook="{{ mark_rebuilds_consumed('int_loan_status_history') }}",
     )
 }}
 
@@ -50,7 +46,7 @@ rejected_rows as (
 {% if is_incremental() %}
 
 rebuild as (
-    {{ consumed_rebuilds('int_loan_status_history') }}
+    {{ rebuild_window() }}
 ),
 
 rebuild_ranges as (
@@ -75,9 +71,7 @@ read_rows as (
     inner join rebuild_ranges
         on rebuild_ranges.lender_code = history.lender_code
         and history.report_month >= rebuild_ranges.read_from_month
-    where history.status_submission_id = any(array(
-        {{ rebuilt_status_files('rebuild_ranges', 'rebuild_ranges.read_from_month') }}
-    ))
+    where {{ in_rebuilt_months('history.status_submission_id', 'rebuild_ranges', 'rebuild_ranges.read_from_month') }}
 ),
 
 anchors as (

@@ -1,98 +1,24 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='rebuilt_months',
-        rebuild_producer='int_loan_status_history',
-        rebuild_scope='lender',
-        rebuild_month_column='last_report_date',
-        rebuild_unique_key=['lender_code', 'loan_id', 'default_episode_no'],
-        on_schema_change='fail',
         indexes=[
             {'columns': ['lender_code', 'loan_id', 'default_episode_no'], 'unique': True},
-            {'columns': ['lender_code', 'last_report_date']},
         ],
-        post_hook="{{ mark_rebuilds_consumed('int_loan_status_history') }}",
     )
 }}
--- depends_on: {{ ref('int_submissions_effective') }}
 
 {# Default episodes (违约), one row per episode: from the report that opened it to the one that
     closed it (settled, compensated, cured) or, while it is open, the latest report.
-    An incremental run rebuilds the episodes with a report in the months int_loan_status_history
-    rebuilt, and those whose last report was in a rebuilt month (they may be gone). When every
-    report already counted in an episode is older than the months rebuilt, its figures are the
-    row built combined with the rebuilt months' reports; otherwise they are recomputed from all
-    the episode's reports. #}
+    A plain table: its episode reports (the defaulted loans' rows) are few, so rebuilding it in
+    full costs less than an incremental run carrying each episode's figures forward, and hardly
+    grows with the history. #}
 
 with
-
-{% if is_incremental() %}
-
-rebuild as (
-    {{ consumed_rebuilds('int_loan_status_history') }}
-),
-
-recent as (
-    -- the episode reports of the months rebuilt
-    select history.*
-    from {{ ref('int_loan_status_history') }} as history
-    where history.status_submission_id = any(array({{ rebuilt_status_files('rebuild') }}))
-        and history.default_episode_no is not null
-),
-
-built as (
-    select
-        built.*,
-        case when built.end_date is not null then built.episode_status end as end_reason
-    from {{ this }} as built
-),
-
-rebuilt_modes as (
-    -- carried: every report counted in the row built is older than the months rebuilt
-    select
-        rebuilt_episodes.lender_code,
-        rebuilt_episodes.loan_id,
-        rebuilt_episodes.default_episode_no,
-        coalesce(built.last_report_date < rebuild.rebuild_month, false) as is_carried
-    from (select distinct lender_code, loan_id, default_episode_no from recent) as rebuilt_episodes
-    inner join rebuild
-        on rebuild.lender_code = rebuilt_episodes.lender_code
-    left join built
-        on built.lender_code = rebuilt_episodes.lender_code
-        and built.loan_id = rebuilt_episodes.loan_id
-        and built.default_episode_no = rebuilt_episodes.default_episode_no
-),
-
-episode_reports as (
-    -- carried episodes: the rebuilt months' reports; the others: all their reports
-    select recent.*
-    from recent
-    inner join rebuilt_modes
-        on rebuilt_modes.lender_code = recent.lender_code
-        and rebuilt_modes.loan_id = recent.loan_id
-        and rebuilt_modes.default_episode_no = recent.default_episode_no
-    where rebuilt_modes.is_carried
-
-    union all
-
-    select history.*
-    from rebuilt_modes
-    inner join {{ ref('int_loan_status_history') }} as history
-        on history.lender_code = rebuilt_modes.lender_code
-        and history.loan_id = rebuilt_modes.loan_id
-        and history.default_episode_no = rebuilt_modes.default_episode_no
-    where not rebuilt_modes.is_carried
-),
-
-{% else %}
 
 episode_reports as (
     select *
     from {{ ref('int_loan_status_history') }}
     where default_episode_no is not null
 ),
-
-{% endif %}
 
 episodes as (
     select
@@ -182,63 +108,6 @@ episode_figures as (
         and latest_reports.default_episode_no = episodes.default_episode_no
 ),
 
-{% if is_incremental() %}
-
-merged as (
-    -- carried episodes: the row built (older reports) combined with the rebuilt months' reports
-    select
-        figures.lender_code,
-        figures.loan_id,
-        figures.default_episode_no,
-        greatest(built.borrower_key, figures.borrower_key) as borrower_key,
-        least(built.default_date, figures.default_date) as default_date,
-        greatest(built.entry_reasons, figures.entry_reasons) as entry_reasons,
-        greatest(built.dpd_at_default, figures.dpd_at_default) as dpd_at_default,
-        greatest(built.outstanding_at_default, figures.outstanding_at_default) as outstanding_at_default,
-        greatest(built.overdue_amount_at_default, figures.overdue_amount_at_default) as overdue_amount_at_default,
-        greatest(built.overdue_since_at_default, figures.overdue_since_at_default) as overdue_since_at_default,
-        greatest(built.max_dpd, figures.max_dpd) as max_dpd,
-        greatest(built.worst_standardized_class, figures.worst_standardized_class) as worst_standardized_class,
-        greatest(built.end_date, figures.end_date) as end_date,
-        greatest(built.end_reason, figures.end_reason) as end_reason,
-        figures.last_report_date,
-        figures.last_account_status,
-        figures.last_outstanding_principal,
-        built.reports_in_episode + figures.reports_in_episode as reports_in_episode,
-        least(built.first_notice_date, figures.first_notice_date) as first_notice_date,
-        greatest(built.latest_notice_date, figures.latest_notice_date) as latest_notice_date,
-        greatest(built.default_submission_id, figures.default_submission_id) as default_submission_id,
-        greatest(built.default_line, figures.default_line) as default_line
-    from episode_figures as figures
-    inner join rebuilt_modes
-        on rebuilt_modes.lender_code = figures.lender_code
-        and rebuilt_modes.loan_id = figures.loan_id
-        and rebuilt_modes.default_episode_no = figures.default_episode_no
-        and rebuilt_modes.is_carried
-    inner join built
-        on built.lender_code = figures.lender_code
-        and built.loan_id = figures.loan_id
-        and built.default_episode_no = figures.default_episode_no
-
-    union all
-
-    select figures.*
-    from episode_figures as figures
-    inner join rebuilt_modes
-        on rebuilt_modes.lender_code = figures.lender_code
-        and rebuilt_modes.loan_id = figures.loan_id
-        and rebuilt_modes.default_episode_no = figures.default_episode_no
-    where not rebuilt_modes.is_carried
-),
-
-{% else %}
-
-merged as (
-    select * from episode_figures
-),
-
-{% endif %}
-
 final as (
     select
         lender_code,
@@ -269,7 +138,7 @@ final as (
         latest_notice_date,
         default_submission_id,
         default_line
-    from merged
+    from episode_figures
 )
 
 select * from final

@@ -1,39 +1,34 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='rebuilt_months',
         rebuild_producer='int_loan_status_history',
-        rebuild_scope='month',
-        rebuild_from='delinquency_segments_rebuild_from',
-        on_schema_change='fail',
+        rebuild_mixes_lenders=true,
+        rebuild_lookahead='segment_cure_horizon_months',
+        rebuild_rules=['rule_collection_parameters', 'rule_delinquency_segments', 'stg_control__disputes'],
         indexes=[
             {'columns': ['report_month']},
-        ],
-        post_hook=[
-            "{{ mark_rebuilds_consumed('int_loan_status_history') }}",
-            "{{ record_rules_built(['rule_collection_parameters', 'rule_delinquency_segments', 'stg_control__disputes']) }}",
         ],
     )
 }}
 -- depends_on: {{ ref('int_submissions_effective') }}
+-- depends_on: {{ ref('rule_collection_parameters') }}
+-- depends_on: {{ ref('stg_control__disputes') }}
 
 {# Delinquent-borrower segments (逾期客群) for collection strategy: every delinquent loan (on the
     books at DPD > 0) at each month-end report, with the borrower's behaviour at other lenders in
     the same month, the segment of seed rule_delinquency_segments it falls into (first by
     priority whose conditions hold), and whether it was cured within the horizon.
     A row mixes lenders and looks ahead over the horizon, so an incremental run rebuilds every
-    month from the horizon before the earliest month int_loan_status_history rebuilt (macro
-    delinquency_segments_rebuild_from; every month when the parameters or segment rules changed). #}
+    month from the horizon before the earliest month int_loan_status_history rebuilt (config
+    rebuild_lookahead); every month when the parameters, segment rules or disputes changed
+    (rebuild_rules: an upheld dispute corrects the segments). #}
 
 with
 
 {% if is_incremental() %}
 
-rebuild_all_lenders as (
-    select
-        lenders.lender_code,
-        ({{ delinquency_segments_rebuild_from() }}) as rebuild_month
-    from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as lenders
+rebuild as (
+    {{ rebuild_window() }}
 ),
 
 {% endif %}
@@ -42,9 +37,7 @@ history as (
     select * from {{ ref('int_loan_status_history') }}
     where is_month_last_report
     {% if is_incremental() %}
-        -- every lender's status files from the first month rebuilt, as an array parameter so the
-        -- filter reaches the status_submission_id index
-        and status_submission_id = any(array({{ rebuilt_status_files('rebuild_all_lenders') }}))
+        and {{ in_rebuilt_months('status_submission_id') }}
     {% endif %}
 ),
 

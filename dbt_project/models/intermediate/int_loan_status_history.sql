@@ -1,9 +1,6 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='lender_months',
-        on_schema_change='fail',
-        pre_hook="{{ log_full_rebuild() }}",
         indexes=[
             {'columns': ['lender_code', 'loan_id', 'as_of_date'], 'unique': True},
             {'columns': ['lender_code', 'report_month']},
@@ -36,11 +33,7 @@ classified as (
 {% if is_incremental() %}
 
 rebuild as (
-    {{ lender_months_to_rebuild() }}
-),
-
-rebuild_files as (
-    {{ status_files_rebuilt() }}
+    {{ rebuild_window() }}
 ),
 
 {% endif %}
@@ -49,8 +42,7 @@ reports as (
     select *
     from classified
     {% if is_incremental() %}
-    -- an array parameter (not a join), so the filter reaches raw.loan_status's submission index
-    where status_submission_id = any(array(select submission_id from rebuild_files))
+    where {{ in_rebuilt_months('status_submission_id') }}
     {% endif %}
 ),
 

@@ -1,9 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='lender_months',
-        on_schema_change='fail',
-        pre_hook="{{ log_full_rebuild() }}",
+        rebuild_checks_rules=false,
         indexes=[
             {'columns': ['lender_code', 'loan_id', 'as_of_date'], 'unique': True},
             {'columns': ['lender_code', 'report_month']},
@@ -33,12 +31,7 @@ loans as (
 {% if is_incremental() %}
 
 rebuild as (
-    {{ lender_months_to_rebuild(check_rules=false) }}
-),
-
-rebuild_files as (
-    -- the status files of the months rebuilt: int_loan_status_history holds exactly their rows there
-    {{ status_files_rebuilt() }}
+    {{ rebuild_window() }}
 ),
 
 {% endif %}
@@ -55,8 +48,7 @@ targets as (
         history.repayment_code
     from history
     {% if is_incremental() %}
-    -- an array parameter (not a join), so the filter reaches the status_submission_id index
-    where history.status_submission_id = any(array(select submission_id from rebuild_files))
+    where {{ in_rebuilt_months('history.status_submission_id') }}
     {% endif %}
 ),
 

@@ -1,14 +1,13 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='rebuilt_months',
         rebuild_producer='int_loan_status_history',
-        rebuild_scope='loan',
-        on_schema_change='fail',
+        rebuild_month_column='last_report_date',
+        rebuild_unique_key=['lender_code', 'loan_id'],
+        rebuild_drops_gone_loans=true,
         indexes=[
             {'columns': ['lender_code', 'loan_id'], 'unique': True},
         ],
-        post_hook="{{ mark_rebuilds_consumed('int_loan_status_history') }}",
     )
 }}
 -- depends_on: {{ ref('int_submissions_effective') }}
@@ -29,14 +28,14 @@ loans as (
 {% if is_incremental() %}
 
 rebuild as (
-    {{ consumed_rebuilds('int_loan_status_history') }}
+    {{ rebuild_window() }}
 ),
 
 recent as (
     -- the reports of the months rebuilt
     select history.*
     from {{ ref('int_loan_status_history') }} as history
-    where history.status_submission_id = any(array({{ rebuilt_status_files('rebuild') }}))
+    where {{ in_rebuilt_months('history.status_submission_id') }}
 ),
 
 built as (
@@ -94,7 +93,18 @@ rebuilt_modes as (
         and built.loan_id = rebuilt_loans.loan_id
 ),
 
-recomputed as (
+counted_reports as (
+    -- the reports to count: a carried loan's in the months rebuilt (added to the row built), the
+    -- other loans' whole history
+    select recent.*
+    from recent
+    inner join rebuilt_modes
+        on rebuilt_modes.lender_code = recent.lender_code
+        and rebuilt_modes.loan_id = recent.loan_id
+    where rebuilt_modes.is_carried
+
+    union all
+
     select history.*
     from rebuilt_modes
     inner join {{ ref('int_loan_status_history') }} as history
@@ -103,115 +113,15 @@ recomputed as (
     where not rebuilt_modes.is_carried
 ),
 
-recent_reports as (
-    select
-        lender_code,
-        loan_id,
-        min(as_of_date) as first_report_date,
-        max(as_of_date) as last_report_date,
-        count(*) as reports,
-        max(dpd) as max_dpd,
-        bool_or(dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as is_ever_90_plus,
-        min(report_month) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as first_90_plus_month,
-        max(default_episodes_started) as default_episodes
-    from recent
-    group by lender_code, loan_id
-),
-
-recent_latest as (
-    select distinct on (lender_code, loan_id) *
-    from recent
-    order by lender_code, loan_id, as_of_date desc
-),
-
-loan_reports as (
-    select
-        rebuilt_modes.lender_code,
-        rebuilt_modes.loan_id,
-        coalesce(built.first_report_date, recent_reports.first_report_date) as first_report_date,
-        coalesce(recent_reports.last_report_date, built.last_report_date) as last_report_date,
-        built.status_reports + coalesce(recent_reports.reports, 0) as reports,
-        greatest(built.max_dpd, recent_reports.max_dpd) as max_dpd,
-        built.is_ever_90_plus or coalesce(recent_reports.is_ever_90_plus, false) as is_ever_90_plus,
-        least(built.first_90_plus_month, recent_reports.first_90_plus_month) as first_90_plus_month,
-        greatest(built.default_episodes, recent_reports.default_episodes) as default_episodes
-    from rebuilt_modes
-    inner join built
-        on built.lender_code = rebuilt_modes.lender_code
-        and built.loan_id = rebuilt_modes.loan_id
-    left join recent_reports
-        on recent_reports.lender_code = rebuilt_modes.lender_code
-        and recent_reports.loan_id = rebuilt_modes.loan_id
-    where rebuilt_modes.is_carried
-
-    union all
-
-    select
-        lender_code,
-        loan_id,
-        min(as_of_date) as first_report_date,
-        max(as_of_date) as last_report_date,
-        count(*) as reports,
-        max(dpd) as max_dpd,
-        bool_or(dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as is_ever_90_plus,
-        min(report_month) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as first_90_plus_month,
-        max(default_episodes_started) as default_episodes
-    from recomputed
-    group by lender_code, loan_id
-),
-
-latest_reports as (
-    select
-        rebuilt_modes.lender_code,
-        rebuilt_modes.loan_id,
-        case when recent_latest.loan_id is not null then recent_latest.account_status
-            else built.latest_account_status end as account_status,
-        case when recent_latest.loan_id is not null then recent_latest.is_active
-            else built.is_active end as is_active,
-        case when recent_latest.loan_id is not null then recent_latest.outstanding_principal
-            else built.latest_outstanding_principal end as outstanding_principal,
-        case when recent_latest.loan_id is not null then recent_latest.dpd
-            else built.latest_dpd end as dpd,
-        case when recent_latest.loan_id is not null then recent_latest.dpd_bucket
-            else built.latest_dpd_bucket end as dpd_bucket,
-        case when recent_latest.loan_id is not null then recent_latest.standardized_class
-            else built.latest_standardized_class end as standardized_class,
-        case when recent_latest.loan_id is not null then recent_latest.is_in_default
-            else built.is_in_default end as is_in_default
-    from rebuilt_modes
-    inner join built
-        on built.lender_code = rebuilt_modes.lender_code
-        and built.loan_id = rebuilt_modes.loan_id
-    left join recent_latest
-        on recent_latest.lender_code = rebuilt_modes.lender_code
-        and recent_latest.loan_id = rebuilt_modes.loan_id
-    where rebuilt_modes.is_carried
-
-    union all
-
-    (
-        select distinct on (lender_code, loan_id)
-            lender_code,
-            loan_id,
-            account_status,
-            is_active,
-            outstanding_principal,
-            dpd,
-            dpd_bucket,
-            standardized_class,
-            is_in_default
-        from recomputed
-        order by lender_code, loan_id, as_of_date desc
-    )
-),
-
 {% else %}
 
-history as (
+counted_reports as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
-loan_reports as (
+{% endif %}
+
+report_figures as (
     select
         lender_code,
         loan_id,
@@ -222,11 +132,11 @@ loan_reports as (
         bool_or(dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as is_ever_90_plus,
         min(report_month) filter (where dpd_bucket_order >= {{ var('dpd90_bucket_order') }}) as first_90_plus_month,
         max(default_episodes_started) as default_episodes
-    from history
+    from counted_reports
     group by lender_code, loan_id
 ),
 
-latest_reports as (
+latest_report as (
     select distinct on (lender_code, loan_id)
         lender_code,
         loan_id,
@@ -237,8 +147,79 @@ latest_reports as (
         dpd_bucket,
         standardized_class,
         is_in_default
-    from history
+    from counted_reports
     order by lender_code, loan_id, as_of_date desc
+),
+
+{% if is_incremental() %}
+
+carried as (
+    -- the row built of a carried loan: its figures over the reports before the months rebuilt
+    select built.*
+    from built
+    inner join rebuilt_modes
+        on rebuilt_modes.lender_code = built.lender_code
+        and rebuilt_modes.loan_id = built.loan_id
+    where rebuilt_modes.is_carried
+),
+
+loan_reports as (
+    -- a carried loan's row built combined with the figures of the months rebuilt
+    select
+        rebuilt_modes.lender_code,
+        rebuilt_modes.loan_id,
+        coalesce(carried.first_report_date, report_figures.first_report_date) as first_report_date,
+        coalesce(report_figures.last_report_date, carried.last_report_date) as last_report_date,
+        coalesce(carried.status_reports, 0) + coalesce(report_figures.reports, 0) as reports,
+        greatest(carried.max_dpd, report_figures.max_dpd) as max_dpd,
+        carried.is_ever_90_plus or coalesce(report_figures.is_ever_90_plus, false) as is_ever_90_plus,
+        least(carried.first_90_plus_month, report_figures.first_90_plus_month) as first_90_plus_month,
+        greatest(carried.default_episodes, report_figures.default_episodes) as default_episodes
+    from rebuilt_modes
+    left join carried
+        on carried.lender_code = rebuilt_modes.lender_code
+        and carried.loan_id = rebuilt_modes.loan_id
+    left join report_figures
+        on report_figures.lender_code = rebuilt_modes.lender_code
+        and report_figures.loan_id = rebuilt_modes.loan_id
+),
+
+latest_reports as (
+    -- a carried loan without a report in the months rebuilt keeps the latest one of the row built
+    select
+        rebuilt_modes.lender_code,
+        rebuilt_modes.loan_id,
+        case when latest_report.loan_id is not null then latest_report.account_status
+            else carried.latest_account_status end as account_status,
+        case when latest_report.loan_id is not null then latest_report.is_active
+            else carried.is_active end as is_active,
+        case when latest_report.loan_id is not null then latest_report.outstanding_principal
+            else carried.latest_outstanding_principal end as outstanding_principal,
+        case when latest_report.loan_id is not null then latest_report.dpd
+            else carried.latest_dpd end as dpd,
+        case when latest_report.loan_id is not null then latest_report.dpd_bucket
+            else carried.latest_dpd_bucket end as dpd_bucket,
+        case when latest_report.loan_id is not null then latest_report.standardized_class
+            else carried.latest_standardized_class end as standardized_class,
+        case when latest_report.loan_id is not null then latest_report.is_in_default
+            else carried.is_in_default end as is_in_default
+    from rebuilt_modes
+    left join carried
+        on carried.lender_code = rebuilt_modes.lender_code
+        and carried.loan_id = rebuilt_modes.loan_id
+    left join latest_report
+        on latest_report.lender_code = rebuilt_modes.lender_code
+        and latest_report.loan_id = rebuilt_modes.loan_id
+),
+
+{% else %}
+
+loan_reports as (
+    select * from report_figures
+),
+
+latest_reports as (
+    select * from latest_report
 ),
 
 {% endif %}

@@ -1,9 +1,6 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='lender_months',
-        on_schema_change='fail',
-        pre_hook="{{ log_full_rebuild() }}",
         indexes=[
             {'columns': ['lender_code', 'loan_id', 'as_of_date'], 'unique': True},
             {'columns': ['lender_code', 'report_month']},
@@ -24,12 +21,7 @@ with
 {% if is_incremental() %}
 
 rebuild as (
-    {{ lender_months_to_rebuild() }}
-),
-
-rebuild_files as (
-    -- the status files of the months rebuilt: the upstream tables hold exactly their rows there
-    {{ status_files_rebuilt() }}
+    {{ rebuild_window() }}
 ),
 
 {% endif %}
@@ -37,16 +29,14 @@ rebuild_files as (
 history as (
     select * from {{ ref('int_loan_status_history') }}
     {% if is_incremental() %}
-    -- an array parameter (not a join), so the filter reaches the status_submission_id index
-    -- and a run reads only the months it rebuilds, not the whole history
-    where status_submission_id = any(array(select submission_id from rebuild_files))
+    where {{ in_rebuilt_months('status_submission_id') }}
     {% endif %}
 ),
 
 profiles as (
     select * from {{ ref('int_repayment_profile') }}
     {% if is_incremental() %}
-    where status_submission_id = any(array(select submission_id from rebuild_files))
+    where {{ in_rebuilt_months('status_submission_id') }}
     {% endif %}
 ),
 

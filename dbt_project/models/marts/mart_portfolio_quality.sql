@@ -1,14 +1,10 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='rebuilt_months',
         rebuild_producer='fct_loan_status',
-        rebuild_scope='lender',
-        on_schema_change='fail',
         indexes=[
             {'columns': ['lender_code', 'report_month']},
         ],
-        post_hook="{{ mark_rebuilds_consumed('fct_loan_status') }}",
     )
 }}
 -- depends_on: {{ ref('int_submissions_effective') }}
@@ -24,7 +20,7 @@ with
 {% if is_incremental() %}
 
 rebuild as (
-    {{ consumed_rebuilds('fct_loan_status') }}
+    {{ rebuild_window() }}
 ),
 
 {% endif %}
@@ -40,7 +36,7 @@ month_end_book as (
     where loan_status.is_month_last_report
         and loan_status.is_active
     {% if is_incremental() %}
-        and loan_status.status_submission_id = any(array({{ rebuilt_status_files('rebuild') }}))
+        and {{ in_rebuilt_months('loan_status.status_submission_id') }}
     {% endif %}
 ),
 

@@ -1,15 +1,11 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='rebuilt_months',
         rebuild_producer='fct_loan_status',
-        rebuild_scope='lender',
         rebuild_month_column='to_month',
-        on_schema_change='fail',
         indexes=[
             {'columns': ['lender_code', 'to_month']},
         ],
-        post_hook="{{ mark_rebuilds_consumed('fct_loan_status') }}",
     )
 }}
 -- depends_on: {{ ref('int_submissions_effective') }}
@@ -26,7 +22,7 @@ with
 {% if is_incremental() %}
 
 rebuild as (
-    {{ consumed_rebuilds('fct_loan_status') }}
+    {{ rebuild_window() }}
 ),
 
 {% endif %}
@@ -41,9 +37,7 @@ month_end as (
     {% endif %}
     where loan_status.is_month_last_report
     {% if is_incremental() %}
-        and loan_status.status_submission_id = any(array(
-            {{ rebuilt_status_files('rebuild', "(rebuild.rebuild_month - interval '1 month')::date") }}
-        ))
+        and {{ in_rebuilt_months('loan_status.status_submission_id', first_month="(rebuild.rebuild_month - interval '1 month')::date") }}
     {% endif %}
 ),
 

@@ -1,38 +1,15 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='rebuilt_months',
-        rebuild_producer='int_loan_status_history',
-        rebuild_scope='month',
-        rebuild_from='delinquency_segments_rebuild_from',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['report_month']},
-        ],
-        post_hook=[
-            "{{ mark_rebuilds_consumed('int_loan_status_history') }}",
-            "{{ record_rules_built(['rule_collection_parameters', 'rule_delinquency_segments', 'stg_control__disputes']) }}",
-        ],
-    )
-}}
--- depends_on: {{ ref('int_submissions_effective') }}
--- depends_on: {{ ref('int_loan_status_history') }}
--- depends_on: {{ ref('rule_collection_parameters') }}
--- depends_on: {{ ref('rule_delinquency_segments') }}
--- depends_on: {{ ref('stg_control__disputes') }}
+{{ config(indexes=[{'columns': ['report_month']}]) }}
 
 {# Cure rate by delinquent-borrower segment (逾期客群回收率), per lender and month: of the delinquent
     loans in a segment at a month end, the share back at DPD 0 within the horizon (seed parameter
     segment_cure_horizon_months). Months whose horizon is not yet reported are left out of the rate.
-    An incremental run rebuilds the months int_delinquency_segments rebuilt (same first month). #}
+    A plain table: it reads int_delinquency_segments' few rows (delinquent loans at month ends)
+    in a fraction of a second even on a long history, so it needs no incremental rebuild. #}
 
 with
 
 segments as (
     select * from {{ ref('int_delinquency_segments') }}
-    {% if is_incremental() %}
-    where report_month >= ({{ delinquency_segments_rebuild_from() }})
-    {% endif %}
 ),
 
 final as (

@@ -1,0 +1,91 @@
+{#- The rebuild log: how the models downstream of a model that finds its own rebuilds (findings,
+    borrower months, roll rates, dim_loan...) learn what it rebuilt. Such a model logs, in the same
+    transaction as its rows, each lender's first month rebuilt (strategy rebuilt_months); a full
+    build logs "every lender from the start" (lender_code null). A model with a rebuild_producer
+    rebuilds, per lender, every month from the earliest one logged since it last ran, and marks
+    the log read in its own transaction, so a failed run is caught up by the next one and a run
+    with nothing new reads nothing. The log lives in schema exchange_state, out of the analysts'
+    schemas, created by the first incremental model that runs (prepare_rebuild_state). -#}
+
+{% macro create_rebuild_state() -%}
+    create schema if not exists exchange_state;
+    create table if not exists exchange_state.rebuild_log (
+        seq bigserial primary key,
+        model text not null,
+        lender_code text,
+        rebuild_month date not null,
+        logged_at timestamptz not null default now()
+    );
+    create table if not exists exchange_state.rebuild_consumed (
+        model text primary key,
+        seq bigint not null,
+        consumed_at timestamptz not null default now()
+    );
+    create table if not exists exchange_state.rules_built (
+        model text primary key,
+        fingerprint text not null,
+        built_at timestamptz not null default now()
+    );
+{%- endmacro %}
+
+{% macro prepare_rebuild_state() -%}
+    {#- pre-hook of every model: an incremental model makes sure the state exists; its full build,
+        without a rebuild_producer, logs a rebuild of every lender's months -#}
+    {%- if config.get('materialized') == 'incremental' %}
+    {{ create_rebuild_state() }}
+        {%- if not config.get('rebuild_producer') and not is_incremental() %}
+    insert into exchange_state.rebuild_log (model, lender_code, rebuild_month)
+    values ('{{ this.identifier }}', null, date '0001-01-01');
+        {%- endif %}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro consumed_rebuilds(producer) -%}
+    {#- (lender_code, rebuild_month): per lender, the first month `producer` rebuilt since this
+        model last read the log; an entry for every lender counts for each lender in force -#}
+    select logged.lender_code, min(logged.rebuild_month) as rebuild_month
+    from (
+        select log.lender_code, log.rebuild_month
+        from exchange_state.rebuild_log as log
+        where log.model = '{{ producer }}'
+            and log.lender_code is not null
+            and log.seq > {{ consumed_seq() }}
+        union all
+        select lenders.lender_code, log.rebuild_month
+        from exchange_state.rebuild_log as log
+        cross join (
+            select distinct lender_code from {{ ref('int_submissions_effective') }}
+        ) as lenders
+        where log.model = '{{ producer }}'
+            and log.lender_code is null
+            and log.seq > {{ consumed_seq() }}
+    ) as logged
+    group by logged.lender_code
+{%- endmacro %}
+
+{% macro consumed_seq() -%}
+    coalesce((
+        select consumed.seq from exchange_state.rebuild_consumed as consumed
+        where consumed.model = '{{ this.identifier }}'
+    ), 0)
+{%- endmacro %}
+
+{% macro record_rebuild_state() -%}
+    {#- post-hook of every model (full build or incremental, same transaction as its rows): a model
+        with a rebuild_producer has read the producer's log up to now; one with rebuild_rules was
+        built with the seeds' present contents -#}
+    {%- set producer = config.get('rebuild_producer') -%}
+    {%- set rules = config.get('rebuild_rules') -%}
+    {%- if producer %}
+    insert into exchange_state.rebuild_consumed (model, seq)
+    select '{{ this.identifier }}', coalesce(max(log.seq), 0)
+    from exchange_state.rebuild_log as log
+    where log.model = '{{ producer }}'
+    on conflict (model) do update set seq = excluded.seq, consumed_at = now();
+    {%- endif %}
+    {%- if rules %}
+    insert into exchange_state.rules_built (model, fingerprint)
+    select '{{ this.identifier }}', {{ rules_fingerprint(rules) }}
+    on conflict (model) do update set fingerprint = excluded.fingerprint, built_at = now();
+    {%- endif %}
+{%- endmacro %}
