@@ -139,8 +139,9 @@ def feed_publish() -> None:
               help="the day to judge purge dates against (default: today in Beijing)")
 @click.option("--json", "as_json", is_flag=True)
 def feed_purge(dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
-    """Retention (保存期限): delete what has passed its purge date from shared, de-key it in raw, and
-    delete archived files five years after their reporting date. Run it daily after the publish."""
+    """Retention (保存期限): delete what has passed its purge date from shared, de-key it in raw,
+    delete archived files five years after their reporting date and drop raw.loan_status months as
+    old whose loans hold no kept record. Run it daily after the publish."""
     from exchange.core import db  # heavy: psycopg
     from exchange.feed.retention import purge
 
@@ -162,3 +163,9 @@ def feed_purge(dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
         table.add_row(f.lenders, str(f.reporting_date), ", ".join(map(str, f.submission_ids)),
                       ", ".join(sorted(set(f.file_names))), f.archive_path)
     console.print(table)
+    console.print(f"  原始区账户状态月份 raw.loan_status months detached and dropped: {len(summary['status_months_dropped'])}"
+                  + "".join(f"; {m['month']}: " + ", ".join(f"{lender} {n}" for lender, n in m["rows_by_lender"].items())
+                            for m in summary["status_months_dropped"]))
+    if summary["status_months_held"]:
+        console.print("  保留 held past the period (loans with a record still kept): "
+                      + "; ".join(f"{m['month']}: {m['holding_loans']}" for m in summary["status_months_held"]))

@@ -10,6 +10,7 @@ resumes the same arrival instead of recording it twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import queue
 import shutil
@@ -55,6 +56,8 @@ _KNOWN_LOANS = ("select coalesce(string_agg(loan_id, ''), ''), coalesce(string_a
                 " from ({}) effective").format(_EFFECTIVE_LOANS.format(cols="l.loan_id"))
 """The ids end to end, and their lengths in characters as big-endian int4: both aggregates run
 over the same rows in the same order, so the lengths cut the ids apart again."""
+_PARTITION_ENSURE = {"raw.loan_status": "raw.ensure_loan_status_partition"}
+"""Raw tables partitioned by reporting month, and the SQL function that makes a month's partition."""
 _KIND_ORDER = {"loans": 0, "loan_status": 1, "collection_actions": 2}
 _TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ('"', "\\x22"))
 """COPY text format escapes, backslash first."""
@@ -292,6 +295,7 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
     tags = {k: v for k, v in tags.items() if k not in {f.column for f in kind.fields}}
     columns = [*tags, "line", *[f.column for f in kind.fields]]
     free_text = [f.column for f in kind.fields if f.type == "text" and f.storage == "clear"]
+    ensure_partition(kind.raw_table, found.name.as_of)
     with conn.cursor() as cur, cur.copy(
             f"copy {kind.raw_table} ({', '.join(columns)}) from stdin with (format text, null '')") as copy, \
             _CopyFeeder(copy, lambda table: _copy_text(table, tags, columns, free_text)) as feed:
@@ -306,6 +310,21 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
             counts["rows_warned"] += pc.sum(pc.is_in(accepted["line"], value_set=pa.array(warned, pa.int64()))).as_py() or 0
             if accepted.num_rows:
                 feed.write(accepted)
+
+
+def ensure_partition(raw_table: str, as_of: dt.date) -> None:
+    """Make the partition a file's rows go to, when `raw_table` is partitioned by reporting month.
+
+    raw.loan_status has one partition per month (migration 0014) and no default one, so the month
+    must exist before the COPY. Made on a connection of its own that commits at once: inside the
+    file's transaction the new partition would stay invisible, and the lock that makes it held,
+    until the whole load committed, and another lender loading the same new month would wait for
+    it. A load that fails afterwards leaves an empty partition, which the next load of that month uses.
+    """
+    ensure = _PARTITION_ENSURE.get(raw_table)
+    if ensure is not None:
+        with db.connect(autocommit=True) as own:
+            own.execute(f"select {ensure}(%s)", (as_of,))
 
 
 def _read_ahead(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
