@@ -78,6 +78,11 @@ def test_existing_rows_move_into_one_partition_per_month(url):
                             " order by 2, 1").fetchall() == sorted(
             [(code, as_of, n) for (code, as_of), n in ROWS.items()], key=lambda r: (r[1], r[0]))
         assert conn.execute("select to_regclass('raw.loan_status_unpartitioned')").fetchone() == (None,)
+        # columns, checks and comments as before
+        assert conn.execute("select col_description('raw.loan_status'::regclass, attnum) from pg_attribute"
+                            " where attrelid = 'raw.loan_status'::regclass and attname = 'line'").fetchone()[0]
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("update raw.loan_status set lender_risk_class = 9 where lender_code = 'AA01'")
 
 
 def test_views_reading_the_table_are_recreated_with_their_grants_and_comments(url):

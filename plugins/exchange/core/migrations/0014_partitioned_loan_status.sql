@@ -68,30 +68,12 @@ $$;
 alter table raw.loan_status rename to loan_status_unpartitioned;
 alter index raw.raw_loan_status_submission rename to raw_loan_status_unpartitioned_submission;
 
-create table raw.loan_status (
-    submission_id         bigint not null,
-    line                  int not null,
-    lender_code           text not null,
-    as_of_date            date not null,
-    loan_id               text not null,
-    account_status        text not null,
-    outstanding_principal numeric(18, 2) not null,
-    overdue_principal     numeric(18, 2) not null,
-    overdue_interest      numeric(18, 2) not null,
-    overdue_since         date,
-    dpd_reported          int,
-    last_payment_date     date,
-    last_payment_amount   numeric(18, 2),
-    lender_risk_class     smallint check (lender_risk_class between 1 and 5),
-    notice_date           date,
-    legal_status          text not null,
-    fraud_flag            boolean not null
-) partition by range (as_of_date);
+-- the same columns, defaults, checks and column comments as the table it replaces
+create table raw.loan_status (like raw.loan_status_unpartitioned including defaults including constraints including comments)
+    partition by range (as_of_date);
 comment on table raw.loan_status is
     'Validated account-status rows (账户状态), one per loan and reporting date per submission; '
     'partitioned by reporting month (raw.loan_status_YYYYMM, made by raw.ensure_loan_status_partition).';
-comment on column raw.loan_status.line is
-    'Line number in the submitted file (1 = header); unique within a submission by construction of the loader.';
 -- migration 0007: readers reach the rows by submission; every partition gets this index
 create index raw_loan_status_submission on raw.loan_status using brin (submission_id) with (pages_per_range = 16);
 
@@ -179,14 +161,7 @@ from (select distinct date_trunc('month', as_of_date)::date as month from raw.lo
 order by months.month;
 
 -- heap order (one COPY per submission) keeps each partition's rows in submission order for BRIN
-insert into raw.loan_status (submission_id, line, lender_code, as_of_date, loan_id, account_status,
-                             outstanding_principal, overdue_principal, overdue_interest, overdue_since, dpd_reported,
-                             last_payment_date, last_payment_amount, lender_risk_class, notice_date, legal_status,
-                             fraud_flag)
-select submission_id, line, lender_code, as_of_date, loan_id, account_status, outstanding_principal,
-       overdue_principal, overdue_interest, overdue_since, dpd_reported, last_payment_date, last_payment_amount,
-       lender_risk_class, notice_date, legal_status, fraud_flag
-from raw.loan_status_unpartitioned;
+insert into raw.loan_status select * from raw.loan_status_unpartitioned;
 
 drop table raw.loan_status_unpartitioned;
 
