@@ -295,7 +295,7 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
     tags = {k: v for k, v in tags.items() if k not in {f.column for f in kind.fields}}
     columns = [*tags, "line", *[f.column for f in kind.fields]]
     free_text = [f.column for f in kind.fields if f.type == "text" and f.storage == "clear"]
-    ensure_partition(kind.raw_table, found.name.as_of)
+    _ensure_partition(kind.raw_table, found.name.as_of)
     with conn.cursor() as cur, cur.copy(
             f"copy {kind.raw_table} ({', '.join(columns)}) from stdin with (format text, null '')") as copy, \
             _CopyFeeder(copy, lambda table: _copy_text(table, tags, columns, free_text)) as feed:
@@ -312,7 +312,7 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
                 feed.write(accepted)
 
 
-def ensure_partition(raw_table: str, as_of: dt.date) -> None:
+def _ensure_partition(raw_table: str, as_of: dt.date) -> None:
     """Make the partition a file's rows go to, when `raw_table` is partitioned by reporting month.
 
     raw.loan_status has one partition per month (migration 0014) and no default one, so the month
