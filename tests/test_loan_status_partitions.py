@@ -20,6 +20,7 @@ from databases import fresh_database
 from test_roles import as_role, denied
 
 from exchange.core import db
+from exchange.feed import retention
 from exchange.intake import lenders
 from exchange.intake.ingest import ingest_path
 
@@ -213,3 +214,35 @@ def test_two_lenders_loading_a_new_month_at_once_share_its_new_partition(exchang
     assert {name: (o.verdict, o.rows_accepted) for name, o in outcomes.items()} == {
         "XD01_loan_status_20250228.csv": ("accepted", 30), "XD02_loan_status_20250228.csv": ("accepted", 20)}
     assert _partitions(conn) == {"loan_status_202502": 50}
+
+
+# ---- retention finishes a detach an earlier run left halfway ------------------------------------------
+
+
+def test_retention_finishes_a_month_left_detached_or_detaching(url, tmp_path, monkeypatch):
+    """Two states a stopped run leaves: detached and not dropped, and DETACH CONCURRENTLY cancelled
+    while it waited for a reader (PostgreSQL then keeps the partition pending). No dbt models are
+    needed to finish them, and the ensure function meanwhile refuses to bring either back."""
+    monkeypatch.setenv("EXCHANGE_DB_URL", url)
+    monkeypatch.setenv("EXCHANGE_HOME", str(tmp_path))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select raw.ensure_loan_status_partition('2019-01-31'), raw.ensure_loan_status_partition('2019-02-28')")
+        conn.execute("alter table raw.loan_status detach partition raw.loan_status_201901")
+        with psycopg.connect(url) as reader:
+            reader.execute("select count(*) from raw.loan_status")  # holds the parent until it ends
+            conn.execute("set statement_timeout = '1s'")
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                conn.execute("alter table raw.loan_status detach partition raw.loan_status_201902 concurrently")
+            conn.execute("reset statement_timeout")
+        assert conn.execute("select inhdetachpending from pg_inherits where inhrelid = 'raw.loan_status_201902'::regclass"
+                            ).fetchone() == (True,)
+        with pytest.raises(psycopg.errors.ObjectInUse, match="detaching by retention"):
+            conn.execute("select raw.ensure_loan_status_partition('2019-02-01')")
+    plan = retention.purge(today=date(2026, 1, 1), actor="test")
+    assert [(m.partition, m.state) for m in plan.dropped_months] == [
+        ("loan_status_201901", "detached"), ("loan_status_201902", "detaching")]
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select to_regclass('raw.loan_status_201901'), to_regclass('raw.loan_status_201902')"
+                            ).fetchone() == (None, None)
+        assert {k: v for k, v in _partitions(conn).items() if k in MONTHS} == MONTHS  # the young months stay
+    assert retention.purge(today=date(2026, 1, 1), actor="test").empty
