@@ -227,6 +227,7 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
         (lender_code, path.name, sha, path.stat().st_size, arrival, str(archived.relative_to(settings.home)))).fetchone()[0]
     problems: list[pd.DataFrame] = []
     counts = {"rows_total": 0, "rows_accepted": 0, "rows_rejected": 0, "rows_warned": 0}
+    loan_ids: list[pa.Array] = []
     verdict, reason = "rejected", None
     try:
         found = inspect(conn, path, lender_code, sha, settings)
@@ -238,7 +239,7 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
                                           "code": "W_COLUMN_IGNORED", "severity": "warning"}))
         try:
             with conn.transaction():
-                _copy_rows(conn, found, lender_code, submission_id, settings, problems, counts)
+                _copy_rows(conn, found, lender_code, submission_id, settings, problems, counts, loan_ids)
                 if counts["rows_total"] == 0:
                     raise FileRejected("F_NO_ROWS", "the file has a header but no data rows")
                 if counts["rows_rejected"] > settings.bad_row_threshold * counts["rows_total"]:
@@ -246,6 +247,7 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
         except _TooManyBadRows:
             reason = "F_ERROR_RATE"
             counts["rows_accepted"] = 0
+            _copy_rejected_loans(conn, submission_id, lender_code, loan_ids)
         else:
             verdict = "accepted_with_errors" if counts["rows_rejected"] else "accepted"
             conn.execute(
@@ -273,7 +275,10 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
 
 
 def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, submission_id: int,
-               settings: Settings, problems: list[pd.DataFrame], counts: dict[str, int]) -> None:
+               settings: Settings, problems: list[pd.DataFrame], counts: dict[str, int],
+               loan_ids: list[pa.Array]) -> None:
+    """Validate the file chunk by chunk and COPY the accepted rows; `loan_ids` collects the
+    accepted rows' loan ids of a loans file, kept only if the file is then rejected whole."""
     kind = KINDS[found.name.kind]
     ctx = Context(kind=kind, file_date=found.name.as_of, pseudonymizer=load_pseudonymizer(settings.state_dir),
                   regions=load_regions())
@@ -306,6 +311,8 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
             counts["rows_warned"] += pc.sum(pc.is_in(accepted["line"], value_set=pa.array(warned, pa.int64()))).as_py() or 0
             if accepted.num_rows:
                 feed.write(accepted)
+                if kind.name == "loans":
+                    loan_ids.append(accepted.column("loan_id"))
 
 
 def _read_ahead(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -409,6 +416,16 @@ class _CopyFeeder:
     def _raise_error(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+def _copy_rejected_loans(conn: psycopg.Connection, submission_id: int, lender_code: str,
+                         loan_ids: list[pa.Array]) -> None:
+    """Keep the loan ids of a loans file rejected whole (see migration 0016)."""
+    with conn.cursor() as cur, cur.copy("copy control.rejected_loans (submission_id, lender_code, loan_id)"
+                                        " from stdin") as copy:
+        for chunk in loan_ids:
+            for loan_id in chunk.to_pylist():
+                copy.write_row((submission_id, lender_code, loan_id))
 
 
 def _copy_problems(conn: psycopg.Connection, submission_id: int, problems: list[pd.DataFrame]) -> None:
