@@ -72,6 +72,9 @@ def render_markdown() -> str:
         "- 表头 Header row required: 英文字段名或中文表头均可 canonical English or Chinese names.",
         "- 同一文件（SHA-256 相同）重复报送不会重复加载 The same bytes twice are a duplicate and never loaded twice.",
         "- 错误行超过 5% 时整个文件退回 A file whose bad-row share exceeds 5% is rejected whole.",
+        "- 日期只接受 `YYYY-MM-DD`（如 `2026-11-03`）；`2026/11/03`、`20261103`、`2026-11-3` 等写法按 `R_DATE` 拒收该行"
+        " Dates are `YYYY-MM-DD` only; any other spelling rejects the row under `R_DATE`. 文件名中的日期按北京时间判断是否"
+        "晚于今天 A file's date is judged against today in Beijing (Asia/Shanghai).",
         "- 证件号码、姓名、手机号码只以加密键值保存 ID numbers, names and phones are kept only as keyed hashes.",
         "- 数字只接受 0-9 Digits are ASCII 0-9 only: 证件号码、手机号码、区划代码、日期、时间和金额中的全角数字（如 `２０２５`）"
         "按 NFKC 折算为半角后接受，其他文字的数字（如阿拉伯-印度数字 `٢٠٢٥`）按该字段的原因代码拒收"
