@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from exchange.cli.output import console, output_format, print_csv, print_json, print_rows
+from exchange.cli.output import console, output_format, print_csv, print_json, print_rows, readable
 from exchange.core.errors import ExchangeError
 
 
@@ -40,7 +40,7 @@ def feed_status_cmd(fmt: str) -> None:
         gate = {True: "passed", False: "FAILED", None: "-"}[v["validation_success"]]
         table.add_row(str(v["version"]), str(v["as_of_date"]), v["status"], str(v["blacklist_rows"]),
                       str(v["default_feed_rows"]), str(v["held_rows"]), gate,
-                      str(v["published_at"] or ""), v["approved_by"] or "")
+                      readable(v["published_at"]), v["approved_by"] or "")
     console.print(table)
 
 
@@ -51,7 +51,7 @@ def print_live(live: dict | None) -> None:
         return
     counts = live["counts"] or {}
     console.print(f"已发布版本 Live version {live['version']} (as of {live['as_of_date']}, published "
-                  f"{live['published_at']:%Y-%m-%d %H:%M}{', approved override' if live['approved_at'] else ''})")
+                  f"{readable(live['published_at'])}{', approved override' if live['approved_at'] else ''})")
     by_reason = counts.get("blacklist_by_reason", {})
     console.print(f"  恶意逾期名单 blacklist: {live['blacklist_rows']} borrowers; by reason "
                   + ", ".join(f"{code} {n}" for code, n in by_reason.items())

@@ -4,6 +4,7 @@ ExchangeError into its reason code and exit status 2 instead of a traceback."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -13,11 +14,22 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from exchange.core.clock import EXCHANGE_TZ
 from exchange.core.errors import ExchangeError
 
 console = Console()
 if not console.is_terminal:  # piped or under make: do not squeeze tables into 80 columns
     console = Console(width=160)
+
+
+def readable(value: Any) -> str:
+    """A cell as a person reads it: empty for None, a moment in Beijing time without the "T"."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        moment = value.astimezone(EXCHANGE_TZ) if value.tzinfo else value
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
 
 
 def print_rows(rows: list[dict], title: str | None = None) -> None:
@@ -30,13 +42,20 @@ def print_rows(rows: list[dict], title: str | None = None) -> None:
     for name in rows[0]:
         table.add_column(str(name), overflow="fold")
     for r in rows:
-        table.add_row(*["" if v is None else str(v) for v in r.values()])
+        table.add_row(*[readable(v) for v in r.values()])
     console.print(table)
 
 
 def print_json(data: Any) -> None:
     """Machine-readable output of every `--json` option: UTF-8 (Chinese as is), dates as text."""
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_value))
+
+
+def _json_value(value: Any) -> str:
+    """Moments as ISO 8601 in Beijing time (with +08:00); anything else JSON lacks as text."""
+    if isinstance(value, dt.datetime) and value.tzinfo:
+        return value.astimezone(EXCHANGE_TZ).isoformat()
+    return str(value)
 
 
 def print_csv(rows: Sequence[dict], columns: Sequence[str] | None = None) -> None:
@@ -45,7 +64,7 @@ def print_csv(rows: Sequence[dict], columns: Sequence[str] | None = None) -> Non
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(columns)
     for r in rows:
-        writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+        writer.writerow([readable(r.get(c)) for c in columns])
 
 
 def output_format(command: Callable) -> Callable:
