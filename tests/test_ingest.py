@@ -158,6 +158,31 @@ def test_a_file_dated_today_in_beijing_is_not_in_the_future_on_a_server_far_west
     assert done.returncode == 0, done.stderr
 
 
+def test_a_status_file_covering_little_of_the_book_is_kept_as_partial_and_replaces_nothing(exchange_home, lender, conn):
+    ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(i) for i in range(1, 41)])))
+    january = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131.csv",
+                               csv_text([status_row(i) for i in range(1, 41)], "loan_status")))
+    daily = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250205.csv",
+                             csv_text([status_row(i, as_of="2025-02-05") for i in range(1, 6)], "loan_status")))
+    assert (daily.verdict, daily.rows_accepted) == ("accepted", 5)
+    flags = dict(conn.execute("select submission_id, is_partial from control.submissions where kind = 'loan_status'"))
+    assert flags == {january.submission_id: False, daily.submission_id: True}
+    (row,) = [r for r in _feedback_rows(exchange_home, lender, daily.submission_id) if r["code"] == "W_PARTIAL_MONTH"]
+    assert "reports 5 of the 40 loans active in your last complete file, 12.5%, below the complete share of 95%" \
+        in row["message_en"]
+    # a partial correction of January replaces nothing: the complete file stays in force
+    partial_fix = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131_2.csv",
+                                   csv_text([status_row(1)], "loan_status")))
+    assert partial_fix.verdict == "accepted"
+    assert conn.execute("select superseded_by from control.submissions where submission_id = %s",
+                        (january.submission_id,)).fetchone()[0] is None
+    # a complete month-end file is judged against January's complete book, not the daily file
+    february = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250228.csv",
+                                csv_text([status_row(i, as_of="2025-02-28") for i in range(1, 40)], "loan_status")))
+    assert conn.execute("select is_partial from control.submissions where submission_id = %s",
+                        (february.submission_id,)).fetchone()[0] is False  # 39 of 40 = 97.5 %
+
+
 def test_a_row_of_the_wrong_width_names_its_loan_only_when_it_is_one_of_the_lenders_loans(exchange_home, lender, conn):
     """The loan of a rejected row must be known, or the loan looks absent from the file (C_DISAPPEARED);
     a shifted field in the loan_id column (here an ID number) never reaches the table."""

@@ -112,6 +112,10 @@ _CODES = [
            "negative data without notice_date; any listing is held back"),
     ValidationCode("W_NAME_CONFLICT", "warning", "同一证件号码报送了不同的姓名", "same identifier reported with a different name"),
     ValidationCode("W_COLUMN_IGNORED", "warning", "无法识别的列已忽略", "unrecognised column ignored"),
+    ValidationCode("W_PARTIAL_MONTH", "warning",
+                   "部分报送：本文件覆盖的存续借款少于上一完整文件的阈值比例；数据已保存，但在该月收到完整文件前不计入统计、名单和预警",
+                   "partial file: it reports fewer of the loans active in your last complete file than the threshold;"
+                   " kept, but counted in no figure, list or alert until a complete file of the month arrives"),
 ]
 VALIDATION_CODES: dict[str, ValidationCode] = {r.code: r for r in _CODES}
 """Every code the validation of a submission can give (file, row error, row warning), by code."""

@@ -41,13 +41,27 @@ order by p.line, p.code, p.field
 """
 
 
-def _file_detail(reason: str | None, rejected: int, total: int, settings: Settings) -> tuple[str, str]:
-    """For F_ERROR_RATE, the file's share of bad rows beside the threshold it exceeded."""
-    if reason != "F_ERROR_RATE" or not total:
-        return "", ""
-    share, limit = rejected / total, settings.bad_row_threshold
-    return (f"错误行 {rejected:,}/{total:,}，占 {share:.1%}，超过阈值 {limit:.1%}",
-            f"{rejected:,} of {total:,} rows bad, {share:.1%}, above the threshold of {limit:.1%}")
+def _file_details(conn: psycopg.Connection, submission_id: int, reason: str | None, rejected: int, total: int,
+                  settings: Settings) -> dict[str, tuple[str, str]]:
+    """The figures behind the whole-file findings, by code (Chinese, English): for F_ERROR_RATE the
+    share of bad rows beside the threshold; for a partial status file (W_PARTIAL_MONTH) the loans
+    of the book it reports beside the complete share."""
+    details = {}
+    if reason == "F_ERROR_RATE" and total:
+        share, limit = rejected / total, settings.bad_row_threshold
+        details[reason] = (f"错误行 {rejected:,}/{total:,}，占 {share:.1%}，超过阈值 {limit:.1%}",
+                           f"{rejected:,} of {total:,} rows bad, {share:.1%}, above the threshold of {limit:.1%}")
+    partial = conn.execute(
+        "select c.previous_active, c.covered from control.status_coverage c join control.submissions s"
+        " using (submission_id) where c.submission_id = %s and s.is_partial", (submission_id,)).fetchone()
+    if partial:
+        active, covered = partial
+        share, limit = covered / active, settings.complete_share
+        details["W_PARTIAL_MONTH"] = (
+            f"覆盖上一完整文件存续借款 {covered:,}/{active:,}，占 {share:.1%}，低于完整阈值 {limit:.0%}",
+            f"reports {covered:,} of the {active:,} loans active in your last complete file, {share:.1%},"
+            f" below the complete share of {limit:.0%}")
+    return details
 
 
 def _held_detail(held_in: int | None, held_file: str | None) -> tuple[str, str]:
@@ -70,7 +84,7 @@ def write_feedback(conn: psycopg.Connection, submission_id: int, settings: Setti
         (submission_id,)).fetchone()
     lender, file_name, sha, verdict, reason, total, accepted, rejected, warned, dup_of, received = sub
     problems = conn.execute(_PROBLEMS, {"submission": submission_id, "lender": lender}).fetchall()
-    file_detail = _file_detail(reason, rejected, total, settings)
+    details = _file_details(conn, submission_id, reason, rejected, total, settings)
     out = feedback_dir(settings, lender)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{submission_id:07d}_{file_name}"
@@ -82,7 +96,7 @@ def write_feedback(conn: psycopg.Connection, submission_id: int, settings: Setti
         writer.writerow(FEEDBACK_COLUMNS)
         for line, loan_id, field, code, severity, held_in, held_file in problems:
             r = VALIDATION_CODES[code]
-            zh, en = (f"（{file_detail[0]}）", f" ({file_detail[1]})") if code == reason and file_detail[0] \
+            zh, en = (f"（{details[code][0]}）", f" ({details[code][1]})") if line == 0 and code in details \
                 else _held_detail(held_in, held_file)
             writer.writerow([line, loan_id or "", field or "", code, severity, r.zh + zh, r.en + en])
     os.chmod(tmp, 0o644)  # as a plain open() would have made it (mkstemp makes 0600)
@@ -101,8 +115,7 @@ def write_feedback(conn: psycopg.Connection, submission_id: int, settings: Setti
         f"SHA-256: {sha}",
         f"结论 Verdict: {VERDICTS_ZH[verdict]} {verdict}" + (f"  ({reason})" if reason else ""),
     ]
-    if file_detail[0]:
-        lines.append(f"  {file_detail[0]} / {file_detail[1]}")
+    lines += [f"  {zh} / {en}" for zh, en in details.values()]
     if dup_of:
         lines.append(f"与提交编号 {dup_of} 的文件完全相同 Same bytes as submission {dup_of}")
     lines += [

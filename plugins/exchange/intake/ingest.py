@@ -250,10 +250,12 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
             _copy_rejected_loans(conn, submission_id, lender_code, loan_ids)
         else:
             verdict = "accepted_with_errors" if counts["rows_rejected"] else "accepted"
-            conn.execute(
-                f"update control.submissions set superseded_by = %s where lender_code = %s and kind = %s"
-                f" and as_of_date = %s and submission_id <> %s and {EFFECTIVE}",
-                (submission_id, lender_code, found.name.kind, found.name.as_of, submission_id))
+            # a partial status file replaces nothing: the period's complete file stays in force
+            if not (found.name.kind == "loan_status" and _is_partial(conn, submission_id, settings, problems)):
+                conn.execute(
+                    f"update control.submissions set superseded_by = %s where lender_code = %s and kind = %s"
+                    f" and as_of_date = %s and submission_id <> %s and {EFFECTIVE}",
+                    (submission_id, lender_code, found.name.kind, found.name.as_of, submission_id))
     except FileRejected as exc:
         reason = exc.code
         verdict = "duplicate" if exc.code == "F_DUPLICATE" else "rejected"
@@ -416,6 +418,20 @@ class _CopyFeeder:
     def _raise_error(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+def _is_partial(conn: psycopg.Connection, submission_id: int, settings: Settings,
+                problems: list[pd.DataFrame]) -> bool:
+    """Judge a loaded status file against the lender's book (control.compute_status_coverage);
+    a partial one is marked, and its feedback gets a W_PARTIAL_MONTH line with the counts."""
+    row = conn.execute("select previous_active, covered from control.compute_status_coverage(%s)",
+                       (submission_id,)).fetchone()
+    if row is None or row[1] >= settings.complete_share * row[0]:
+        return False
+    conn.execute("update control.submissions set is_partial = true where submission_id = %s", (submission_id,))
+    problems.append(pd.DataFrame({"line": [0], "loan_id": [None], "field": [None], "code": ["W_PARTIAL_MONTH"],
+                                  "severity": ["warning"]}))
+    return True
 
 
 def _copy_rejected_loans(conn: psycopg.Connection, submission_id: int, lender_code: str,

@@ -75,6 +75,12 @@ def render_markdown() -> str:
         "- 日期只接受 `YYYY-MM-DD`（如 `2026-11-03`）；`2026/11/03`、`20261103`、`2026-11-3` 等写法按 `R_DATE` 拒收该行"
         " Dates are `YYYY-MM-DD` only; any other spelling rejects the row under `R_DATE`. 文件名中的日期按北京时间判断是否"
         "晚于今天 A file's date is judged against today in Beijing (Asia/Shanghai).",
+        "- 完整报送 Complete files: 账户状态文件应覆盖上一完整文件中全部存续借款；覆盖不足 95%（`EXCHANGE_COMPLETE_SHARE`）的文件"
+        "作为部分报送接收（`W_PARTIAL_MONTH`，反馈给出覆盖数），不替换任何文件，在该月收到日期更晚的完整文件之前不计入任何统计、"
+        "名单或预警 A loan_status file should report every loan active in your last complete file; one reporting less"
+        " than 95% of them is kept as partial (`W_PARTIAL_MONTH`, with the counts), replaces nothing, and counts in no"
+        " figure, list or alert until a complete file of that month with a later date arrives. 更正文件与其替换的文件比较"
+        " A correction is compared with the file it replaces.",
         "- 证件号码、姓名、手机号码只以加密键值保存 ID numbers, names and phones are kept only as keyed hashes.",
         "- 数字只接受 0-9 Digits are ASCII 0-9 only: 证件号码、手机号码、区划代码、日期、时间和金额中的全角数字（如 `２０２５`）"
         "按 NFKC 折算为半角后接受，其他文字的数字（如阿拉伯-印度数字 `٢٠٢٥`）按该字段的原因代码拒收"
