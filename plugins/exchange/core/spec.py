@@ -69,6 +69,10 @@ _CODES = [
            "a correction must carry a higher seq than the file it replaces"),
     ValidationCode("F_ERROR_RATE", "file", "错误行占比超过阈值，整个文件退回",
            "share of bad rows exceeds the threshold; the whole file is rejected"),
+    ValidationCode("F_CONTROL_FORMAT", "file", "控制总数文件（.ctl）格式错误",
+           "the control-totals sidecar (.ctl) is malformed"),
+    ValidationCode("F_CONTROL_TOTALS", "file", "文件与控制总数不符（记录数或金额合计），整个文件退回",
+           "the file disagrees with its control totals (row count or sums); the whole file is rejected"),
     # row level errors: the row is rejected (行级错误: 该行不入库)
     ValidationCode("R_COLUMNS", "error", "该行字段数与表头不一致", "row has a different number of fields than the header"),
     ValidationCode("R_REQUIRED", "error", "必填字段为空", "required field is empty"),

@@ -17,6 +17,7 @@ import psycopg
 
 from exchange.core.settings import Settings
 from exchange.core.spec import VALIDATION_CODES
+from exchange.intake.control_totals import FIELDS
 
 VERDICTS_ZH = {"accepted": "接受", "accepted_with_errors": "部分接受（错误行已剔除）", "rejected": "退回",
                "duplicate": "重复文件，未加载"}
@@ -44,13 +45,22 @@ order by p.line, p.code, p.field
 def _file_details(conn: psycopg.Connection, submission_id: int, reason: str | None, rejected: int, total: int,
                   settings: Settings) -> dict[str, tuple[str, str]]:
     """The figures behind the whole-file findings, by code (Chinese, English): for F_ERROR_RATE the
-    share of bad rows beside the threshold; for a partial status file (W_PARTIAL_MONTH) the loans
-    of the book it reports beside the complete share."""
+    share of bad rows beside the threshold; for F_CONTROL_TOTALS the figures declared beside those
+    found; for a partial status file (W_PARTIAL_MONTH) the loans of the book it reports beside the
+    complete share."""
     details = {}
     if reason == "F_ERROR_RATE" and total:
         share, limit = rejected / total, settings.bad_row_threshold
         details[reason] = (f"错误行 {rejected:,}/{total:,}，占 {share:.1%}，超过阈值 {limit:.1%}",
                            f"{rejected:,} of {total:,} rows bad, {share:.1%}, above the threshold of {limit:.1%}")
+    declared, found = conn.execute("select control_declared, control_found from control.submissions"
+                                   " where submission_id = %s", (submission_id,)).fetchone()
+    if reason == "F_CONTROL_TOTALS" and declared and found:
+        shown = [k for k in FIELDS if declared.get(k) is not None]
+        details[reason] = ("申报 " + "，".join(f"{FIELDS[k]} {declared[k]}" for k in shown)
+                           + "；实际 " + "，".join(f"{FIELDS[k]} {found[k]}" for k in shown),
+                           "declared " + ", ".join(f"{k} {declared[k]}" for k in shown)
+                           + "; found " + ", ".join(f"{k} {found[k]}" for k in shown))
     partial = conn.execute(
         "select c.previous_active, c.covered from control.status_coverage c join control.submissions s"
         " using (submission_id) where c.submission_id = %s and s.is_partial", (submission_id,)).fetchone()

@@ -26,6 +26,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from psycopg.types.json import Jsonb
 
 from exchange.core import db
 from exchange.core.errors import ExchangeError, FileRejected
@@ -33,6 +34,15 @@ from exchange.core.identifiers import load_pseudonymizer
 from exchange.core.regions import load_regions
 from exchange.core.settings import Settings, get_settings
 from exchange.core.spec import KINDS, VALIDATION_CODES
+from exchange.intake.control_totals import SUFFIX as SIDECAR_SUFFIX
+from exchange.intake.control_totals import (
+    ControlTotals,
+    ControlTotalsDiffer,
+    is_sidecar,
+    read_sidecar,
+    reconcile,
+    sidecar_of,
+)
 from exchange.intake.feedback import write_feedback
 from exchange.intake.readers import (
     Chunk,
@@ -107,12 +117,13 @@ def ingest_order(path: Path) -> tuple:
 
 
 def landing_files(settings: Settings | None = None) -> list[Path]:
-    """Files waiting under landing/<lender_code>/, except uploads still being written."""
+    """Files waiting under landing/<lender_code>/, except uploads still being written and control-totals
+    sidecars (read with their file)."""
     root = (settings or get_settings()).landing
     if not root.exists():
         return []
     found = [p for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-             for p in d.iterdir() if p.is_file() and not _in_progress(p.name)]
+             for p in d.iterdir() if p.is_file() and not _in_progress(p.name) and not is_sidecar(p)]
     return sorted(found, key=ingest_order)
 
 
@@ -228,12 +239,14 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
     problems: list[pd.DataFrame] = []
     counts = {"rows_total": 0, "rows_accepted": 0, "rows_rejected": 0, "rows_warned": 0}
     loan_ids: list[pa.Array] = []
+    totals_found: ControlTotals | None = None
     verdict, reason = "rejected", None
     try:
         found = inspect(conn, path, lender_code, sha, settings)
         conn.execute("update control.submissions set kind = %s, as_of_date = %s, seq = %s, file_format = %s,"
                      " encoding = %s where submission_id = %s",
                      (found.name.kind, found.name.as_of, found.name.seq, found.fmt, found.encoding, submission_id))
+        declared = _declared_totals(conn, path, found.name.kind, submission_id)
         if found.header.ignored:
             problems.append(pd.DataFrame({"line": 1, "loan_id": None, "field": list(found.header.ignored),
                                           "code": "W_COLUMN_IGNORED", "severity": "warning"}))
@@ -244,6 +257,9 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
                     raise FileRejected("F_NO_ROWS", "the file has a header but no data rows")
                 if counts["rows_rejected"] > settings.bad_row_threshold * counts["rows_total"]:
                     raise _TooManyBadRows
+                if declared is not None:
+                    totals_found = reconcile(conn, KINDS[found.name.kind].raw_table, submission_id,
+                                             counts["rows_total"], counts["rows_rejected"], declared)
         except _TooManyBadRows:
             reason = "F_ERROR_RATE"
             counts["rows_accepted"] = 0
@@ -259,6 +275,9 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
     except FileRejected as exc:
         reason = exc.code
         verdict = "duplicate" if exc.code == "F_DUPLICATE" else "rejected"
+        counts["rows_accepted"] = 0  # whatever had loaded rolled back with the file
+        if isinstance(exc, ControlTotalsDiffer):
+            totals_found = exc.found
         problems.append(pd.DataFrame({"line": [exc.line or 0], "loan_id": [None], "field": [exc.field],
                                       "code": [exc.code], "severity": ["file"]}))
         if exc.code == "F_DUPLICATE":
@@ -269,6 +288,9 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
         problems.append(pd.DataFrame({"line": [0], "loan_id": [None], "field": [None], "code": [reason],
                                       "severity": ["file"]}))
     _copy_problems(conn, submission_id, problems)
+    if totals_found is not None:
+        conn.execute("update control.submissions set control_found = %s where submission_id = %s",
+                     (Jsonb(totals_found.as_json()), submission_id))
     conn.execute("update control.submissions set verdict = %s, reason_code = %s, rows_total = %s, rows_accepted = %s,"
                  " rows_rejected = %s, rows_warned = %s, processed_at = now() where submission_id = %s",
                  (verdict, reason, counts["rows_total"], counts["rows_accepted"], counts["rows_rejected"],
@@ -420,6 +442,18 @@ class _CopyFeeder:
             raise self._error
 
 
+def _declared_totals(conn: psycopg.Connection, path: Path, kind: str, submission_id: int) -> ControlTotals | None:
+    """The file's control-totals sidecar in landing, if the lender sent one (recorded as declared;
+    the found figures are recorded after the load, whatever its outcome)."""
+    sidecar = sidecar_of(path)
+    if not sidecar.is_file():
+        return None
+    declared = read_sidecar(sidecar, kind)
+    conn.execute("update control.submissions set control_declared = %s where submission_id = %s",
+                 (Jsonb(declared.as_json()), submission_id))
+    return declared
+
+
 def _is_partial(conn: psycopg.Connection, submission_id: int, settings: Settings,
                 problems: list[pd.DataFrame]) -> bool:
     """Judge a loaded status file against the lender's book (control.compute_status_coverage);
@@ -494,11 +528,25 @@ def _finish(conn: psycopg.Connection, submission_id: int, path: Path, stat: os.s
         now = path.stat()
         if (now.st_size, now.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             path.unlink()
+            sidecar_of(path).unlink(missing_ok=True)  # its figures are in control.submissions
     except FileNotFoundError:
         pass
     row = conn.execute(f"select {_OUTCOME_COLUMNS} from control.submissions where submission_id = %s",
                        (submission_id,)).fetchone()
     return Outcome(*row)
+
+
+def _submit_sidecar(lender_code: str, path: Path, settings: Settings) -> SubmitResult:
+    """Check a control-totals sidecar (its file's name, its figures) and put it into landing."""
+    name = parse_file_name(path.name.removesuffix(SIDECAR_SUFFIX))
+    if name.lender_code != lender_code:
+        raise FileRejected("F_LENDER_MISMATCH", f"file names lender {name.lender_code}, submitted by {lender_code}")
+    read_sidecar(path, name.kind)
+    target = settings.landing / lender_code / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _copy_into_place(path, target, suffix=UPLOADING)
+    return SubmitResult(path.name, True, None, "控制总数已接收 control totals queued with their file",
+                        str(target.relative_to(settings.home)))
 
 
 def _waiting_sha(target: Path) -> str | None:
@@ -524,10 +572,14 @@ def submit(lender_code: str, paths: list[Path], settings: Settings | None = None
     settings = settings or get_settings()
     results = []
     with db.connect(autocommit=True) as conn:
-        for path in paths:
+        # sidecars first: a file must not reach an ingest run before its control totals
+        for path in sorted(paths, key=lambda p: not is_sidecar(p)):
             try:
                 if not path.is_file():
                     raise FileRejected("F_FORMAT", "not a readable file")
+                if is_sidecar(path):
+                    results.append(_submit_sidecar(lender_code, path, settings))
+                    continue
                 sha = sha256_of(path)
                 found = inspect(conn, path, lender_code, sha, settings)
                 found.chunks.close()
