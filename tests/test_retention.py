@@ -38,9 +38,10 @@ from dbt_support import dbt, environment
 
 from exchange.access import report
 from exchange.cli.main import main
+from exchange.core.clock import local_today
 from exchange.core.settings import get_settings
 from exchange.feed.publish import run_publication
-from exchange.feed.retention import Plan, beijing_today, purge
+from exchange.feed.retention import Plan, purge
 from exchange.intake.ingest import archive_original
 from exchange.intake.readers import sha256_of
 
@@ -359,7 +360,7 @@ def test_the_dry_run_changes_nothing_and_lists_what_the_real_run_does(world: Wor
 def test_the_run_is_recorded_without_a_key_or_a_contract_number(world: World) -> None:
     [(actor, obj, detail)] = rows(world.url, "select actor, object, detail from control.audit_log"
                                              " where action = 'retention_purge'")
-    assert obj == f"retention:{beijing_today().isoformat()}" and actor
+    assert obj == f"retention:{local_today().isoformat()}" and actor
     text = json.dumps(detail)
     assert all(borrower not in text for borrower in BORROWER.values())
     assert '"R1"' not in text and detail["dekeyed_loans"] == 1

@@ -50,17 +50,16 @@ import shutil
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 import yaml
 from psycopg import sql
 
 from exchange.core import db
+from exchange.core.clock import local_today
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import DBT_PROJECT_DIR, Settings, get_settings
 
-EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
 _LOCK = 7_340_011
 """pg_advisory_lock key: one retention run at a time (a publication's switch takes row locks)."""
 _STATUS_PARTITION = r"^loan_status_\d{6}$"
@@ -84,11 +83,6 @@ def retention_years() -> int:
     """The retention period, read from the dbt var that dates every purge_date (one source)."""
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return int(project["vars"]["retention_years"])
-
-
-def beijing_today() -> dt.date:
-    """Today in the exchange's time zone: purge dates are Beijing calendar days."""
-    return dt.datetime.now(EXCHANGE_TZ).date()
 
 
 def expired_loans_sql(*, one_borrower: bool = False) -> tuple[str, dict[str, Any]]:
@@ -247,7 +241,7 @@ def purge(*, today: dt.date | None = None, dry_run: bool = False, settings: Sett
     records them then.
     """
     settings = settings or get_settings()
-    today = today or beijing_today()
+    today = today or local_today()
     with db.connect(autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(%s)", (_LOCK,))
         try:

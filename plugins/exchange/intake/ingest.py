@@ -27,6 +27,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from psycopg.types.json import Jsonb
 
 from exchange.core import db
 from exchange.core.errors import ExchangeError, FileRejected
@@ -34,6 +35,15 @@ from exchange.core.identifiers import load_pseudonymizer
 from exchange.core.regions import load_regions
 from exchange.core.settings import Settings, get_settings
 from exchange.core.spec import KINDS, VALIDATION_CODES
+from exchange.intake.control_totals import SUFFIX as SIDECAR_SUFFIX
+from exchange.intake.control_totals import (
+    ControlTotals,
+    ControlTotalsDiffer,
+    is_sidecar,
+    read_sidecar,
+    reconcile,
+    sidecar_of,
+)
 from exchange.intake.feedback import write_feedback
 from exchange.intake.readers import (
     Chunk,
@@ -110,12 +120,13 @@ def ingest_order(path: Path) -> tuple:
 
 
 def landing_files(settings: Settings | None = None) -> list[Path]:
-    """Files waiting under landing/<lender_code>/, except uploads still being written."""
+    """Files waiting under landing/<lender_code>/, except uploads still being written and control-totals
+    sidecars (read with their file)."""
     root = (settings or get_settings()).landing
     if not root.exists():
         return []
     found = [p for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-             for p in d.iterdir() if p.is_file() and not _in_progress(p.name)]
+             for p in d.iterdir() if p.is_file() and not _in_progress(p.name) and not is_sidecar(p)]
     return sorted(found, key=ingest_order)
 
 
@@ -230,34 +241,46 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
         (lender_code, path.name, sha, path.stat().st_size, arrival, str(archived.relative_to(settings.home)))).fetchone()[0]
     problems: list[pd.DataFrame] = []
     counts = {"rows_total": 0, "rows_accepted": 0, "rows_rejected": 0, "rows_warned": 0}
+    loan_ids: list[pa.Array] = []
+    totals_found: ControlTotals | None = None
     verdict, reason = "rejected", None
     try:
         found = inspect(conn, path, lender_code, sha, settings)
         conn.execute("update control.submissions set kind = %s, as_of_date = %s, seq = %s, file_format = %s,"
                      " encoding = %s where submission_id = %s",
                      (found.name.kind, found.name.as_of, found.name.seq, found.fmt, found.encoding, submission_id))
+        declared = _declared_totals(conn, path, found.name.kind, submission_id)
         if found.header.ignored:
             problems.append(pd.DataFrame({"line": 1, "loan_id": None, "field": list(found.header.ignored),
                                           "code": "W_COLUMN_IGNORED", "severity": "warning"}))
         try:
             with conn.transaction():
-                _copy_rows(conn, found, lender_code, submission_id, settings, problems, counts)
+                _copy_rows(conn, found, lender_code, submission_id, settings, problems, counts, loan_ids)
                 if counts["rows_total"] == 0:
                     raise FileRejected("F_NO_ROWS", "the file has a header but no data rows")
                 if counts["rows_rejected"] > settings.bad_row_threshold * counts["rows_total"]:
                     raise _TooManyBadRows
+                if declared is not None:
+                    totals_found = reconcile(conn, KINDS[found.name.kind].raw_table, submission_id,
+                                             counts["rows_total"], counts["rows_rejected"], declared)
         except _TooManyBadRows:
             reason = "F_ERROR_RATE"
             counts["rows_accepted"] = 0
+            _copy_rejected_loans(conn, submission_id, lender_code, loan_ids)
         else:
             verdict = "accepted_with_errors" if counts["rows_rejected"] else "accepted"
-            conn.execute(
-                f"update control.submissions set superseded_by = %s where lender_code = %s and kind = %s"
-                f" and as_of_date = %s and submission_id <> %s and {EFFECTIVE}",
-                (submission_id, lender_code, found.name.kind, found.name.as_of, submission_id))
+            # a partial status file replaces nothing: the period's complete file stays in force
+            if not (found.name.kind == "loan_status" and _is_partial(conn, submission_id, settings, problems)):
+                conn.execute(
+                    f"update control.submissions set superseded_by = %s where lender_code = %s and kind = %s"
+                    f" and as_of_date = %s and submission_id <> %s and {EFFECTIVE}",
+                    (submission_id, lender_code, found.name.kind, found.name.as_of, submission_id))
     except FileRejected as exc:
         reason = exc.code
         verdict = "duplicate" if exc.code == "F_DUPLICATE" else "rejected"
+        counts["rows_accepted"] = 0  # whatever had loaded rolled back with the file
+        if isinstance(exc, ControlTotalsDiffer):
+            totals_found = exc.found
         problems.append(pd.DataFrame({"line": [exc.line or 0], "loan_id": [None], "field": [exc.field],
                                       "code": [exc.code], "severity": ["file"]}))
         if exc.code == "F_DUPLICATE":
@@ -268,6 +291,9 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
         problems.append(pd.DataFrame({"line": [0], "loan_id": [None], "field": [None], "code": [reason],
                                       "severity": ["file"]}))
     _copy_problems(conn, submission_id, problems)
+    if totals_found is not None:
+        conn.execute("update control.submissions set control_found = %s where submission_id = %s",
+                     (Jsonb(totals_found.as_json()), submission_id))
     conn.execute("update control.submissions set verdict = %s, reason_code = %s, rows_total = %s, rows_accepted = %s,"
                  " rows_rejected = %s, rows_warned = %s, processed_at = now() where submission_id = %s",
                  (verdict, reason, counts["rows_total"], counts["rows_accepted"], counts["rows_rejected"],
@@ -276,7 +302,10 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
 
 
 def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, submission_id: int,
-               settings: Settings, problems: list[pd.DataFrame], counts: dict[str, int]) -> None:
+               settings: Settings, problems: list[pd.DataFrame], counts: dict[str, int],
+               loan_ids: list[pa.Array]) -> None:
+    """Validate the file chunk by chunk and COPY the accepted rows; `loan_ids` collects the
+    accepted rows' loan ids of a loans file, kept only if the file is then rejected whole."""
     kind = KINDS[found.name.kind]
     ctx = Context(kind=kind, file_date=found.name.as_of, pseudonymizer=load_pseudonymizer(settings.state_dir),
                   regions=load_regions())
@@ -310,6 +339,8 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
             counts["rows_warned"] += pc.sum(pc.is_in(accepted["line"], value_set=pa.array(warned, pa.int64()))).as_py() or 0
             if accepted.num_rows:
                 feed.write(accepted)
+                if kind.name == "loans":
+                    loan_ids.append(accepted.column("loan_id"))
 
 
 def _ensure_partition(raw_table: str, as_of: dt.date) -> None:
@@ -430,6 +461,42 @@ class _CopyFeeder:
             raise self._error
 
 
+def _declared_totals(conn: psycopg.Connection, path: Path, kind: str, submission_id: int) -> ControlTotals | None:
+    """The file's control-totals sidecar in landing, if the lender sent one (recorded as declared;
+    the found figures are recorded after the load, whatever its outcome)."""
+    sidecar = sidecar_of(path)
+    if not sidecar.is_file():
+        return None
+    declared = read_sidecar(sidecar, kind)
+    conn.execute("update control.submissions set control_declared = %s where submission_id = %s",
+                 (Jsonb(declared.as_json()), submission_id))
+    return declared
+
+
+def _is_partial(conn: psycopg.Connection, submission_id: int, settings: Settings,
+                problems: list[pd.DataFrame]) -> bool:
+    """Judge a loaded status file against the lender's book (control.compute_status_coverage);
+    a partial one is marked, and its feedback gets a W_PARTIAL_MONTH line with the counts."""
+    row = conn.execute("select previous_active, covered from control.compute_status_coverage(%s)",
+                       (submission_id,)).fetchone()
+    if row is None or row[1] >= settings.complete_share * row[0]:
+        return False
+    conn.execute("update control.submissions set is_partial = true where submission_id = %s", (submission_id,))
+    problems.append(pd.DataFrame({"line": [0], "loan_id": [None], "field": [None], "code": ["W_PARTIAL_MONTH"],
+                                  "severity": ["warning"]}))
+    return True
+
+
+def _copy_rejected_loans(conn: psycopg.Connection, submission_id: int, lender_code: str,
+                         loan_ids: list[pa.Array]) -> None:
+    """Keep the loan ids of a loans file rejected whole (see migration 0016)."""
+    with conn.cursor() as cur, cur.copy("copy control.rejected_loans (submission_id, lender_code, loan_id)"
+                                        " from stdin") as copy:
+        for chunk in loan_ids:
+            for loan_id in chunk.to_pylist():
+                copy.write_row((submission_id, lender_code, loan_id))
+
+
 def _copy_problems(conn: psycopg.Connection, submission_id: int, problems: list[pd.DataFrame]) -> None:
     frames = [p for p in problems if len(p)]
     if not frames:
@@ -480,11 +547,25 @@ def _finish(conn: psycopg.Connection, submission_id: int, path: Path, stat: os.s
         now = path.stat()
         if (now.st_size, now.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             path.unlink()
+            sidecar_of(path).unlink(missing_ok=True)  # its figures are in control.submissions
     except FileNotFoundError:
         pass
     row = conn.execute(f"select {_OUTCOME_COLUMNS} from control.submissions where submission_id = %s",
                        (submission_id,)).fetchone()
     return Outcome(*row)
+
+
+def _submit_sidecar(lender_code: str, path: Path, settings: Settings) -> SubmitResult:
+    """Check a control-totals sidecar (its file's name, its figures) and put it into landing."""
+    name = parse_file_name(path.name.removesuffix(SIDECAR_SUFFIX))
+    if name.lender_code != lender_code:
+        raise FileRejected("F_LENDER_MISMATCH", f"file names lender {name.lender_code}, submitted by {lender_code}")
+    read_sidecar(path, name.kind)
+    target = settings.landing / lender_code / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _copy_into_place(path, target, suffix=UPLOADING)
+    return SubmitResult(path.name, True, None, "控制总数已接收 control totals queued with their file",
+                        str(target.relative_to(settings.home)))
 
 
 def _waiting_sha(target: Path) -> str | None:
@@ -510,10 +591,14 @@ def submit(lender_code: str, paths: list[Path], settings: Settings | None = None
     settings = settings or get_settings()
     results = []
     with db.connect(autocommit=True) as conn:
-        for path in paths:
+        # sidecars first: a file must not reach an ingest run before its control totals
+        for path in sorted(paths, key=lambda p: not is_sidecar(p)):
             try:
                 if not path.is_file():
                     raise FileRejected("F_FORMAT", "not a readable file")
+                if is_sidecar(path):
+                    results.append(_submit_sidecar(lender_code, path, settings))
+                    continue
                 sha = sha256_of(path)
                 found = inspect(conn, path, lender_code, sha, settings)
                 found.chunks.close()
