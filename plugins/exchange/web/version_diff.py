@@ -36,10 +36,11 @@ async def diff(pool: asyncpg.Pool, old: int, new: int) -> list[dict[str, Any]]:
                      gone as (select {key_list} from (select * from old_rows except select * from new_rows) r),
                      came as (select {key_list} from (select * from new_rows except select * from old_rows) r),
                      classified as (
-                         select {", ".join(f"coalesce(came.{k}::text, gone.{k}::text) as {k}" for k in keys)},
-                                case when gone is null then 'added' when came is null then 'removed'
-                                     else 'changed' end as change
-                         from came full join gone on {" and ".join(f"came.{k} is not distinct from gone.{k}" for k in keys)}
+                         select {key_list},
+                                case when bool_and(side = 'came') then 'added'
+                                     when bool_and(side = 'gone') then 'removed' else 'changed' end as change
+                         from (select 'came' as side, * from came union all select 'gone', * from gone) as sides
+                         group by {key_list}
                      ),
                      numbered as (
                          select *, count(*) over (partition by change) as n,
