@@ -153,7 +153,7 @@ async def lender_page(request: Request, who: access.Caller, csrf: str, status: i
     elif tab == "periods":
         ctx["rows"] = _page(request, await portal_data.submission_periods(st.pool, who, beijing_today()))
     else:
-        ctx["rows"] = _page(request, await portal_data.submissions(st.pool, who))
+        ctx["rows"] = _page(request, await portal_data.submissions(st.pool, who, limit=2000))
     name = await st.pool.fetchval("select name from control.lenders where lender_code = $1", who.lender_code)
     return _render(request, f"lender_{tab}.html", status=status, who=who, lender_name=name or "", csrf=csrf,
                    tab=tab, tabs=LENDER_TABS, **ctx, **extra)

@@ -35,29 +35,31 @@ async def as_caller(pool: asyncpg.Pool, who: Caller) -> AsyncIterator[asyncpg.Co
         yield conn
 
 
-async def submissions(pool: asyncpg.Pool, who: Caller, limit: int = 200) -> list[dict[str, Any]]:
+async def _fetch_as_caller(pool: asyncpg.Pool, who: Caller, sql: str, *args: Any) -> list[dict[str, Any]]:
     async with as_caller(pool, who) as conn:
-        return _plain(conn, await conn.fetch(
-            "select submission_id, lender_code, file_name, kind, as_of_date, seq, verdict, reason_code, rows_total,"
-            " rows_accepted, rows_rejected, rows_warned, received_at, feedback_path is not null as has_feedback"
-            " from control.submissions order by submission_id desc limit $1", limit))
+        return _plain(conn, await conn.fetch(sql, *args))
+
+
+async def submissions(pool: asyncpg.Pool, who: Caller, limit: int = 200) -> list[dict[str, Any]]:
+    return await _fetch_as_caller(
+        pool, who, "select submission_id, lender_code, file_name, kind, as_of_date, seq, verdict, reason_code,"
+        " rows_total, rows_accepted, rows_rejected, rows_warned, received_at, feedback_path is not null as has_feedback"
+        " from control.submissions order by submission_id desc limit $1", limit)
 
 
 async def lender_alerts(pool: asyncpg.Pool, who: Caller, limit: int = 2000) -> list[dict[str, Any]]:
     """The lender's own alerts of the live version (shared.v_lender_alerts: its role's rows only)."""
-    async with as_caller(pool, who) as conn:
-        return _plain(conn, await conn.fetch(
-            "select alert_type, loan_ref, loan_reference, first_seen_date, as_of_date, other_lender_count,"
-            " other_lender_categories, max_dpd_elsewhere, reason_codes, evidence_zh, evidence_en"
-            " from shared.v_lender_alerts order by first_seen_date desc, alert_type, alert_key limit $1", limit))
+    return await _fetch_as_caller(
+        pool, who, "select alert_type, loan_ref, loan_reference, first_seen_date, as_of_date, other_lender_count,"
+        " other_lender_categories, max_dpd_elsewhere, reason_codes, evidence_zh, evidence_en"
+        " from shared.v_lender_alerts order by first_seen_date desc, alert_type, alert_key limit $1", limit)
 
 
 async def held_records(pool: asyncpg.Pool, who: Caller, limit: int = 2000) -> list[dict[str, Any]]:
     """The lender's records of the live version held back from other members, with its own contract
     number where the source row is one of its loans or status rows (shared.v_lender_held_records
     and raw.* under the lender's role: its own rows only)."""
-    async with as_caller(pool, who) as conn:
-        return _plain(conn, await conn.fetch("""
+    return await _fetch_as_caller(pool, who, """
             select held.hold_reason, held.record_kind, held.reason_code, held.loan_ref, held.default_episode_no,
                    held.default_date, held.notice_date, held.source_submission_id,
                    coalesce(status.loan_id, loans.loan_id) as loan_id
@@ -67,15 +69,16 @@ async def held_records(pool: asyncpg.Pool, who: Caller, limit: int = 2000) -> li
             left join raw.loans as loans
                 on loans.submission_id = held.source_submission_id and loans.line = held.source_line
             order by held.hold_reason, held.default_date desc nulls last, held.loan_ref
-            limit $1""", limit))
+            limit $1""", limit)
 
 
 async def submission_periods(pool: asyncpg.Pool, who: Caller, today: dt.date, limit: int = 120) -> list[dict[str, Any]]:
     """The lender's reporting months, newest first: files received and validated, when the month's
     loan_status file was loaded against its deadline, and its timeliness (see `timeliness`).
 
-    Months run from the lender's first file to the current (open) month; the deadline is the rule table's submission_deadline_days after the month end,
-    as the transform judges it (int_lender_reporting_periods)."""
+    Months run from the lender's first file to the current (open) month; the deadline is the rule
+    table's submission_deadline_days after the month end, as the transform judges it
+    (int_lender_reporting_periods)."""
     async with as_caller(pool, who) as conn:
         months = await conn.fetch("""
             with files as (
