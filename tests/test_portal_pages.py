@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from access_world import LISTED_KEY, PSEUDO, build, live_server, portal_login, status_file
+from access_world import LISTED_ID, LISTED_KEY, PSEUDO, build, live_server, portal_login, status_file
 from test_portal import CHROMIUM
 
 from exchange.access import disputes
@@ -82,11 +82,16 @@ def _visible_text(html: str) -> str:
 
 # ---- the lender's tabs -------------------------------------------------------------------------
 
-def test_lender_sees_its_own_alerts_and_never_another_lenders(server, world):
+def test_lender_sees_its_own_alerts_with_its_contract_numbers_and_never_another_lenders(server, world, pg_url):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for code, loan_id in (("AA01", "AA-L1"), ("BB02", "BB-L9")):  # the alerts name the lenders' real loans
+            conn.execute("update shared.lender_alerts_versions set loan_ref = %s where lender_code = %s",
+                         (PSEUDO.loan_ref(code, loan_id), code))
     aa, _ = portal_login(server, world.tokens["AA01"])
     page = aa.get("/portal/alerts").text
     assert 'data-code="default_elsewhere">他处违约' in page
-    assert "a" * 32 in page and "b" * 32 not in page  # each alert's loan reference (the world's alert key)
+    assert "AA-L1" in page and PSEUDO.loan_ref("AA01", "AA-L1")[:12] in page
+    assert "BB-L9" not in page and PSEUDO.loan_ref("BB02", "BB-L9")[:12] not in page
     assert "在其他会员机构违约" in page
     english = aa.get("/portal/alerts?lang=en").text
     assert "in default elsewhere" in english and "default_elsewhere" not in _visible_text(english)
@@ -338,3 +343,11 @@ def test_screenshots_of_every_tab(server, world, pg_url, tmp_path_factory):
         browser.close()
     print(f"screenshots in {shots}")
     assert len(list(shots.glob("*.png"))) == 2 * (len(LENDER_TABS) + len(ASSOCIATION_TABS))
+
+
+def test_the_data_subject_report_uses_the_same_labels_and_beijing_times(server, world):
+    r = httpx.post(server + "/v1/reports", json={"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "format": "html"},
+                   headers={"Authorization": f"Bearer {world.tokens['association']}"})
+    assert r.status_code == 200
+    assert "消费贷 consumer_loan" in r.text and "12,345.67" in r.text and "北京时间" in r.text
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d", r.text)

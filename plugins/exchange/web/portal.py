@@ -145,7 +145,7 @@ async def lender_page(request: Request, who: access.Caller, csrf: str, status: i
         ctx.update(exports=await portal_data.export_files(st.pool, who), purposes=lk.PURPOSES, id_types=lk.ID_TYPES,
                    submissions=_page(request, await portal_data.submissions(st.pool, who, limit=5)))
     elif tab == "alerts":
-        ctx["rows"] = _page(request, await portal_data.lender_alerts(st.pool, who))
+        ctx["rows"] = _page(request, await portal_data.lender_alerts(st.pool, who, st.pseudonymizer.loan_ref))
     elif tab == "held":
         ctx["rows"] = _page(request, await portal_data.held_records(st.pool, who))
     elif tab == "disputes":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -47,12 +47,24 @@ async def submissions(pool: asyncpg.Pool, who: Caller, limit: int = 200) -> list
         " from control.submissions order by submission_id desc limit $1", limit)
 
 
-async def lender_alerts(pool: asyncpg.Pool, who: Caller, limit: int = 2000) -> list[dict[str, Any]]:
-    """The lender's own alerts of the live version (shared.v_lender_alerts: its role's rows only)."""
-    return await _fetch_as_caller(
-        pool, who, "select alert_type, loan_ref, loan_reference, first_seen_date, as_of_date, other_lender_count,"
-        " other_lender_categories, max_dpd_elsewhere, reason_codes, evidence_zh, evidence_en"
-        " from shared.v_lender_alerts order by first_seen_date desc, alert_type, alert_key limit $1", limit)
+async def lender_alerts(pool: asyncpg.Pool, who: Caller, loan_ref: Callable[[str, str], str],
+                        limit: int = 2000) -> list[dict[str, Any]]:
+    """The lender's own alerts of the live version (shared.v_lender_alerts: its role's rows only),
+    each with the lender's own contract number: the published alert carries the loan reference
+    (an HMAC the lender cannot compute), so the lender's loans of the alerted borrowers (raw.loans,
+    its own rows only) are referenced with `loan_ref` (Pseudonymizer.loan_ref) and matched."""
+    async with as_caller(pool, who) as conn:
+        rows = _plain(conn, await conn.fetch(
+            "select alert_type, borrower_key, loan_ref, first_seen_date, as_of_date, other_lender_count,"
+            " other_lender_categories, max_dpd_elsewhere, reason_codes, evidence_zh, evidence_en"
+            " from shared.v_lender_alerts order by first_seen_date desc, alert_type, alert_key limit $1", limit))
+        loans = await conn.fetch("select distinct loan_id from raw.loans where borrower_key = any($1::text[])",
+                                 list({r["borrower_key"] for r in rows}))
+    contract = {loan_ref(who.lender_code, r["loan_id"]): r["loan_id"] for r in loans}
+    for r in rows:
+        del r["borrower_key"]
+        r["loan_id"] = contract.get(r["loan_ref"])
+    return rows
 
 
 async def held_records(pool: asyncpg.Pool, who: Caller, limit: int = 2000) -> list[dict[str, Any]]:
