@@ -27,9 +27,9 @@ import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -204,17 +204,21 @@ def _diff_pair(request: Request, versions: list[dict[str, Any]]) -> tuple[int, i
 
 # ---- the association's actions: each the domain's own function, which writes control.audit_log ----
 
-async def _association_action(request: Request, session: tuple[access.Caller, str] | None,
-                              csrf: str) -> access.Caller | Response:
-    """The association's caller, or the refusal: no session (to the log-in), a bad CSRF token or a
-    lender's session (403)."""
+async def _association_action(session: PortalSession, csrf: str = Form(default="")) -> tuple[access.Caller, str]:
+    """The association's session of an action (its caller and CSRF token), or the refusal: no
+    session (back to the log-in page), a bad CSRF token or a lender's session (403)."""
     if session is None:
-        return RedirectResponse("/portal", status_code=303)
+        raise HTTPException(303, "log in", headers={"Location": "/portal"})
     if not _csrf_ok(session, csrf):
-        return Response("CSRF", status_code=403)
+        raise HTTPException(403, {"code": "Q_CSRF", "message_zh": "表单已失效，请刷新页面",
+                                  "message_en": "the form's CSRF token is missing or wrong"})
     if not session[0].is_association:
-        return Response("association only / 仅限行业协会", status_code=403)
-    return session[0]
+        raise HTTPException(403, {"code": "Q_FORBIDDEN", "message_zh": "仅限行业协会",
+                                  "message_en": "for the association only"})
+    return session
+
+
+AssociationAction = Annotated[tuple[access.Caller, str], Depends(_association_action)]
 
 
 async def _after_action(request: Request, who: access.Caller, csrf: str, tab: str,
@@ -228,12 +232,10 @@ async def _after_action(request: Request, who: access.Caller, csrf: str, tab: st
 
 
 @router.post("/disputes/{dispute_id}/resolve", response_class=HTMLResponse)
-async def resolve_dispute(request: Request, session: PortalSession, dispute_id: int,
-                          outcome: str = Form(default="", max_length=20), note: str = Form(default="", max_length=1000),
-                          csrf: str = Form(default="")) -> Response:
-    who = await _association_action(request, session, csrf)
-    if isinstance(who, Response):
-        return who
+async def resolve_dispute(request: Request, console: AssociationAction, dispute_id: int,
+                          outcome: str = Form(default="", max_length=20),
+                          note: str = Form(default="", max_length=1000)) -> Response:
+    who, csrf = console
     if has_control_characters(note, free_text=True) or outcome not in ("upheld", "rejected"):
         return await association_page(request, who, csrf, "disputes", status=400,
                                       action_error="D_OUTCOME: 处理结果须为 upheld 或 rejected，理由不含控制字符"
@@ -248,11 +250,9 @@ async def resolve_dispute(request: Request, session: PortalSession, dispute_id: 
 
 
 @router.post("/versions/{version}/approve", response_class=HTMLResponse)
-async def approve_version(request: Request, session: PortalSession, version: int,
-                          reason: str = Form(default="", max_length=1000), csrf: str = Form(default="")) -> Response:
-    who = await _association_action(request, session, csrf)
-    if isinstance(who, Response):
-        return who
+async def approve_version(request: Request, console: AssociationAction, version: int,
+                          reason: str = Form(default="", max_length=1000)) -> Response:
+    who, csrf = console
     if has_control_characters(reason, free_text=True):
         return await association_page(request, who, csrf, "versions", status=400,
                                       action_error=CONTROL_CHARACTER_ERROR["message_en"])
@@ -265,14 +265,12 @@ async def approve_version(request: Request, session: PortalSession, version: int
 
 
 @router.post("/lenders/{code}/status", response_class=HTMLResponse)
-async def lender_status(request: Request, session: PortalSession, code: str,
-                        action: str = Form(default="", max_length=20), reason: str = Form(default="", max_length=1000),
-                        csrf: str = Form(default="")) -> Response:
+async def lender_status(request: Request, console: AssociationAction, code: str,
+                        action: str = Form(default="", max_length=20),
+                        reason: str = Form(default="", max_length=1000)) -> Response:
     """Suspend or reinstate (lenders.set_status): a suspended lender's files are rejected and its
     tokens stop working within EXCHANGE_TOKEN_CACHE_SECONDS."""
-    who = await _association_action(request, session, csrf)
-    if isinstance(who, Response):
-        return who
+    who, csrf = console
     status = {"suspend": "suspended", "reinstate": "active"}.get(action)
     if status is None or not reason.strip() or has_control_characters(reason, free_text=True):
         return await association_page(request, who, csrf, "lenders", status=400,
@@ -286,12 +284,11 @@ async def lender_status(request: Request, session: PortalSession, code: str,
 
 
 @router.post("/tokens/issue", response_class=HTMLResponse)
-async def issue_token(request: Request, session: PortalSession, lender_code: str = Form(default="", max_length=16),
-                      label: str = Form(default="", max_length=200), csrf: str = Form(default="")) -> Response:
+async def issue_token(request: Request, console: AssociationAction,
+                      lender_code: str = Form(default="", max_length=16),
+                      label: str = Form(default="", max_length=200)) -> Response:
     """A new token, shown on this answer only (the exchange keeps its hash)."""
-    who = await _association_action(request, session, csrf)
-    if isinstance(who, Response):
-        return who
+    who, csrf = console
     if has_control_characters(label) or has_control_characters(lender_code):
         return await association_page(request, who, csrf, "tokens", status=400,
                                       action_error=CONTROL_CHARACTER_ERROR["message_en"])
@@ -307,11 +304,9 @@ async def issue_token(request: Request, session: PortalSession, lender_code: str
 
 
 @router.post("/tokens/{token_id}/revoke", response_class=HTMLResponse)
-async def revoke_token(request: Request, session: PortalSession, token_id: int,
-                       reason: str = Form(default="", max_length=1000), csrf: str = Form(default="")) -> Response:
-    who = await _association_action(request, session, csrf)
-    if isinstance(who, Response):
-        return who
+async def revoke_token(request: Request, console: AssociationAction, token_id: int,
+                       reason: str = Form(default="", max_length=1000)) -> Response:
+    who, csrf = console
     if not reason.strip() or has_control_characters(reason, free_text=True):
         return await association_page(request, who, csrf, "tokens", status=400,
                                       action_error="K_REASON: 须填写理由 / a reason is required")
