@@ -19,6 +19,7 @@ from exchange.access.tokens import Caller
 from exchange.feed.retention import beijing_today
 from exchange.feed.tables import BLACKLIST_COLUMNS, DEFAULT_FEED_COLUMNS
 from exchange.web import labels, portal_data
+from exchange.web.paging import page_of
 
 DEADLINE_DAYS = 15
 
@@ -351,3 +352,13 @@ def test_the_data_subject_report_uses_the_same_labels_and_beijing_times(server, 
     assert r.status_code == 200
     assert "消费贷 consumer_loan" in r.text and "12,345.67" in r.text and "北京时间" in r.text
     assert not re.search(r"\d{4}-\d{2}-\d{2}T\d", r.text)
+
+
+def test_a_page_number_is_clamped_and_never_grows_the_list():
+    rows = list(range(60))
+    assert page_of(rows, None).rows == rows[:25] and page_of(rows, None).pages == 3
+    third = page_of(rows, "3")
+    assert third.rows == rows[50:] and (third.first_row, third.last_row) == (51, 60)
+    assert page_of(rows, "99").number == 3 and page_of(rows, "-4").number == 1 and page_of(rows, "x").number == 1
+    assert page_of([], "2").rows == [] and page_of([], "2").first_row == 0
+    assert page_of(rows, "2", size=10).first_row == 11

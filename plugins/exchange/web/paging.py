@@ -21,10 +21,11 @@ class Page:
     number: int
     pages: int
     total: int
+    size: int = PAGE_SIZE
 
     @property
     def first_row(self) -> int:
-        return (self.number - 1) * PAGE_SIZE + 1 if self.total else 0
+        return (self.number - 1) * self.size + 1 if self.total else 0
 
     @property
     def last_row(self) -> int:
@@ -38,4 +39,4 @@ def page_of(rows: Sequence[Any], requested: str | None, size: int = PAGE_SIZE) -
         number = min(max(int(requested or "1"), 1), pages)
     except ValueError:
         number = 1
-    return Page(rows[(number - 1) * size:number * size], number, pages, len(rows))
+    return Page(rows[(number - 1) * size:number * size], number, pages, len(rows), size)
