@@ -134,8 +134,12 @@ def feed_publish() -> None:
 
     db.up()
     result = run_publication()
-    verb = "unchanged, still live" if result.get("unchanged") else "published"
-    console.print(f"version {result['version']} {verb}")
+    if result.get("unchanged"):
+        console.print(f"version {result['version']} unchanged, still live (未变化). A dispute outcome or a newly "
+                      "loaded file reaches the feed only after a transform: run `exchange pipeline` (处理结果须经"
+                      "下一次数据处理后发布)")
+    else:
+        console.print(f"version {result['version']} published")
 
 
 @feed.command("purge")
