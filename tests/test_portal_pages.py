@@ -16,7 +16,7 @@ from test_portal import CHROMIUM
 
 from exchange.access import disputes
 from exchange.access.tokens import Caller
-from exchange.feed.retention import beijing_today
+from exchange.core.clock import local_today
 from exchange.feed.tables import BLACKLIST_COLUMNS, DEFAULT_FEED_COLUMNS
 from exchange.web import labels, portal_data
 from exchange.web.paging import page_of
@@ -117,14 +117,14 @@ def test_lender_sees_disputes_on_its_own_records_with_beijing_deadlines(server, 
     aa, _ = portal_login(server, world.tokens["AA01"])
     page = aa.get("/portal/disputes").text
     assert f"<td>{own}</td>" in page and f"<td>{other}</td>" not in page
-    assert (beijing_today() + dt.timedelta(days=20)).isoformat() in page  # the deadline, a Beijing date
+    assert (local_today() + dt.timedelta(days=20)).isoformat() in page  # the deadline, a Beijing date
     assert 'data-code="open">处理中' in page
     assert not re.search(r"\d{4}-\d{2}-\d{2}T\d", page)  # times as people write them
     assert "open" in _visible_text(aa.get("/portal/disputes?lang=en").text)
 
 
 def test_reporting_months_say_late_on_time_missing_and_not_yet_due(server, world, pg_url):
-    today = beijing_today()
+    today = local_today()
     this_month = today.replace(day=1)
     month = lambda back: (this_month - dt.timedelta(days=28 * back)).replace(day=1)  # noqa: E731
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -153,10 +153,11 @@ def test_timeliness_turns_on_the_beijing_deadline():
     assert portal_data.timeliness(dt.date(2026, 11, 15), due, dt.date(2026, 12, 1)) == "on_time"
     assert portal_data.timeliness(dt.date(2026, 11, 16), due, dt.date(2026, 12, 1)) == "late"
     assert portal_data.timeliness(None, None, dt.date(2026, 12, 1)) is None
+    assert portal_data.timeliness(None, due, dt.date(2026, 12, 1), partial=True) == "partial"
 
 
 def test_submissions_are_paged_and_labelled_in_both_languages(server, world, pg_url):
-    today = beijing_today()
+    today = local_today()
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for i in range(30):
             status_file(conn, 200 + i, "AA01", today - dt.timedelta(days=i), [])

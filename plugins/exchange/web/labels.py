@@ -22,8 +22,8 @@ from jinja2.runtime import Context
 
 from exchange.access import disputes
 from exchange.access import lookup as lk
+from exchange.core.clock import EXCHANGE_TZ
 from exchange.core.spec import ACCOUNT_STATUSES, KINDS, PRODUCT_TYPES
-from exchange.feed.retention import EXCHANGE_TZ
 
 
 def _english(code: str) -> str:
@@ -55,6 +55,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "late": ("迟报", "late"),
     "missing": ("未报送", "missing"),
     "not_yet_due": ("未到期", "not yet due"),
+    "partial": ("部分报送", "partial"),
     # why a record is held back from other members, and what releases it
     "pending_notice": ("待告知", "pending notice"),
     "unreported": ("未续报", "unreported"),

@@ -36,10 +36,10 @@ from starlette.concurrency import run_in_threadpool
 from exchange.access import disputes
 from exchange.access import lookup as lk
 from exchange.access import tokens as access
+from exchange.core.clock import local_today
 from exchange.core.errors import ExchangeError
 from exchange.core.spec import VALIDATION_CODES
 from exchange.feed import publish
-from exchange.feed.retention import beijing_today
 from exchange.intake import lenders
 from exchange.web import portal_data, uploads, version_diff
 from exchange.web.auth import PortalSession
@@ -151,7 +151,7 @@ async def lender_page(request: Request, who: access.Caller, csrf: str, status: i
     elif tab == "disputes":
         ctx["rows"] = _page(request, await st.call_with_connection(disputes.list_disputes, who))
     elif tab == "periods":
-        ctx["rows"] = _page(request, await portal_data.submission_periods(st.pool, who, beijing_today()))
+        ctx["rows"] = _page(request, await portal_data.submission_periods(st.pool, who, local_today()))
     else:
         ctx["rows"] = _page(request, await portal_data.submissions(st.pool, who, limit=2000))
     name = await st.pool.fetchval("select name from control.lenders where lender_code = $1", who.lender_code)
@@ -180,7 +180,7 @@ async def association_page(request: Request, who: access.Caller, csrf: str, tab:
         ctx.update(rows=_page(request, list(reversed(await st.call_with_connection(access.list_tokens)))),
                    lender_codes=[x.code for x in await st.call_with_connection(lenders.list_all)])
     else:
-        ctx.update(rows=_page(request, await portal_data.submission_quality(st.pool, beijing_today())),
+        ctx.update(rows=_page(request, await portal_data.submission_quality(st.pool)),
                    findings=_page(request, await portal_data.under_classification(st.pool), "fp"))
     return _render(request, f"association_{tab}.html", status=status, who=who, csrf=csrf, tab=tab,
                    tabs=ASSOCIATION_TABS, **ctx, **extra)

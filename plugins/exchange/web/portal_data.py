@@ -21,9 +21,9 @@ import asyncpg
 import psycopg
 
 from exchange.access.tokens import Caller, lender_role
+from exchange.core.clock import EXCHANGE_TZ
 from exchange.core.errors import ExchangeError
 from exchange.feed.exports import build_exports
-from exchange.feed.retention import EXCHANGE_TZ
 
 
 @asynccontextmanager
@@ -94,7 +94,8 @@ async def submission_periods(pool: asyncpg.Pool, who: Caller, today: dt.date, li
     async with as_caller(pool, who) as conn:
         months = await conn.fetch("""
             with files as (
-                select date_trunc('month', as_of_date)::date as period_month, kind, verdict, received_at
+                select date_trunc('month', as_of_date)::date as period_month, kind, verdict, received_at,
+                       is_partial
                 from control.submissions
             ),
             span as (
@@ -108,8 +109,10 @@ async def submission_periods(pool: asyncpg.Pool, who: Caller, today: dt.date, li
                    count(files.kind) filter (where files.verdict in ('accepted', 'accepted_with_errors'))
                        as files_validated,
                    count(files.kind) filter (where files.verdict = 'rejected') as files_rejected,
-                   min(files.received_at) filter (where files.kind = 'loan_status'
-                       and files.verdict in ('accepted', 'accepted_with_errors')) as status_received_at
+                   min(files.received_at) filter (where files.kind = 'loan_status' and not files.is_partial
+                       and files.verdict in ('accepted', 'accepted_with_errors')) as status_received_at,
+                   count(files.kind) filter (where files.kind = 'loan_status' and files.is_partial
+                       and files.verdict in ('accepted', 'accepted_with_errors')) as files_partial
             from span
             left join files on files.period_month = span.period_month
             group by span.period_month
@@ -123,19 +126,23 @@ async def submission_periods(pool: asyncpg.Pool, who: Caller, today: dt.date, li
         due = end + dt.timedelta(days=days) if days is not None else None
         received = m["status_received_at"].astimezone(EXCHANGE_TZ).date() if m["status_received_at"] else None
         out.append({**dict(m), "period_end": end, "status_due_date": due, "status_received_date": received,
-                    "timeliness": timeliness(received, due, today)})
+                    "timeliness": timeliness(received, due, today, partial=m["files_partial"] > 0)})
     return out
 
 
-def timeliness(received: dt.date | None, due: dt.date | None, today: dt.date) -> str | None:
-    """on_time / late / missing as the transform judges a month's loan_status file, and not_yet_due
-    for a month whose deadline (Beijing date) has not passed: it is not missing yet. None when the
-    rule table (the deadline) has not been built."""
+def timeliness(received: dt.date | None, due: dt.date | None, today: dt.date, *, partial: bool = False) -> str | None:
+    """A month's timeliness as the transform judges it (int_lender_reporting_periods, the rule's one
+    statement in SQL), computed live here because a lender reads its own submissions, not the marts:
+    on_time / late by its first complete loan_status file, partial with only partial files so far,
+    not_yet_due before the deadline (Beijing date), missing after. None when the rule table (the
+    deadline) has not been built."""
     if due is None:
         return None
-    if received is None:
-        return "not_yet_due" if today <= due else "missing"
-    return "on_time" if received <= due else "late"
+    if received is not None:
+        return "on_time" if received <= due else "late"
+    if partial:
+        return "partial"
+    return "not_yet_due" if today <= due else "missing"
 
 
 async def _deadline_days(pool: asyncpg.Pool) -> list[tuple[dt.date, int]]:
@@ -234,13 +241,13 @@ def member_export(conn: psycopg.Connection, home: Path, version: int, name: str,
     return path if path.is_file() else None
 
 
-async def submission_quality(pool: asyncpg.Pool, today: dt.date, months: int = 3) -> list[dict[str, Any]]:
-    """Per lender and month, latest months first (marts.mart_lender_submission_quality); a month
-    whose deadline has not passed is not_yet_due rather than missing (`timeliness`)."""
+async def submission_quality(pool: asyncpg.Pool, months: int = 3) -> list[dict[str, Any]]:
+    """Per lender and month, latest months first (marts.mart_lender_submission_quality, whose
+    timeliness says partial and not_yet_due where a month is not complete or not due)."""
     if not await _quality_mart_built(pool):
         return []
     rows = await _fetch_plain(pool, """
-        select lender_code, period_month, status_first_received_date, status_due_date, status_days_late,
+        select lender_code, period_month, status_timeliness, status_due_date, status_days_late,
                files_received, files_rejected,
                round(file_rejection_rate::numeric, 4) as file_rejection_rate,
                round(row_rejection_rate::numeric, 4) as row_rejection_rate,
@@ -250,14 +257,7 @@ async def submission_quality(pool: asyncpg.Pool, today: dt.date, months: int = 3
         where period_month > (select max(period_month) from marts.mart_lender_submission_quality)
                              - make_interval(months => $1)
         order by period_month desc, lender_code""", months)
-    for r in rows:
-        r["status_timeliness"] = timeliness(_date(r.pop("status_first_received_date")),
-                                            _date(r["status_due_date"]), today)
     return rows
-
-
-def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
 
 
 async def under_classification(pool: asyncpg.Pool) -> list[dict[str, Any]]:
