@@ -146,7 +146,24 @@ def test_dates_are_accepted_only_as_yyyy_mm_dd(exchange_home, lender, conn):
     out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text(rows)))
     assert (out.verdict, out.rows_accepted) == ("accepted_with_errors", 60)
     assert _problems(conn, out.submission_id) == [(n + 1, "issue_date", "R_DATE") for n in spellings]
+    shown = {r["line"]: r["value"] for r in _feedback_rows(exchange_home, lender, out.submission_id)}
+    assert shown == {"62": "2025/01/10", "63": "20250110", "64": "2025-1-10"}  # the lender's own value
+    report = next((exchange_home / "feedback" / lender).glob(f"{out.submission_id:07d}_*.report.html")).read_text()
+    assert "2025/01/10" in report and "R_DATE" in report and "<script" not in report
     assert conn.execute("select count(*) from raw.loans where issue_date = '2025-01-10'").fetchone()[0] == 60
+
+
+def test_a_value_that_could_be_an_identity_is_never_echoed(exchange_home, lender, conn):
+    rows = [loan_row(i) for i in range(1, 61)] + [loan_row(61, issue="110105194912310021"),
+                                                  loan_row(62, maturity_date="13800138000")]
+    out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text(rows)))
+    problems = conn.execute("select field, code, value from control.row_problems where submission_id = %s"
+                            " order by line", (out.submission_id,)).fetchall()
+    assert problems == [("issue_date", "R_DATE", None), ("maturity_date", "R_DATE", None)]
+    feedback = (exchange_home / "feedback" / lender)
+    for path in feedback.iterdir():
+        text = path.read_text(encoding="utf-8-sig")
+        assert "110105194912310021" not in text and "13800138000" not in text
 
 
 def test_a_file_dated_today_in_beijing_is_not_in_the_future_on_a_server_far_west():

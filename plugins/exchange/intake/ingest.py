@@ -501,13 +501,15 @@ def _copy_problems(conn: psycopg.Connection, submission_id: int, problems: list[
     frames = [p for p in problems if len(p)]
     if not frames:
         return
-    with conn.cursor() as cur, cur.copy("copy control.row_problems (submission_id, line, loan_id, field, code, severity)"
-                                        " from stdin") as copy:
+    with conn.cursor() as cur, cur.copy("copy control.row_problems (submission_id, line, loan_id, field, code, severity,"
+                                        " value) from stdin") as copy:
         for frame in frames:
-            for line, loan_id, field_name, code, severity in frame[["line", "loan_id", "field", "code", "severity"]].itertuples(
-                    index=False):
+            columns = frame.reindex(columns=["line", "loan_id", "field", "code", "severity", "value"])
+            for line, loan_id, field_name, code, severity, value in columns.itertuples(index=False):
                 copy.write_row((submission_id, int(line), None if pd.isna(loan_id) else loan_id,
-                                None if pd.isna(field_name) else field_name, code, severity or VALIDATION_CODES[code].severity))
+                                None if pd.isna(field_name) else field_name, code,
+                                severity if isinstance(severity, str) else VALIDATION_CODES[code].severity,
+                                None if pd.isna(value) else value))
 
 
 def archive_original(path: Path, sha: str, settings: Settings) -> Path:

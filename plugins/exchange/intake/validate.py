@@ -102,7 +102,7 @@ class Validator:
         kind = self.ctx.kind
         lines = chunk.lines
         raw = {f.name: _stripped(chunk.columns.get(f.name), len(lines), chunk.trimmed) for f in kind.fields}
-        found = _Found(lines)
+        found = _Found(lines, {f.name: raw[f.name] for f in kind.fields if f.type in ECHO_TYPES})
         for line, loan_id in zip(chunk.bad_width, self._own_loans(chunk.bad_width_loan_ids), strict=True):
             found.one(line, loan_id, "R_COLUMNS")
         values: dict[str, Values] = {}
@@ -467,11 +467,27 @@ def _condition(cond: Condition | None, values: dict[str, Values], ok: dict[str, 
     raise AssertionError(f"unhandled condition {cond!r}")
 
 
-class _Found:
-    """Collects (line, loan_id, field, code) as boolean masks, turned into a frame once."""
+ECHO_TYPES = frozenset({"date", "timestamp", "decimal", "integer", "region"})
+"""Field types whose bad value the feedback may show the lender (never identifiers, names, phones or text)."""
+_ECHOABLE = r"^[0-9 .,:/+\-TZ]{1,40}$"
+_DIGIT_RUN = r"[0-9]{11}"
+"""A value is shown only when made of digits and punctuation with no run of 11 digits, so an ID
+number or a phone typed into a date or amount column is never echoed (nor stored)."""
 
-    def __init__(self, lines: np.ndarray):
+
+def echoable(values: pa.Array) -> pa.Array:
+    """Each value where it may be shown to the lender, else null (see _ECHOABLE)."""
+    safe = pc.and_(pc.match_substring_regex(values, _ECHOABLE), pc.invert(pc.match_substring_regex(values, _DIGIT_RUN)))
+    return pc.if_else(pc.fill_null(safe, False), values, None)
+
+
+class _Found:
+    """Collects (line, loan_id, field, code) as boolean masks, turned into a frame once; with the
+    lender's own value for the field types in ECHO_TYPES when it is echoable."""
+
+    def __init__(self, lines: np.ndarray, echo: dict[str, pa.Array]):
         self.lines = lines
+        self.echo = echo
         self.loan_ids: pa.Array | None = None
         self._masks: list[tuple[np.ndarray, str | None, str]] = []
         self._single: list[tuple[int, str | None, str | None, str]] = []
@@ -492,14 +508,15 @@ class _Found:
         parts = []
         for mask, field_name, code in self._masks:
             ids = self.loan_ids.filter(mask).to_pylist() if self.loan_ids is not None else None
+            shown = echoable(self.echo[field_name].filter(mask)).to_pylist() if field_name in self.echo else None
             parts.append(pd.DataFrame({"line": self.lines[mask], "loan_id": pd.Series(ids, dtype=object),
-                                       "field": field_name, "code": code}))
+                                       "field": field_name, "code": code, "value": pd.Series(shown, dtype=object)}))
         if self._single:
             parts.append(pd.DataFrame(self._single, columns=["line", "loan_id", "field", "code"]))
         if not parts:
             return pd.DataFrame({"line": pd.Series(dtype="int64"), "loan_id": pd.Series(dtype="object"),
                                  "field": pd.Series(dtype="object"), "code": pd.Series(dtype="object"),
-                                 "severity": pd.Series(dtype="object")})
+                                 "value": pd.Series(dtype="object"), "severity": pd.Series(dtype="object")})
         frame = pd.concat(parts, ignore_index=True)
         frame["severity"] = frame.code.map(lambda c: VALIDATION_CODES[c].severity)
         return frame.sort_values(["line", "code"], kind="stable").reset_index(drop=True)
