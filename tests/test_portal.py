@@ -100,6 +100,10 @@ def test_feedback_downloads_are_the_lenders_own(server, world):
     other, _ = portal_login(server, world.tokens["BB02"])
     assert other.get(f"/portal/feedback/{sid}/csv").status_code == 404
     assert httpx.get(f"{server}/portal/feedback/{sid}/csv").status_code == 404
+    report = client.get(f"/portal/feedback/{sid}/report")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert report.headers["content-disposition"].startswith("inline") and "R_RANGE" in report.text
+    assert other.get(f"/portal/feedback/{sid}/report").status_code == 404
 
 
 def test_login_with_a_bad_token_and_the_association_pages(server, world):

@@ -394,13 +394,14 @@ async def lookup_form(request: Request, session: PortalSession, id_type: str = F
 
 @router.get("/feedback/{submission_id}/{which}")
 async def feedback(request: Request, session: PortalSession, submission_id: int, which: str) -> Response:
-    if session is None or which not in ("csv", "summary"):
+    if session is None or which not in portal_data.FEEDBACK_FILES:
         return Response(status_code=404)
     st = _state(request)
     path = await portal_data.feedback_file(st.pool, session[0], submission_id, st.settings.home, which)
     if path is None:
         return Response(status_code=404)
-    return FileResponse(path, filename=path.name)
+    # the report is read in the browser (its values are escaped; it runs no script), the rest downloaded
+    return FileResponse(path, filename=path.name, content_disposition_type="inline" if which == "report" else "attachment")
 
 
 @router.get("/exports/{version}/{name}")

@@ -157,16 +157,20 @@ async def _deadline_days(pool: asyncpg.Pool) -> list[tuple[dt.date, int]]:
     return [(r["effective_from"], r["days"]) for r in rows]
 
 
+FEEDBACK_FILES = {"csv": ".feedback.csv", "summary": ".summary.txt", "report": ".report.html"}
+"""The feedback files of a submission (intake.feedback writes them side by side), by the portal's name."""
+
+
 async def feedback_file(pool: asyncpg.Pool, who: Caller, submission_id: int, home: Path,
                         which: str) -> Path | None:
-    """The feedback CSV or summary of one of the caller's own submissions, if it exists."""
+    """The feedback CSV, summary or HTML report of one of the caller's own submissions, if it exists."""
     async with as_caller(pool, who) as conn:
         feedback_path = await conn.fetchval("select feedback_path from control.submissions where submission_id = $1",
                                             submission_id)
     if not feedback_path:
         return None
     csv_path = (home / feedback_path).resolve()
-    path = csv_path if which == "csv" else csv_path.with_name(csv_path.name.replace(".feedback.csv", ".summary.txt"))
+    path = csv_path.with_name(csv_path.name.replace(".feedback.csv", FEEDBACK_FILES[which]))
     feedback_root = (home / "feedback").resolve()
     if not path.is_relative_to(feedback_root) or not path.is_file():
         return None
