@@ -9,6 +9,7 @@ gate runs once, named by a feed version, and its Data Docs are served with no re
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -124,7 +125,8 @@ def test_association_dashboards_draw_every_lenders_lines_with_data_marks(served,
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
-def test_a_lender_sees_its_own_lines_and_no_other_lender(served, shots):
+def test_a_lender_sees_its_own_lines_and_no_other_lender(served, shots, monkeypatch):
+    monkeypatch.setenv("EXCHANGE_DASHBOARD_MIN_LENDERS", "3")  # the scenario's three lenders: draw the band
     seen = _open_pages(served, "XD01", shots)
     for slug, got in seen.items():
         for chart, marks in got["marks"].items():
@@ -136,20 +138,29 @@ def test_a_lender_sees_its_own_lines_and_no_other_lender(served, shots):
     assert "XD01" in seen["quality"]["html"]
 
 
-def test_industry_quartiles_are_over_every_lenders_ratio(served):
+def _npl_traces(served: Served, who: str) -> dict[str, list]:
+    client, _ = portal_login(served.base, served.tokens[who])
+    html = client.get("/portal/dashboards/risk", params={"month": "2025-08"}).text
+    figure = re.search(r'data-target="chart-npl">(.*?)</script>', html, re.S).group(1)
+    return {t["name"]: t["y"] for t in json.loads(figure)["data"]}
+
+
+def test_industry_quartiles_are_over_every_lenders_ratio(served, monkeypatch):
     """The median on a lender's NPL chart is the median of all three lenders' NPL ratios that month."""
+    monkeypatch.setenv("EXCHANGE_DASHBOARD_MIN_LENDERS", "3")
     with psycopg.connect(served.url) as conn:
         ratios = [r for (r,) in conn.execute(
             "select sum(npl_balance)::float8 / nullif(sum(outstanding_principal), 0)::float8"
             " from marts.mart_portfolio_quality where report_month = '2025-08-01' group by lender_code")]
     assert len(ratios) == 3
-    client, _ = portal_login(served.base, served.tokens["XD01"])
-    html = client.get("/portal/dashboards/risk", params={"month": "2025-08"}).text
-    figure = re.search(r'data-target="chart-npl">(.*?)</script>', html, re.S).group(1)
-    import json
+    assert _npl_traces(served, "XD01")["行业中位数"][-1] == pytest.approx(statistics.median(ratios))
 
-    median = next(t for t in json.loads(figure)["data"] if t["name"] == "行业中位数")
-    assert median["y"][-1] == pytest.approx(statistics.median(ratios))
+
+def test_a_lender_sees_no_quartiles_made_of_fewer_lenders_than_the_minimum(served):
+    """Three lenders' quartiles would give away the other two ratios: under the default minimum of
+    five, the lender's band is empty while the association's is drawn."""
+    assert all(v is None for v in _npl_traces(served, "XD01")["行业中位数"])
+    assert all(v is not None for v in _npl_traces(served, "association")["行业中位数"])
 
 
 def test_filters_keep_only_offered_choices(served):

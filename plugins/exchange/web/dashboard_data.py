@@ -14,6 +14,7 @@ The months shown are decided by `shown_months` alone (one rule for every chart).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,17 @@ class Scope:
 
     def args(self) -> list[Any]:
         return [] if self.lender_code is None else [self.lender_code]
+
+    def min_peers(self) -> int:
+        """Lenders a month needs before its industry quartiles are shown in this scope.
+
+        A lender who knows its own ratio can work out the others' from the quartiles of two or
+        three lenders (each quartile is then one lender's value or the mean of two), so a lender
+        sees the band only in months with EXCHANGE_DASHBOARD_MIN_LENDERS (default 5) lenders or
+        more; the association sees every lender anyway."""
+        if self.lender_code is None:
+            return 1
+        return max(int(os.environ.get("EXCHANGE_DASHBOARD_MIN_LENDERS", "5")), 1)
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,7 @@ async def filter_options(pool: asyncpg.Pool) -> dict[str, list[str]]:
 _QUARTILES = """
     select month, percentile_cont(0.25) within group (order by ratio) as p25,
            percentile_cont(0.5) within group (order by ratio) as p50,
-           percentile_cont(0.75) within group (order by ratio) as p75
+           percentile_cont(0.75) within group (order by ratio) as p75, count(*) as peers
     from {source} where ratio is not null group by month"""
 """The industry's quartiles per month over a relation of (month, lender_code, ratio): each lender counts once."""
 
@@ -106,15 +118,16 @@ async def ratio_trend(pool: asyncpg.Pool, scope: Scope, f: Filters, ratio: str) 
             group by report_month, lender_code
         ),
         industry as ({_QUARTILES.format(source="per_lender")})
-        select i.month, i.p25, i.p50, i.p75, l.lender_code, l.ratio
+        select i.month, i.p25, i.p50, i.p75, i.peers, l.lender_code, l.ratio
         from industry i left join per_lender l
           on l.month = i.month and {scope.lenders_filter('l.lender_code', 5)}
         order by i.month, l.lender_code""", f.month, TREND_MONTHS, f.product, f.region, *scope.args())
-    return _band_series(rows)[0]
+    return _band_series(rows, scope.min_peers())[0]
 
 
-def _band_series(rows: list[asyncpg.Record]) -> tuple[dict[str, Any], dict[dt.date, int]]:
-    """Rows of (month, p25, p50, p75, lender_code, ratio) as the chart's series, and each month's position."""
+def _band_series(rows: list[asyncpg.Record], min_peers: int) -> tuple[dict[str, Any], dict[dt.date, int]]:
+    """Rows of (month, p25, p50, p75, peers, lender_code, ratio) as the chart's series, and each
+    month's position; a month's quartiles are left out when fewer than min_peers lenders make them."""
     months = sorted({r["month"] for r in rows})
     index = {m: i for i, m in enumerate(months)}
     out: dict[str, Any] = {"months": [m.isoformat()[:7] for m in months], "lenders": {},
@@ -122,7 +135,7 @@ def _band_series(rows: list[asyncpg.Record]) -> tuple[dict[str, Any], dict[dt.da
     for r in rows:
         i = index[r["month"]]
         for q in ("p25", "p50", "p75"):
-            out[q][i] = r[q]
+            out[q][i] = r[q] if r["peers"] >= min_peers else None
         if r["lender_code"] is not None:
             out["lenders"].setdefault(r["lender_code"], [None] * len(months))[i] = r["ratio"]
     return out, index
@@ -201,10 +214,10 @@ async def submission_quality(pool: asyncpg.Pool, scope: Scope, f: Filters) -> di
             where period_month <= $1 and period_month > $1 - make_interval(months => $2)
         ),
         industry as ({_QUARTILES.format(source="q")})
-        select i.month, i.p25, i.p50, i.p75, q.lender_code, q.ratio, q.status_timeliness, q.status_days_late
+        select i.month, i.p25, i.p50, i.p75, i.peers, q.lender_code, q.ratio, q.status_timeliness, q.status_days_late
         from industry i left join q on q.month = i.month and {scope.lenders_filter('q.lender_code', 3)}
         order by i.month, q.lender_code""", f.month, TREND_MONTHS, *scope.args())
-    rejection, index = _band_series(rows)
+    rejection, index = _band_series(rows, scope.min_peers())
     status: dict[str, list[Any]] = {}
     late: dict[str, list[Any]] = {}
     for r in rows:

@@ -32,12 +32,21 @@ def _t(request: Request) -> T:
     return lambda zh, en: en if lang == "en" else zh
 
 
+def _peers_note(scope: data.Scope, t: T) -> str:
+    """What a lender's band is, and when it is left out (Scope.min_peers)."""
+    if scope.lender_code is None:
+        return ""
+    n = scope.min_peers()
+    return t(f"行业分位数为各机构比率在当月的分布（不显示其他机构）；少于 {n} 家机构的月份不显示",
+             f"industry quartiles: the spread of every lender's ratio in the month (no other lender is shown); "
+             f"not shown in months with fewer than {n} lenders")
+
+
 async def _risk(pool: asyncpg.Pool, scope: data.Scope, f: data.Filters, t: T) -> list[dict[str, Any]]:
     own = scope.lender_code is not None
     npl = await data.ratio_trend(pool, scope, f, "npl")
     m1 = await data.ratio_trend(pool, scope, f, "m1_plus")
-    note = t("行业分位数为各机构比率在当月的分布（不显示其他机构）", "industry quartiles: the spread of every lender's "
-             "ratio in the month (no other lender is shown)") if own else ""
+    note = _peers_note(scope, t)
     return [
         {"id": "npl", "figure": charts.band_trend(npl, t("不良率趋势（按余额）", "NPL ratio (by balance)"),
                                                   t("不良余额 / 在贷余额", "NPL balance / outstanding"), t, own=own),
@@ -84,7 +93,7 @@ async def _quality(pool: asyncpg.Pool, scope: data.Scope, f: data.Filters, t: T)
         {"id": "rejection", "figure": charts.band_trend(q["rejection"], t("报送质量：错误行率", "Submission quality: "
                                                                           "row rejection rate"),
                                                         t("被拒行 / 报送行", "rows rejected / rows received"), t, own=own),
-         "note": ""},
+         "note": _peers_note(scope, t)},
         {"id": "timeliness", "figure": charts.timeliness_grid(q["timeliness"], t("报送及时性（数字为迟报天数）",
                                                                                  "Timeliness (numbers: days late)"), t),
          "note": t("贷款状态文件应在月末后15天内报送", "the month's loan_status file is due within 15 days of month end")},
