@@ -6,8 +6,9 @@ static/ folder, but its page templates also load Bootstrap, jQuery, bootstrap-ta
 Awesome and Vega from CDNs. Offline those requests hang until they time out, and the index page,
 whose table bootstrap-table builds in JavaScript, stays blank. No wheel ships those libraries, so
 the remote tags are removed (the validation pages keep GX's own inline styles and read as plain
-HTML tables) and the portal lists the validation pages itself (`validation_pages`) in place of
-GX's index.
+HTML tables), the logo GX loads from its web-asset bucket (with the data context's id in the
+query) points at the copy in the site's static/images, and the portal lists the validation pages
+itself (`validation_pages`) in place of GX's index.
 """
 
 from __future__ import annotations
@@ -21,20 +22,33 @@ REMOTE_ASSET = re.compile(
     r"""|<script\b[^>]*\bsrc\s*=\s*["']https?://[^>]*>\s*</script>""",
     re.IGNORECASE)
 """A stylesheet or script tag that fetches from another host."""
+REMOTE_IMAGE = re.compile(r"""(<img\b[^>]*\bsrc\s*=\s*["'])https?://[^"'?]*/([\w.-]+)(?:\?[^"']*)?(["'])""",
+                          re.IGNORECASE)
+"""An image from another host: group 2 is its file name (GX's logo: logo-long.png)."""
+LOCAL_IMAGES = ("logo-long.png", "short-logo.png", "favicon.ico")
+"""Images GX loads from its bucket that its wheel also ships (render/view/static/images)."""
 
 
-def strip_remote_assets(html: str) -> str:
-    """The page without its remote stylesheet and script tags."""
-    return REMOTE_ASSET.sub("", html)
+def strip_remote_assets(html: str, to_root: str = "") -> str:
+    """The page without remote stylesheets and scripts, its images pointed at the site's static
+    copies (`to_root`: the relative way from the page to the site's root, e.g. "../../")."""
+    html = REMOTE_ASSET.sub("", html)
+    return REMOTE_IMAGE.sub(lambda m: f"{m[1]}{to_root}static/images/{m[2]}{m[3]}" if m[2] in LOCAL_IMAGES
+                            else f"{m[1]}{m[3]}", html)
+
+
+def to_root(relative: str) -> str:
+    """The relative way from a page (its path relative to the site) back to the site's root."""
+    return "../" * (len(Path(relative).parts) - 1)
 
 
 def make_offline(site: Path) -> int:
-    """Remove remote asset tags from every page of the site; returns how many pages changed.
+    """Remove remote assets from every page of the site; returns how many pages changed.
     Re-running changes nothing."""
     changed = 0
     for page in site.rglob("*.html") if site.is_dir() else ():
         html = page.read_text(encoding="utf-8")
-        offline = strip_remote_assets(html)
+        offline = strip_remote_assets(html, to_root(page.relative_to(site).as_posix()))
         if offline != html:
             page.write_text(offline, encoding="utf-8")
             changed += 1

@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from exchange.feed.data_docs import strip_remote_assets, validation_pages
+from exchange.feed.data_docs import strip_remote_assets, to_root, validation_pages
 from exchange.feed.quality_gate import data_docs_site
 from exchange.web import portal
 from exchange.web.auth import PortalSession
@@ -55,13 +55,13 @@ async def dbt_docs(request: Request, session: PortalSession, name: str) -> Respo
 
 @router.get("/gx/{relative:path}")
 async def data_docs(request: Request, session: PortalSession, relative: str) -> Response:
-    """A file of the Data Docs site; pages are served without their remote stylesheets and scripts
-    (also those written before the gate made its pages offline)."""
+    """A file of the Data Docs site; pages are served without their remote assets (also those
+    written before the gate made its pages offline)."""
     if session is None or not session[0].is_association:
         return Response(status_code=404)
     path = _inside(data_docs_site(portal._state(request).settings), relative)
     if path is None:
         return Response(status_code=404)
     if path.suffix == ".html":
-        return HTMLResponse(strip_remote_assets(path.read_text(encoding="utf-8")))
+        return HTMLResponse(strip_remote_assets(path.read_text(encoding="utf-8"), to_root(relative)))
     return FileResponse(path)
