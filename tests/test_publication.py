@@ -243,6 +243,7 @@ def test_a_clear_id_in_a_candidate_fails_the_gate_and_the_live_version_stays(env
         [(version, status, docs)] = rows(env.url, "select version, status, validation->'data_docs' from"
                                                   " shared.feed_versions order by version desc limit 1")
         assert status == "failed" and Path(docs[0]).exists()
+        assert list((Path(docs[0]).parent / "validations").glob(f"*/feed-v{version}/*/*.html"))  # run named by version
         for table in ("blacklist_rows", "default_feed_rows", "held_record_rows"):  # nothing of it was staged
             assert rows(env.url, f"select count(*) from shared.{table} where version = %s", (version,)) == [(0,)]
         assert CLEAR_ID not in (env.home / "exports" / str(before) / "default_feed.csv").read_text()

@@ -62,6 +62,12 @@ class Settings:
     def exports(self) -> Path:
         return self.home / "exports"
 
+    @property
+    def dbt_docs(self) -> Path:
+        """The dbt docs site (index.html, manifest.json, catalog.json): `exchange docs build` writes
+        it, the portal serves it."""
+        return self.state_dir / "docs" / "dbt"
+
 
 DEFAULTS = {
     "EXCHANGE_MAX_FILE_MB": "256",

@@ -74,7 +74,7 @@ def stage_and_gate(*, settings: Settings | None = None, today: date | None = Non
     # the gate first: it judges the candidates whatever they hold
     gate = run_gate(raw_after=live["raw_through_submission_id"] if live else 0, raw_through=raw_through,
                     previous_counts={"blacklist": live["blacklist_rows"], "default_feed": live["default_feed_rows"]}
-                    if live else None, today=today, settings=settings)
+                    if live else None, today=today, settings=settings, version=version)
     with db.connect(autocommit=True) as conn:
         # a value that looks like a clear identity is never written to the shared zone, not even staged
         if not any(never_approvable(check) for check in gate.failed):

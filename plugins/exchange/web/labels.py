@@ -23,7 +23,7 @@ from jinja2.runtime import Context
 from exchange.access import disputes
 from exchange.access import lookup as lk
 from exchange.core.clock import EXCHANGE_TZ
-from exchange.core.spec import ACCOUNT_STATUSES, KINDS, PRODUCT_TYPES
+from exchange.core.spec import ACCOUNT_STATUSES, BORROWER_TYPES, KINDS, PRODUCT_TYPES
 
 
 def _english(code: str) -> str:
@@ -32,7 +32,8 @@ def _english(code: str) -> str:
 
 LABELS: dict[str, tuple[str, str]] = {
     # product types, account statuses and file kinds: the spec's own Chinese names
-    **{c.value: (c.zh, _english(c.value)) for c in (*PRODUCT_TYPES, *ACCOUNT_STATUSES)},
+    **{c.value: (c.zh, _english(c.value)) for c in (*PRODUCT_TYPES, *ACCOUNT_STATUSES, *BORROWER_TYPES)},
+    "C": ("正常", "current"),  # the current DPD bucket (rule_dpd_buckets)
     **{name: (kind.zh, _english(name)) for name, kind in KINDS.items()},
     # lender categories (how a member sees another lender)
     **{code: (zh, _english(code)) for code, zh in lk.CATEGORY_ZH.items()},
