@@ -344,9 +344,10 @@ def create_app() -> FastAPI:
         except ExchangeError as exc:
             return error_response(400, exc.code, exc.message, exc.message)
 
-    app.include_router(portal.router)
+    # before the portal's own router: its /portal/{tab} would otherwise take /portal/dashboards and /portal/docs
     app.include_router(dashboards.router)
     app.include_router(model_docs.router)
+    app.include_router(portal.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

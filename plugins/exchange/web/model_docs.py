@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from exchange.core.clock import EXCHANGE_TZ
 from exchange.feed.data_docs import strip_remote_assets, to_root, validation_pages
 from exchange.feed.quality_gate import data_docs_site
 from exchange.web import portal
@@ -38,8 +39,7 @@ async def docs_index(request: Request, session: PortalSession) -> Response:
         return Response(status_code=404)
     settings = portal._state(request).settings
     dbt_index = settings.dbt_docs / "index.html"
-    built = (dt.datetime.fromtimestamp(dbt_index.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
-             if dbt_index.is_file() else None)
+    built = dt.datetime.fromtimestamp(dbt_index.stat().st_mtime, EXCHANGE_TZ) if dbt_index.is_file() else None
     return portal._render(request, "docs.html", who=who, csrf=csrf, dbt_built=built,
                           validations=validation_pages(data_docs_site(settings)))
 
