@@ -76,8 +76,9 @@ async def built_marts(pool: asyncpg.Pool) -> set[str]:
 async def shown_months(pool: asyncpg.Pool) -> list[dt.date]:
     """The months the dashboards show, oldest first: the one place that decides it.
 
-    Today: every month mart_portfolio_quality holds. When the exchange marks partial months
-    (a loan_status file short of the lender's book), this is where they are left out."""
+    Every month mart_portfolio_quality holds: those are complete months by construction, since a
+    partial loan_status file (short of the lender's book, migration 0017) counts in no model until
+    a complete file of its month arrives (int_submissions_effective.is_effective)."""
     if "mart_portfolio_quality" not in await built_marts(pool):
         return []
     rows = await pool.fetch("select distinct report_month from marts.mart_portfolio_quality order by 1")
