@@ -76,11 +76,22 @@ def exchange_transform():
         operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}},
     )
 
-    @task(outlets=[MARTS_ASSET])
-    def announce() -> None:
-        """The marts are rebuilt and tested: the quality gate may run."""
+    # the pending gate (exchange.pipeline.stages): no rebuild when only the publication waits;
+    # its direct downstream is skipped, later tasks follow their trigger rules
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def transform_needed() -> bool:
+        from exchange.pipeline.stages import transform_needed
 
-    rule_seeds() >> models >> announce()
+        return transform_needed()
+
+    @task(outlets=[MARTS_ASSET], trigger_rule="none_failed")
+    def announce() -> dict:
+        """The marts are rebuilt and tested (or current already): the quality gate may run."""
+        from exchange.pipeline.stages import transform_succeeded
+
+        return transform_succeeded()
+
+    transform_needed() >> rule_seeds() >> models >> announce()
 
 
 exchange_transform()
