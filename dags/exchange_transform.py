@@ -5,6 +5,7 @@ change only with a new rule version); Cosmos then renders every model of dbt_pro
 task running `dbt build` on the node, so the node's data and unit tests run right after it
 (TestBehavior.BUILD); tests spanning several models run once all of them are built. dbt runs
 in-process (dbtRunner). The last task updates MARTS_ASSET for the quality gate and publication.
+A first task skips the rebuild when only the publication is pending (exchange.pipeline.stages).
 
 Param `as_of` (YYYY-MM-DD, optional): asset-triggered runs have no logical date, so the
 reporting date is an explicit parameter. Empty, the incremental models rebuild what changed in

@@ -62,21 +62,25 @@ class ProgressWatcher(Watcher):
         self.progress: Progress | None = None
         self.bars: dict[str, TaskID] = {}
         self.saved_file: TextIO | None = None
+        self.redirected = False
 
     def run_started(self, terminal: TextIO | None) -> None:
         if terminal is not None:  # fds 1 and 2 now go to the log: draw on the screen as it was
-            self.saved_file = console.file
+            self.saved_file = console._file  # None: the console follows sys.stdout, as it will again
             console.file = terminal
+            self.redirected = True
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description:<20}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("{task.fields[unit]}"), TimeElapsedColumn(),
                                  TextColumn("{task.fields[current]}"), console=console,
+                                 # what tasks print goes to the log file, never through the display
+                                 redirect_stdout=False, redirect_stderr=False,
                                  disable=not console.is_terminal)
         self.progress.start()
 
     def run_finished(self) -> None:
         if self.progress is not None:
             self.progress.stop()
-        if self.saved_file is not None:
+        if self.redirected:
             console.file = self.saved_file
 
     def dag_started(self, dag_id: str, total: int, unit: str) -> None:

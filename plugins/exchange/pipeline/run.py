@@ -143,9 +143,11 @@ def run_pipeline(*, as_of: dt.date | None = None, force: bool = False, quiet: bo
 
 def _ensure_pools(dags: Any) -> None:
     """Create the pools the tasks name (exchange.pipeline.assets.DB_POOL) in this private metadata
-    DB when absent: a task in a pool that does not exist is never scheduled. A deployment creates
-    its own; an existing pool's slots are left alone. (The name comes from the DAGs: importing
-    the assets module here would read Airflow's settings before configure_airflow sets them.)"""
+    DB when absent. `dag.test` itself runs scheduled tasks without looking at pools (Airflow 3.3),
+    but the scheduler never queues a task whose pool does not exist, so the metadata matches a
+    deployment's, which creates its own; an existing pool's slots are left alone. (The name comes
+    from the DAGs: importing the assets module here would read Airflow's settings before
+    configure_airflow sets them.)"""
     from airflow.models.pool import Pool
 
     for name in sorted({t.pool for dag in dags for t in dag.tasks} - {Pool.DEFAULT_POOL_NAME}):
