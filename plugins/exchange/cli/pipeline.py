@@ -76,6 +76,7 @@ class ProgressWatcher(Watcher):
                                  redirect_stdout=False, redirect_stderr=False,
                                  disable=not console.is_terminal)
         self.progress.start()
+        console.print("  解析 parsing the DAGs (the first parse lists the dbt project: up to a minute) ...")
 
     def run_finished(self) -> None:
         if self.progress is not None:
