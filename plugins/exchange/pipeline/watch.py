@@ -11,7 +11,7 @@ its failure message.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -57,7 +57,7 @@ class _Listener:
     """The Airflow listener: pluggy finds its hook methods by name (hookimpl markers)."""
 
     watcher: Watcher
-    counts: Any  # (task_id) -> bool: whether a finished task counts as one unit of the DAG's progress
+    counts: Callable[[str], bool]  # whether a finished task (by id) is one unit of the DAG's progress
     done: int = 0
     failures: list[TaskFailure] = field(default_factory=list)
 
@@ -108,7 +108,7 @@ def _hooks() -> type:
 
 
 @contextlib.contextmanager
-def listening(watcher: Watcher, counts: Any) -> Iterator[_Listener]:
+def listening(watcher: Watcher, counts: Callable[[str], bool]) -> Iterator[_Listener]:
     """Register a listener with the Task SDK's listener manager for one DAG run."""
     from airflow.sdk.listener import get_listener_manager
 
