@@ -88,7 +88,8 @@ class ProgressWatcher(Watcher):
         self.bars[dag_id] = self.progress.add_task(f"  {dag_id}", total=total or None, unit=unit, current="starting")
 
     def task_started(self, dag_id: str, task: str) -> None:
-        self.progress.update(self.bars[dag_id], current=task)
+        # dbt test tasks have names of 100 characters and more: keep the bar on one line
+        self.progress.update(self.bars[dag_id], current=task if len(task) <= 48 else task[:47] + "…")
 
     def advanced(self, dag_id: str, done: int) -> None:
         self.progress.update(self.bars[dag_id], completed=done)
