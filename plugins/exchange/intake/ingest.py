@@ -130,6 +130,20 @@ def landing_files(settings: Settings | None = None) -> list[Path]:
     return sorted(found, key=ingest_order)
 
 
+def landing_lenders(settings: Settings | None = None) -> list[str]:
+    """The lenders with files waiting in the landing zone: one ingest task each."""
+    return sorted({p.parent.name for p in landing_files(settings)})
+
+
+def ingest_lender(lender_code: str, settings: Settings | None = None) -> list[Outcome]:
+    """Ingest every file waiting under landing/<lender_code>/, in ingest order (a month's loans
+    before its statuses). Lenders may run in parallel: each file loads in one transaction holding
+    the lender's advisory lock, and nothing else is shared between lenders but sequences and the
+    write-once archive (unique temporary names). Safe to call again: a file loads once."""
+    settings = settings or get_settings()
+    return [_ingest_one(path, settings) for path in landing_files(settings) if path.parent.name == lender_code]
+
+
 def _in_progress(name: str) -> bool:
     """`submit` writes `.<name>.<random>.uploading` and renames it when complete."""
     return name.startswith(".") and name.endswith(UPLOADING)

@@ -1,4 +1,5 @@
-"""Airflow Assets that connect the exchange's DAGs (ingest -> transform -> publish)."""
+"""Airflow Assets that connect the exchange's DAGs (ingest -> transform -> publish), and the pool of
+their database-heavy tasks."""
 
 from airflow.sdk import Asset
 
@@ -10,3 +11,9 @@ MARTS_ASSET = Asset(name="exchange_marts", uri="exchange://marts/standardized")
 
 FEED_ASSET = Asset(name="exchange_feed", uri="exchange://shared/feed")
 """Updated when a new version of the blacklist and default feed went live."""
+
+DB_POOL = "exchange_db"
+"""The Airflow pool of the tasks that load or switch data in the exchange's PostgreSQL (ingest per
+lender, the quality gate, publish): its slots bound how many of them hold connections at once.
+The deployment creates it; the in-process runner (exchange.pipeline.run) creates it in its own
+metadata database."""
