@@ -18,7 +18,7 @@ from rich.progress import (
 )
 
 from exchange.cli.output import console
-from exchange.pipeline.run import run_pipeline
+from exchange.pipeline.run import DAG_ORDER, run_pipeline
 from exchange.pipeline.watch import Watcher
 
 
@@ -31,9 +31,9 @@ def pipeline(as_of: dt.datetime | None, force: bool, verbose: bool) -> None:
     run_and_report(as_of.date() if as_of else None, force, verbose)
 
 
-def run_and_report(as_of: dt.date | None, force: bool, verbose: bool) -> None:
-    """Run the pipeline showing each DAG and task as it runs, then the time taken, where Airflow's
-    logs went and what is still pending."""
+def run_and_report(as_of: dt.date | None, force: bool, verbose: bool, only: tuple[str, ...] = DAG_ORDER) -> None:
+    """Run the pipeline (or the DAGs in `only`) showing each DAG and task as it runs, then the time
+    taken, where Airflow's logs went and what is still pending."""
     from exchange.core import db as database  # heavy: psycopg
     from exchange.pipeline.stages import pending
 
@@ -43,8 +43,8 @@ def run_and_report(as_of: dt.date | None, force: bool, verbose: bool) -> None:
     for stage, state in pending().items():
         console.print(f"  继续 resuming {stage}: pending since {state['since']:%Y-%m-%d %H:%M} ({state['reason']};"
                       f" {state['attempts']} run(s) started since)")
-    result = run_pipeline(as_of=as_of, force=force, quiet=not verbose, watcher=ProgressWatcher())
-    if not result.runs or result.runs[-1].dag_id != "exchange_publish":
+    result = run_pipeline(as_of=as_of, force=force, quiet=not verbose, only=only, watcher=ProgressWatcher())
+    if only == DAG_ORDER and (not result.runs or result.runs[-1].dag_id != "exchange_publish"):
         console.print("  nothing changed downstream of ingest: transform and publish not needed")
     console.print(f"  {time.monotonic() - started:.1f}s; Airflow logs: {result.log_path}")
     left = pending()
