@@ -259,7 +259,7 @@ def scale_benchmark(console: Console, loans: int = 1_000_000, months: int = 24, 
                         outcome = _publish(scenario, setup)
                         phase(f"publication of the history (setup): {outcome}", sum(setup.values()))
                         console.print(f"3/4 the month {new_date:%Y-%m}: files to published version")
-                        stages["ingest loans file"], _ = scenario.ingest(new_loans)
+                        stages["ingest loans and collection files"], _ = scenario.ingest(new_loans)
                         results["ingest"] = ingest = _copy_ratio(scenario, new_status, tmp)
                         stages["ingest loan_status file"] = ingest["ingest_s"]
                         phase(f"ingest of the month's loan_status file, {ingest['rows']:,} rows "
