@@ -1,4 +1,4 @@
-"""The tools' commands on `exchange`: `generate`, `demo` and `bench ingest|transform|lookup`.
+"""The tools' commands on `exchange`: `generate`, `demo` and `bench ingest|transform|lookup|scale`.
 
 They are attached to the `exchange` group through the `exchange.commands` entry points in
 pyproject.toml, so the product never imports exchange_tools. Like the product's commands, these
@@ -75,3 +75,15 @@ def bench_lookup(keys: int, n_requests: int, concurrency: int) -> None:
     from exchange_tools.bench.lookup import run  # heavy: psycopg
 
     run(keys, n_requests, concurrency, console)
+
+
+@bench.command("scale")
+@click.option("--loans", default=1_000_000, show_default=True, help="loans of the book (one lender)")
+@click.option("--months", default=24, show_default=True, help="months of history before the month added")
+@click.option("--cache", type=click.Path(path_type=Path), default=None,
+              help="where the generated book is kept between runs; default .exchange/bench-cache")
+def bench_scale(loans: int, months: int, cache: Path | None) -> None:
+    """Province scale: one month's ingest and publication, full build rate, month ratio, peak memory."""
+    from exchange_tools.bench.scale import scale_benchmark  # heavy: psycopg, the generator, dbt
+
+    scale_benchmark(console, loans, months, cache)

@@ -106,7 +106,8 @@ history as (
 
 {% else %}
 
-history as (
+history as not materialized (
+    -- not materialized: read twice (paired, month_last_reports), each time only the columns it needs
     select * from {{ ref('int_loan_status_history') }}
 ),
 
@@ -121,14 +122,26 @@ finding_types as (
 ),
 
 paired as (
-    -- each report next to the loan's previous report
+    -- each report next to the loan's previous report; only the columns the findings read, as
+    -- this is kept in memory for the five queries below
     select
-        history.*,
+        history.lender_code,
+        history.loan_id,
+        history.as_of_date,
+        history.rules_version,
+        history.status_submission_id,
+        history.status_line,
+        history.account_status,
+        history.outstanding_principal,
+        history.overdue_amount,
+        history.dpd,
+        history.dpd_reported,
+        history.last_payment_date,
+        history.last_payment_amount,
         lag(history.as_of_date) over loan_sequence as previous_as_of_date,
         lag(history.account_status) over loan_sequence as previous_account_status,
         lag(history.outstanding_principal) over loan_sequence as previous_outstanding_principal,
         lag(history.overdue_amount) over loan_sequence as previous_overdue_amount,
-        lag(history.overdue_since) over loan_sequence as previous_overdue_since,
         lag(history.dpd) over loan_sequence as previous_dpd,
         lag(history.status_submission_id) over loan_sequence as previous_submission_id,
         lag(history.status_line) over loan_sequence as previous_line
@@ -267,7 +280,13 @@ lender_next_months as (
 
 month_last_reports as (
     select
-        history.*,
+        history.lender_code,
+        history.loan_id,
+        history.as_of_date,
+        history.report_month,
+        history.account_status,
+        history.status_submission_id,
+        history.status_line,
         lead(history.report_month) over (
             partition by history.lender_code, history.loan_id order by history.report_month
         ) as loan_next_report_month

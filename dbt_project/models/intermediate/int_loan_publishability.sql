@@ -16,7 +16,8 @@ loans as (
     select * from {{ ref('dim_loan') }}
 ),
 
-history as (
+history as not materialized (
+    -- not materialized: referenced twice, PostgreSQL would otherwise copy the whole table first
     select * from {{ ref('int_loan_status_history') }}
 ),
 

@@ -129,16 +129,18 @@ month_codes as (
 
 preceding_codes as (
     -- the up to 23 months before each month, newest first (codes are single characters, so the
-    -- reversed oldest-first string is the newest-first one)
+    -- reversed oldest-first string is the newest-first one). The loan's codes so far, cut to the
+    -- last 23: a frame that starts at the partition's start is aggregated row by row, where a
+    -- sliding frame of 23 rows would be aggregated again from scratch for every row.
     select
         lender_code,
         loan_id,
         report_month,
-        reverse(coalesce(string_agg(month_code, '') over (
+        reverse(right(coalesce(string_agg(month_code, '') over (
             partition by lender_code, loan_id
             order by report_month
-            rows between 23 preceding and 1 preceding
-        ), '')) as codes_in_range
+            rows between unbounded preceding and 1 preceding
+        ), ''), 23)) as codes_in_range
     from month_codes
 ),
 

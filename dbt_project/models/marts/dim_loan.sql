@@ -115,7 +115,8 @@ counted_reports as (
 
 {% else %}
 
-counted_reports as (
+counted_reports as not materialized (
+    -- not materialized: referenced twice, PostgreSQL would otherwise copy the whole table first
     select * from {{ ref('int_loan_status_history') }}
 ),
 

@@ -97,7 +97,8 @@ def _child(url: str, home: Path, path: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _plain_copy(url: str, path: Path) -> float:
+def plain_copy(url: str, path: Path) -> float:
+    """Seconds to COPY the loan_status CSV `path` (header STATUS_COLUMNS) into a table without constraints."""
     types = {"as_of_date": "date", "outstanding_principal": "numeric(18,2)", "overdue_principal": "numeric(18,2)",
              "overdue_interest": "numeric(18,2)", "overdue_since": "date", "dpd_reported": "int",
              "last_payment_date": "date", "last_payment_amount": "numeric(18,2)", "lender_risk_class": "smallint",
@@ -150,7 +151,7 @@ def ingest_benchmark(rows: int, console: Console) -> dict:
                 write_status_file(src, n)
                 size_mb = src.stat().st_size / 1e6
                 if label == "big":
-                    results["plain_copy_s"] = _plain_copy(url, src)
+                    results["plain_copy_s"] = plain_copy(url, src)
                     results["to_sql_s"], results["to_sql_rows"] = _to_sql(url, src, n)
                 target = home / "landing" / LENDER / f"{LENDER}_loan_status_{AS_OF:%Y%m%d}.csv"
                 target.write_bytes(src.read_bytes())

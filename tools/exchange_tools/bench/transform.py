@@ -48,7 +48,7 @@ TARGET_RATIO = 1.3
 _TOP_MODELS = 5
 
 
-class _Scenario:
+class Scenario:
     """A scratch database plus an EXCHANGE_HOME (landing, archive, feedback, key) of its own."""
 
     def __init__(self, label: str, tmp: Path):
@@ -112,7 +112,16 @@ class _Scenario:
             return conn.execute(sql).fetchone()[0]
 
 
-def _top(models: dict[str, float]) -> str:
+def files_by_month(out: Path, files: list[Path]) -> dict[dt.date, list[Path]]:
+    """The generated files to submit, by reporting date (not the byte-identical re-send under resend/)."""
+    by_month: dict[dt.date, list[Path]] = {}
+    for path in files:
+        if path.parent.parent == out:
+            by_month.setdefault(parse_file_name(path.name).as_of, []).append(path)
+    return by_month
+
+
+def slowest(models: dict[str, float]) -> str:
     slowest = sorted(models.items(), key=lambda kv: -kv[1])[:_TOP_MODELS]
     return ", ".join(f"{name} {seconds:.1f}" for name, seconds in slowest)
 
@@ -127,7 +136,7 @@ def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="exchange-bench-transform-") as tmp_dir:
         tmp = Path(tmp_dir)
-        scenarios: list[_Scenario] = []
+        scenarios: list[Scenario] = []
         try:
             # -- demo scale ----------------------------------------------------------------------
             console.print(f"1/3 演示规模 demo scale: {DEMO['lenders']} lenders x {DEMO['months']} months x "
@@ -136,7 +145,7 @@ def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
             demo_data = generate(tmp / "demo-files", lenders=DEMO["lenders"], months=DEMO["months"],
                                  loans=DEMO["loans"], seed=DEMO["seed"], error_rate=DEMO["error_rate"], end=END)
             phase("generate", time.perf_counter() - t)
-            demo = _Scenario("demo", tmp)
+            demo = Scenario("demo", tmp)
             scenarios.append(demo)
             demo.create()
             demo.register(demo_data.lenders)
@@ -147,7 +156,7 @@ def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
             results["demo_status_rows"] = demo.count("select count(*) from marts.fct_loan_status")
             phase(f"full build (dbt seed + dbt run), {results['demo_status_rows']:,} loan-months",
                   results["demo_build_s"])
-            console.print(f"    slowest: {_top(models)}")
+            console.print(f"    slowest: {slowest(models)}")
             demo.drop()
             scenarios.remove(demo)
 
@@ -159,10 +168,7 @@ def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
             big_data = generate(tmp / "big-files", lenders=1, months=months, loans=loans, seed=DEMO["seed"],
                                 error_rate=0.0, end=END)
             phase("generate", time.perf_counter() - t)
-            by_month: dict[dt.date, list[Path]] = {}
-            for path in big_data.files:
-                if path.parent.parent == big_data.out:
-                    by_month.setdefault(parse_file_name(path.name).as_of, []).append(path)
+            by_month = files_by_month(big_data.out, big_data.files)
             dates = sorted(by_month)
             if len(dates) != months:
                 raise RuntimeError(f"expected {months} reporting months, got {len(dates)}")
@@ -174,7 +180,7 @@ def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
                 return loans_files + [p for d in kept for p in by_month[d] if "_loan_status_" in p.name]
 
             for n in (BIG_MONTHS, SHORT_HISTORY):
-                scenario = _Scenario(f"h{n}", tmp)
+                scenario = Scenario(f"h{n}", tmp)
                 scenarios.append(scenario)
                 step = "3/3" if n == SHORT_HISTORY else "   "
                 if n == SHORT_HISTORY:
@@ -187,7 +193,7 @@ def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
                 results[f"h{n}_build_s"] = build_s
                 results[f"h{n}_status_rows"] = scenario.count("select count(*) from marts.fct_loan_status")
                 phase(f"full build (dbt seed + dbt run), {results[f'h{n}_status_rows']:,} loan-months", build_s)
-                console.print(f"    slowest: {_top(models)}")
+                console.print(f"    slowest: {slowest(models)}")
                 seconds, rows = scenario.ingest(new_month)
                 phase(f"ingest month {dates[-1]:%Y-%m}, {rows:,} rows", seconds)
                 inc_s, models = scenario.dbt("run")
@@ -196,7 +202,7 @@ def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
                 added = scenario.count(
                     f"select count(*) from marts.fct_loan_status where as_of_date = date '{dates[-1]}'")
                 phase(f"incremental dbt run adding {added:,} loan-months {step}".rstrip(), inc_s)
-                console.print(f"    slowest: {_top(models)}")
+                console.print(f"    slowest: {slowest(models)}")
                 scenario.drop()
                 scenarios.remove(scenario)
         finally:
