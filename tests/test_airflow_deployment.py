@@ -64,6 +64,9 @@ class Api:
     def get(self, path: str) -> dict:
         return self._call("GET", path)
 
+    def knows(self, dag_ids: tuple[str, ...]) -> bool:
+        return set(dag_ids) <= {d["dag_id"] for d in self.get("/api/v2/dags")["dags"]}
+
     def trigger(self, dag_id: str) -> str:
         return self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
 
@@ -114,6 +117,9 @@ def _run_pipeline_under_scheduler(airflow_db: str, *executor_args: str) -> None:
         assert {p.name: p.pid for p in deploy.status().processes} == pids and all(pids.values()), pids
 
         api = Api(port, deploy.admin_password())
+        while not api.knows(DAGS):  # `up` returns when the dag-processor runs, maybe before its first parse
+            assert time.monotonic() < deadline, "the DAGs were never parsed"
+            time.sleep(2)
         api.trigger("exchange_ingest")
         states: dict[str, list[str]] = {}
         while time.monotonic() < deadline:

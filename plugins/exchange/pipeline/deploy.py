@@ -49,6 +49,8 @@ CORE_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 ADMIN_USER = "admin"
+HEALTHY_PARTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+"""What the api-server's /api/v2/monitor/health must report healthy before `up` returns."""
 HEALTH_TIMEOUT_S = 240.0
 STOP_TIMEOUT_S = 30.0
 
@@ -138,6 +140,9 @@ def up(options: Options, settings: Settings | None = None, *, echo=print) -> Sta
         return current
     for sub in ("logs", "run", "plugins"):
         (home / sub).mkdir(parents=True, exist_ok=True)
+    for pid_file in (home / "run").glob("*.pid"):  # processes that died since: started again below
+        if _recorded_pid(home, pid_file.stem) is None:
+            pid_file.unlink()
     if not any(p.alive for p in current.processes):
         _require_free_port(options.port)
     _write_options(home, options)
@@ -148,11 +153,15 @@ def up(options: Options, settings: Settings | None = None, *, echo=print) -> Sta
     _run_airflow(env, home, "migrate", ["db", "migrate"])
     _run_airflow(env, home, "pool", ["pools", "set", DB_POOL, str(DB_POOL_SLOTS),
                                      "Tasks that write the exchange database"])
-    for name in component_names(options):
-        if _recorded_pid(home, name) is None:
-            _start(home, name, _command(name, options, env), env)
-    echo(f"waiting for the api-server and a healthy scheduler on {status(settings).url} ...")
-    _wait_healthy(home, options)
+    # the api-server first: a task the scheduler starts before the Execution API answers fails
+    # (the first scheduled ingest run does, as soon as the DAG is parsed)
+    names = component_names(options)
+    for group, parts in ((names[:1], ("metadatabase",)), (names[1:], HEALTHY_PARTS)):
+        for name in group:
+            if _recorded_pid(home, name) is None:
+                _start(home, name, _command(name, options, env), env)
+        echo(f"waiting for {', '.join(parts)} on {status(settings).url} ...")
+        _wait_healthy(home, options, parts)
     return status(settings)
 
 
@@ -160,15 +169,12 @@ def down(settings: Settings | None = None) -> list[str]:
     """Stop the recorded processes (their whole process groups); return the names stopped."""
     home = deployment_home(settings)
     options = _read_options(home)
-    stopped = []
     names = component_names(options) if options else [p.stem for p in (home / "run").glob("*.pid")]
-    for name in reversed(names):
-        pid = _recorded_pid(home, name)
-        if pid is not None:
-            _stop_group(pid)
-            stopped.append(name)
+    running = {name: pid for name in names if (pid := _recorded_pid(home, name)) is not None}
+    _stop_groups(list(running.values()))
+    for name in names:
         (home / "run" / f"{name}.pid").unlink(missing_ok=True)
-    return stopped
+    return list(running)
 
 
 def admin_password(settings: Settings | None = None) -> str:
@@ -270,12 +276,13 @@ def _run_airflow(env: dict[str, str], home: Path, label: str, args: list[str]) -
         raise DeployError("A_START_FAILED", f"airflow {' '.join(args)} failed; see {log}")
 
 
-def _wait_healthy(home: Path, options: Options) -> None:
-    """Until the api-server answers and reports a healthy scheduler, dag-processor and triggerer."""
+def _wait_healthy(home: Path, options: Options, parts: tuple[str, ...]) -> None:
+    """Until the api-server answers and reports `parts` healthy; raise when a started process died."""
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     health: dict = {}
     while time.monotonic() < deadline:
-        dead = [n for n in component_names(options) if _recorded_pid(home, n) is None]
+        dead = [n for n in component_names(options)
+                if (home / "run" / f"{n}.pid").exists() and _recorded_pid(home, n) is None]
         if dead:
             raise DeployError("A_START_FAILED", f"{', '.join(dead)} exited; see {home / 'logs'}/<name>.log")
         try:
@@ -283,24 +290,21 @@ def _wait_healthy(home: Path, options: Options) -> None:
                 health = json.load(r)
         except (urllib.error.URLError, OSError, ValueError):
             health = {}
-        if all((health.get(part) or {}).get("status") == "healthy"
-               for part in ("metadatabase", "scheduler", "dag_processor", "triggerer")):
+        if all((health.get(part) or {}).get("status") == "healthy" for part in parts):
             return
         time.sleep(2)
     raise DeployError("A_NOT_HEALTHY", f"Airflow not healthy after {HEALTH_TIMEOUT_S:.0f} s ({health}); see {home / 'logs'}")
 
 
-def _stop_group(pid: int) -> None:
-    """SIGTERM the process group `pid` leads, wait, then SIGKILL what is left of it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline and _group_alive(pid):
-        time.sleep(0.5)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    while _group_alive(pid):
-        time.sleep(0.2)
+def _stop_groups(pgids: list[int]) -> None:
+    """SIGTERM the process groups, wait for them to end, then SIGKILL what is left of them."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid in pgids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, sig)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while time.monotonic() < deadline and any(_group_alive(g) for g in pgids):
+            time.sleep(0.5)
 
 
 def _group_alive(pgid: int) -> bool:
