@@ -34,7 +34,7 @@ from exchange.intake import lenders
 from exchange.pipeline import deploy
 
 EXCHANGE = str(Path(sys.executable).with_name("exchange"))
-DEADLINE_S = 1200
+DEADLINE_S = 1800
 DAGS = ("exchange_ingest", "exchange_transform", "exchange_publish")
 
 
