@@ -8,6 +8,9 @@ appear. Once with the LocalExecutor, once with the CeleryExecutor and two worker
 the task instances' hostnames (each worker names itself, exchange.pipeline.deploy.worker_hostname)
 must show both workers at work. Each test has an overall deadline and always ends with `down`,
 after which no recorded process may be left.
+
+Each dbt model runs as its own task process under the scheduler (63 tasks): on the shared 2-core
+development host (load 10-16) the Celery test took 19 minutes, hence the generous deadline.
 """
 
 from __future__ import annotations
