@@ -1,8 +1,10 @@
-"""exchange_ingest: load lenders' files from landing/<lender_code>/, one mapped task per file.
+"""exchange_ingest: load lenders' files from landing/<lender_code>/, one mapped task per lender.
 
-Thin wiring over exchange.intake.ingest. Each task is keyed by its file and safe to rerun; the
-last task updates the raw Asset only when some file changed data, which starts
-exchange_transform.
+Thin wiring over exchange.pipeline.stages (and through it exchange.intake.ingest). Each lender's
+task loads that lender's files in order (a month's loans before its statuses), so lenders
+ingest in parallel, each file keyed by its arrival and safe to rerun. The last task updates the
+raw Asset, which starts exchange_transform, when some file changed data OR a downstream stage
+is still pending (a transform or publication that failed or was interrupted).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 
 from airflow.sdk import dag, task
 
-from exchange.pipeline.assets import RAW_ASSET
+from exchange.pipeline.assets import DB_POOL, RAW_ASSET
 
 
 @dag(
@@ -25,30 +27,30 @@ from exchange.pipeline.assets import RAW_ASSET
 )
 def exchange_ingest():
     @task
-    def find_files() -> list[str]:
-        from exchange.intake.ingest import landing_files
+    def find_lenders() -> list[str]:
+        from exchange.intake.ingest import landing_lenders
 
-        return [str(p) for p in landing_files()]
+        return landing_lenders()
 
-    # one file at a time, in ingest order: a month's loans file must load before its statuses
-    @task(max_active_tis_per_dagrun=1, map_index_template="{{ task.op_kwargs['path'].rsplit('/', 1)[-1] }}")
-    def ingest_file(path: str) -> dict:
-        from pathlib import Path
+    @task(pool=DB_POOL, map_index_template="{{ task.op_kwargs['lender_code'] }}")
+    def ingest_lender(lender_code: str) -> list[dict]:
+        from exchange.pipeline.stages import ingest_lender_files
 
-        from exchange.intake.ingest import ingest_path
+        return ingest_lender_files(lender_code)
 
-        return ingest_path(Path(path)).as_dict()
-
-    @task(outlets=[RAW_ASSET])
-    def announce(outcomes: list[dict]) -> dict:
+    # none_failed: with no file waiting the mapped task is skipped, and a pending stage still goes on
+    @task(outlets=[RAW_ASSET], trigger_rule="none_failed")
+    def announce(outcomes: list[list[dict]]) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        changed = [o["file_name"] for o in outcomes if o["changed"]]
-        if not changed:
-            raise AirflowSkipException("no file changed the raw zone")
-        return {"changed_files": changed}
+        from exchange.pipeline.stages import raw_announcement
 
-    announce(ingest_file.expand(path=find_files()))
+        announcement = raw_announcement([o for lender in outcomes for o in lender])
+        if announcement is None:
+            raise AirflowSkipException("no file changed the raw zone and no stage is pending")
+        return announcement
+
+    announce(ingest_lender.expand(lender_code=find_lenders()))
 
 
 exchange_ingest()

@@ -1,14 +1,16 @@
 """exchange_publish: the quality gate, then the publication of the blacklist and default feed.
 
 Runs on MARTS_ASSET, which the transform DAG updates once dbt has rebuilt and tested the
-models (the publication candidates among them). Thin wiring over exchange.feed.publish:
+models (the publication candidates among them). Thin wiring over exchange.pipeline.stages,
+which calls exchange.feed.publish and keeps the publication pending until it completes:
 
 - `gate` stages the candidates as a new version and runs the Great Expectations suites over
   the raw batch and the candidates. A failure marks the version failed, keeps the live version
   and fails the run with the names of the failed expectations (only `exchange feed approve`
-  can publish it then). Content identical to the live version is not published again.
+  can publish it then; the pipeline does not retry it). Content identical to the live version
+  is not published again.
 - `publish` writes exports/<version>/ and switches shared.live_version in one transaction;
-  it updates FEED_ASSET.
+  it updates FEED_ASSET. A publish that fails or is killed stays pending and runs again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import datetime as dt
 
 from airflow.sdk import dag, task
 
-from exchange.pipeline.assets import FEED_ASSET, MARTS_ASSET
+from exchange.pipeline.assets import DB_POOL, FEED_ASSET, MARTS_ASSET
 
 
 @dag(
@@ -30,21 +32,21 @@ from exchange.pipeline.assets import FEED_ASSET, MARTS_ASSET
     doc_md=__doc__,
 )
 def exchange_publish():
-    @task
+    @task(pool=DB_POOL)
     def gate() -> dict:
-        from exchange.feed.publish import stage_and_gate
+        from exchange.pipeline import stages
 
-        return stage_and_gate().as_dict()
+        return stages.gate()
 
-    @task(outlets=[FEED_ASSET])
+    @task(pool=DB_POOL, outlets=[FEED_ASSET])
     def publish(staged: dict) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from exchange.feed.publish import publish_version
+        from exchange.pipeline import stages
 
         if staged["unchanged"]:
             raise AirflowSkipException(f"same content as the live version {staged['version']}: nothing to publish")
-        return publish_version(staged["version"])
+        return stages.publish(staged)
 
     publish(gate())
 

@@ -5,6 +5,7 @@ change only with a new rule version); Cosmos then renders every model of dbt_pro
 task running `dbt build` on the node, so the node's data and unit tests run right after it
 (TestBehavior.BUILD); tests spanning several models run once all of them are built. dbt runs
 in-process (dbtRunner). The last task updates MARTS_ASSET for the quality gate and publication.
+A first task skips the rebuild when only the publication is pending (exchange.pipeline.stages).
 
 Parsing this file touches no database: Cosmos renders from dbt_project/target/manifest.json
 (LoadMode.DBT_MANIFEST), which `exchange airflow up` and the in-process runner build beforehand
@@ -27,9 +28,8 @@ from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from exchange.pipeline.assets import MARTS_ASSET, RAW_ASSET
+from exchange.pipeline.assets import DB_POOL, MARTS_ASSET, RAW_ASSET
 from exchange.pipeline.dbt import DBT_PROJECT_DIR, MANIFEST_PATH
-from exchange.pipeline.pools import DB_POOL
 
 # dbt is installed next to the interpreter, which is not necessarily on PATH (Cosmos checks it exists)
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
@@ -78,11 +78,22 @@ def exchange_transform():
         operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}, "pool": DB_POOL},
     )
 
-    @task(outlets=[MARTS_ASSET])
-    def announce() -> None:
-        """The marts are rebuilt and tested: the quality gate may run."""
+    # the pending gate (exchange.pipeline.stages): no rebuild when only the publication waits;
+    # its direct downstream is skipped, later tasks follow their trigger rules
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def transform_needed() -> bool:
+        from exchange.pipeline.stages import transform_needed
 
-    rule_seeds() >> models >> announce()
+        return transform_needed()
+
+    @task(outlets=[MARTS_ASSET], trigger_rule="none_failed")
+    def announce() -> dict:
+        """The marts are rebuilt and tested (or current already): the quality gate may run."""
+        from exchange.pipeline.stages import transform_succeeded
+
+        return transform_succeeded()
+
+    transform_needed() >> rule_seeds() >> models >> announce()
 
 
 exchange_transform()

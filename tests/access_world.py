@@ -127,6 +127,7 @@ def status_file(conn: psycopg.Connection, sid: int, code: str, as_of: dt.date, l
         " (%s, %s, 'loan_status', %s, 1, %s, %s, 100, %s, 'accepted', %s, %s)",
         (sid, code, as_of, f"{code}_loan_status_{as_of:%Y%m%d}.csv", f"{sid:064x}", f"arrival-{sid}", len(loans),
          len(loans)))
+    conn.execute("select raw.ensure_loan_status_partition(%s)", (as_of,))  # as the ingest would
     with conn.cursor() as cur:
         cur.executemany(
             "insert into raw.loan_status (submission_id, line, lender_code, as_of_date, loan_id, account_status,"

@@ -36,7 +36,7 @@ def exchange_home(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("EXCHANGE_PSEUDONYM_KEY", TEST_SECRET)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("truncate control.lenders, control.role_lenders, control.audit_log, control.submissions,"
-                     " control.status_coverage, control.row_problems, raw.loans, raw.loan_status")
+                     " control.status_coverage, control.row_problems, control.rejected_loans, raw.loans, raw.loan_status")
     return tmp_path
 
 

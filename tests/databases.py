@@ -33,8 +33,9 @@ def server_url() -> str:
 
 
 @contextmanager
-def fresh_database(label: str) -> Iterator[str]:
-    """A new, migrated database on the test server; yields its URL and drops it at the end."""
+def fresh_database(label: str, *, through: int | None = None) -> Iterator[str]:
+    """A new, migrated database on the test server (migrated up to `through` when given); yields
+    its URL and drops it at the end."""
     base = server_url()
     name = f"exchange_test_{label}_{uuid.uuid4().hex[:10]}"
     admin = make_conninfo(**{**conninfo_to_dict(base), "dbname": "postgres"})
@@ -43,7 +44,7 @@ def fresh_database(label: str) -> Iterator[str]:
     url = make_conninfo(**{**conninfo_to_dict(base), "dbname": name})
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            db.migrate(conn)
+            db.migrate(conn, through=through)
         yield url
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:

@@ -426,6 +426,9 @@ def insert_delivery(conn: psycopg.Connection, batch: list[Submission]) -> None:
                  for line, r in enumerate(sub.rows, start=2)],
             )
         else:
+            # the month partitions the ingest would have made (migration 0014)
+            cur.execute("select raw.ensure_loan_status_partition(month) from unnest(%s::date[]) as month",
+                        (sorted({r["as_of_date"] for r in sub.rows}),))
             cur.executemany(
                 f"insert into raw.loan_status (submission_id, line, lender_code, {', '.join(_STATUS_COLUMNS)})"
                 f" values (%s, %s, %s, {', '.join(['%s'] * len(_STATUS_COLUMNS))})",

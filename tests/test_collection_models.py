@@ -173,6 +173,7 @@ def load(conn: psycopg.Connection, months: range = range(len(MONTHS))) -> None:
                 rows = [r for loan, plan in CASES if loan.lender == lender
                         if (r := _status_row(loan, m, plan)) is not None]
                 s = submission(lender, "loan_status", as_of)
+                cur.execute("select raw.ensure_loan_status_partition(%s)", (as_of,))  # as the ingest would
                 for line, r in enumerate(rows, start=2):
                     cols = list(r)
                     cur.execute(f"insert into raw.loan_status (submission_id, line, lender_code, {', '.join(cols)})"

@@ -10,6 +10,8 @@ the marts must agree with an independent computation in pandas.
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,6 +26,8 @@ from databases import fresh_database
 from dateutil.relativedelta import relativedelta
 from dbt_support import dbt, environment
 
+from exchange.access.logins import add_analyst, remove_analyst
+from exchange.core.settings import PROJECT_ROOT
 from exchange.pipeline.dbt import TransformFailed, run_dbt
 from exchange_tools.demo import portfolio_summary
 
@@ -390,3 +394,27 @@ def test_run_dbt_raises_a_reason_code(built: Built) -> None:
                  "--log-path", str(built.work_dir / "logs")])
     assert failure.value.code == "T_DBT_FAILED"
     assert failure.value.failures == ["int_loan_status_history: error"]
+
+
+def test_the_analyst_guide_queries_run_as_an_analyst_login(built: Built) -> None:
+    """Every query the analyst guide gives runs as a login in the analyst group, which reads the
+    marts and nothing else."""
+    guide = (PROJECT_ROOT / "docs" / "analyst-guide.md").read_text(encoding="utf-8")
+    queries = re.findall(r"```sql\n(.*?)```", guide, flags=re.S)
+    assert len(queries) >= 8
+    name = f"t{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(built.url, autocommit=True) as conn:
+        login = add_analyst(conn, name, built.url)
+        try:
+            with psycopg.connect(login.conninfo, autocommit=True) as analyst:
+                assert analyst.execute("select current_user").fetchone()[0] == f"analyst_{name}"
+                for query in queries:
+                    analyst.execute(query).fetchall()
+                for private in ("raw.loans", "control.submissions", "shared.blacklist_rows"):
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        analyst.execute(f"select 1 from {private} limit 1")
+        finally:
+            assert remove_analyst(conn, name)
+        actions = [a for (a,) in conn.execute("select action from control.audit_log where object = %s order by at",
+                                               (f"analyst_{name}",))]
+        assert actions == ["analyst_login_added", "analyst_login_removed"]

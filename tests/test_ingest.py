@@ -108,6 +108,98 @@ def test_status_for_a_loan_never_reported_is_rejected(exchange_home, lender, con
     assert _problems(conn, out.submission_id) == [(31, "loan_id", "R_UNKNOWN_LOAN")]
 
 
+def _feedback_rows(home, lender, submission_id):
+    feedback = next((home / "feedback" / lender).glob(f"{submission_id:07d}_*.feedback.csv"))
+    with feedback.open(encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_file_rejected_for_its_error_rate_gives_the_share_and_the_threshold(exchange_home, lender, conn):
+    rows = [loan_row(i) for i in range(1, 11)] + [loan_row(11, region_code="999999")]
+    out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text(rows)))
+    assert out.reason_code == "F_ERROR_RATE"
+    (file_row,) = [r for r in _feedback_rows(exchange_home, lender, out.submission_id) if r["code"] == "F_ERROR_RATE"]
+    assert "1 of 11 rows bad, 9.1%, above the threshold of 5.0%" in file_row["message_en"]
+    assert "错误行 1/11，占 9.1%，超过阈值 5.0%" in file_row["message_zh"]
+    summary = next((exchange_home / "feedback" / lender).glob(f"{out.submission_id:07d}_*.summary.txt")).read_text()
+    assert "9.1%" in summary and "5.0%" in summary
+
+
+def test_an_unknown_loan_names_the_rejected_loans_file_that_held_it(exchange_home, lender, conn):
+    rows = [loan_row(i) for i in range(1, 11)] + [loan_row(11, region_code="999999")]
+    rejected = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text(rows)))
+    assert rejected.reason_code == "F_ERROR_RATE"
+    status = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131.csv",
+                              csv_text([status_row(1), status_row(99)], "loan_status")))
+    unknown = {r["loan_id"]: r for r in _feedback_rows(exchange_home, lender, status.submission_id)
+               if r["code"] == "R_UNKNOWN_LOAN"}
+    assert set(unknown) == {"L000001", "L000099"}
+    held = f"rejected submission {rejected.submission_id} (XD01_loans_20250131.csv)"
+    assert held in unknown["L000001"]["message_en"]
+    assert f"被退回的提交 {rejected.submission_id}" in unknown["L000001"]["message_zh"]
+    assert "rejected submission" not in unknown["L000099"]["message_en"]  # in no file at all
+
+
+def test_dates_are_accepted_only_as_yyyy_mm_dd(exchange_home, lender, conn):
+    spellings = {61: "2025/01/10", 62: "20250110", 63: "2025-1-10"}
+    rows = [loan_row(i) for i in range(1, 61)] + [loan_row(n, issue=v) for n, v in spellings.items()]
+    out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text(rows)))
+    assert (out.verdict, out.rows_accepted) == ("accepted_with_errors", 60)
+    assert _problems(conn, out.submission_id) == [(n + 1, "issue_date", "R_DATE") for n in spellings]
+    shown = {r["line"]: r["value"] for r in _feedback_rows(exchange_home, lender, out.submission_id)}
+    assert shown == {"62": "2025/01/10", "63": "20250110", "64": "2025-1-10"}  # the lender's own value
+    report = next((exchange_home / "feedback" / lender).glob(f"{out.submission_id:07d}_*.report.html")).read_text()
+    assert "2025/01/10" in report and "R_DATE" in report and "<script" not in report
+    assert conn.execute("select count(*) from raw.loans where issue_date = '2025-01-10'").fetchone()[0] == 60
+
+
+def test_a_value_that_could_be_an_identity_is_never_echoed(exchange_home, lender, conn):
+    rows = [loan_row(i) for i in range(1, 61)] + [loan_row(61, issue="110105194912310021"),
+                                                  loan_row(62, maturity_date="13800138000")]
+    out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text(rows)))
+    problems = conn.execute("select field, code, value from control.row_problems where submission_id = %s"
+                            " order by line", (out.submission_id,)).fetchall()
+    assert problems == [("issue_date", "R_DATE", None), ("maturity_date", "R_DATE", None)]
+    feedback = (exchange_home / "feedback" / lender)
+    for path in feedback.iterdir():
+        text = path.read_text(encoding="utf-8-sig")
+        assert "110105194912310021" not in text and "13800138000" not in text
+
+
+def test_a_file_dated_today_in_beijing_is_not_in_the_future_on_a_server_far_west():
+    """Under UTC-12 the server's own date is a day behind Beijing's for 20 hours of the day."""
+    code = ("from exchange.core.clock import local_today; from exchange.intake.readers import parse_file_name;"
+            "print(parse_file_name(f'XD01_loans_{local_today():%Y%m%d}.csv').as_of)")
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TZ": "Etc/GMT+12"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_status_file_covering_little_of_the_book_is_kept_as_partial_and_replaces_nothing(exchange_home, lender, conn):
+    ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", csv_text([loan_row(i) for i in range(1, 41)])))
+    january = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131.csv",
+                               csv_text([status_row(i) for i in range(1, 41)], "loan_status")))
+    daily = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250205.csv",
+                             csv_text([status_row(i, as_of="2025-02-05") for i in range(1, 6)], "loan_status")))
+    assert (daily.verdict, daily.rows_accepted) == ("accepted", 5)
+    flags = dict(conn.execute("select submission_id, is_partial from control.submissions where kind = 'loan_status'"))
+    assert flags == {january.submission_id: False, daily.submission_id: True}
+    (row,) = [r for r in _feedback_rows(exchange_home, lender, daily.submission_id) if r["code"] == "W_PARTIAL_MONTH"]
+    assert "reports 5 of the 40 loans active in your last complete file, 12.5%, below the complete share of 95%" \
+        in row["message_en"]
+    # a partial correction of January replaces nothing: the complete file stays in force
+    partial_fix = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131_2.csv",
+                                   csv_text([status_row(1)], "loan_status")))
+    assert partial_fix.verdict == "accepted"
+    assert conn.execute("select superseded_by from control.submissions where submission_id = %s",
+                        (january.submission_id,)).fetchone()[0] is None
+    # a complete month-end file is judged against January's complete book, not the daily file
+    february = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250228.csv",
+                                csv_text([status_row(i, as_of="2025-02-28") for i in range(1, 40)], "loan_status")))
+    assert conn.execute("select is_partial from control.submissions where submission_id = %s",
+                        (february.submission_id,)).fetchone()[0] is False  # 39 of 40 = 97.5 %
+
+
 def test_a_row_of_the_wrong_width_names_its_loan_only_when_it_is_one_of_the_lenders_loans(exchange_home, lender, conn):
     """The loan of a rejected row must be known, or the loan looks absent from the file (C_DISAPPEARED);
     a shifted field in the loan_id column (here an ID number) never reaches the table."""

@@ -49,10 +49,12 @@ def test_browser_login_upload_and_see_the_verdict(server, world, tmp_path):
         page.set_input_files("#file", str(good))
         page.click("#upload")
         page.wait_for_selector("#verdict")
-        assert page.inner_text("#verdict") == "accepted"
+        assert page.get_attribute("#verdict", "data-code") == "accepted"
+        assert page.inner_text("#verdict") == "已接受"
         assert "AA01_loans_20250131.csv" in page.inner_text("#submissions")
         page.goto(server + "/portal?lang=en")
         assert "Submissions and feedback" in page.content()
+        assert page.inner_text("#submissions").count("accepted") >= 1
         page.fill("#id_number", LISTED_ID)
         page.fill("#consent_ref", "SQ-1")
         page.click("#lookup")
@@ -69,7 +71,7 @@ def test_upload_refuses_path_traversal_and_keeps_nothing(server, world, home):
                  "AA01_loans_20250131.csv\x00.txt"):
         r = client.post("/portal/upload", data={"csrf": csrf}, files={"file": (name, body, "text/csv")})
         assert r.status_code == 200
-        assert 'id="verdict">rejected F_PATH' in r.text or 'id="verdict">rejected F_NAME' in r.text, name
+        assert re.search(r'id="verdict" data-code="rejected">[^<]* F_(PATH|NAME)<', r.text), name
     assert sorted(home.rglob("*")) == before and not list(home.parent.glob("AA01_loans_*"))
 
 
@@ -98,16 +100,22 @@ def test_feedback_downloads_are_the_lenders_own(server, world):
     other, _ = portal_login(server, world.tokens["BB02"])
     assert other.get(f"/portal/feedback/{sid}/csv").status_code == 404
     assert httpx.get(f"{server}/portal/feedback/{sid}/csv").status_code == 404
+    report = client.get(f"/portal/feedback/{sid}/report")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert report.headers["content-disposition"].startswith("inline") and "R_RANGE" in report.text
+    assert other.get(f"/portal/feedback/{sid}/report").status_code == 404
 
 
 def test_login_with_a_bad_token_and_the_association_pages(server, world):
     r = httpx.post(server + "/portal/login", data={"token": "' or 1=1 --"})
     assert r.status_code == 401 and "login-error" in r.text
     client, _ = portal_login(server, world.tokens["association"])
-    page = client.get("/portal").text
-    for section in ('id="disputes"', 'id="versions"', 'id="quality"', 'id="findings"', "发布版本"):
-        assert section in page
-    assert "★" in page  # the live version is marked
+    assert 'id="disputes"' in client.get("/portal").text
+    for tab, section in (("versions", 'id="versions"'), ("quality", 'id="quality"'), ("quality", 'id="findings"'),
+                         ("lenders", 'id="lenders"'), ("tokens", 'id="tokens"')):
+        assert section in client.get(f"/portal/{tab}").text, tab
+    assert "★" in client.get("/portal/versions").text  # the live version is marked
+    assert client.get("/portal/alerts").status_code == 404  # a lender's tab
 
 
 def test_feed_exports_a_lender_gets_its_member_copy_the_association_the_full_one(server, world, home, pg_url):

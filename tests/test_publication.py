@@ -243,6 +243,7 @@ def test_a_clear_id_in_a_candidate_fails_the_gate_and_the_live_version_stays(env
         [(version, status, docs)] = rows(env.url, "select version, status, validation->'data_docs' from"
                                                   " shared.feed_versions order by version desc limit 1")
         assert status == "failed" and Path(docs[0]).exists()
+        assert list((Path(docs[0]).parent / "validations").glob(f"*/feed-v{version}/*/*.html"))  # run named by version
         for table in ("blacklist_rows", "default_feed_rows", "held_record_rows"):  # nothing of it was staged
             assert rows(env.url, f"select count(*) from shared.{table} where version = %s", (version,)) == [(0,)]
         assert CLEAR_ID not in (env.home / "exports" / str(before) / "default_feed.csv").read_text()
@@ -357,6 +358,17 @@ def test_feed_commands(env: World, tmp_path: Path) -> None:
     shown = runner.invoke(main, ["feed", "show", "default_feed", "--lender", "WD02", "--limit", "50"])
     assert shown.exit_code == 0 and "as seen by WD02" in shown.output and "WD02" in shown.output
     assert "XD01" not in shown.output
+    as_csv = runner.invoke(main, ["feed", "show", "blacklist", "--csv", "--limit", "0"])
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.output)))
+    with psycopg.connect(env.url) as conn:
+        keys = {k for (k,) in conn.execute("select borrower_key from shared.blacklist_rows where version = %s",
+                                           (live(env.url),))}
+    assert {r["borrower_key"] for r in rows} == keys  # every row, every key whole (64 hex digits)
+    as_json = json.loads(runner.invoke(main, ["feed", "show", "reasons", "--json"]).output)
+    assert as_json["version"] == live(env.url) and as_json["rows"]
+    versions = list(csv.DictReader(io.StringIO(runner.invoke(main, ["feed", "status", "--csv"]).output)))
+    assert [int(v["version"]) for v in versions if v["status"] == "live"] == [live(env.url)]
     out = tmp_path / "wd02"
     exported = runner.invoke(main, ["feed", "export", str(live(env.url)), "--out", str(out), "--lender", "WD02"])
     assert exported.exit_code == 0, exported.output

@@ -3,7 +3,8 @@
 A fresh database gets the crafted publication data and a dbt build; the driver then runs
 exchange_publish as the marts Asset would start it: the gate task passes and the publish task
 makes version 1 live. A clear ID injected into a candidate then fails the gate: the run fails
-with the name of the failed expectation and version 1 stays live.
+with the name of the failed expectation, version 1 stays live, and the publication is not left
+pending (the pipeline would only fail the same way again).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from databases import fresh_database
 from dbt_support import dbt
 
 from exchange.feed.quality_gate import GateFailed
+from exchange.pipeline import stages
 from exchange.pipeline.run import DAG_ORDER, run_pipeline
 
 
@@ -50,9 +52,11 @@ def test_publish_dag_publishes_then_a_failing_gate_keeps_the_live_version(
 
         assert "blacklist_candidates/no_clear_identifier:reason_codes" in failure.value.failed
         assert "blacklist_candidates/accepted_values:reason_codes" in str(failure.value)
+        assert "does not retry" in str(failure.value)
         with psycopg.connect(url) as conn:
             assert conn.execute("select version from shared.live_version").fetchone() == (1,)
             assert conn.execute("select status from shared.feed_versions where version = 2").fetchone() == ("failed",)
+            assert stages.pending(conn) == {}  # the version waits for an approval: nothing to retry
             assert conn.execute("select count(*) from shared.blacklist_rows where reason_codes like '%%138%%'"
                                 ).fetchone() == (0,)
         assert (tmp_path / "exports" / "1" / "manifest.json").exists()

@@ -13,6 +13,9 @@ second run, and a dbt run after the de-keying, keeping what each step saw.
 - P3  XD01 R3  written off 6 years ago, never repaid: the bad behaviour has not ended, kept.
 - P4  XD01 R5  settled 6 years ago but reported again last month: the episode is purged, the
                loan keeps its key (the lender still reports it).
+- P5  XD01 R6  never in default, reported (settled) once 6 years 6 months ago, alone in its month:
+               that month of raw.loan_status is detached and dropped. Every other month more than
+               five years old holds R3, whose record is kept: those months stay, listed as held.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ from dbt_support import dbt, environment
 
 from exchange.access import report
 from exchange.cli.main import main
+from exchange.core.clock import local_today
 from exchange.core.settings import get_settings
 from exchange.feed.publish import run_publication
-from exchange.feed.retention import Plan, beijing_today, purge
+from exchange.feed.retention import Plan, purge
 from exchange.intake.ingest import archive_original
 from exchange.intake.readers import sha256_of
 
@@ -56,7 +60,19 @@ R2_DEFAULT, R2_SETTLED = month_end(5), month_end(4)
 R3_DEFAULT, R3_WRITTEN_OFF = month_end(7), month_end(6)
 R5_DEFAULT, R5_SETTLED, R5_AGAIN = month_end(7), month_end(6), month_end(0, 1)
 R4_REPORTS = [month_end(0, 2), month_end(0, 1)]
+R6_LOANS_FILE, R6_SETTLED = month_end(6, 7), month_end(6, 6)
 BORROWER = {label: key(label) for label in ("P1", "P2", "P3", "P4")}
+DROPPED_PARTITION = f"loan_status_{R6_SETTLED:%Y%m}"
+
+
+
+def held_partitions() -> list[tuple[str, int]]:
+    """The other months whose last day is five years old today, with the loans holding each: R3
+    (written off, never repaid) is in all of them, R2 (settled four years ago) in its default month,
+    which is due from its last day on."""
+    due = [d for d in (R1_DEFAULT, R3_WRITTEN_OFF, R1_SETTLED, R2_DEFAULT)
+           if date(d.year + 5, d.month, calendar.monthrange(d.year + 5, d.month)[1]) <= TODAY]
+    return sorted((f"loan_status_{d:%Y%m}", 2 if d == R2_DEFAULT else 1) for d in set(due))
 
 LOANS = {
     "R1": Loan("XD01", "R1", "P1", "individual", "consumer_loan", "110105", 10000, month_end(8), month_end(6)),
@@ -64,6 +80,7 @@ LOANS = {
     "R3": Loan("XD01", "R3", "P3", "individual", "consumer_loan", "310101", 6000, month_end(8), month_end(7, 6)),
     "R4": Loan("XD01", "R4", "P1", "individual", "consumer_loan", "110105", 3000, month_end(0, 3), month_end(-1)),
     "R5": Loan("XD01", "R5", "P4", "individual", "consumer_loan", "440103", 9000, month_end(8), month_end(1)),
+    "R6": Loan("XD01", "R6", "P5", "individual", "consumer_loan", "110105", 2000, month_end(6, 9), month_end(6, 6)),
 }
 
 
@@ -78,7 +95,7 @@ def _overdue(loan_id: str, as_of: date) -> dict[str, Any]:
 
 def deliveries() -> list[Submission]:
     """Loans files, then one status file per reporting date, in date order."""
-    loans_files = {R1_DEFAULT: ["R1", "R3", "R5"], R2_DEFAULT: ["R2"], R4_REPORTS[0]: ["R4"]}
+    loans_files = {R1_DEFAULT: ["R1", "R3", "R5"], R2_DEFAULT: ["R2"], R4_REPORTS[0]: ["R4"], R6_LOANS_FILE: ["R6"]}
     reports: dict[date, list[dict[str, Any]]] = {}
     for as_of, row in [
         (R1_DEFAULT, _overdue("R1", R1_DEFAULT)),
@@ -91,6 +108,7 @@ def deliveries() -> list[Submission]:
         (R5_DEFAULT, _overdue("R5", R5_DEFAULT)),
         (R5_SETTLED, status("R5", R5_SETTLED, "settled", 0, last_payment=(R5_SETTLED, 5500))),
         (R5_AGAIN, status("R5", R5_AGAIN, "normal", 0)),
+        (R6_SETTLED, status("R6", R6_SETTLED, "settled", 0, last_payment=(R6_SETTLED, 1800))),
         *[(as_of, status("R4", as_of, "normal", 3000)) for as_of in R4_REPORTS],
     ]:
         reports.setdefault(as_of, []).append(row)
@@ -138,6 +156,12 @@ def _state(world: World) -> dict[str, Any]:
         "audit": rows(world.url, "select count(*) from control.audit_log where action = 'retention_purge'"),
         "archive": sorted(str(p.relative_to(world.home)) for p in (world.home / "archive").rglob("*") if p.is_file()),
         "exports": sorted(p.name for p in (world.home / "exports").iterdir()),
+        "status_months": rows(world.url, "select c.relname, count(i.inhrelid) from pg_class c"
+                                         " join pg_namespace n on n.oid = c.relnamespace"
+                                         " left join pg_inherits i on i.inhrelid = c.oid"
+                                         " where n.nspname = 'raw' and c.relname ~ '^loan_status_[0-9]{6}$'"
+                                         " group by 1 order by 1"),
+        "status_rows": rows(world.url, "select loan_id, as_of_date from raw.loan_status order by 1, 2"),
     }
 
 
@@ -194,6 +218,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             _plant_expired_shared_row(conn)
         world.seen["report_before"] = {label: _subject_report(world, label) for label in BORROWER}
         world.seen["state_before"] = _state(world)
+        world.seen["r6_in_marts_before"] = rows(url, "select as_of_date from marts.fct_loan_status where loan_id = 'R6'")
         world.seen["dry"] = purge(dry_run=True)
         world.seen["state_after_dry"] = _state(world)
         world.seen["real"] = purge()
@@ -248,12 +273,32 @@ def test_purge_dekeys_only_the_loan_whose_whole_negative_record_expired(world: W
     loans = rows(world.url, "select loan_id, borrower_key is null, name_hash is null, phone_hash is null,"
                             " guarantor_key is null, dekeyed_at is not null from raw.loans order by loan_id")
     assert loans == [("R1", True, True, True, True, True)] + [
-        (loan_id, False, False, True, True, False) for loan_id in ("R2", "R3", "R4", "R5")]
+        (loan_id, False, False, True, True, False) for loan_id in ("R2", "R3", "R4", "R5", "R6")]
 
 
 def test_the_database_refuses_a_null_key_on_a_row_not_dekeyed(world: World) -> None:
     with psycopg.connect(world.url) as conn, pytest.raises(psycopg.errors.CheckViolation):
         conn.execute("update raw.loans set borrower_key = null where loan_id = 'R2'")
+
+
+def test_a_month_past_the_period_without_a_kept_record_is_detached_and_dropped(world: World) -> None:
+    before, after = world.seen["state_before"], world.seen["state_after_real"]
+    assert (DROPPED_PARTITION, 1) in before["status_months"]
+    assert after["status_months"] == [m for m in before["status_months"] if m[0] != DROPPED_PARTITION]
+    assert after["status_rows"] == [row for row in before["status_rows"] if row != ("R6", R6_SETTLED)]
+    assert [(m.partition, m.rows_by_lender) for m in world.seen["real"].dropped_months] == [
+        (DROPPED_PARTITION, {"XD01": 1})]
+    # The marts keep what was built from the month until a rebuild reaches back to it: here R1's
+    # de-keying makes the next run rebuild XD01 from R1's first report, before R6's month.
+    assert world.seen["r6_in_marts_before"] == [(R6_SETTLED,)]
+    assert rows(world.url, "select as_of_date from marts.fct_loan_status where loan_id = 'R6'") == []
+
+
+def test_a_month_past_the_period_holding_a_kept_record_stays_and_is_listed(world: World) -> None:
+    # R3, written off and never repaid, is reported in every other month over five years old
+    held = world.seen["real"].as_dict()["status_months_held"]
+    assert [(m["partition"], m["holding_loans"]) for m in held] == held_partitions()
+    assert {p for p, _ in world.seen["state_after_real"]["status_months"]} >= {p for p, _ in held_partitions()}
 
 
 # ---- shared zone and the data-subject report ----------------------------------------------------
@@ -315,7 +360,7 @@ def test_the_dry_run_changes_nothing_and_lists_what_the_real_run_does(world: Wor
 def test_the_run_is_recorded_without_a_key_or_a_contract_number(world: World) -> None:
     [(actor, obj, detail)] = rows(world.url, "select actor, object, detail from control.audit_log"
                                              " where action = 'retention_purge'")
-    assert obj == f"retention:{beijing_today().isoformat()}" and actor
+    assert obj == f"retention:{local_today().isoformat()}" and actor
     text = json.dumps(detail)
     assert all(borrower not in text for borrower in BORROWER.values())
     assert '"R1"' not in text and detail["dekeyed_loans"] == 1
@@ -333,6 +378,8 @@ def test_the_cli_dry_run_lists_counts_per_lender_and_files_but_no_key(world: Wor
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "dry run" in result.output and "raw loans de-keyed: 2; XD01: 2" in result.output
+    assert "raw.loan_status months detached and dropped: 0" in result.output  # R3 still in each
+    assert "held past the period" in result.output
     assert "XD01_loan_status_" + f"{R2_SETTLED:%Y%m%d}.csv" in result.output  # the young file by then
     assert all(borrower not in result.output for borrower in BORROWER.values())
     assert all(loan_id not in result.output for loan_id in ("R2", "R5"))

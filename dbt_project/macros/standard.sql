@@ -51,3 +51,8 @@
             or ({{ dispute }}.default_episode_no is null and {{ record }}.default_date <= {{ dispute }}.opened_on)
         )
 {%- endmacro %}
+
+{% macro exchange_today() -%}
+    {#- Today's date in the exchange's time zone (Beijing): deadlines are Beijing calendar days. -#}
+    ((now() at time zone '{{ var("exchange_timezone") }}')::date)
+{%- endmacro %}

@@ -13,11 +13,13 @@ import json
 import shutil
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from exchange.access.logins import add_analyst, list_analysts, remove_analyst
 from exchange.cli.feed import print_live
 from exchange.cli.output import console, print_rows
 from exchange.cli.pipeline import run_and_report
@@ -67,10 +69,26 @@ def run_demo() -> None:
     run_and_report(None, False, False)
     with database.connect() as conn:
         _print_report(conn)
+    with database.connect(autocommit=True) as conn:
+        analyst = _analyst_login(conn, url, settings.state_dir)
     console.print(f"\n完成 done in {time.monotonic() - started:.0f}s. 连接数据库 Connect: psql \"{url}\"  "
                   f"(or `exchange db url`); feedback files: {settings.feedback}/<lender>/")
     console.print("门户 Portal and API: `exchange serve` (`exchange tokens issue --lender CODE` for a login), "
                   "then http://127.0.0.1:8000/portal")
+    console.print(f"分析人员账号 Analyst login (marts only): psql \"$(cat {analyst})\"  (docs/analyst-guide.md)")
+
+
+def _analyst_login(conn: psycopg.Connection[Any], url: str, state_dir: Path) -> Path:
+    """The demo's analyst login `analyst_demo`, its connection string kept in a 0600 file under
+    .exchange/ so a rerun prints it again (the password is shown once, then only the file has it)."""
+    path = state_dir / "analyst_demo.conninfo"
+    if path.exists() and any(r["role"] == "analyst_demo" for r in list_analysts(conn)):
+        return path
+    remove_analyst(conn, "demo")
+    login = add_analyst(conn, "demo", url)
+    path.touch(mode=0o600)
+    path.write_text(login.conninfo + "\n", encoding="utf-8")
+    return path
 
 
 def _print_report(conn: psycopg.Connection[Any]) -> None:

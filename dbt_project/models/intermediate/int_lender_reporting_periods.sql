@@ -1,8 +1,9 @@
 {# Each lender's reporting per month (报送期): when the month's loan_status file arrived against
     the deadline (submission_deadline_days after the month end, in the exchange's time zone), and
     how many files and rows were received and rejected. Months run from the lender's first file
-    to the latest reporting month at the exchange; a month without a loaded status file is
-    missing. #}
+    to the latest reporting month at the exchange. Timeliness is judged on the month's first
+    complete status file: a month with only partial files (部分报送) is partial, a month with
+    none is missing once its deadline has passed and not yet due before (Beijing date). #}
 
 with
 
@@ -56,7 +57,9 @@ file_counts as (
         -- a file rejected whole rejects all of its rows
         coalesce(sum(case when verdict = 'rejected' then rows_total else rows_rejected end)
             filter (where verdict <> 'duplicate'), 0) as rows_rejected,
-        min(received_at) filter (where kind = 'loan_status' and is_loaded) as status_first_received_at
+        min(received_at) filter (where kind = 'loan_status' and is_loaded and not is_partial)
+            as status_first_received_at,
+        count(*) filter (where kind = 'loan_status' and is_loaded and is_partial) as files_partial
     from submissions
     group by lender_code, period_month
 ),
@@ -77,6 +80,7 @@ periods as (
         coalesce(file_counts.files_rejected, 0) as files_rejected,
         coalesce(file_counts.files_duplicate, 0) as files_duplicate,
         coalesce(file_counts.files_corrected, 0) as files_corrected,
+        coalesce(file_counts.files_partial, 0) as files_partial,
         coalesce(file_counts.rows_total, 0) as rows_total,
         coalesce(file_counts.rows_rejected, 0) as rows_rejected
     from lender_months
@@ -95,9 +99,11 @@ final as (
     select
         periods.*,
         case
-            when periods.status_first_received_date is null then 'missing'
             when periods.status_first_received_date <= periods.status_due_date then 'on_time'
-            else 'late'
+            when periods.status_first_received_date is not null then 'late'
+            when periods.files_partial > 0 then 'partial'
+            when periods.status_due_date >= {{ exchange_today() }} then 'not_yet_due'
+            else 'missing'
         end as status_timeliness,
         case
             when periods.status_first_received_date is not null

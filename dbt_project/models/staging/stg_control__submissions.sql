@@ -23,7 +23,8 @@ renamed as (
         rows_rejected,
         rows_warned,
         duplicate_of as duplicate_of_submission_id,
-        superseded_by as superseded_by_submission_id
+        superseded_by as superseded_by_submission_id,
+        is_partial
     from source
 )
 

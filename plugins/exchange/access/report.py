@@ -22,7 +22,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from exchange.access.lookup import CATEGORY_ZH, HOLD_REASONS, PURPOSES, STATUS_ZH
-from exchange.feed.retention import beijing_today, expired_loans_sql, models_built
+from exchange.core.clock import local_today
+from exchange.feed.retention import expired_loans_sql, models_built
 
 ASSOCIATION_ZH = "行业协会"
 """How the report names the association when it looked (in the language of the lenders' names)."""
@@ -37,7 +38,7 @@ def _rows(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
 
 
 def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str, Any]:
-    today = beijing_today()  # nothing past its purge date is shown (retention)
+    today = local_today()  # nothing past its purge date is shown (retention)
     live = conn.execute("select version from shared.live_version").fetchone()
     listing = _rows(conn, "select reason_codes, first_listed_date, lenders_count, total_overdue, max_dpd,"
                           " notice_date, disputed, dispute_deadline from shared.blacklist where borrower_key = %s",

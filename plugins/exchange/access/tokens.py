@@ -10,7 +10,6 @@ their SHA-256, so a copy of the database cannot be used to call the API.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from exchange.core import audit
 from exchange.core.errors import ExchangeError
 
 TOKEN_PREFIX = "cx_"
@@ -84,7 +84,7 @@ def issue_token(conn: psycopg.Connection, *, lender_code: str | None, label: str
             "insert into control.api_tokens (party, lender_code, token_hash, token_prefix, label)"
             " values (%s, %s, %s, %s, %s) returning token_id",
             (party, lender_code, hash_token(token), token[:9], label)).fetchone()[0]
-        _audit(conn, "token_issued", lender_code or "association", {"token_id": token_id, "label": label})
+        audit.record(conn, "token_issued", lender_code or "association", {"token_id": token_id, "label": label})
     return token_id, token
 
 
@@ -95,7 +95,7 @@ def revoke_token(conn: psycopg.Connection, token_id: int, reason: str) -> None:
                            (token_id,)).fetchone()
         if row is None:
             raise ExchangeError("K_UNKNOWN", f"no active token {token_id}")
-        _audit(conn, "token_revoked", row[0], {"token_id": token_id, "reason": reason})
+        audit.record(conn, "token_revoked", row[0], {"token_id": token_id, "reason": reason})
 
 
 def list_tokens(conn: psycopg.Connection, lender_code: str | None = None) -> list[dict]:
@@ -126,7 +126,3 @@ def authenticate(conn: psycopg.Connection, token: str | None) -> Caller | None:
         return None
     return caller_from_row(conn.execute(AUTH_SQL, (hash_token(token),)).fetchone())
 
-
-def _audit(conn: psycopg.Connection, action: str, obj: str, detail: dict) -> None:
-    conn.execute("insert into control.audit_log (action, object, detail) values (%s, %s, %s)",
-                 (action, obj, json.dumps(detail, ensure_ascii=False)))

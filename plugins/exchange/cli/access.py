@@ -6,7 +6,6 @@ The exchange.access modules load psycopg, which alone costs more start-up than t
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from exchange.cli.output import console, print_rows
+from exchange.cli.output import console, print_json, print_rows
 from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import Pseudonymizer, check_id, load_pseudonymizer, normalise
 from exchange.core.settings import get_settings
@@ -85,7 +84,7 @@ def tokens_list(lender_code: str | None, as_json: bool) -> None:
     with _conn() as conn:
         rows = access.list_tokens(conn, lender_code)
     if as_json:
-        click.echo(json.dumps(rows, default=str, indent=2))
+        print_json(rows)
     else:
         print_rows(rows)
 
@@ -123,7 +122,7 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
             console.print(f"[red]拒绝 Refused[/red] [{refusal.code}] {refusal.zh} / {refusal.en}")
             sys.exit(3)
     if as_json:
-        click.echo(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
+        print_json(answer)
         return
     console.print(f"{answer['summary']['message_zh']} {answer['summary']['message_en']}")
     console.print(f"查询编号 look-up {answer['lookup_id']}, 版本 version {answer['feed_version']}")
@@ -181,7 +180,7 @@ def disputes_list(status: str | None, lender_code: str | None, as_json: bool) ->
     with _conn() as conn:
         rows = disputes.list_disputes(conn, who, status=status)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        print_json(rows)
         return
     table = Table("#", "record", "lender", "opened", "deadline", "days left", "status", "reason")
     for d in rows:
@@ -223,7 +222,7 @@ def report_cmd(id_type: str, id_number: str, html_out: Path | None) -> None:
         data = report.build(conn, key, id_type)
     if html_out:
         html_out.write_text(report_html(data), encoding="utf-8")
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    print_json(data)
 
 
 # ---- serve -----------------------------------------------------------------------------------------

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from exchange.cli.output import console, print_rows
+from exchange.cli.output import console, print_json, print_rows
 
 
 @click.command("alerts")
@@ -25,6 +23,6 @@ def alerts(lender_code: str, as_json: bool, write: bool) -> None:
             return
         rows = lender_alerts(conn, lender_code)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        print_json(rows)
         return
     print_rows(rows)

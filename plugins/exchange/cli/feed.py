@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from exchange.cli.output import console
+from exchange.cli.output import console, output_format, print_csv, print_json, print_rows, readable
 from exchange.core.errors import ExchangeError
 
 
@@ -19,8 +18,8 @@ def feed() -> None:
 
 
 @feed.command("status")
-@click.option("--json", "as_json", is_flag=True)
-def feed_status_cmd(as_json: bool) -> None:
+@output_format
+def feed_status_cmd(fmt: str) -> None:
     """The live version and the latest versions with their gate results."""
     from exchange.core import db  # heavy: psycopg
     from exchange.feed.versions import feed_status
@@ -28,8 +27,11 @@ def feed_status_cmd(as_json: bool) -> None:
     db.up()
     with db.connect() as conn:
         data = feed_status(conn)
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    if fmt == "json":
+        print_json(data)
+        return
+    if fmt == "csv":  # the versions, one row each; the live one is the row whose status is live
+        print_csv(data["versions"])
         return
     print_live(data["live"])
     table = Table("version 版本", "as_of 数据日期", "status 状态", "blacklist 名单", "default_feed 违约",
@@ -38,7 +40,7 @@ def feed_status_cmd(as_json: bool) -> None:
         gate = {True: "passed", False: "FAILED", None: "-"}[v["validation_success"]]
         table.add_row(str(v["version"]), str(v["as_of_date"]), v["status"], str(v["blacklist_rows"]),
                       str(v["default_feed_rows"]), str(v["held_rows"]), gate,
-                      str(v["published_at"] or ""), v["approved_by"] or "")
+                      readable(v["published_at"]), v["approved_by"] or "")
     console.print(table)
 
 
@@ -49,7 +51,7 @@ def print_live(live: dict | None) -> None:
         return
     counts = live["counts"] or {}
     console.print(f"已发布版本 Live version {live['version']} (as of {live['as_of_date']}, published "
-                  f"{live['published_at']:%Y-%m-%d %H:%M}{', approved override' if live['approved_at'] else ''})")
+                  f"{readable(live['published_at'])}{', approved override' if live['approved_at'] else ''})")
     by_reason = counts.get("blacklist_by_reason", {})
     console.print(f"  恶意逾期名单 blacklist: {live['blacklist_rows']} borrowers; by reason "
                   + ", ".join(f"{code} {n}" for code, n in by_reason.items())
@@ -69,8 +71,9 @@ def print_live(live: dict | None) -> None:
 @click.argument("what", type=click.Choice(["blacklist", "default_feed", "held", "reasons"]), default="blacklist")
 @click.option("--version", type=int, default=None, help="default: the live version")
 @click.option("--lender", default=None, help="show it as this member sees it (own code, others as category)")
-@click.option("--limit", default=20, show_default=True)
-def feed_show(what: str, version: int | None, lender: str | None, limit: int) -> None:
+@click.option("--limit", default=20, show_default=True, help="rows at most (0: all)")
+@output_format
+def feed_show(what: str, version: int | None, lender: str | None, limit: int, fmt: str) -> None:
     """Rows of a version (the association's view, or a member's with --lender)."""
     from exchange.core import db  # heavy: psycopg
     from exchange.feed.exports import read_rows
@@ -83,11 +86,13 @@ def feed_show(what: str, version: int | None, lender: str | None, limit: int) ->
                 raise ExchangeError("P_NO_VERSION", "no version is live yet")
             version = row[0]
         name = "listing_reasons" if what == "reasons" else what
-        columns, rows = read_rows(conn, name, version, lender=lender, limit=limit)
-    out = Table(*columns, title=f"{what} v{version}" + (f" as seen by {lender}" if lender else ""))
-    for r in rows:
-        out.add_row(*["" if r[c] is None else str(r[c]) for c in columns])
-    console.print(out)
+        columns, rows = read_rows(conn, name, version, lender=lender, limit=limit or None)
+    if fmt == "json":
+        print_json({"what": what, "version": version, "lender": lender, "rows": rows})
+    elif fmt == "csv":
+        print_csv(rows, columns)
+    else:
+        print_rows(rows, title=f"{what} v{version}" + (f" as seen by {lender}" if lender else ""))
 
 
 @feed.command("export")
@@ -129,8 +134,12 @@ def feed_publish() -> None:
 
     db.up()
     result = run_publication()
-    verb = "unchanged, still live" if result.get("unchanged") else "published"
-    console.print(f"version {result['version']} {verb}")
+    if result.get("unchanged"):
+        console.print(f"version {result['version']} unchanged, still live (未变化). A dispute outcome or a newly "
+                      "loaded file reaches the feed only after a transform: run `exchange pipeline` (处理结果须经"
+                      "下一次数据处理后发布)")
+    else:
+        console.print(f"version {result['version']} published")
 
 
 @feed.command("purge")
@@ -139,15 +148,16 @@ def feed_publish() -> None:
               help="the day to judge purge dates against (default: today in Beijing)")
 @click.option("--json", "as_json", is_flag=True)
 def feed_purge(dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
-    """Retention (保存期限): delete what has passed its purge date from shared, de-key it in raw, and
-    delete archived files five years after their reporting date. Run it daily after the publish."""
+    """Retention (保存期限): delete what has passed its purge date from shared, de-key it in raw,
+    delete archived files five years after their reporting date and drop raw.loan_status months as
+    old whose loans hold no kept record. Run it daily after the publish."""
     from exchange.core import db  # heavy: psycopg
     from exchange.feed.retention import purge
 
     db.up()
     result = purge(today=today.date() if today else None, dry_run=dry_run)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        print_json(result.as_dict())
         return
     summary = result.as_dict()
     verb = "已删除 done" if result.applied else ("演练 dry run, nothing changed" if dry_run else "无到期记录 nothing due")
@@ -162,3 +172,9 @@ def feed_purge(dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
         table.add_row(f.lenders, str(f.reporting_date), ", ".join(map(str, f.submission_ids)),
                       ", ".join(sorted(set(f.file_names))), f.archive_path)
     console.print(table)
+    console.print(f"  原始区账户状态月份 raw.loan_status months detached and dropped: {len(summary['status_months_dropped'])}"
+                  + "".join(f"; {m['month']}: " + ", ".join(f"{lender} {n}" for lender, n in m["rows_by_lender"].items())
+                            for m in summary["status_months_dropped"]))
+    if summary["status_months_held"]:
+        console.print("  保留 held past the period (loans with a record still kept): "
+                      + "; ".join(f"{m['month']}: {m['holding_loans']}" for m in summary["status_months_held"]))

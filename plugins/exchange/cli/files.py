@@ -3,13 +3,12 @@ became of them, and the spec they are checked against."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from exchange.cli.output import console, print_rows
+from exchange.cli.output import console, print_json, print_rows
 from exchange.core.settings import PROJECT_ROOT
 from exchange.intake.specdoc import render_markdown, template_files
 
@@ -43,7 +42,7 @@ def status(as_json: bool, lender_code: str | None) -> None:
     with database.connect() as conn:
         data = lender_submissions(conn, lender_code) if lender_code else summary_by_lender(conn)
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        print_json(data)
         return
     print_rows(data)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 from rich.table import Table
 
-from exchange.cli.output import console
+from exchange.cli.output import console, print_json
 
 
 @click.group("lenders")
@@ -40,7 +38,7 @@ def lenders_list(as_json: bool) -> None:
         database.migrate(conn)
         rows = lenders.list_all(conn)
     if as_json:
-        click.echo(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
+        print_json([r.__dict__ for r in rows])
         return
     table = Table("code 代码", "name 名称", "category 类别", "status 状态")
     for r in rows:

@@ -115,11 +115,12 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(out)
 
 
-def migrate(conn: psycopg.Connection) -> list[int]:
+def migrate(conn: psycopg.Connection, *, through: int | None = None) -> list[int]:
     """Apply the migrations not yet applied, each in its own transaction; return their versions.
 
     Re-running is a no-op. An applied migration whose file changed afterwards is an error:
-    history is never rewritten silently.
+    history is never rewritten silently. `through` stops after that version: a database as an
+    older release left it, for testing a migration against existing data.
     """
     applied_now: list[int] = []
     conn.execute("select pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
@@ -133,6 +134,8 @@ def migrate(conn: psycopg.Connection) -> list[int]:
             )
         done = dict(conn.execute("select version, checksum from control.schema_migrations").fetchall())
         for version, name, sql in migrations():
+            if through is not None and version > through:
+                break
             checksum = hashlib.sha256(sql.encode()).hexdigest()
             if version in done:
                 if done[version] != checksum:

@@ -26,6 +26,8 @@ class Settings:
     max_file_bytes: int
     max_field_bytes: int
     bad_row_threshold: float
+    complete_share: float
+    """A loan_status file reporting less than this share of the lender's book is partial (migration 0017)."""
     max_columns: int
     """A CSV header or sheet row with more columns is refused before its cells are made."""
     max_header_bytes: int
@@ -60,11 +62,18 @@ class Settings:
     def exports(self) -> Path:
         return self.home / "exports"
 
+    @property
+    def dbt_docs(self) -> Path:
+        """The dbt docs site (index.html, manifest.json, catalog.json): `exchange docs build` writes
+        it, the portal serves it."""
+        return self.state_dir / "docs" / "dbt"
+
 
 DEFAULTS = {
     "EXCHANGE_MAX_FILE_MB": "256",
     "EXCHANGE_MAX_FIELD_BYTES": "4096",
     "EXCHANGE_BAD_ROW_THRESHOLD": "0.05",
+    "EXCHANGE_COMPLETE_SHARE": "0.95",
     "EXCHANGE_MAX_COLUMNS": "256",
     "EXCHANGE_MAX_HEADER_BYTES": "65536",
     "EXCHANGE_MAX_UNPACKED_MB": "100",
@@ -85,6 +94,7 @@ def get_settings() -> Settings:
         max_file_bytes=int(float(_env("EXCHANGE_MAX_FILE_MB")) * 1024 * 1024),
         max_field_bytes=int(_env("EXCHANGE_MAX_FIELD_BYTES")),
         bad_row_threshold=float(_env("EXCHANGE_BAD_ROW_THRESHOLD")),
+        complete_share=float(_env("EXCHANGE_COMPLETE_SHARE")),
         max_columns=int(_env("EXCHANGE_MAX_COLUMNS")),
         max_header_bytes=int(_env("EXCHANGE_MAX_HEADER_BYTES")),
         max_unpacked_bytes=int(float(_env("EXCHANGE_MAX_UNPACKED_MB")) * 1024 * 1024),

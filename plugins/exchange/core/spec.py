@@ -69,6 +69,10 @@ _CODES = [
            "a correction must carry a higher seq than the file it replaces"),
     ValidationCode("F_ERROR_RATE", "file", "错误行占比超过阈值，整个文件退回",
            "share of bad rows exceeds the threshold; the whole file is rejected"),
+    ValidationCode("F_CONTROL_FORMAT", "file", "控制总数文件（.ctl）格式错误",
+           "the control-totals sidecar (.ctl) is malformed"),
+    ValidationCode("F_CONTROL_TOTALS", "file", "文件与控制总数不符（记录数或金额合计），整个文件退回",
+           "the file disagrees with its control totals (row count or sums); the whole file is rejected"),
     # row level errors: the row is rejected (行级错误: 该行不入库)
     ValidationCode("R_COLUMNS", "error", "该行字段数与表头不一致", "row has a different number of fields than the header"),
     ValidationCode("R_REQUIRED", "error", "必填字段为空", "required field is empty"),
@@ -112,6 +116,10 @@ _CODES = [
            "negative data without notice_date; any listing is held back"),
     ValidationCode("W_NAME_CONFLICT", "warning", "同一证件号码报送了不同的姓名", "same identifier reported with a different name"),
     ValidationCode("W_COLUMN_IGNORED", "warning", "无法识别的列已忽略", "unrecognised column ignored"),
+    ValidationCode("W_PARTIAL_MONTH", "warning",
+                   "部分报送：本文件覆盖的存续借款少于上一完整文件的阈值比例；数据已保存，但在该月收到完整文件前不计入统计、名单和预警",
+                   "partial file: it reports fewer of the loans active in your last complete file than the threshold;"
+                   " kept, but counted in no figure, list or alert until a complete file of the month arrives"),
 ]
 VALIDATION_CODES: dict[str, ValidationCode] = {r.code: r for r in _CODES}
 """Every code the validation of a submission can give (file, row error, row warning), by code."""

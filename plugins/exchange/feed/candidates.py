@@ -100,7 +100,9 @@ def read(conn: psycopg.Connection, settings: Settings) -> Candidates:
                            " order by reason_code")
     as_of = conn.execute("select max(publication_as_of) from publication.pub_default_feed_candidates").fetchone()[0]
     if as_of is None:
-        as_of = conn.execute("select max(as_of_date) from raw.loan_status").fetchone()[0]
+        as_of = conn.execute(  # the latest complete status file (a partial one moves no reporting date)
+            "select max(as_of_date) from control.submissions where kind = 'loan_status' and not is_partial"
+            " and verdict in ('accepted', 'accepted_with_errors') and superseded_by is null").fetchone()[0]
     alerts = _with_loan_ref(conn, pseudo, "select * from publication.pub_lender_alerts_candidates order by alert_key",
                             LENDER_ALERT_COLUMNS)
     return Candidates(as_of, {"blacklist": blacklist, "default_feed": feed, "lender_alerts": alerts,

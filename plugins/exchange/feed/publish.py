@@ -34,12 +34,13 @@ from datetime import date
 from typing import Any
 
 from exchange.core import db
+from exchange.core.clock import local_today
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import Settings, get_settings
 from exchange.feed import candidates, versions
 from exchange.feed.exports import build_exports, held_feedback
 from exchange.feed.quality_gate import GateResult, gate_failed, never_approvable, run_gate
-from exchange.feed.retention import beijing_today, purge_shared
+from exchange.feed.retention import purge_shared
 
 
 @dataclass
@@ -73,7 +74,7 @@ def stage_and_gate(*, settings: Settings | None = None, today: date | None = Non
     # the gate first: it judges the candidates whatever they hold
     gate = run_gate(raw_after=live["raw_through_submission_id"] if live else 0, raw_through=raw_through,
                     previous_counts={"blacklist": live["blacklist_rows"], "default_feed": live["default_feed_rows"]}
-                    if live else None, today=today, settings=settings)
+                    if live else None, today=today, settings=settings, version=version)
     with db.connect(autocommit=True) as conn:
         # a value that looks like a clear identity is never written to the shared zone, not even staged
         if not any(never_approvable(check) for check in gate.failed):
@@ -92,7 +93,7 @@ def publish_version(version: int, *, settings: Settings | None = None, today: da
                     approval: dict[str, str] | None = None) -> dict[str, Any]:
     """Export the staged version and make it live in one transaction; purge what retention requires."""
     settings = settings or get_settings()
-    today = today or beijing_today()
+    today = today or local_today()
     with db.connect(autocommit=True) as conn:
         if versions.check_publishable(conn, version, approved=approval is not None)["status"] == "live":
             return {"version": version, "status": "live", "unchanged": True}

@@ -6,7 +6,9 @@ exchange's state directory (.exchange/gx/), adds the PostgreSQL data source ther
 connection string as ``${EXCHANGE_GX_DB_URL}`` (resolved from the environment, never written),
 one query asset per suite, a validation definition per suite and one checkpoint whose action
 builds Data Docs; the validation results and the HTML accumulate under .exchange/gx/, so the
-checkout stays clean and every validation has its page.
+checkout stays clean and every validation has its page. A run is named by the feed version it
+judges (``feed-v<version>``, `run_name`), so its Data Docs pages say which version they are about;
+after each run the site is made to work offline (exchange.feed.data_docs) and the portal serves it.
 
 Parameters of a run (GX suite parameters, ``$PARAMETER``): the bounds of the size-change check
 (previous live count x (1 +/- EXCHANGE_MAX_FEED_CHANGE), at least EXCHANGE_MIN_FEED_CHANGE_ROWS
@@ -30,6 +32,7 @@ from typing import Any
 from exchange.core import db
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
+from exchange.feed.data_docs import make_offline
 
 GX_SOURCE_DIR = PROJECT_ROOT / "expectations" / "gx"
 """The committed file context: great_expectations.yml and expectations/<suite>.json."""
@@ -131,9 +134,21 @@ def _describe(exp_result: Any) -> str:
     return str(check)
 
 
+def run_name(version: int | None) -> str | None:
+    """The GX run name of the gate on a feed version (None: GX's own default, for a run outside a version)."""
+    return None if version is None else f"feed-v{int(version)}"
+
+
+def data_docs_site(settings: Settings) -> Path:
+    """The Data Docs site the checkpoint writes (GX's local_site under the state directory)."""
+    return settings.state_dir / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
+
+
 def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int] | None,
-             today: date | None = None, settings: Settings | None = None) -> GateResult:
+             today: date | None = None, settings: Settings | None = None, version: int | None = None) -> GateResult:
     """Validate the raw batch (submissions raw_after < id <= raw_through) and every candidate table.
+
+    `version`: the feed version being judged; the GX run is named after it (run_name).
 
     Returns the result (never raises for failed expectations; the caller decides); raises
     ExchangeError G_GX_ERROR when GX itself cannot run.
@@ -148,6 +163,7 @@ def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int
     params = suite_parameters(previous_counts, today or date.today(), codes)
 
     import great_expectations as gx  # heavy import: only when the gate runs
+    from great_expectations.core.run_identifier import RunIdentifier
 
     try:
         ctx = gx.get_context(mode="file", project_root_dir=str(root))
@@ -166,7 +182,7 @@ def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
         ))
-        outcome = checkpoint.run(expectation_parameters=params)
+        outcome = checkpoint.run(expectation_parameters=params, run_id=RunIdentifier(run_name=run_name(version)))
     except ExchangeError:
         raise
     except Exception as exc:  # GX wraps database and config errors in many types
@@ -179,13 +195,11 @@ def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int
         bad = [_describe(r) for r in run_result.results if not r.success]
         failed.extend(f"{name}/{check}" for check in bad)
         suites[name] = {"success": bool(run_result.success), "evaluated": len(run_result.results), "failed": bad}
-    docs = _data_docs_pages(root)
+    site = data_docs_site(settings)
+    make_offline(site)
+    index = site / "index.html"
+    docs = [str(index)] if index.exists() else []
     return GateResult(not failed, failed, suites, docs, params, time.monotonic() - started)
-
-
-def _data_docs_pages(root: Path) -> list[str]:
-    index = root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    return [str(index)] if index.exists() else []
 
 
 def never_approvable(check: str) -> bool:

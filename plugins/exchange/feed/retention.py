@@ -27,6 +27,17 @@ after their reporting date: the as-of date of the file name, or the day it was r
 name gave none. A file shared by several submissions (the same bytes sent again) goes when the
 youngest of them is due. control.submissions.archive_deleted_at records it; archive_path stays.
 
+raw.loan_status is partitioned by reporting month (migration 0014). A month leaves raw whole, by
+DETACH PARTITION ... CONCURRENTLY and DROP TABLE, once the rule for archived files holds for all
+of it (its last day is more than the period ago: every original file it was loaded from is due
+for deletion too) and no loan reported in it still holds a negative record that is kept (an
+episode without a purge date, or one not yet past it): such a month is held and listed, and goes
+at a later run. Nothing is archived: the rows are a validated copy of originals that the same
+rule deletes, so a copy would keep them past the period. The marts keep the statistics already
+built from the month (a dbt rebuild that reaches back to it, e.g. a full refresh, no longer can).
+The detach runs outside the main transaction (PostgreSQL allows CONCURRENTLY nowhere else), so
+loads and reads of other months go on; a detach interrupted halfway is finished by the next run.
+
 Every step is idempotent: a second run on the same day finds nothing and records nothing.
 """
 
@@ -39,18 +50,20 @@ import shutil
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 import yaml
+from psycopg import sql
 
 from exchange.core import db
+from exchange.core.clock import local_today
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import DBT_PROJECT_DIR, Settings, get_settings
 
-EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
 _LOCK = 7_340_011
-"""pg_advisory_xact_lock key: one retention run at a time (a publication's switch takes row locks)."""
+"""pg_advisory_lock key: one retention run at a time (a publication's switch takes row locks)."""
+_STATUS_PARTITION = r"^loan_status_\d{6}$"
+"""The month partitions of raw.loan_status (raw.ensure_loan_status_partition names them)."""
 
 _EXPIRED_LOANS = """
     select episodes.lender_code, episodes.loan_id
@@ -70,11 +83,6 @@ def retention_years() -> int:
     """The retention period, read from the dbt var that dates every purge_date (one source)."""
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return int(project["vars"]["retention_years"])
-
-
-def beijing_today() -> dt.date:
-    """Today in the exchange's time zone: purge dates are Beijing calendar days."""
-    return dt.datetime.now(EXCHANGE_TZ).date()
 
 
 def expired_loans_sql(*, one_borrower: bool = False) -> tuple[str, dict[str, Any]]:
@@ -109,6 +117,19 @@ class ArchivedFile:
 
 
 @dataclass
+class StatusMonth:
+    """A month partition of raw.loan_status past the period: dropped, or held by a kept record."""
+
+    partition: str
+    month: dt.date
+    rows_by_lender: dict[str, int]
+    holding_loans: int = 0
+    """Loans reported in the month whose negative record is still kept; the month stays while any."""
+    state: str = "attached"
+    """attached, or detaching/detached: an earlier run stopped between DETACH and DROP."""
+
+
+@dataclass
 class Plan:
     """What retention removes on `today`; the dry run prints it, the real run does exactly it."""
 
@@ -116,11 +137,16 @@ class Plan:
     shared_rows_by_version: dict[int, int] = field(default_factory=dict)
     loans: list[tuple[str, str]] = field(default_factory=list)
     archive_files: list[ArchivedFile] = field(default_factory=list)
+    status_months: list[StatusMonth] = field(default_factory=list)
     applied: bool = False
 
     @property
+    def dropped_months(self) -> list[StatusMonth]:
+        return [m for m in self.status_months if not m.holding_loans]
+
+    @property
     def empty(self) -> bool:
-        return not (self.shared_rows_by_version or self.loans or self.archive_files)
+        return not (self.shared_rows_by_version or self.loans or self.archive_files or self.dropped_months)
 
     @property
     def loans_by_lender(self) -> dict[str, int]:
@@ -141,6 +167,11 @@ class Plan:
             "archive_files": [{"archive_path": f.archive_path, "lenders": f.lenders,
                                "reporting_date": f.reporting_date.isoformat(), "submission_ids": f.submission_ids,
                                "file_names": f.file_names} for f in self.archive_files],
+            "status_months_dropped": [{"partition": m.partition, "month": m.month.strftime("%Y-%m"),
+                                       "rows_by_lender": m.rows_by_lender} for m in self.dropped_months],
+            "status_months_held": [{"partition": m.partition, "month": m.month.strftime("%Y-%m"),
+                                    "holding_loans": m.holding_loans}
+                                   for m in self.status_months if m.holding_loans],
         }
 
 
@@ -164,6 +195,39 @@ def plan(conn: psycopg.Connection, today: dt.date) -> Plan:
         f" group by archive_path having (max({reporting_date}) + make_interval(years => %s))::date <= %s"
         " order by 2, 3, 1", (retention_years(), today)).fetchall()
     found.archive_files = [ArchivedFile(*row) for row in rows]
+    found.status_months = status_months(conn, today)
+    return found
+
+
+def status_months(conn: psycopg.Connection, today: dt.date) -> list[StatusMonth]:
+    """The month partitions of raw.loan_status past the period on `today`, each with what holds it.
+
+    Needs the dbt models to know which loans still hold a record: before the first transform
+    nothing is judged, and only a detach an earlier run left unfinished is listed.
+    """
+    found = []
+    for name, state in conn.execute(
+            "select c.relname, case when i.inhrelid is null then 'detached'"
+            " when i.inhdetachpending then 'detaching' else 'attached' end"
+            " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " left join pg_inherits i on i.inhrelid = c.oid and i.inhparent = 'raw.loan_status'::regclass"
+            " where n.nspname = 'raw' and c.relkind = 'r' and c.relname ~ %s order by c.relname",
+            (_STATUS_PARTITION,)).fetchall():
+        month = dt.date(int(name[-6:-2]), int(name[-2:]), 1)
+        last_day = (month + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+        due = conn.execute("select (%s + make_interval(years => %s))::date <= %s",
+                           (last_day, retention_years(), today)).fetchone()[0]
+        if state == "attached" and not (due and models_built(conn)):
+            continue
+        table = sql.Identifier("raw", name)
+        rows_by_lender = dict(conn.execute(sql.SQL(
+            "select lender_code, count(*) from {} group by 1 order by 1").format(table)).fetchall())
+        holding = 0 if state != "attached" else conn.execute(sql.SQL(
+            "select count(*) from (select distinct lender_code, loan_id from {}) as reported"
+            " where exists (select from intermediate.int_episode_publishability as episodes"
+            "  where episodes.lender_code = reported.lender_code and episodes.loan_id = reported.loan_id"
+            "   and (episodes.purge_date is null or episodes.purge_date > %s))").format(table), (today,)).fetchone()[0]
+        found.append(StatusMonth(name, month, rows_by_lender, holding, state))
     return found
 
 
@@ -177,19 +241,24 @@ def purge(*, today: dt.date | None = None, dry_run: bool = False, settings: Sett
     records them then.
     """
     settings = settings or get_settings()
-    today = today or beijing_today()
-    with db.connect(autocommit=True) as conn, conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK,))
-        found = plan(conn, today)
-        if dry_run or found.empty:
-            return found
-        purge_shared(conn, today, settings)
-        _dekey(conn, found.loans)
-        _delete_archived(conn, found.archive_files, settings)
-        found.applied = True
-        conn.execute("insert into control.audit_log (actor, action, object, detail) values (%s, %s, %s, %s)",
-                     (actor or getpass.getuser(), "retention_purge", f"retention:{today.isoformat()}",
-                      json.dumps(found.as_dict(), ensure_ascii=False)))
+    today = today or local_today()
+    with db.connect(autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (_LOCK,))
+        try:
+            with conn.transaction():
+                found = plan(conn, today)
+                if dry_run or found.empty:
+                    return found
+                purge_shared(conn, today, settings)
+                _dekey(conn, found.loans)
+                _delete_archived(conn, found.archive_files, settings)
+                found.applied = True
+                conn.execute("insert into control.audit_log (actor, action, object, detail) values (%s, %s, %s, %s)",
+                             (actor or getpass.getuser(), "retention_purge", f"retention:{today.isoformat()}",
+                              json.dumps(found.as_dict(), ensure_ascii=False)))
+            _drop_months(conn, found.dropped_months)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_LOCK,))
     return found
 
 
@@ -237,3 +306,18 @@ def _delete_archived(conn: psycopg.Connection, files: list[ArchivedFile], settin
         path.unlink(missing_ok=True)
         conn.execute("update control.submissions set archive_deleted_at = now()"
                      " where submission_id = any(%s) and archive_deleted_at is null", (f.submission_ids,))
+
+
+def _drop_months(conn: psycopg.Connection, months: list[StatusMonth]) -> None:
+    """Detach each month from raw.loan_status without blocking other months' loads and reads, then drop it.
+
+    DETACH ... CONCURRENTLY (autocommit: it runs two transactions of its own) waits for the
+    queries that still read the month; FINALIZE completes one an interrupted run left pending.
+    """
+    for month in months:
+        table = sql.Identifier("raw", month.partition)
+        if month.state == "attached":
+            conn.execute(sql.SQL("alter table raw.loan_status detach partition {} concurrently").format(table))
+        elif month.state == "detaching":
+            conn.execute(sql.SQL("alter table raw.loan_status detach partition {} finalize").format(table))
+        conn.execute(sql.SQL("drop table {}").format(table))

@@ -10,6 +10,7 @@ resumes the same arrival instead of recording it twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import queue
 import shutil
@@ -26,6 +27,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from psycopg.types.json import Jsonb
 
 from exchange.core import db
 from exchange.core.errors import ExchangeError, FileRejected
@@ -33,6 +35,15 @@ from exchange.core.identifiers import load_pseudonymizer
 from exchange.core.regions import load_regions
 from exchange.core.settings import Settings, get_settings
 from exchange.core.spec import KINDS, VALIDATION_CODES
+from exchange.intake.control_totals import SUFFIX as SIDECAR_SUFFIX
+from exchange.intake.control_totals import (
+    ControlTotals,
+    ControlTotalsDiffer,
+    is_sidecar,
+    read_sidecar,
+    reconcile,
+    sidecar_of,
+)
 from exchange.intake.feedback import write_feedback
 from exchange.intake.readers import (
     Chunk,
@@ -55,6 +66,8 @@ _KNOWN_LOANS = ("select coalesce(string_agg(loan_id, ''), ''), coalesce(string_a
                 " from ({}) effective").format(_EFFECTIVE_LOANS.format(cols="l.loan_id"))
 """The ids end to end, and their lengths in characters as big-endian int4: both aggregates run
 over the same rows in the same order, so the lengths cut the ids apart again."""
+_PARTITION_ENSURE = {"raw.loan_status": "raw.ensure_loan_status_partition"}
+"""Raw tables partitioned by reporting month, and the SQL function that makes a month's partition."""
 _KIND_ORDER = {"loans": 0, "loan_status": 1, "collection_actions": 2}
 _TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ('"', "\\x22"))
 """COPY text format escapes, backslash first."""
@@ -107,13 +120,28 @@ def ingest_order(path: Path) -> tuple:
 
 
 def landing_files(settings: Settings | None = None) -> list[Path]:
-    """Files waiting under landing/<lender_code>/, except uploads still being written."""
+    """Files waiting under landing/<lender_code>/, except uploads still being written and control-totals
+    sidecars (read with their file)."""
     root = (settings or get_settings()).landing
     if not root.exists():
         return []
     found = [p for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-             for p in d.iterdir() if p.is_file() and not _in_progress(p.name)]
+             for p in d.iterdir() if p.is_file() and not _in_progress(p.name) and not is_sidecar(p)]
     return sorted(found, key=ingest_order)
+
+
+def landing_lenders(settings: Settings | None = None) -> list[str]:
+    """The lenders with files waiting in the landing zone: one ingest task each."""
+    return sorted({p.parent.name for p in landing_files(settings)})
+
+
+def ingest_lender(lender_code: str, settings: Settings | None = None) -> list[Outcome]:
+    """Ingest every file waiting under landing/<lender_code>/, in ingest order (a month's loans
+    before its statuses). Lenders may run in parallel: each file loads in one transaction holding
+    the lender's advisory lock, and nothing else is shared between lenders but sequences and the
+    write-once archive (unique temporary names). Safe to call again: a file loads once."""
+    settings = settings or get_settings()
+    return [_ingest_one(path, settings) for path in landing_files(settings) if path.parent.name == lender_code]
 
 
 def _in_progress(name: str) -> bool:
@@ -227,34 +255,46 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
         (lender_code, path.name, sha, path.stat().st_size, arrival, str(archived.relative_to(settings.home)))).fetchone()[0]
     problems: list[pd.DataFrame] = []
     counts = {"rows_total": 0, "rows_accepted": 0, "rows_rejected": 0, "rows_warned": 0}
+    loan_ids: list[pa.Array] = []
+    totals_found: ControlTotals | None = None
     verdict, reason = "rejected", None
     try:
         found = inspect(conn, path, lender_code, sha, settings)
         conn.execute("update control.submissions set kind = %s, as_of_date = %s, seq = %s, file_format = %s,"
                      " encoding = %s where submission_id = %s",
                      (found.name.kind, found.name.as_of, found.name.seq, found.fmt, found.encoding, submission_id))
+        declared = _declared_totals(conn, path, found.name.kind, submission_id)
         if found.header.ignored:
             problems.append(pd.DataFrame({"line": 1, "loan_id": None, "field": list(found.header.ignored),
                                           "code": "W_COLUMN_IGNORED", "severity": "warning"}))
         try:
             with conn.transaction():
-                _copy_rows(conn, found, lender_code, submission_id, settings, problems, counts)
+                _copy_rows(conn, found, lender_code, submission_id, settings, problems, counts, loan_ids)
                 if counts["rows_total"] == 0:
                     raise FileRejected("F_NO_ROWS", "the file has a header but no data rows")
                 if counts["rows_rejected"] > settings.bad_row_threshold * counts["rows_total"]:
                     raise _TooManyBadRows
+                if declared is not None:
+                    totals_found = reconcile(conn, KINDS[found.name.kind].raw_table, submission_id,
+                                             counts["rows_total"], counts["rows_rejected"], declared)
         except _TooManyBadRows:
             reason = "F_ERROR_RATE"
             counts["rows_accepted"] = 0
+            _copy_rejected_loans(conn, submission_id, lender_code, loan_ids)
         else:
             verdict = "accepted_with_errors" if counts["rows_rejected"] else "accepted"
-            conn.execute(
-                f"update control.submissions set superseded_by = %s where lender_code = %s and kind = %s"
-                f" and as_of_date = %s and submission_id <> %s and {EFFECTIVE}",
-                (submission_id, lender_code, found.name.kind, found.name.as_of, submission_id))
+            # a partial status file replaces nothing: the period's complete file stays in force
+            if not (found.name.kind == "loan_status" and _is_partial(conn, submission_id, settings, problems)):
+                conn.execute(
+                    f"update control.submissions set superseded_by = %s where lender_code = %s and kind = %s"
+                    f" and as_of_date = %s and submission_id <> %s and {EFFECTIVE}",
+                    (submission_id, lender_code, found.name.kind, found.name.as_of, submission_id))
     except FileRejected as exc:
         reason = exc.code
         verdict = "duplicate" if exc.code == "F_DUPLICATE" else "rejected"
+        counts["rows_accepted"] = 0  # whatever had loaded rolled back with the file
+        if isinstance(exc, ControlTotalsDiffer):
+            totals_found = exc.found
         problems.append(pd.DataFrame({"line": [exc.line or 0], "loan_id": [None], "field": [exc.field],
                                       "code": [exc.code], "severity": ["file"]}))
         if exc.code == "F_DUPLICATE":
@@ -265,6 +305,9 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
         problems.append(pd.DataFrame({"line": [0], "loan_id": [None], "field": [None], "code": [reason],
                                       "severity": ["file"]}))
     _copy_problems(conn, submission_id, problems)
+    if totals_found is not None:
+        conn.execute("update control.submissions set control_found = %s where submission_id = %s",
+                     (Jsonb(totals_found.as_json()), submission_id))
     conn.execute("update control.submissions set verdict = %s, reason_code = %s, rows_total = %s, rows_accepted = %s,"
                  " rows_rejected = %s, rows_warned = %s, processed_at = now() where submission_id = %s",
                  (verdict, reason, counts["rows_total"], counts["rows_accepted"], counts["rows_rejected"],
@@ -273,7 +316,10 @@ def _load(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, arri
 
 
 def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, submission_id: int,
-               settings: Settings, problems: list[pd.DataFrame], counts: dict[str, int]) -> None:
+               settings: Settings, problems: list[pd.DataFrame], counts: dict[str, int],
+               loan_ids: list[pa.Array]) -> None:
+    """Validate the file chunk by chunk and COPY the accepted rows; `loan_ids` collects the
+    accepted rows' loan ids of a loans file, kept only if the file is then rejected whole."""
     kind = KINDS[found.name.kind]
     ctx = Context(kind=kind, file_date=found.name.as_of, pseudonymizer=load_pseudonymizer(settings.state_dir),
                   regions=load_regions())
@@ -292,6 +338,7 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
     tags = {k: v for k, v in tags.items() if k not in {f.column for f in kind.fields}}
     columns = [*tags, "line", *[f.column for f in kind.fields]]
     free_text = [f.column for f in kind.fields if f.type == "text" and f.storage == "clear"]
+    _ensure_partition(kind.raw_table, found.name.as_of)
     with conn.cursor() as cur, cur.copy(
             f"copy {kind.raw_table} ({', '.join(columns)}) from stdin with (format text, null '')") as copy, \
             _CopyFeeder(copy, lambda table: _copy_text(table, tags, columns, free_text)) as feed:
@@ -306,6 +353,23 @@ def _copy_rows(conn: psycopg.Connection, found: Inspection, lender_code: str, su
             counts["rows_warned"] += pc.sum(pc.is_in(accepted["line"], value_set=pa.array(warned, pa.int64()))).as_py() or 0
             if accepted.num_rows:
                 feed.write(accepted)
+                if kind.name == "loans":
+                    loan_ids.append(accepted.column("loan_id"))
+
+
+def _ensure_partition(raw_table: str, as_of: dt.date) -> None:
+    """Make the partition a file's rows go to, when `raw_table` is partitioned by reporting month.
+
+    raw.loan_status has one partition per month (migration 0014) and no default one, so the month
+    must exist before the COPY. Made on a connection of its own that commits at once: inside the
+    file's transaction the new partition would stay invisible, and the lock that makes it held,
+    until the whole load committed, and another lender loading the same new month would wait for
+    it. A load that fails afterwards leaves an empty partition, which the next load of that month uses.
+    """
+    ensure = _PARTITION_ENSURE.get(raw_table)
+    if ensure is not None:
+        with db.connect(autocommit=True) as own:
+            own.execute(f"select {ensure}(%s)", (as_of,))
 
 
 def _read_ahead(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -411,17 +475,55 @@ class _CopyFeeder:
             raise self._error
 
 
+def _declared_totals(conn: psycopg.Connection, path: Path, kind: str, submission_id: int) -> ControlTotals | None:
+    """The file's control-totals sidecar in landing, if the lender sent one (recorded as declared;
+    the found figures are recorded after the load, whatever its outcome)."""
+    sidecar = sidecar_of(path)
+    if not sidecar.is_file():
+        return None
+    declared = read_sidecar(sidecar, kind)
+    conn.execute("update control.submissions set control_declared = %s where submission_id = %s",
+                 (Jsonb(declared.as_json()), submission_id))
+    return declared
+
+
+def _is_partial(conn: psycopg.Connection, submission_id: int, settings: Settings,
+                problems: list[pd.DataFrame]) -> bool:
+    """Judge a loaded status file against the lender's book (control.compute_status_coverage);
+    a partial one is marked, and its feedback gets a W_PARTIAL_MONTH line with the counts."""
+    row = conn.execute("select previous_active, covered from control.compute_status_coverage(%s)",
+                       (submission_id,)).fetchone()
+    if row is None or row[1] >= settings.complete_share * row[0]:
+        return False
+    conn.execute("update control.submissions set is_partial = true where submission_id = %s", (submission_id,))
+    problems.append(pd.DataFrame({"line": [0], "loan_id": [None], "field": [None], "code": ["W_PARTIAL_MONTH"],
+                                  "severity": ["warning"]}))
+    return True
+
+
+def _copy_rejected_loans(conn: psycopg.Connection, submission_id: int, lender_code: str,
+                         loan_ids: list[pa.Array]) -> None:
+    """Keep the loan ids of a loans file rejected whole (see migration 0016)."""
+    with conn.cursor() as cur, cur.copy("copy control.rejected_loans (submission_id, lender_code, loan_id)"
+                                        " from stdin") as copy:
+        for chunk in loan_ids:
+            for loan_id in chunk.to_pylist():
+                copy.write_row((submission_id, lender_code, loan_id))
+
+
 def _copy_problems(conn: psycopg.Connection, submission_id: int, problems: list[pd.DataFrame]) -> None:
     frames = [p for p in problems if len(p)]
     if not frames:
         return
-    with conn.cursor() as cur, cur.copy("copy control.row_problems (submission_id, line, loan_id, field, code, severity)"
-                                        " from stdin") as copy:
+    with conn.cursor() as cur, cur.copy("copy control.row_problems (submission_id, line, loan_id, field, code, severity,"
+                                        " value) from stdin") as copy:
         for frame in frames:
-            for line, loan_id, field_name, code, severity in frame[["line", "loan_id", "field", "code", "severity"]].itertuples(
-                    index=False):
+            columns = frame.reindex(columns=["line", "loan_id", "field", "code", "severity", "value"])
+            for line, loan_id, field_name, code, severity, value in columns.itertuples(index=False):
                 copy.write_row((submission_id, int(line), None if pd.isna(loan_id) else loan_id,
-                                None if pd.isna(field_name) else field_name, code, severity or VALIDATION_CODES[code].severity))
+                                None if pd.isna(field_name) else field_name, code,
+                                severity if isinstance(severity, str) else VALIDATION_CODES[code].severity,
+                                None if pd.isna(value) else value))
 
 
 def archive_original(path: Path, sha: str, settings: Settings) -> Path:
@@ -461,11 +563,25 @@ def _finish(conn: psycopg.Connection, submission_id: int, path: Path, stat: os.s
         now = path.stat()
         if (now.st_size, now.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             path.unlink()
+            sidecar_of(path).unlink(missing_ok=True)  # its figures are in control.submissions
     except FileNotFoundError:
         pass
     row = conn.execute(f"select {_OUTCOME_COLUMNS} from control.submissions where submission_id = %s",
                        (submission_id,)).fetchone()
     return Outcome(*row)
+
+
+def _submit_sidecar(lender_code: str, path: Path, settings: Settings) -> SubmitResult:
+    """Check a control-totals sidecar (its file's name, its figures) and put it into landing."""
+    name = parse_file_name(path.name.removesuffix(SIDECAR_SUFFIX))
+    if name.lender_code != lender_code:
+        raise FileRejected("F_LENDER_MISMATCH", f"file names lender {name.lender_code}, submitted by {lender_code}")
+    read_sidecar(path, name.kind)
+    target = settings.landing / lender_code / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _copy_into_place(path, target, suffix=UPLOADING)
+    return SubmitResult(path.name, True, None, "控制总数已接收 control totals queued with their file",
+                        str(target.relative_to(settings.home)))
 
 
 def _waiting_sha(target: Path) -> str | None:
@@ -491,10 +607,14 @@ def submit(lender_code: str, paths: list[Path], settings: Settings | None = None
     settings = settings or get_settings()
     results = []
     with db.connect(autocommit=True) as conn:
-        for path in paths:
+        # sidecars first: a file must not reach an ingest run before its control totals
+        for path in sorted(paths, key=lambda p: not is_sidecar(p)):
             try:
                 if not path.is_file():
                     raise FileRejected("F_FORMAT", "not a readable file")
+                if is_sidecar(path):
+                    results.append(_submit_sidecar(lender_code, path, settings))
+                    continue
                 sha = sha256_of(path)
                 found = inspect(conn, path, lender_code, sha, settings)
                 found.chunks.close()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 import psycopg
 
 from exchange.access.tokens import ensure_lender_role
+from exchange.core import audit
 from exchange.core.errors import ExchangeError
 
 CATEGORIES = {
@@ -43,7 +43,7 @@ def add(conn: psycopg.Connection, code: str, name: str, category: str) -> bool:
         conn.execute("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)",
                      (code, name, category))
         ensure_lender_role(conn, code)  # its database role: row-level security shows it its own rows only
-        _audit(conn, "lender_added", code, {"name": name, "category": category})
+        audit.record(conn, "lender_added", code, {"name": name, "category": category})
     return True
 
 
@@ -54,14 +54,10 @@ def set_status(conn: psycopg.Connection, code: str, status: str, reason: str) ->
                                (status, code)).rowcount
         if not updated:
             raise ExchangeError("L_UNKNOWN", f"no lender {code}")
-        _audit(conn, f"lender_{status}", code, {"reason": reason})
+        audit.record(conn, f"lender_{status}", code, {"reason": reason})
 
 
 def list_all(conn: psycopg.Connection) -> list[Lender]:
     rows = conn.execute("select lender_code, name, category, status from control.lenders order by lender_code")
     return [Lender(*r) for r in rows]
 
-
-def _audit(conn: psycopg.Connection, action: str, obj: str, detail: dict) -> None:
-    conn.execute("insert into control.audit_log (action, object, detail) values (%s, %s, %s)",
-                 (action, obj, json.dumps(detail, ensure_ascii=False)))

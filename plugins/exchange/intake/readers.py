@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from exchange.core.clock import local_today
 from exchange.core.errors import FileRejected
 from exchange.core.settings import Settings
 from exchange.core.spec import ENCODINGS, FILE_NAME_RE, KINDS, Kind, header_key, header_map
@@ -65,7 +66,10 @@ class FileName:
 
 
 def parse_file_name(name: str, *, today: dt.date | None = None) -> FileName:
-    """Check `{lender}_{kind}_{YYYYMMDD}[_{seq}].{csv|xlsx}`; raise F_PATH / F_NAME / F_DATE."""
+    """Check `{lender}_{kind}_{YYYYMMDD}[_{seq}].{csv|xlsx}`; raise F_PATH / F_NAME / F_DATE.
+
+    The reporting date may be today in Beijing, whatever the server's own zone.
+    """
     if _UNSAFE_NAME.search(name) or name.startswith("."):
         raise FileRejected("F_PATH", "file name contains a path or control characters")
     m = FILE_NAME_RE.match(name)
@@ -75,7 +79,7 @@ def parse_file_name(name: str, *, today: dt.date | None = None) -> FileName:
         as_of = dt.datetime.strptime(m.group("date"), "%Y%m%d").date()
     except ValueError:
         raise FileRejected("F_DATE", f"{m.group('date')} is not a calendar date") from None
-    if as_of > (today or dt.date.today()):
+    if as_of > (today or local_today()):
         raise FileRejected("F_DATE", f"reporting date {as_of} is in the future")
     return FileName(m.group("lender"), m.group("kind"), as_of, int(m.group("seq") or 1), m.group("ext"))
 

@@ -72,6 +72,22 @@ def render_markdown() -> str:
         "- 表头 Header row required: 英文字段名或中文表头均可 canonical English or Chinese names.",
         "- 同一文件（SHA-256 相同）重复报送不会重复加载 The same bytes twice are a duplicate and never loaded twice.",
         "- 错误行超过 5% 时整个文件退回 A file whose bad-row share exceeds 5% is rejected whole.",
+        "- 日期只接受 `YYYY-MM-DD`（如 `2026-11-03`）；`2026/11/03`、`20261103`、`2026-11-3` 等写法按 `R_DATE` 拒收该行"
+        " Dates are `YYYY-MM-DD` only; any other spelling rejects the row under `R_DATE`. 文件名中的日期按北京时间判断是否"
+        "晚于今天 A file's date is judged against today in Beijing (Asia/Shanghai).",
+        "- 完整报送 Complete files: 账户状态文件应覆盖上一完整文件中全部存续借款；覆盖不足 95%（`EXCHANGE_COMPLETE_SHARE`）的文件"
+        "作为部分报送接收（`W_PARTIAL_MONTH`，反馈给出覆盖数），不替换任何文件，在该月收到日期更晚的完整文件之前不计入任何统计、"
+        "名单或预警 A loan_status file should report every loan active in your last complete file; one reporting less"
+        " than 95% of them is kept as partial (`W_PARTIAL_MONTH`, with the counts), replaces nothing, and counts in no"
+        " figure, list or alert until a complete file of that month with a later date arrives. 更正文件与其替换的文件比较"
+        " A correction is compared with the file it replaces.",
+        "- 控制总数（可选）Control totals (optional): 与文件同名加 `.ctl` 的小 CSV（如 `XD01_loan_status_20250131.csv.ctl`），"
+        "表头 `rows,outstanding_principal,overdue_principal`（或 `记录数,剩余本金合计,逾期本金合计`），一行数字；金额合计只用于"
+        "账户状态文件。平台按已加载的数据核对，不符则整个文件退回（`F_CONTROL_TOTALS`，反馈给出申报与实际数字）；有错误行时只核对记录数"
+        " A small CSV named like the file plus `.ctl`, header `rows,outstanding_principal,overdue_principal`, one line of"
+        " figures (sums for loan_status only). The exchange counts the same on what it loaded; any difference rejects the"
+        " file whole (`F_CONTROL_TOTALS`, both sets of figures in the feedback). With rejected rows only the row count is"
+        " compared. Send the sidecar with or before its file.",
         "- 证件号码、姓名、手机号码只以加密键值保存 ID numbers, names and phones are kept only as keyed hashes.",
         "- 数字只接受 0-9 Digits are ASCII 0-9 only: 证件号码、手机号码、区划代码、日期、时间和金额中的全角数字（如 `２０２５`）"
         "按 NFKC 折算为半角后接受，其他文字的数字（如阿拉伯-印度数字 `٢٠٢٥`）按该字段的原因代码拒收"

@@ -7,7 +7,8 @@ from psycopg.rows import dict_row
 
 
 def summary_by_lender(conn: psycopg.Connection) -> list[dict]:
-    """Per lender: files by verdict, rows accepted and rejected, latest reporting date loaded."""
+    """Per lender: files by verdict (and partial status files), rows accepted and rejected, latest
+    reporting date of a complete file."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("""
             select l.lender_code as lender, l.status,
@@ -16,9 +17,11 @@ def summary_by_lender(conn: psycopg.Connection) -> list[dict]:
                    count(*) filter (where s.verdict = 'accepted_with_errors') as with_errors,
                    count(*) filter (where s.verdict = 'rejected') as rejected,
                    count(*) filter (where s.verdict = 'duplicate') as duplicates,
+                   count(*) filter (where s.is_partial) as partial,
                    coalesce(sum(s.rows_accepted), 0) as rows_accepted,
                    coalesce(sum(s.rows_rejected), 0) as rows_rejected,
-                   max(s.as_of_date) filter (where s.verdict in ('accepted', 'accepted_with_errors')) as latest_period
+                   max(s.as_of_date) filter (where s.verdict in ('accepted', 'accepted_with_errors')
+                                             and not s.is_partial) as latest_period
             from control.lenders l
             left join control.submissions s on s.lender_code = l.lender_code
             group by l.lender_code, l.status
@@ -31,6 +34,6 @@ def lender_submissions(conn: psycopg.Connection, lender_code: str) -> list[dict]
         return cur.execute("""
             select submission_id as id, file_name, kind, as_of_date, seq, verdict, reason_code as reason,
                    rows_total, rows_accepted, rows_rejected, rows_warned,
-                   superseded_by, feedback_path
+                   is_partial as partial, superseded_by, feedback_path
             from control.submissions where lender_code = %s
             order by submission_id desc""", (lender_code,)).fetchall()

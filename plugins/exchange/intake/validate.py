@@ -43,10 +43,9 @@ _BOOL = {"true": "true", "false": "false", "1": "true", "0": "false", "y": "true
 _FORMULA = r"^[=+\-@]"
 _INTEGER = r"^-?[0-9]{1,9}$"
 """Numbers and dates take ASCII digits only: number text goes to COPY as is, and PostgreSQL
-reads no other digits (RE2's \\d, used in _DATES, is ASCII too)."""
-_DATES = (r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$", r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$",
-          r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})$")
-"""The accepted date spellings (YYYY-MM-DD, YYYYMMDD, YYYY/M/D) with their parts named."""
+reads no other digits (RE2's \\d, used in _DATE, is ASCII too)."""
+_DATE = r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$"
+"""The one date spelling the spec accepts, YYYY-MM-DD (anything else is R_DATE), its parts named."""
 _TIMESTAMP = (r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})[T ](?P<hh>[0-9]{2}):(?P<mi>[0-9]{2})"
               r"(?::(?P<ss>[0-9]{2})(?:\.[0-9]{1,6})?)?(?P<tz>.*)$")
 """ISO 8601 date and time (seconds and fractions optional); whatever follows is the zone, checked apart."""
@@ -103,8 +102,7 @@ class Validator:
         kind = self.ctx.kind
         lines = chunk.lines
         raw = {f.name: _stripped(chunk.columns.get(f.name), len(lines), chunk.trimmed) for f in kind.fields}
-        found = _Found(lines)
-        self._iso_dates: set[str] = set()
+        found = _Found(lines, {f.name: raw[f.name] for f in kind.fields if f.type in ECHO_TYPES})
         for line, loan_id in zip(chunk.bad_width, self._own_loans(chunk.bad_width_loan_ids), strict=True):
             found.one(line, loan_id, "R_COLUMNS")
         values: dict[str, Values] = {}
@@ -183,9 +181,7 @@ class Validator:
         return number, shaped & ~out_of_range
 
     def _date(self, f: Field, s: pa.Array, present: np.ndarray, found: _Found) -> tuple[np.ndarray, np.ndarray]:
-        dates, iso = _calendar_dates(s)
-        if iso:
-            self._iso_dates.add(f.name)
+        dates = _calendar_dates(s)
         sane = ~np.isnat(dates) & (dates >= np.datetime64("1900-01-01")) & (dates <= np.datetime64("2100-12-31"))
         found.add(present & ~sane, f.name, "R_DATE")
         return dates, present & sane
@@ -329,9 +325,6 @@ class Validator:
         kept = pa.array(keep)
         out: dict[str, pa.Array] = {"line": pa.array(lines[keep], pa.int64())}
         for f in kind.fields:
-            if f.type == "date" and f.name not in self._iso_dates:
-                out[f.column] = pa.array(values[f.name][keep], pa.date32()).cast(pa.string())
-                continue
             if f.type in ("decimal", "integer", "timestamp", "date"):
                 # the validated text is exact (numbers: PostgreSQL parses it into numeric without
                 # float rounding; dates: already YYYY-MM-DD throughout)
@@ -441,40 +434,24 @@ def _probe(keys: pa.Array, seen: list[pa.Array], known: pa.Array) -> tuple[np.nd
     return where.slice(0, n).to_numpy(), in_seen, known_rows
 
 
-def _calendar_dates(s: pa.Array) -> tuple[np.ndarray, bool]:
-    """Dates in one of the accepted spellings, NaT where none fits or the day does not exist;
-    and whether every non-empty value was already a real YYYY-MM-DD date.
+def _calendar_dates(s: pa.Array) -> np.ndarray:
+    """Each YYYY-MM-DD value as a date; NaT where the spelling differs or the day does not exist.
 
-    When every value is YYYY-MM-DD, Arrow's strict cast (shape and calendar) reads them all;
-    otherwise the spellings are matched one by one.
+    When every value is a real YYYY-MM-DD date, Arrow's strict cast reads them all at once;
+    otherwise the shape is matched and the calendar checked here (Arrow's strptime would roll
+    2025-02-30 over to March).
     """
     try:
-        return pc.cast(_null_if_empty(s), pa.date32()).to_numpy(zero_copy_only=False), True
+        return pc.cast(_null_if_empty(s), pa.date32()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:
-        return _spelled_dates(s), False
-
-
-def _spelled_dates(s: pa.Array) -> np.ndarray:
-    """Each spelling tried only on the non-empty values the ones before it did not fit.
-
-    Arrow's strptime rolls 2025-02-30 over to March, so the calendar check is done here.
-    """
-    ymd = np.zeros((3, len(s)), dtype=np.int64)
-    rows = np.arange(len(s))
-    for pattern in _DATES:
-        parts = pc.extract_regex(s, pattern)
-        fits = _mask(parts.is_valid())
-        for i, name in enumerate("ymd"):
-            ymd[i, rows[fits]] = pc.struct_field(parts, name).filter(fits).cast(pa.int64()).to_numpy()
-        left = ~fits & _mask(pc.not_equal(s, ""))
-        if not left.any():
-            break
-        rows, s = rows[left], s.filter(left)
-    year, month, day = ymd
+        pass
+    parts = pc.extract_regex(s, _DATE)
+    fits = _mask(parts.is_valid())
+    year, month, day = (pc.struct_field(parts, name).fill_null("0").cast(pa.int64()).to_numpy() for name in "ymd")
     months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
     first = months.astype("datetime64[D]")
     length = ((months + 1).astype("datetime64[D]") - first).astype(np.int64)
-    real = (month >= 1) & (month <= 12) & (day >= 1) & (day <= length)
+    real = fits & (month >= 1) & (month <= 12) & (day >= 1) & (day <= length)
     return np.where(real, first + (day - 1), np.datetime64("NaT", "D"))
 
 
@@ -490,11 +467,27 @@ def _condition(cond: Condition | None, values: dict[str, Values], ok: dict[str, 
     raise AssertionError(f"unhandled condition {cond!r}")
 
 
-class _Found:
-    """Collects (line, loan_id, field, code) as boolean masks, turned into a frame once."""
+ECHO_TYPES = frozenset({"date", "timestamp", "decimal", "integer", "region"})
+"""Field types whose bad value the feedback may show the lender (never identifiers, names, phones or text)."""
+_ECHOABLE = r"^[0-9 .,:/+\-TZ]{1,40}$"
+_DIGIT_RUN = r"[0-9]{11}"
+"""A value is shown only when made of digits and punctuation with no run of 11 digits, so an ID
+number or a phone typed into a date or amount column is never echoed (nor stored)."""
 
-    def __init__(self, lines: np.ndarray):
+
+def echoable(values: pa.Array) -> pa.Array:
+    """Each value where it may be shown to the lender, else null (see _ECHOABLE)."""
+    safe = pc.and_(pc.match_substring_regex(values, _ECHOABLE), pc.invert(pc.match_substring_regex(values, _DIGIT_RUN)))
+    return pc.if_else(pc.fill_null(safe, False), values, None)
+
+
+class _Found:
+    """Collects (line, loan_id, field, code) as boolean masks, turned into a frame once; with the
+    lender's own value for the field types in ECHO_TYPES when it is echoable."""
+
+    def __init__(self, lines: np.ndarray, echo: dict[str, pa.Array]):
         self.lines = lines
+        self.echo = echo
         self.loan_ids: pa.Array | None = None
         self._masks: list[tuple[np.ndarray, str | None, str]] = []
         self._single: list[tuple[int, str | None, str | None, str]] = []
@@ -515,14 +508,15 @@ class _Found:
         parts = []
         for mask, field_name, code in self._masks:
             ids = self.loan_ids.filter(mask).to_pylist() if self.loan_ids is not None else None
+            shown = echoable(self.echo[field_name].filter(mask)).to_pylist() if field_name in self.echo else None
             parts.append(pd.DataFrame({"line": self.lines[mask], "loan_id": pd.Series(ids, dtype=object),
-                                       "field": field_name, "code": code}))
+                                       "field": field_name, "code": code, "value": pd.Series(shown, dtype=object)}))
         if self._single:
             parts.append(pd.DataFrame(self._single, columns=["line", "loan_id", "field", "code"]))
         if not parts:
             return pd.DataFrame({"line": pd.Series(dtype="int64"), "loan_id": pd.Series(dtype="object"),
                                  "field": pd.Series(dtype="object"), "code": pd.Series(dtype="object"),
-                                 "severity": pd.Series(dtype="object")})
+                                 "value": pd.Series(dtype="object"), "severity": pd.Series(dtype="object")})
         frame = pd.concat(parts, ignore_index=True)
         frame["severity"] = frame.code.map(lambda c: VALIDATION_CODES[c].severity)
         return frame.sort_values(["line", "code"], kind="stable").reset_index(drop=True)

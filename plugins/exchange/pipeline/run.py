@@ -1,9 +1,14 @@
 """Runs the project's DAGs in process through Airflow's own `dag.test`, in dependency order.
 
 `dag.test` neither raises on a failed task nor follows Asset triggers, so this driver
-checks each run's state and starts the consumer of an updated Asset itself. Airflow's
-metadata lives in a SQLite database under .exchange/airflow (set before Airflow is
-imported, which is why nothing here imports it at module level).
+checks each run's state and starts the consumer of an updated Asset itself. The ingest run
+updates its Asset when files changed or a later stage is still pending
+(exchange.pipeline.stages), so a plain rerun resumes a transform or publication that failed
+or was killed. A failed run raises ExchangeError P_DAG_FAILED naming the DAG, the task, the
+first lines of its error, the log and the command to rerun. Progress goes to a Watcher
+(exchange.pipeline.watch) as tasks start and end. Airflow's metadata lives in a SQLite
+database under .exchange/airflow (set before Airflow is imported, which is why nothing here
+imports it at module level).
 """
 
 from __future__ import annotations
@@ -12,17 +17,25 @@ import contextlib
 import datetime as dt
 import os
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TextIO
 
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
 from exchange.feed.publish import raise_if_gate_failed
+from exchange.intake.ingest import landing_files
 from exchange.pipeline.dbt import dbt_env, ensure_manifest
+from exchange.pipeline.pools import DB_POOL_SLOTS
+from exchange.pipeline.watch import TaskFailure, Watcher, listening
 
 DAG_ORDER = ("exchange_ingest", "exchange_transform", "exchange_publish")
 """Producer first; each later DAG consumes the Asset of the one before."""
+RERUN = "exchange pipeline"
+"""The command that resumes the pending stages after a failure (no --force needed)."""
 
 
 def configure_airflow(settings: Settings) -> Path:
@@ -63,20 +76,26 @@ class PipelineResult:
 
 
 @contextlib.contextmanager
-def _output_to(path: Path | None) -> Iterator[None]:
-    """Send everything written to fds 1 and 2 (Airflow's task logs) to a file, then restore."""
+def _output_to(path: Path | None) -> Iterator[TextIO | None]:
+    """Send everything written to fds 1 and 2 (Airflow's task logs) to a file, then restore.
+
+    Yields a stream on the terminal as it was (None when nothing is redirected), for progress.
+    """
     if path is None:
-        yield
+        yield None
         return
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", encoding=sys.stdout.encoding or "utf-8", errors="replace",
+                         closefd=True)
     with path.open("ab") as fh:
         os.dup2(fh.fileno(), 1)
         os.dup2(fh.fileno(), 2)
         try:
-            yield
+            yield terminal
         finally:
+            terminal.close()
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)
@@ -86,41 +105,133 @@ def _output_to(path: Path | None) -> Iterator[None]:
 
 
 def run_pipeline(*, as_of: dt.date | None = None, force: bool = False, quiet: bool = True,
-                 only: tuple[str, ...] = DAG_ORDER, settings: Settings | None = None) -> PipelineResult:
+                 only: tuple[str, ...] = DAG_ORDER, settings: Settings | None = None,
+                 watcher: Watcher | None = None) -> PipelineResult:
     """Ingest, then (if the raw Asset was updated, or `force`) the DAGs downstream of it.
 
-    `only` limits the run to some of the DAGs (in their dependency order).
+    `only` limits the run to some of the DAGs (in their dependency order). `watcher` hears of
+    each DAG and task as it starts and ends.
     """
     settings = settings or get_settings()
+    watcher = watcher or Watcher()
     logs = configure_airflow(settings)
     log_path = logs / f"pipeline-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
     runs: list[DagResult] = []
-    with _output_to(log_path if quiet else None):
-        from airflow.dag_processing.dagbag import DagBag
-        from airflow.utils import db as airflow_db
+    with _output_to(log_path if quiet else None) as terminal:
+        watcher.run_started(terminal)
+        try:
+            from airflow.dag_processing.dagbag import DagBag
+            from airflow.utils import db as airflow_db
 
-        airflow_db.upgradedb()
-        ensure_manifest()  # the transform DAG renders its tasks from dbt's manifest
-        bag = DagBag(str(PROJECT_ROOT / "dags"))
-        if bag.import_errors:
-            raise ExchangeError("P_DAG_IMPORT", f"DAG import errors: {bag.import_errors}")
-        conf = {"as_of": as_of.isoformat() if as_of else None}
-        for dag_id in (d for d in DAG_ORDER if d in only):
-            dag = bag.get_dag(dag_id)
-            if dag is None:
-                continue
-            if runs and not (force or _asset_updated(runs[-1])):
-                break
-            dr = dag.test(logical_date=None, run_conf=conf if "as_of" in dag.params else None)
-            result = DagResult(dag_id, str(dr.state), dr.run_id,
-                               {f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: str(ti.state)
-                                for ti in dr.get_task_instances()})
-            runs.append(result)
-            if result.state != "success":
-                if dag_id == "exchange_publish":
-                    raise_if_gate_failed(f"see {log_path}")
-                raise ExchangeError("P_DAG_FAILED", f"{dag_id} finished {result.state}; see {log_path}")
+            airflow_db.upgradedb()
+            ensure_manifest()  # the transform DAG renders its tasks from dbt's manifest
+            bag = DagBag(str(PROJECT_ROOT / "dags"))
+            if bag.import_errors:
+                raise ExchangeError("P_DAG_IMPORT", f"DAG import errors: {bag.import_errors}; log: {log_path}")
+            _ensure_pools(bag.dags.values())
+            conf = {"as_of": as_of.isoformat() if as_of else None}
+            for dag_id in (d for d in DAG_ORDER if d in only):
+                dag = bag.get_dag(dag_id)
+                if dag is None:
+                    continue
+                if runs and not (force or _asset_updated(runs[-1])):
+                    break
+                result, failures = _run_dag(dag, conf if "as_of" in dag.params else None, watcher, settings)
+                runs.append(result)
+                if result.state != "success":
+                    raise _failure(result, failures, log_path)
+        finally:
+            watcher.run_finished()
     return PipelineResult(runs, log_path)
+
+
+def _ensure_pools(dags: Any) -> None:
+    """Create the pools the tasks name (exchange.pipeline.assets.DB_POOL) in this private metadata
+    DB when absent. `dag.test` itself runs scheduled tasks without looking at pools (Airflow 3.3),
+    but the scheduler never queues a task whose pool does not exist, so the metadata matches a
+    deployment's, which creates its own; an existing pool's slots are left alone. (The name comes
+    from the DAGs: importing the assets module here would read Airflow's settings before
+    configure_airflow sets them.)"""
+    from airflow.models.pool import Pool
+
+    for name in sorted({t.pool for dag in dags for t in dag.tasks} - {Pool.DEFAULT_POOL_NAME}):
+        if Pool.get_pool(name) is None:
+            Pool.create_or_update_pool(name, slots=DB_POOL_SLOTS, description="exchange: tasks that hold PostgreSQL"
+                                       " connections (ingest per lender, gate, publish)", include_deferred=False)
+
+
+def _run_dag(dag: Any, conf: dict | None, watcher: Watcher, settings: Settings) -> tuple[DagResult, list[TaskFailure]]:
+    """One dag.test run, its progress reported as tasks start and end."""
+    total, unit, counts = _measure(dag, settings)
+    watcher.dag_started(dag.dag_id, total, unit)
+    started = time.monotonic()
+    polling = _LandingPoll(watcher, dag.dag_id, total, settings) if dag.dag_id == "exchange_ingest" else None
+    with listening(watcher, counts) as listener:
+        if polling:
+            polling.start()
+        try:
+            dr = dag.test(logical_date=None, run_conf=conf)
+        finally:
+            if polling:
+                polling.stop()
+    result = DagResult(dag.dag_id, str(dr.state), dr.run_id,
+                       {f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: str(ti.state)
+                        for ti in dr.get_task_instances()})
+    watcher.dag_finished(dag.dag_id, result.state, time.monotonic() - started)
+    return result, listener.failures
+
+
+def _measure(dag: Any, settings: Settings) -> tuple[int, str, Callable[[str], bool]]:
+    """What a DAG's progress counts: files for ingest (the landing zone empties as they load),
+    the dbt tasks (a model with its tests each) for transform, tasks otherwise."""
+    if dag.dag_id == "exchange_ingest":
+        return len(landing_files(settings)), "files", lambda task_id: False
+    dbt = [t for t in dag.task_ids if t.startswith("dbt.")]
+    if dbt:
+        return len(dbt), "dbt models", lambda task_id: task_id.startswith("dbt.")
+    return len(dag.task_ids), "tasks", lambda task_id: True
+
+
+class _LandingPoll:
+    """Files of the landing zone ingested so far (each leaves landing/ once loaded), every half second."""
+
+    def __init__(self, watcher: Watcher, dag_id: str, total: int, settings: Settings):
+        self.watcher, self.dag_id, self.total, self.settings = watcher, dag_id, total, settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="landing-poll", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._report()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.5):
+            self._report()
+
+    def _report(self) -> None:
+        self.watcher.advanced(self.dag_id, max(0, self.total - len(landing_files(self.settings))))
+
+
+def _failure(run: DagResult, failures: list[TaskFailure], log_path: Path) -> ExchangeError:
+    """The error of a failed DAG run: where it failed, why, the log, and how to resume.
+
+    A failed quality gate is no failure to retry: it raises GateFailed (the version waits for
+    `exchange feed approve`)."""
+    if run.dag_id == "exchange_publish" and any(f.error.startswith("GateFailed") for f in failures):
+        raise_if_gate_failed(f"the pipeline does not retry a failed gate; log: {log_path}")
+    failed = [f for f in failures if f.dag_id == run.dag_id] or [
+        TaskFailure(run.dag_id, task, "(no error reached the runner; see the log)")
+        for task, state in run.task_states.items() if state == "failed"]
+    where = ", ".join(f.task for f in failed) or "(no task failed: the run ended " + run.state + ")"
+    first = failed[0].error.replace("\n", " | ") if failed else ""
+    return ExchangeError(
+        "P_DAG_FAILED",
+        f"{run.dag_id} failed at task {where}: {first}; log: {log_path}; "
+        f"rerun `{RERUN}` to resume: pending stages and waiting files run again, no --force needed")
 
 
 def _asset_updated(run: DagResult) -> bool:

@@ -39,7 +39,7 @@ from exchange.access import tokens as access
 from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import check_id, normalise
 from exchange.core.settings import get_settings
-from exchange.web import portal, portal_data
+from exchange.web import dashboards, model_docs, portal, portal_data
 from exchange.web.auth import API_CALLER, ApiCaller, api_caller, authenticate
 from exchange.web.guard import CONTROL_CHARACTER_ERROR, RequestGuard, error_response, has_control_characters
 from exchange.web.lookups import run_lookup
@@ -344,6 +344,9 @@ def create_app() -> FastAPI:
         except ExchangeError as exc:
             return error_response(400, exc.code, exc.message, exc.message)
 
+    # before the portal's own router: its /portal/{tab} would otherwise take /portal/dashboards and /portal/docs
+    app.include_router(dashboards.router)
+    app.include_router(model_docs.router)
     app.include_router(portal.router)
 
     @app.get("/", include_in_schema=False)

@@ -1,10 +1,18 @@
 """The web portal (门户): pages for lenders and the association, served by the API's app.
 
-A lender logs in with its token and then uploads files (the same checks as
-`exchange submit`, then ingested at once so the verdict shows), sees its submissions
-with verdicts, downloads feedback and feed exports, and looks up applicants. The
-association sees submission quality across lenders, feed versions, disputes with their
-deadlines and under-classification findings. Chinese by default, English one click away.
+A lender logs in with its token; its tabs: upload files (the same checks as `exchange submit`,
+then ingested at once so the verdict shows), look up applicants and download feed exports; its
+alerts; its records held back from other members with what to send to release each; its
+disputes and their deadlines; its reporting months (received, validated, late, not yet due); its
+submissions with feedback. Everything a lender sees is read under its own database role.
+
+The association's console: disputes (resolve; those near their deadline highlighted), feed
+versions (approve a failed one, the diff between two), lenders (suspend, reinstate), tokens
+(issue, shown once; revoke), submission quality. Every action calls the domain's own function
+(disputes.resolve, publish.approve, lenders.set_status, tokens.issue_token / revoke_token), which
+writes control.audit_log; every action is a POST with the session's CSRF token, from the
+association's session only. Chinese by default, English one click away; codes, numbers and
+times through exchange.web.labels, lists 25 rows a page (exchange.web.paging).
 
 Sessions (exchange.web.sessions) live in this process's memory; every form carries the
 session's CSRF token. A session is only as good as its token: every request re-checks the
@@ -17,22 +25,27 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from exchange.access import disputes
 from exchange.access import lookup as lk
 from exchange.access import tokens as access
+from exchange.core.clock import local_today
 from exchange.core.errors import ExchangeError
 from exchange.core.spec import VALIDATION_CODES
-from exchange.web import portal_data, uploads
+from exchange.feed import publish
+from exchange.intake import lenders
+from exchange.web import portal_data, uploads, version_diff
 from exchange.web.auth import PortalSession
 from exchange.web.guard import CONTROL_CHARACTER_ERROR, error_response, has_control_characters
 from exchange.web.lookups import run_lookup
+from exchange.web.paging import Page, page_of
 from exchange.web.render import templates
 from exchange.web.sessions import SESSION_COOKIE, SESSION_SECONDS
 from exchange.web.state import State
@@ -66,16 +79,35 @@ def _csrf_ok(session: tuple[access.Caller, str] | None, token: str) -> bool:
     return session is not None and secrets.compare_digest(session[1], token or "")
 
 
+LENDER_TABS = ("home", "alerts", "held", "disputes", "periods", "submissions")
+ASSOCIATION_TABS = ("disputes", "versions", "lenders", "tokens", "quality")
+NEAR_DEADLINE_DAYS = 5
+"""An open dispute with this many days or fewer left is highlighted on the association's console."""
+
+
 @router.get("", response_class=HTMLResponse)
 async def home(request: Request, session: PortalSession) -> Response:
     if session is None:
         return _render(request, "login.html")
+    return await _tab(request, session, "")
+
+
+@router.get("/{tab}", response_class=HTMLResponse)
+async def tab_page(request: Request, session: PortalSession, tab: str) -> Response:
+    if session is None:
+        return RedirectResponse("/portal", status_code=303)
+    return await _tab(request, session, tab)
+
+
+async def _tab(request: Request, session: tuple[access.Caller, str], tab: str) -> Response:
     who, csrf = session
     if who.is_association:
-        return await association_page(request, who, csrf)
-    return await lender_page(request, who, csrf)
-
-
+        if tab not in ("", *ASSOCIATION_TABS):
+            return Response(status_code=404)
+        return await association_page(request, who, csrf, tab or ASSOCIATION_TABS[0])
+    if tab not in ("", *LENDER_TABS):
+        return Response(status_code=404)
+    return await lender_page(request, who, csrf, tab=tab or LENDER_TABS[0])
 @router.post("/login")
 async def login(request: Request, token: str = Form(default="", max_length=200)) -> Response:
     st = _state(request)
@@ -104,26 +136,184 @@ def logout(request: Request, session: PortalSession, csrf: str = Form(default=""
     return response
 
 
-async def lender_page(request: Request, who: access.Caller, csrf: str, status: int = 200,
+async def lender_page(request: Request, who: access.Caller, csrf: str, status: int = 200, tab: str = "home",
                       **extra: Any) -> HTMLResponse:
+    """One tab of the lender's portal; every list read under the lender's own role (portal_data)."""
     st = _state(request)
-    subs = await portal_data.submissions(st.pool, who)
-    exports = await portal_data.export_files(st.pool, who)
+    ctx: dict[str, Any] = {}
+    if tab == "home":
+        ctx.update(exports=await portal_data.export_files(st.pool, who), purposes=lk.PURPOSES, id_types=lk.ID_TYPES,
+                   submissions=_page(request, await portal_data.submissions(st.pool, who, limit=5)))
+    elif tab == "alerts":
+        ctx["rows"] = _page(request, await portal_data.lender_alerts(st.pool, who, st.pseudonymizer.loan_ref))
+    elif tab == "held":
+        ctx["rows"] = _page(request, await portal_data.held_records(st.pool, who))
+    elif tab == "disputes":
+        ctx["rows"] = _page(request, await st.call_with_connection(disputes.list_disputes, who))
+    elif tab == "periods":
+        ctx["rows"] = _page(request, await portal_data.submission_periods(st.pool, who, local_today()))
+    else:
+        ctx["rows"] = _page(request, await portal_data.submissions(st.pool, who, limit=2000))
     name = await st.pool.fetchval("select name from control.lenders where lender_code = $1", who.lender_code)
-    return _render(request, "lender.html", status=status, who=who, lender_name=name or "", csrf=csrf,
-                   submissions=subs, exports=exports, purposes=lk.PURPOSES, id_types=lk.ID_TYPES, **extra)
+    return _render(request, f"lender_{tab}.html", status=status, who=who, lender_name=name or "", csrf=csrf,
+                   tab=tab, tabs=LENDER_TABS, **ctx, **extra)
 
 
-async def association_page(request: Request, who: access.Caller, csrf: str) -> HTMLResponse:
+async def association_page(request: Request, who: access.Caller, csrf: str, tab: str = "disputes", status: int = 200,
+                           **extra: Any) -> HTMLResponse:
+    """One tab of the association's console."""
     st = _state(request)
-    ctx = {
-        "quality": await portal_data.submission_quality(st.pool),
-        "versions": await portal_data.feed_versions(st.pool),
-        "disputes": await st.call_with_connection(disputes.list_disputes, who),
-        "findings": await portal_data.under_classification(st.pool),
-        "exports": await portal_data.export_files(st.pool, who),
-    }
-    return _render(request, "association.html", who=who, csrf=csrf, **ctx)
+    ctx: dict[str, Any] = {}
+    if tab == "disputes":
+        rows = await st.call_with_connection(disputes.list_disputes, who)
+        ctx.update(rows=_page(request, rows), near_days=NEAR_DEADLINE_DAYS,
+                   near=[d for d in rows if d["status"] == "open" and d["days_left"] <= NEAR_DEADLINE_DAYS])
+    elif tab == "versions":
+        versions = await portal_data.feed_versions(st.pool)
+        ctx.update(rows=_page(request, versions), exports=await portal_data.export_files(st.pool, who))
+        pair = _diff_pair(request, versions)
+        if pair is not None:
+            ctx.update(diff_pair=pair, diff=await version_diff.diff(st.pool, *pair))
+    elif tab == "lenders":
+        ctx["rows"] = _page(request, await st.call_with_connection(lenders.list_all))
+    elif tab == "tokens":
+        ctx.update(rows=_page(request, list(reversed(await st.call_with_connection(access.list_tokens)))),
+                   lender_codes=[x.code for x in await st.call_with_connection(lenders.list_all)])
+    else:
+        ctx.update(rows=_page(request, await portal_data.submission_quality(st.pool)),
+                   findings=_page(request, await portal_data.under_classification(st.pool), "fp"))
+    return _render(request, f"association_{tab}.html", status=status, who=who, csrf=csrf, tab=tab,
+                   tabs=ASSOCIATION_TABS, **ctx, **extra)
+
+
+def _page(request: Request, rows: list[Any], param: str = "p") -> Page:
+    """A page of `rows`; its number comes from the address (?p=, or `param` for a second list)."""
+    return page_of(rows, request.query_params.get(param))
+
+
+def _diff_pair(request: Request, versions: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """The two versions to compare (?old=&new=), or the two newest; None with fewer than two."""
+    try:
+        old, new = int(request.query_params["old"]), int(request.query_params["new"])
+    except (KeyError, ValueError):
+        if len(versions) < 2:
+            return None
+        return versions[1]["version"], versions[0]["version"]
+    return old, new
+
+
+# ---- the association's actions: each the domain's own function, which writes control.audit_log ----
+
+async def _association_action(session: PortalSession, csrf: str = Form(default="")) -> tuple[access.Caller, str]:
+    """The association's session of an action (its caller and CSRF token), or the refusal: no
+    session (back to the log-in page), a bad CSRF token or a lender's session (403)."""
+    if session is None:
+        raise HTTPException(303, "log in", headers={"Location": "/portal"})
+    if not _csrf_ok(session, csrf):
+        raise HTTPException(403, {"code": "Q_CSRF", "message_zh": "表单已失效，请刷新页面",
+                                  "message_en": "the form's CSRF token is missing or wrong"})
+    if not session[0].is_association:
+        raise HTTPException(403, {"code": "Q_FORBIDDEN", "message_zh": "仅限行业协会",
+                                  "message_en": "for the association only"})
+    return session
+
+
+AssociationAction = Annotated[tuple[access.Caller, str], Depends(_association_action)]
+
+
+async def _after_action(request: Request, who: access.Caller, csrf: str, tab: str,
+                        call: Callable[[], Awaitable[Any]], done: tuple[str, str], **extra: Any) -> Response:
+    """Run the action; the tab again with what happened (or the domain's refusal, status 400)."""
+    try:
+        result = await call()
+    except ExchangeError as exc:
+        return await association_page(request, who, csrf, tab, status=400, action_error=f"{exc.code}: {exc.message}")
+    return await association_page(request, who, csrf, tab, action_done=done, action_result=result, **extra)
+
+
+@router.post("/disputes/{dispute_id}/resolve", response_class=HTMLResponse)
+async def resolve_dispute(request: Request, console: AssociationAction, dispute_id: int,
+                          outcome: str = Form(default="", max_length=20),
+                          note: str = Form(default="", max_length=1000)) -> Response:
+    who, csrf = console
+    if has_control_characters(note, free_text=True) or outcome not in ("upheld", "rejected"):
+        return await association_page(request, who, csrf, "disputes", status=400,
+                                      action_error="D_OUTCOME: 处理结果须为 upheld 或 rejected，理由不含控制字符"
+                                                   " / outcome upheld or rejected, a note without control characters")
+    st = _state(request)
+    return await _after_action(
+        request, who, csrf, "disputes",
+        lambda: st.call_with_connection(disputes.resolve, who, dispute_id, outcome, note),
+        ("异议已处理：结果将在下一次数据处理（exchange pipeline）后的发布中生效",
+         "dispute resolved: the outcome applies at the next publication after the next pipeline run "
+         "(exchange pipeline)"))
+
+
+@router.post("/versions/{version}/approve", response_class=HTMLResponse)
+async def approve_version(request: Request, console: AssociationAction, version: int,
+                          reason: str = Form(default="", max_length=1000)) -> Response:
+    who, csrf = console
+    if has_control_characters(reason, free_text=True):
+        return await association_page(request, who, csrf, "versions", status=400,
+                                      action_error=CONTROL_CHARACTER_ERROR["message_en"])
+    st = _state(request)
+    by = f"association:portal:token{who.token_id}"
+    return await _after_action(
+        request, who, csrf, "versions",
+        lambda: run_in_threadpool(publish.approve, version, reason, by=by, settings=st.settings),
+        ("版本已批准并发布", "version approved and published"))
+
+
+@router.post("/lenders/{code}/status", response_class=HTMLResponse)
+async def lender_status(request: Request, console: AssociationAction, code: str,
+                        action: str = Form(default="", max_length=20),
+                        reason: str = Form(default="", max_length=1000)) -> Response:
+    """Suspend or reinstate (lenders.set_status): a suspended lender's files are rejected and its
+    tokens stop working within EXCHANGE_TOKEN_CACHE_SECONDS."""
+    who, csrf = console
+    status = {"suspend": "suspended", "reinstate": "active"}.get(action)
+    if status is None or not reason.strip() or has_control_characters(reason, free_text=True):
+        return await association_page(request, who, csrf, "lenders", status=400,
+                                      action_error="L_STATUS: 须选择暂停或恢复并填写理由 / choose suspend or reinstate"
+                                                   " and give a reason")
+    st = _state(request)
+    return await _after_action(
+        request, who, csrf, "lenders", lambda: st.call_with_connection(lenders.set_status, code, status, reason.strip()),
+        (f"{code}：{'已暂停' if status == 'suspended' else '已恢复'}",
+         f"{code}: {'suspended' if status == 'suspended' else 'reinstated'}"))
+
+
+@router.post("/tokens/issue", response_class=HTMLResponse)
+async def issue_token(request: Request, console: AssociationAction,
+                      lender_code: str = Form(default="", max_length=16),
+                      label: str = Form(default="", max_length=200)) -> Response:
+    """A new token, shown on this answer only (the exchange keeps its hash)."""
+    who, csrf = console
+    if has_control_characters(label) or has_control_characters(lender_code):
+        return await association_page(request, who, csrf, "tokens", status=400,
+                                      action_error=CONTROL_CHARACTER_ERROR["message_en"])
+    st = _state(request)
+    try:
+        token_id, token = await st.call_with_connection(access.issue_token, lender_code=lender_code or None,
+                                                        label=label.strip())
+    except ExchangeError as exc:
+        return await association_page(request, who, csrf, "tokens", status=400, action_error=f"{exc.code}: {exc.message}")
+    return await association_page(request, who, csrf, "tokens", new_token={"token_id": token_id, "token": token,
+                                                                            "lender_code": lender_code or None},
+                                  headers={"Cache-Control": "no-store"})
+
+
+@router.post("/tokens/{token_id}/revoke", response_class=HTMLResponse)
+async def revoke_token(request: Request, console: AssociationAction, token_id: int,
+                       reason: str = Form(default="", max_length=1000)) -> Response:
+    who, csrf = console
+    if not reason.strip() or has_control_characters(reason, free_text=True):
+        return await association_page(request, who, csrf, "tokens", status=400,
+                                      action_error="K_REASON: 须填写理由 / a reason is required")
+    st = _state(request)
+    return await _after_action(
+        request, who, csrf, "tokens", lambda: st.call_with_connection(access.revoke_token, token_id, reason.strip()),
+        (f"令牌 {token_id} 已吊销", f"token {token_id} revoked"))
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -204,13 +394,14 @@ async def lookup_form(request: Request, session: PortalSession, id_type: str = F
 
 @router.get("/feedback/{submission_id}/{which}")
 async def feedback(request: Request, session: PortalSession, submission_id: int, which: str) -> Response:
-    if session is None or which not in ("csv", "summary"):
+    if session is None or which not in portal_data.FEEDBACK_FILES:
         return Response(status_code=404)
     st = _state(request)
     path = await portal_data.feedback_file(st.pool, session[0], submission_id, st.settings.home, which)
     if path is None:
         return Response(status_code=404)
-    return FileResponse(path, filename=path.name)
+    # the report is read in the browser (its values are escaped; it runs no script), the rest downloaded
+    return FileResponse(path, filename=path.name, content_disposition_type="inline" if which == "report" else "attachment")
 
 
 @router.get("/exports/{version}/{name}")
