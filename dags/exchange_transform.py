@@ -7,6 +7,11 @@ task running `dbt build` on the node, so the node's data and unit tests run righ
 in-process (dbtRunner). The last task updates MARTS_ASSET for the quality gate and publication.
 A first task skips the rebuild when only the publication is pending (exchange.pipeline.stages).
 
+Parsing this file touches no database: Cosmos renders from dbt_project/target/manifest.json
+(LoadMode.DBT_MANIFEST), which `exchange airflow up` and the in-process runner build beforehand
+(exchange.pipeline.dbt.ensure_manifest), and dbt's connection (EXCHANGE_PG_*) is in the
+environment the deployment gives its processes.
+
 Param `as_of` (YYYY-MM-DD, optional): asset-triggered runs have no logical date, so the
 reporting date is an explicit parameter. Empty, the incremental models rebuild what changed in
 the raw zone (new or corrected files, changed loan attributes, new rule versions); a date makes
@@ -15,7 +20,6 @@ them also rebuild every lender's months from that date on.
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -24,12 +28,9 @@ from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from exchange.pipeline.assets import MARTS_ASSET, RAW_ASSET
-from exchange.pipeline.dbt import DBT_PROJECT_DIR, dbt_env
+from exchange.pipeline.assets import DB_POOL, MARTS_ASSET, RAW_ASSET
+from exchange.pipeline.dbt import DBT_PROJECT_DIR, MANIFEST_PATH
 
-# dbt's profile reads EXCHANGE_PG_*: set them in this process (DAG parsing and task execution
-# both import this file) rather than as operator arguments, so no credential is serialized.
-os.environ.update(dbt_env())
 # dbt is installed next to the interpreter, which is not necessarily on PATH (Cosmos checks it exists)
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
@@ -48,7 +49,7 @@ DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
     doc_md=__doc__,
 )
 def exchange_transform():
-    @task
+    @task(pool=DB_POOL)
     def rule_seeds() -> None:
         """All rule seeds and their tests in one dbt invocation (a task per seed costs a second each)."""
         from exchange.pipeline.dbt import run_dbt
@@ -58,7 +59,8 @@ def exchange_transform():
 
     models = DbtTaskGroup(
         group_id="dbt",
-        project_config=ProjectConfig(DBT_PROJECT_DIR, install_dbt_deps=False),  # no packages: never `dbt deps`
+        project_config=ProjectConfig(DBT_PROJECT_DIR, manifest_path=MANIFEST_PATH,
+                                     install_dbt_deps=False),  # no packages: never `dbt deps`
         profile_config=ProfileConfig(
             profile_name="exchange", target_name="default", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
         ),
@@ -67,14 +69,13 @@ def exchange_transform():
             dbt_executable_path=DBT_EXECUTABLE,
         ),
         render_config=RenderConfig(
-            load_method=LoadMode.DBT_LS,
-            invocation_mode=InvocationMode.DBT_RUNNER,
+            load_method=LoadMode.DBT_MANIFEST,
             exclude=["resource_type:seed"],
             test_behavior=TestBehavior.BUILD,
             should_detach_multiple_parents_tests=True,
             emit_datasets=False,  # the exchange's own Assets (exchange.pipeline.assets) connect its DAGs
         ),
-        operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}},
+        operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}, "pool": DB_POOL},
     )
 
     # the pending gate (exchange.pipeline.stages): no rebuild when only the publication waits;

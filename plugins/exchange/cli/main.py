@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 
 import click
 
-from exchange.cli import access, alerts, analysts, db, docs, feed, files, lenders, pipeline
+from exchange.cli import access, airflow, alerts, analysts, db, docs, feed, files, lenders, pipeline
 from exchange.cli.output import ExchangeGroup
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -30,7 +30,7 @@ def main() -> None:
 def _add_commands(group: click.Group) -> None:
     for command in (db.db, lenders.lenders_group, files.submit, files.status, files.spec, pipeline.pipeline,
                     feed.feed, alerts.alerts, access.tokens_group, access.lookup_cmd, access.disputes_group,
-                    access.report_cmd, access.serve_cmd, analysts.analysts_group, docs.docs):
+                    access.report_cmd, access.serve_cmd, analysts.analysts_group, docs.docs, airflow.airflow_group):
         group.add_command(command)
     for entry in entry_points(group=COMMANDS_ENTRY_POINTS):
         try:

@@ -70,9 +70,10 @@ def connection_params() -> dict[str, str]:
     }
 
 
-def sqlalchemy_url() -> str:
-    """The same database as a SQLAlchemy URL (GX uses one)."""
-    p = connection_params()
+def sqlalchemy_url(dbname: str | None = None) -> str:
+    """The same database (or another, `dbname`, on the same server) as a SQLAlchemy URL: GX and
+    Airflow's metadata connection take one."""
+    p = connection_params() | ({"dbname": dbname} if dbname else {})
     auth = p["user"] + (f":{p['password']}" if p["password"] else "")
     if p["host"].startswith("/"):
         return f"postgresql+psycopg2://{auth}@/{p['dbname']}?host={p['host']}&port={p['port']}"

@@ -3,6 +3,8 @@ their database-heavy tasks."""
 
 from airflow.sdk import Asset
 
+from exchange.pipeline.pools import DB_POOL  # noqa: F401  (the DAGs take the pool from here with the Assets)
+
 RAW_ASSET = Asset(name="exchange_raw", uri="exchange://raw/submissions")
 """Updated when an ingest run loaded or replaced rows in the raw zone."""
 
@@ -11,9 +13,3 @@ MARTS_ASSET = Asset(name="exchange_marts", uri="exchange://marts/standardized")
 
 FEED_ASSET = Asset(name="exchange_feed", uri="exchange://shared/feed")
 """Updated when a new version of the blacklist and default feed went live."""
-
-DB_POOL = "exchange_db"
-"""The Airflow pool of the tasks that load or switch data in the exchange's PostgreSQL (ingest per
-lender, the quality gate, publish): its slots bound how many of them hold connections at once.
-The deployment creates it; the in-process runner (exchange.pipeline.run) creates it in its own
-metadata database."""

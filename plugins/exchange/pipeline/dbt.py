@@ -14,6 +14,11 @@ from exchange.core.db import connection_params
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import DBT_PROJECT_DIR
 
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+"""What `dbt parse` writes; the transform DAG renders its Cosmos tasks from it (LoadMode.DBT_MANIFEST),
+so parsing the DAG file reads one JSON file instead of running dbt."""
+_NOT_SOURCES = {"target", "logs", "dbt_packages"}
+
 
 class TransformFailed(ExchangeError):
     """dbt could not run, or some model, seed or test failed.
@@ -72,3 +77,24 @@ def run_dbt(args: list[str], project_dir: Path = DBT_PROJECT_DIR) -> None:
             failures,
         )
 
+
+
+def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """Run `dbt parse` when target/manifest.json is missing or older than a file of the project.
+
+    Called where a deployment or a pipeline run starts (`exchange airflow up`, the in-process
+    runner), never while a DAG file is parsed. Returns the manifest's path.
+    """
+    manifest = project_dir / "target" / "manifest.json"
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source(project_dir):
+        run_dbt(["parse"], project_dir)
+    return manifest
+
+
+def _newest_source(project_dir: Path) -> float:
+    """mtime of the newest file dbt reads (models, seeds, macros, tests, the project and profile files)."""
+    return max(
+        (p.stat().st_mtime for p in project_dir.rglob("*")
+         if p.is_file() and _NOT_SOURCES.isdisjoint(p.relative_to(project_dir).parts[:1])),
+        default=0.0,
+    )

@@ -28,6 +28,8 @@ from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
 from exchange.feed.publish import raise_if_gate_failed
 from exchange.intake.ingest import landing_files
+from exchange.pipeline.dbt import dbt_env, ensure_manifest
+from exchange.pipeline.pools import DB_POOL_SLOTS
 from exchange.pipeline.watch import TaskFailure, Watcher, listening
 
 DAG_ORDER = ("exchange_ingest", "exchange_transform", "exchange_publish")
@@ -45,14 +47,15 @@ def configure_airflow(settings: Settings) -> Path:
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),  # the package is installed; no Airflow plugins
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # the first parse of the transform DAG runs `dbt ls` (Cosmos caches it afterwards)
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "600",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://localhost:8080/execution/",
         "DO_NOT_TRACK": "1",
         "GX_ANALYTICS_ENABLED": "false",
         "EXCHANGE_HOME": str(settings.home),
     })
+    # dbt's connection for the Cosmos tasks, set by the runner (as `exchange airflow up` does for a
+    # deployment), never while a DAG file is parsed
+    os.environ.update(dbt_env())
     logs = settings.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     return logs
@@ -121,6 +124,7 @@ def run_pipeline(*, as_of: dt.date | None = None, force: bool = False, quiet: bo
             from airflow.utils import db as airflow_db
 
             airflow_db.upgradedb()
+            ensure_manifest()  # the transform DAG renders its tasks from dbt's manifest
             bag = DagBag(str(PROJECT_ROOT / "dags"))
             if bag.import_errors:
                 raise ExchangeError("P_DAG_IMPORT", f"DAG import errors: {bag.import_errors}; log: {log_path}")
@@ -152,7 +156,7 @@ def _ensure_pools(dags: Any) -> None:
 
     for name in sorted({t.pool for dag in dags for t in dag.tasks} - {Pool.DEFAULT_POOL_NAME}):
         if Pool.get_pool(name) is None:
-            Pool.create_or_update_pool(name, slots=2, description="exchange: tasks that hold PostgreSQL"
+            Pool.create_or_update_pool(name, slots=DB_POOL_SLOTS, description="exchange: tasks that hold PostgreSQL"
                                        " connections (ingest per lender, gate, publish)", include_deferred=False)
 
 
