@@ -4,7 +4,8 @@ Runs on RAW_ASSET, which the ingest DAG updates. The rule seeds load first in on
 change only with a new rule version); Cosmos then renders every model of dbt_project/ as its own
 task running `dbt build` on the node, so the node's data and unit tests run right after it
 (TestBehavior.BUILD); tests spanning several models run once all of them are built. dbt runs
-in-process (dbtRunner). The last task updates MARTS_ASSET for the quality gate and publication.
+in-process (dbtRunner). The last task updates MARTS_ASSET for the quality gate and publication;
+beside it, model_docs regenerates the dbt docs site the portal serves (exchange.pipeline.docs).
 A first task skips the rebuild when only the publication is pending (exchange.pipeline.stages).
 
 Parsing this file touches no database: Cosmos renders from dbt_project/target/manifest.json
@@ -93,7 +94,14 @@ def exchange_transform():
 
         return transform_succeeded()
 
-    transform_needed() >> rule_seeds() >> models >> announce()
+    @task(pool=DB_POOL)
+    def model_docs() -> str:
+        """The dbt docs site regenerated from the tables just built (the portal serves it)."""
+        from exchange.pipeline.docs import build_dbt_docs
+
+        return str(build_dbt_docs())
+
+    transform_needed() >> rule_seeds() >> models >> [announce(), model_docs()]
 
 
 exchange_transform()
