@@ -23,8 +23,9 @@ from exchange_tools.synthetic.portfolio import Portfolio
 from exchange_tools.synthetic.values import cents, iso, money, rate_text
 
 ROW_CODES = tuple(r.code for r in spec.VALIDATION_CODES.values()
-                  if r.severity in ("error", "warning") and r.code != "W_COLUMN_IGNORED")
-"""Row-level reason codes the generator covers (W_COLUMN_IGNORED is about a column, not a row)."""
+                  if r.severity in ("error", "warning") and r.code not in ("W_COLUMN_IGNORED", "W_PARTIAL_MONTH"))
+"""Row-level reason codes the generator covers (W_COLUMN_IGNORED is about a column and W_PARTIAL_MONTH
+about a whole status file, not a row)."""
 
 _MAX_BAD_SHARE = 0.04      # error rows per file stay below this (the exchange rejects files above 5 %)
 _PROBES = 48
