@@ -22,6 +22,7 @@ from rich.table import Table
 from exchange.intake import lenders
 from exchange.intake.ingest import submit
 from exchange.pipeline.run import run_pipeline
+from exchange_tools.demo import signal_counts
 from exchange_tools.synthetic.generate import generate
 
 SCALE = {"lenders": 5, "months": 6, "loans": 600, "seed": 11, "error_rate": 0.02, "end": dt.date(2025, 6, 30)}
@@ -54,7 +55,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         dbt(url, home, "seed")
         dbt(url, home, "run", "--select", "+mart_borrower_signals", "+mart_phone_clusters")
         with (out / "signals.csv").open(encoding="utf-8") as fh:
-            injected_rows = [(r["signal"], r["file"], int(r["line"])) for r in csv.DictReader(fh)]
+            injected_rows = [(r["signal"], int(r["group"]), r["file"], int(r["line"])) for r in csv.DictReader(fh)]
         with psycopg.connect(url) as conn:
             keys_of = dict(((f, line), key) for f, line, key in conn.execute(
                 "select s.file_name, l.line, l.borrower_key from raw.loans l join control.submissions s"
@@ -62,12 +63,18 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             flagged = {name: {key for key, on in conn.execute(
                 f"select borrower_key, {flag} from marts.mart_borrower_signals group by borrower_key") if on}
                 for name, (flag, *_) in FLAGS.items()}
+            demo_counts = signal_counts(conn)
+            clusters = dict(conn.execute("select borrower_key, cluster_id from intermediate.int_phone_clusters"))
         injected: dict[str, set[str]] = {}
-        for signal, file, line in injected_rows:
+        rings: dict[int, set[str]] = {}
+        for signal, group, file, line in injected_rows:
             if signal == "fraud_ring" and (file, line) not in keys_of:
                 continue  # the ring's rows may carry an injected problem that rejects them
             injected.setdefault(signal, set()).add(keys_of[file, line])
-        yield {"flagged": flagged, "injected": injected}
+            if signal == "phone_ring":
+                rings.setdefault(group, set()).add(keys_of[file, line])
+        yield {"flagged": flagged, "injected": injected, "demo_counts": demo_counts, "clusters": clusters,
+               "rings": rings}
 
 
 def test_every_injected_pattern_was_loaded(scored: dict[str, Any]) -> None:
@@ -91,3 +98,18 @@ def test_each_signal_meets_recall_and_precision_against_the_truth(scored: dict[s
             failures.append((name, recall, precision, sorted(truth - flagged)[:3], sorted(flagged - fraud)[:3]))
     Console(width=120).print(table)
     assert not failures, failures
+
+
+def test_each_injected_ring_is_exactly_one_cluster(scored: dict[str, Any]) -> None:
+    clusters, rings = scored["clusters"], list(scored["rings"].values())
+    ring_clusters = [{clusters.get(key) for key in ring} for ring in rings]
+    assert all(len(ids) == 1 and None not in ids for ids in ring_clusters), ring_clusters
+    assert len({next(iter(ids)) for ids in ring_clusters}) == len(rings)  # one cluster per ring
+    assert set(clusters) == set().union(*rings)  # and no other key in any cluster
+
+
+def test_the_demo_prints_the_latest_dates_signal_counts(scored: dict[str, Any]) -> None:
+    (row,) = scored["demo_counts"]
+    assert row["signal_date"] == "2025-06-30"
+    assert row["phone_clusters"] == len(scored["rings"])
+    assert row["loan_stacking"] >= 1 and row["co_debt_2_plus"] >= 1

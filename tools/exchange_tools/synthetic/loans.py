@@ -47,7 +47,7 @@ class Loan:
         self.s_p, self.s_n, self.s_method = self.principal, self.n, self.method
         self.maturity = self.due_date(self.n)
         self.lid = self.consent = ""
-        self.signal = ""  # the injected fraud pattern the loan belongs to (signals.py), if any
+        self.signal: tuple[str, int] | None = None  # injected fraud pattern and its instance (signals.py)
         self.paid = self.seen = 0
         self.since: dt.date | None = None
         self.state, self.restr, self.frozen = ACTIVE, False, (0, 0, 0)

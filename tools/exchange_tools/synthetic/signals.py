@@ -38,9 +38,11 @@ _LOANS_PER_BUST = 200         # one bust-out borrower per this many loans (at le
 
 @dataclass(frozen=True)
 class PlannedLoan:
-    """A loan of an injected pattern: its borrower, lender, month index and day of issue."""
+    """A loan of an injected pattern: which pattern (and which instance of it: one ring, one
+    stacking or bust-out borrower), its borrower, lender, month index and day of issue."""
 
     signal: str
+    group: int
     borrower: Borrower
     lender: int
     month: int
@@ -58,23 +60,26 @@ def plan(seed: int, ids: Identities, lenders: int, months: int, loans: int) -> l
     rng = random.Random(f"{seed}:signals")
     total = lenders * loans
     planned: list[PlannedLoan] = []
+    group = 0
     for _ in range(max(2, total // _LOANS_PER_RING)):
+        group += 1
         first = rng.randrange(months - 1)
         phone = ids.phone(rng)
         for _member in range(rng.randint(3, 5)):
             borrower = ids.borrower(rng, False, None)
             borrower.phone = phone
-            planned.append(PlannedLoan("phone_ring", borrower, rng.randrange(lenders), first + rng.randint(0, 1),
+            planned.append(PlannedLoan("phone_ring", group, borrower, rng.randrange(lenders), first + rng.randint(0, 1),
                                        rng.randint(1, 28)))
     for signal, per in (("loan_stacking", _LOANS_PER_STACK), ("bust_out", _LOANS_PER_BUST)):
         for _ in range(max(5, total // per)):
+            group += 1
             borrower = ids.borrower(rng, False, None)
             month = rng.randrange(months - 1 if signal == "bust_out" else months)
             if signal == "bust_out":
                 borrower.bust = month  # never pays from the month of the surge (simulate: Behaviour ring)
             start = rng.randint(2, 4)  # day 2 or later: every loan is younger than 30 days at the month end
             for lender in rng.sample(range(lenders), min(lenders, rng.randint(3, 4))):
-                planned.append(PlannedLoan(signal, borrower, lender, month, rng.randint(start, start + 17)))
+                planned.append(PlannedLoan(signal, group, borrower, lender, month, rng.randint(start, start + 17)))
     return planned
 
 
@@ -92,6 +97,6 @@ def issue(rng: random.Random, lender: Lender, guarantors: list[str], planned: li
             drawn = terms(rng, lender, False, guarantors)
         loan = Loan(p.borrower, drawn, prev + dt.timedelta(days=min(p.day, t.day)))
         loan.p_miss, loan.mild, loan.dpd_blank, loan.fraud_at = 0.01, False, False, 10**9
-        loan.signal = p.signal
+        loan.signal = (p.signal, p.group)
         out.append(loan)
     return sorted(out, key=lambda ln: ln.issue)

@@ -21,8 +21,8 @@ from exchange_tools.synthetic.lenders import Lender, LenderStyle
 Truth = dict[str, list[tuple[int, str, str, str]]]
 """File name -> (line, field, code, cause) of each listed problem, in line order."""
 
-SignalTruth = dict[str, list[tuple[int, str]]]
-"""File name -> (line, signal) of each loans row of an injected fraud pattern (signals.py)."""
+SignalTruth = dict[str, list[tuple[int, str, int]]]
+"""File name -> (line, signal, group) of each loans row of a fraud pattern (signals.py)."""
 
 _DEFAULTS = {"currency": "CNY", "legal_status": "none", "fraud_flag": "false"}
 
@@ -55,8 +55,9 @@ class LenderWriter:
                 truth.append((line, *note))
             elif status and negative(row) and not row[11]:
                 truth.append((line, "notice_date", "W_NOTICE_MISSING", "natural"))
-            if f.kind is spec.LOANS and (f.loans[i].signal or f.loans[i].borrower.bust < NEVER):
-                signals.append((line, f.loans[i].signal or "fraud_ring"))
+            loan = f.loans[i] if f.kind is spec.LOANS else None
+            if loan is not None and (loan.signal or loan.borrower.bust < NEVER):
+                signals.append((line, *(loan.signal or ("fraud_ring", 0))))
             yield self._convert(row, conv)
             for extra, extra_note in f.extras.get(i, ()):
                 line += 1
@@ -151,8 +152,9 @@ phone numbers are made up (identity numbers pass their check characters but belo
 {duplicate}  a byte-identical re-send of an earlier file (expect a duplicate)
 lenders.csv   the participating lenders (code, name, category)
 signals.csv   the loans rows of the fraud patterns put in on purpose (signal: phone_ring,
-              loan_stacking or bust_out; file; line), in borrowers of their own, and of
-              the fraud ring that stops paying everywhere at once (fraud_ring)
+              loan_stacking or bust_out; group: which ring or borrower; file; line), in
+              borrowers of their own, and of the fraud ring that stops paying everywhere
+              at once (fraud_ring, group 0)
 truth.csv     every problem put in on purpose (injected), the warnings a real portfolio
               produces by itself (natural: negative data without notice_date), and the
               rows that fail because their loan was rejected (consequence). line is the
@@ -183,10 +185,10 @@ def write_signal_truth(path: Path, files: list[Path], truth: SignalTruth) -> dic
     counts: dict[str, int] = {}
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["signal", "file", "line"])
+        writer.writerow(["signal", "group", "file", "line"])
         for file in files:
-            for line, signal in truth.get(file.name, ()):
-                writer.writerow([signal, file.name, line])
+            for line, signal, group in truth.get(file.name, ()):
+                writer.writerow([signal, group, file.name, line])
                 counts[signal] = counts.get(signal, 0) + 1
     return dict(sorted(counts.items()))
 
