@@ -15,8 +15,8 @@ history as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
-publishability as (
-    select * from {{ ref('int_loan_publishability') }}
+publishable_loans as (
+    {{ publishable_loans() }}
 ),
 
 dates as (
@@ -50,11 +50,9 @@ first_payment_defaults as (
         and history.loan_id = surge_loans.loan_id
         and history.report_month = surge_loans.signal_month
         and history.is_month_last_report
-    inner join publishability
-        on publishability.lender_code = surge_loans.lender_code
-        and publishability.loan_id = surge_loans.loan_id
-        and not publishability.is_unreported
-        and not publishability.is_delinquency_pending_notice
+    inner join publishable_loans
+        on publishable_loans.lender_code = surge_loans.lender_code
+        and publishable_loans.loan_id = surge_loans.loan_id
     where history.dpd > 0
         and history.last_payment_date is null
         and history.overdue_since <= surge_loans.issue_date + surge_loans.first_payment_default_days

@@ -15,8 +15,8 @@ history as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
-publishability as (
-    select * from {{ ref('int_loan_publishability') }}
+publishable_loans as (
+    {{ publishable_loans() }}
 ),
 
 dates as (
@@ -38,11 +38,9 @@ open_debt as (
 overdue_reports as (
     select history.borrower_key, history.lender_code, history.as_of_date
     from history
-    inner join publishability
-        on publishability.lender_code = history.lender_code
-        and publishability.loan_id = history.loan_id
-        and not publishability.is_unreported
-        and not publishability.is_delinquency_pending_notice
+    inner join publishable_loans
+        on publishable_loans.lender_code = history.lender_code
+        and publishable_loans.loan_id = history.loan_id
     where history.dpd > 0
 ),
 
