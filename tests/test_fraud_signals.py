@@ -19,9 +19,11 @@ from dbt_support import dbt, exchange_env
 from rich.console import Console
 from rich.table import Table
 
+from exchange.access import report
 from exchange.intake import lenders
 from exchange.intake.ingest import submit
 from exchange.pipeline.run import run_pipeline
+from exchange.web.render import report_html
 from exchange_tools.demo import signal_counts
 from exchange_tools.synthetic.generate import generate
 
@@ -65,6 +67,12 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 for name, (flag, *_) in FLAGS.items()}
             demo_counts = signal_counts(conn)
             clusters = dict(conn.execute("select borrower_key, cluster_id from intermediate.int_phone_clusters"))
+            latest = conn.execute(
+                "select borrower_key, array[is_phone_shared, is_identity_mismatch, is_loan_stacking, is_bust_out]"
+                " from marts.mart_borrower_signals"
+                " where signal_date = (select max(signal_date) from marts.mart_borrower_signals)"
+                " order by is_loan_stacking or is_bust_out desc, borrower_key").fetchall()
+            reports = {key: (flags, report.build(conn, key, "RESIDENT_ID")) for key, flags in (latest[0], latest[-1])}
         injected: dict[str, set[str]] = {}
         rings: dict[int, set[str]] = {}
         for signal, group, file, line in injected_rows:
@@ -74,7 +82,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             if signal == "phone_ring":
                 rings.setdefault(group, set()).add(keys_of[file, line])
         yield {"flagged": flagged, "injected": injected, "demo_counts": demo_counts, "clusters": clusters,
-               "rings": rings}
+               "rings": rings, "reports": reports}
 
 
 def test_every_injected_pattern_was_loaded(scored: dict[str, Any]) -> None:
@@ -113,3 +121,16 @@ def test_the_demo_prints_the_latest_dates_signal_counts(scored: dict[str, Any]) 
     assert row["signal_date"] == "2025-06-30"
     assert row["phone_clusters"] == len(scored["rings"])
     assert row["loan_stacking"] >= 1 and row["co_debt_2_plus"] >= 1
+
+
+def test_the_data_subject_report_shows_the_signals_on_the_record(scored: dict[str, Any]) -> None:
+    """One key flagged at the latest date and one that is not: the report lists exactly its flags."""
+    names = ["phone_sharing", "identity_mismatch", "loan_stacking", "bust_out"]
+    shown = []
+    for flags, data in scored["reports"].values():
+        expected = [name for name, on in zip(names, flags, strict=True) if on]
+        assert [s["signal"] for s in data["signals"]] == expected
+        shown.append(expected)
+        page = report_html(data)
+        assert all(s["message_zh"] in page and s["message_en"] in page for s in data["signals"])
+    assert shown[0] and not shown[1]
