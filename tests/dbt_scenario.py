@@ -86,7 +86,8 @@ class Loan:
             "id_type": "RESIDENT_ID" if self.borrower_type == "individual" else "USCC",
             "borrower_key": key(self.borrower),
             "name_hash": key("name:" + self.borrower),
-            "phone_hash": None,
+            # P3 gives P2's phone (a household): the phone-sharing signals and clusters have a link
+            "phone_hash": key("phone:" + ("P2" if self.borrower == "P3" else self.borrower)),
             "region_code": self.region,
             "product_type": self.product,
             "guarantee_type": self.guarantee,

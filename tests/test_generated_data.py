@@ -36,7 +36,7 @@ def loaded(tmp_path_factory, pg_url):
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute("truncate control.lenders, control.role_lenders, control.audit_log, control.submissions,"
                          " control.status_coverage, control.row_problems, raw.loans, raw.loan_status,"
-                         " raw.collection_actions")
+                         " raw.collection_actions cascade")
             result = generate(out, **SCALE)
             for lender in result.lenders:
                 lenders.add(conn, lender.code, lender.name_zh, lender.category)

@@ -273,7 +273,7 @@ def test_purge_dekeys_only_the_loan_whose_whole_negative_record_expired(world: W
     loans = rows(world.url, "select loan_id, borrower_key is null, name_hash is null, phone_hash is null,"
                             " guarantor_key is null, dekeyed_at is not null from raw.loans order by loan_id")
     assert loans == [("R1", True, True, True, True, True)] + [
-        (loan_id, False, False, True, True, False) for loan_id in ("R2", "R3", "R4", "R5", "R6")]
+        (loan_id, False, False, False, True, False) for loan_id in ("R2", "R3", "R4", "R5", "R6")]
 
 
 def test_the_database_refuses_a_null_key_on_a_row_not_dekeyed(world: World) -> None:

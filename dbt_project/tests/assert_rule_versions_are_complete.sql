@@ -18,6 +18,7 @@ rule_rows as (
         ('rule_default_conditions', 'condition_kind'),
         ('rule_parameters', 'parameter'),
         ('rule_listing_reasons', "'reason'"),
+        ('rule_fraud_signals', 'parameter'),
     ] %}
     {%- for seed, part in parts %}
     select rules_version, '{{ seed }}' as rule_seed, {{ part }} as part from {{ ref(seed) }}
@@ -42,7 +43,23 @@ required_parts as (
         ('rule_parameters', 'dpd_mismatch_tolerance_days'),
         ('rule_parameters', 'restructure_observation_months'),
         ('rule_parameters', 'reaging_fall_tolerance_days'),
-        ('rule_listing_reasons', 'reason')
+        ('rule_listing_reasons', 'reason'),
+        ('rule_fraud_signals', 'phone_window_1m_days'),
+        ('rule_fraud_signals', 'phone_window_3m_days'),
+        ('rule_fraud_signals', 'phone_window_6m_days'),
+        ('rule_fraud_signals', 'phone_window_12m_days'),
+        ('rule_fraud_signals', 'phone_shared_min_keys'),
+        ('rule_fraud_signals', 'identity_mismatch_min_names'),
+        ('rule_fraud_signals', 'stacking_window_days'),
+        ('rule_fraud_signals', 'stacking_min_lenders'),
+        ('rule_fraud_signals', 'bust_out_surge_window_days'),
+        ('rule_fraud_signals', 'bust_out_min_lenders'),
+        ('rule_fraud_signals', 'bust_out_min_fpd_lenders'),
+        ('rule_fraud_signals', 'first_payment_default_days'),
+        ('rule_fraud_signals', 'co_debt_overdue_lookback_days'),
+        ('rule_fraud_signals', 'cluster_window_days'),
+        ('rule_fraud_signals', 'cluster_max_phone_keys'),
+        ('rule_fraud_signals', 'cluster_max_depth')
     ) as required (rule_seed, part)
 ),
 

@@ -137,8 +137,33 @@ def _print_report(conn: psycopg.Connection[Any]) -> None:
                  "months": f["months"], "period": f"{f['first_month']:%Y-%m}..{f['last_month']:%Y-%m}",
                  "affected": f["affected"], "worst": f["worst_value"], "threshold": f["threshold"],
                  "rule text": f["rule"]} for f in conduct_findings(conn)])
+    console.print("\n欺诈与共债信号 Fraud and multi-lending signals (keys flagged at the latest signal date;"
+                  " marts.mart_borrower_signals, analyst guide section 9)")
+    print_rows(signal_counts(conn))
     console.print("\n共享信息发布 Published feed")
     print_live(live_version(conn))
+
+
+_SIGNAL_COUNTS_SQL = """
+select
+    signal_date,
+    count(*) filter (where is_phone_shared)::integer as phone_sharing,
+    count(*) filter (where is_identity_mismatch)::integer as identity_mismatch,
+    count(*) filter (where is_loan_stacking)::integer as loan_stacking,
+    count(*) filter (where is_bust_out)::integer as bust_out,
+    count(*) filter (where open_lenders >= 2)::integer as co_debt_2_plus,
+    count(distinct cluster_id)::integer as phone_clusters
+from marts.mart_borrower_signals
+where signal_date = (select max(signal_date) from marts.mart_borrower_signals)
+group by signal_date
+"""
+
+
+def signal_counts(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    """Keys carrying each fraud signal at the latest signal date (co-debt: open at two or more
+    lenders), and the number of phone clusters."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [{**r, "signal_date": f"{r['signal_date']:%Y-%m-%d}"} for r in cur.execute(_SIGNAL_COUNTS_SQL)]
 
 
 def _percent(ratio: Decimal | None) -> str:

@@ -19,6 +19,8 @@ renamed as (
         borrower_type,
         id_type,
         borrower_key::text as borrower_key,
+        name_hash::text as name_hash,
+        phone_hash::text as phone_hash,
         region_code::text as region_code,
         product_type,
         guarantee_type,

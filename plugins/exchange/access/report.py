@@ -2,8 +2,10 @@
 
 Current listing and reasons (their texts from the published rule table), default episodes, the
 records held back from members (marked as not published, with why), each loan's 24-month
-repayment profile, dispute marks, and the look-ups made about the person (when, which
-institution, the association included, and its category, purpose).
+repayment profile, dispute marks, the fraud and multi-lending signals on the record at the latest
+signal date (which ones, with their figures, per PIPL the person sees what is inferred about them),
+and the look-ups made about the person (when, which institution, the association included, and
+its category, purpose).
 The association hands it to the person (征信业管理条例 art. 17), as JSON or as an HTML page
 (exchange.web.render.report_html).
 Nothing past its purge date is shown (exchange.feed.retention): no expired default-feed row, and no
@@ -30,6 +32,18 @@ ASSOCIATION_ZH = "行业协会"
 
 
 RECORD_KINDS_ZH = {"default_episode": "违约信息", "listing": "名单"}
+
+SIGNALS = {  # flag column of marts.mart_borrower_signals -> (signal, 中文, English, the figures shown beside it)
+    "is_phone_shared": ("phone_sharing", "您的手机号码也被报送为其他人的手机号码",
+                        "your phone number was also reported for other persons", ("keys_per_phone_3m",)),
+    "is_identity_mismatch": ("identity_mismatch", "不同机构为您的证件报送了不同的姓名",
+                             "lenders reported different names with your ID", ("name_hashes",)),
+    "is_loan_stacking": ("loan_stacking", "短期内在多家机构新增借款", "new loans at several lenders within a short time",
+                         ("stacking_lenders", "stacking_new_principal")),
+    "is_bust_out": ("bust_out", "多家机构新增借款后首期即逾期", "first payments missed at several lenders soon after"
+                    " new loans there", ("surge_lenders", "first_payment_default_lenders")),
+}
+"""The signals a person is shown (analyst guide section 9 defines each and its limits)."""
 
 
 def _rows(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
@@ -79,6 +93,7 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
         if months:
             loan["repayment_profile_24m"] = mask_profile(loan["repayment_profile_24m"], loan["as_of_date"], months)
             loan["profile_corrected"] = True
+    signals = _signals(conn, borrower_key)
     disputes = _rows(conn, "select dispute_id, record_kind, lender_code, loan_ref, opened_at, deadline, status,"
                            " resolved_at, resolution_reason from control.disputes where borrower_key = %s"
                            " order by dispute_id", (borrower_key,))
@@ -112,8 +127,25 @@ def build(conn: psycopg.Connection, borrower_key: str, id_type: str) -> dict[str
         "held_records": held,
         "loans": loans,
         "disputes": disputes,
+        "signals": signals,
         "lookups": lookups,
     })
+
+
+def _signals(conn: psycopg.Connection, borrower_key: str) -> list[dict]:
+    """The signals on the person's record at the latest signal date, each with its figures; none
+    before the signal models are first built. Built from keys only, and from publishable records
+    where they count defaults (a held-back record never raises one)."""
+    if not conn.execute("select to_regclass('marts.mart_borrower_signals') is not null").fetchone()[0]:
+        return []
+    found = _rows(conn, "select * from marts.mart_borrower_signals where borrower_key = %s"
+                        " and signal_date = (select max(signal_date) from marts.mart_borrower_signals)", (borrower_key,))
+    if not found:
+        return []
+    row = found[0]
+    return [{"signal": signal, "message_zh": zh, "message_en": en, "signal_date": row["signal_date"],
+             "figures": {figure: row[figure] for figure in figures}}
+            for flag, (signal, zh, en, figures) in SIGNALS.items() if row[flag]]
 
 
 def _corrected_months(conn: psycopg.Connection, borrower_key: str) -> dict[tuple[str, str], list[tuple]]:

@@ -172,7 +172,8 @@ class Submission(BaseModel):
 
 
 class Report(BaseModel):
-    """The data-subject report (see report.build): its sections as objects."""
+    """The data-subject report (see report.build): its sections as objects, `signals` among them (the
+    fraud and multi-lending signals on the record at the latest signal date, bilingual, with figures)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from exchange.core.errors import ExchangeError
 from exchange_tools.synthetic.lenders import Lender
 from exchange_tools.synthetic.simulate import LenderRun, Run
-from exchange_tools.synthetic.write import write_lenders, write_readme, write_truth
+from exchange_tools.synthetic.write import write_lenders, write_readme, write_signal_truth, write_truth
 
 
 @dataclass
@@ -30,6 +30,8 @@ class GenerateResult:
     consequences: int
     natural: int
     codes: dict[str, int]         # truth rows per reason code
+    signals: Path                 # signals.csv: the loans rows of the injected fraud patterns
+    signal_rows: dict[str, int]   # its rows per signal
 
 
 def generate(out: Path, *, lenders: int = 5, months: int = 13, loans: int = 2000, seed: int = 1,
@@ -84,9 +86,12 @@ def generate(out: Path, *, lenders: int = 5, months: int = 13, loans: int = 2000
 
     truth_path = out / "truth.csv"
     counts, codes = write_truth(truth_path, [p for p in files if p != duplicate], run.truth)
+    signals_path = out / "signals.csv"
+    signal_rows = write_signal_truth(signals_path, [p for p in files if p != duplicate], run.signal_truth)
     write_lenders(out / "lenders.csv", run.lenders)
     write_readme(out, files, correction, duplicate, lenders=lenders, months=months, end=end, loans=loans, seed=seed,
                  rate=error_rate)
     return GenerateResult(out=out, lenders=run.lenders, files=files, correction=correction, duplicate=duplicate,
                           duplicate_of=original, truth=truth_path, rows=rows, injected=counts["injected"],
-                          consequences=counts["consequence"], natural=counts["natural"], codes=codes)
+                          consequences=counts["consequence"], natural=counts["natural"], codes=codes,
+                          signals=signals_path, signal_rows=signal_rows)

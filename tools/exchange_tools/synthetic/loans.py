@@ -37,7 +37,7 @@ class Loan:
     __slots__ = ("lid", "borrower", "product", "gtype", "guarantor", "principal", "rate", "issue", "maturity",
                  "method", "n", "period", "consent", "p_miss", "mild", "dpd_blank", "fraud_at",
                  "s_y", "s_m", "day", "s_p", "s_n", "s_method", "paid", "seen", "since", "state", "restr",
-                 "frozen", "notice", "prev_neg", "legal", "legal_m", "lp_date", "lp_amt")
+                 "frozen", "notice", "prev_neg", "legal", "legal_m", "lp_date", "lp_amt", "signal")
 
     def __init__(self, borrower: Borrower, terms: tuple[str, str, str, int, int, int, int, str], issue: dt.date):
         self.borrower = borrower
@@ -47,6 +47,7 @@ class Loan:
         self.s_p, self.s_n, self.s_method = self.principal, self.n, self.method
         self.maturity = self.due_date(self.n)
         self.lid = self.consent = ""
+        self.signal: tuple[str, int] | None = None  # injected fraud pattern and its instance (signals.py)
         self.paid = self.seen = 0
         self.since: dt.date | None = None
         self.state, self.restr, self.frozen = ACTIVE, False, (0, 0, 0)

@@ -104,7 +104,7 @@ class Portfolio:
         self.seq[key] = seq
         return f"{self.lender.code}{key}{seq:06d}", seq
 
-    def _number(self, loans: list[Loan]) -> None:
+    def number(self, loans: list[Loan]) -> None:
         """Contract numbers and consent references in issue order."""
         for loan in sorted(loans, key=lambda ln: ln.issue):
             loan.lid, seq = self._next_number(loan.issue)
@@ -131,7 +131,7 @@ class Portfolio:
                     break
             book.append(loan)
         book.sort(key=lambda ln: ln.issue)
-        self._number(book)
+        self.number(book)
         return book
 
     def issue(self, mi: int, t: dt.date) -> list[Loan]:
@@ -142,15 +142,16 @@ class Portfolio:
             borrower = self._borrower()
             loans.append(self._loan(borrower, prev + dt.timedelta(days=self.rng.randint(1, t.day))))
         loans.sort(key=lambda ln: ln.issue)
-        self._number(loans)
+        self.number(loans)
         return loans
 
     def close_month(self, reported: list[Loan], rejected: list[Loan]) -> None:
-        """Accepted loans rows make their borrowers known here; rejected loans are re-sent next month."""
+        """Accepted loans rows make their borrowers known here (an injected pattern's never: no
+        injection reuses them); rejected loans are re-sent next month."""
         refused = {id(loan) for loan in rejected}
         for loan in reported:
             b = loan.borrower
-            if id(loan) not in refused and b.uid not in self.loaded_uids:
+            if not loan.signal and id(loan) not in refused and b.uid not in self.loaded_uids:
                 self.loaded_uids.add(b.uid)
                 self.loaded.append(b)
         self.pending = rejected

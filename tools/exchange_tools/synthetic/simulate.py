@@ -22,8 +22,10 @@ from exchange_tools.synthetic.inject import ROW_CODES, Injector, silent_mistakes
 from exchange_tools.synthetic.lenders import make_lender
 from exchange_tools.synthetic.loans import ACTIVE, ENDED, Behaviour, Loan
 from exchange_tools.synthetic.portfolio import HISTORY_MONTHS, REPEAT, Portfolio
+from exchange_tools.synthetic.signals import issue as issue_signals
+from exchange_tools.synthetic.signals import plan as plan_signals
 from exchange_tools.synthetic.values import shift_month_end
-from exchange_tools.synthetic.write import LenderWriter, Truth
+from exchange_tools.synthetic.write import LenderWriter, SignalTruth, Truth
 
 _SHARED_TARGET = 0.15      # share of borrowers with loans at two or more lenders
 _SHARED_LENDERS = (2, 2, 2, 3, 3, 4)
@@ -48,6 +50,8 @@ class Run:
                            for _ in range(20)]
         self.ring_month = max(1, months // 2 - 1)  # the fraud ring stops paying about half way
         self.shared = self._shared_pool(rng, lenders, loans)
+        self.signals = plan_signals(seed, self.ids, lenders, months, loans)  # after the pool: it keeps its draws
+        self.signal_truth: SignalTruth = {}
         self.code_use = dict.fromkeys(ROW_CODES, 0)
         self.truth: Truth = {}
         self.groups: dict[tuple[int, int], list[Path]] = {}  # (month, lender) -> files in order
@@ -89,7 +93,10 @@ class LenderRun:
                                  run.regions, self.book, run.error_rate, run.code_use)
         self.collector = Collector(random.Random(f"{run.seed}:collect:{lender.code}"),
                                    CONDUCTS[index % len(CONDUCTS)])
-        self.writer = LenderWriter(run.out, lender, run.truth)
+        self.writer = LenderWriter(run.out, lender, run.truth, run.signal_truth)
+        # the injected fraud patterns' loans: streams of their own, so the rest keeps its numbers
+        self.lender, self.signal_rng = lender, random.Random(f"{run.seed}:signals:{lender.code}")
+        self.signal_behaviour = Behaviour(random.Random(f"{run.seed}:signal-sim:{lender.code}"), lender)
 
     def simulate(self, progress: Callable[[], None]) -> None:
         """Each month: issue loans, write the loans file, advance every loan, write the status files."""
@@ -97,6 +104,10 @@ class LenderRun:
         for mi, t in enumerate(self.run.dates):
             opening = self.book.existing_book() if mi == 0 else []
             new = self.book.issue(mi, t)
+            planned = [p for p in self.run.signals if p.lender == self.index and p.month == mi]
+            injected = issue_signals(self.signal_rng, self.lender, self.run.guarantors, planned, t)
+            self.book.number(injected)  # numbered after the month's other loans, whose numbers stay
+            new += injected
             loans_file = self._loans_file(mi, t, opening, new)
             active = opening + new if mi == 0 else active + new
             files = [loans_file, *self._status_files(mi, t, active, loans_file.rejected)]
@@ -117,6 +128,7 @@ class LenderRun:
         f = SubmissionFile(spec.LOANS, self.writer.name("loans", t), t, rows, loans, len(opening),
                            len(opening) + len(new))
         errors_ok = mi != self.run.months - 1 and (self.index, mi) != self.run.correction_at
+        f.taken.update(i for i, loan in enumerate(loans) if loan.signal)  # a pattern's rows stay clean
         self.injector.inject(f, mi, errors_ok)
         return f
 
@@ -124,8 +136,10 @@ class LenderRun:
         """loan_status at `t` (and its `_2` correction in the corrected period), then collection_actions."""
         prev = shift_month_end(t, -1)
         overdue_before = [loan.since is not None and loan.state == ACTIVE for loan in loans]
-        rows = [self.behaviour.advance(loan, t, prev, mi, True) for loan in loans]
+        rows = [(self.signal_behaviour if loan.signal else self.behaviour).advance(loan, t, prev, mi, True)
+                for loan in loans]
         status = SubmissionFile(spec.LOAN_STATUS, self.writer.name("loan_status", t), t, rows, loans, 0, len(rows))
+        status.taken.update(i for i, loan in enumerate(loans) if loan.signal)
         refused = {id(loan) for loan in rejected}
         for i, loan in enumerate(loans):
             if id(loan) in refused:
@@ -138,7 +152,10 @@ class LenderRun:
             silent_mistakes(status, prev)
         self.injector.inject(status, mi, True)
         # the actions follow the status rows as reported, injected problems included
-        action_rows, action_loans = self.collector.collect(loans, rows, overdue_before, refused, t, prev)
+        # the collection stream sees the portfolio without the injected patterns, as before them
+        kept = [i for i, loan in enumerate(loans) if not loan.signal]
+        action_rows, action_loans = self.collector.collect([loans[i] for i in kept], [rows[i] for i in kept],
+                                                           [overdue_before[i] for i in kept], refused, t, prev)
         if action_rows:
             actions = SubmissionFile(spec.COLLECTION_ACTIONS, self.writer.name("collection_actions", t), t,
                                      action_rows, action_loans, 0, len(action_rows))

@@ -15,10 +15,14 @@ import xlsxwriter
 
 from exchange.core import spec
 from exchange_tools.synthetic.files import SubmissionFile, negative
+from exchange_tools.synthetic.identities import NEVER
 from exchange_tools.synthetic.lenders import Lender, LenderStyle
 
 Truth = dict[str, list[tuple[int, str, str, str]]]
 """File name -> (line, field, code, cause) of each listed problem, in line order."""
+
+SignalTruth = dict[str, list[tuple[int, str, int]]]
+"""File name -> (line, signal, group) of each loans row of a fraud pattern (signals.py)."""
 
 _DEFAULTS = {"currency": "CNY", "legal_status": "none", "fraud_flag": "false"}
 
@@ -26,8 +30,9 @@ _DEFAULTS = {"currency": "CNY", "legal_status": "none", "fraud_flag": "false"}
 class LenderWriter:
     """Writes one lender's files under <out>/<LENDER>/ and records their truth notes by line."""
 
-    def __init__(self, out: Path, lender: Lender, truth: Truth):
+    def __init__(self, out: Path, lender: Lender, truth: Truth, signal_truth: SignalTruth):
         self.dir, self.code, self.style, self.truth = out / lender.code, lender.code, lender.style, truth
+        self.signal_truth = signal_truth
         self.conversions = {kind.name: _conversions(kind, lender.style) for kind in spec.KINDS.values()}
         self.rows = 0  # data rows written
 
@@ -39,6 +44,7 @@ class LenderWriter:
     def _emit(self, f: SubmissionFile) -> Iterator[list[str]]:
         """Rows as written, in order; records each truth note with its line (header = line 1)."""
         truth = self.truth.setdefault(f.name, [])
+        signals = self.signal_truth.setdefault(f.name, [])
         conv = self.conversions[f.kind.name]
         status = f.kind is spec.LOAN_STATUS
         line = 1
@@ -49,6 +55,9 @@ class LenderWriter:
                 truth.append((line, *note))
             elif status and negative(row) and not row[11]:
                 truth.append((line, "notice_date", "W_NOTICE_MISSING", "natural"))
+            loan = f.loans[i] if f.kind is spec.LOANS else None
+            if loan is not None and (loan.signal or loan.borrower.bust < NEVER):
+                signals.append((line, *(loan.signal or ("fraud_ring", 0))))
             yield self._convert(row, conv)
             for extra, extra_note in f.extras.get(i, ()):
                 line += 1
@@ -142,6 +151,10 @@ phone numbers are made up (identity numbers pass their check characters but belo
 {correction}  a corrected re-send (seq 2) of that period's loan_status
 {duplicate}  a byte-identical re-send of an earlier file (expect a duplicate)
 lenders.csv   the participating lenders (code, name, category)
+signals.csv   the loans rows of the fraud patterns put in on purpose (signal: phone_ring,
+              loan_stacking or bust_out; group: which ring or borrower; file; line), in
+              borrowers of their own, and of the fraud ring that stops paying everywhere
+              at once (fraud_ring, group 0)
 truth.csv     every problem put in on purpose (injected), the warnings a real portfolio
               produces by itself (natural: negative data without notice_date), and the
               rows that fail because their loan was rejected (consequence). line is the
@@ -165,6 +178,19 @@ def write_truth(path: Path, files: list[Path], truth: Truth) -> tuple[dict[str, 
                 counts[cause] += 1
                 codes[code] = codes.get(code, 0) + 1
     return counts, dict(sorted(codes.items()))
+
+
+def write_signal_truth(path: Path, files: list[Path], truth: SignalTruth) -> dict[str, int]:
+    """signals.csv for `files` in submission order; loans rows per signal."""
+    counts: dict[str, int] = {}
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["signal", "group", "file", "line"])
+        for file in files:
+            for line, signal, group in truth.get(file.name, ()):
+                writer.writerow([signal, group, file.name, line])
+                counts[signal] = counts.get(signal, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def write_lenders(path: Path, lenders: list[Lender]) -> None:

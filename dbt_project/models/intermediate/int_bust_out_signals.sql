@@ -1,0 +1,78 @@
+{# Bust-out (恶意骗贷 / 撸贷), one row per borrower key and signal date with loans issued within
+   the surge window: the different lenders of those loans (the surge), and how many of those
+   lenders report one of them in first-payment default (首期逾期) in the signal month: overdue on
+   its last report of the month, overdue since at most first_payment_default_days after issue,
+   no payment ever reported. Only records that may reach other members count as a default here
+   (DOMAIN section 5): a loan held back (unreported, or its delinquency pending notice) does not. #}
+
+with
+
+loans as (
+    select * from {{ ref('int_loans_latest') }}
+),
+
+history as (
+    select * from {{ ref('int_loan_status_history') }}
+),
+
+publishable_loans as (
+    {{ publishable_loans() }}
+),
+
+dates as (
+    select * from {{ ref('int_fraud_signal_dates') }}
+),
+
+surge_loans as (
+    select
+        dates.signal_date,
+        dates.signal_month,
+        dates.bust_out_min_lenders,
+        dates.bust_out_min_fpd_lenders,
+        dates.first_payment_default_days,
+        loans.borrower_key,
+        loans.lender_code,
+        loans.loan_id,
+        loans.issue_date
+    from dates
+    inner join loans
+        on loans.issue_date <= dates.signal_date
+        and loans.issue_date > dates.signal_date - dates.bust_out_surge_window_days
+        and loans.first_reported_date <= dates.signal_date
+),
+
+first_payment_defaults as (
+    -- surge loans in first-payment default on their last report of the signal month
+    select surge_loans.signal_date, surge_loans.lender_code, surge_loans.loan_id
+    from surge_loans
+    inner join history
+        on history.lender_code = surge_loans.lender_code
+        and history.loan_id = surge_loans.loan_id
+        and history.report_month = surge_loans.signal_month
+        and history.is_month_last_report
+    inner join publishable_loans
+        on publishable_loans.lender_code = surge_loans.lender_code
+        and publishable_loans.loan_id = surge_loans.loan_id
+    where history.dpd > 0
+        and history.last_payment_date is null
+        and history.overdue_since <= surge_loans.issue_date + surge_loans.first_payment_default_days
+),
+
+final as (
+    select
+        surge_loans.signal_date,
+        surge_loans.borrower_key,
+        count(distinct surge_loans.lender_code) as surge_lenders,
+        count(distinct first_payment_defaults.lender_code) as first_payment_default_lenders,
+        count(distinct surge_loans.lender_code) >= min(surge_loans.bust_out_min_lenders)
+            and count(distinct first_payment_defaults.lender_code) >= min(surge_loans.bust_out_min_fpd_lenders)
+            as is_bust_out
+    from surge_loans
+    left join first_payment_defaults
+        on first_payment_defaults.signal_date = surge_loans.signal_date
+        and first_payment_defaults.lender_code = surge_loans.lender_code
+        and first_payment_defaults.loan_id = surge_loans.loan_id
+    group by surge_loans.signal_date, surge_loans.borrower_key
+)
+
+select * from final

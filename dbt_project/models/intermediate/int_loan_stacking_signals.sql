@@ -1,0 +1,41 @@
+{# Loan stacking (叠贷), one row per borrower key and signal date with a loan issued within the
+   stacking window: loans issued fewer than stacking_window_days before the signal date (and
+   reported by then) at how many different lenders, and their total principal. #}
+
+with
+
+loans as (
+    select * from {{ ref('int_loans_latest') }}
+),
+
+dates as (
+    select * from {{ ref('int_fraud_signal_dates') }}
+),
+
+new_loans as (
+    select
+        dates.signal_date,
+        dates.stacking_min_lenders,
+        loans.borrower_key,
+        loans.lender_code,
+        loans.principal
+    from dates
+    inner join loans
+        on loans.issue_date <= dates.signal_date
+        and loans.issue_date > dates.signal_date - dates.stacking_window_days
+        and loans.first_reported_date <= dates.signal_date
+),
+
+final as (
+    select
+        signal_date,
+        borrower_key,
+        count(distinct lender_code) as stacking_lenders,
+        count(*) as stacking_new_loans,
+        sum(principal) as stacking_new_principal,
+        count(distinct lender_code) >= min(stacking_min_lenders) as is_loan_stacking
+    from new_loans
+    group by signal_date, borrower_key
+)
+
+select * from final

@@ -1,0 +1,126 @@
+{# Phone sharing (共用手机号), one row per borrower key and signal date on which any link between
+   the key and a phone hash was reported within the 12-month window. A link's age is the days
+   from its latest report to the signal date; it counts in a window when younger than the
+   window's days (rule_fraud_signals). Per window: the distinct phone hashes of the key, and the
+   most distinct keys any one of those phones was reported for within the same window. The link
+   last changed on the latest date a key-phone pair on any of the key's phones was first
+   reported (a new phone for the key, or a new key on its phone). #}
+
+with
+
+reports as (
+    select * from {{ ref('int_borrower_identity_reports') }}
+    where phone_hash is not null
+),
+
+dates as (
+    select * from {{ ref('int_fraud_signal_dates') }}
+),
+
+links as (
+    select borrower_key, phone_hash, reported_date
+    from reports
+    group by borrower_key, phone_hash, reported_date
+),
+
+link_first_seen as (
+    select borrower_key, phone_hash, min(reported_date) as first_seen_date
+    from links
+    group by borrower_key, phone_hash
+),
+
+dated_links as materialized (
+    -- each link reported within the 12-month window before a signal date, with its age there
+    select
+        dates.signal_date,
+        links.borrower_key,
+        links.phone_hash,
+        min(dates.signal_date - links.reported_date) as link_age_days
+    from dates
+    inner join links
+        on links.reported_date <= dates.signal_date
+        and links.reported_date > dates.signal_date - dates.phone_window_12m_days
+    group by dates.signal_date, links.borrower_key, links.phone_hash
+),
+
+windowed_links as (
+    select
+        dated_links.*,
+        dated_links.link_age_days < dates.phone_window_1m_days as in_1m,
+        dated_links.link_age_days < dates.phone_window_3m_days as in_3m,
+        dated_links.link_age_days < dates.phone_window_6m_days as in_6m,
+        true as in_12m,
+        dates.phone_shared_min_keys
+    from dated_links
+    inner join dates
+        on dates.signal_date = dated_links.signal_date
+),
+
+phone_keys as (
+    -- distinct keys per phone hash and window (a dated link is unique per key and phone)
+    select
+        signal_date,
+        phone_hash,
+        count(*) filter (where in_1m) as keys_1m,
+        count(*) filter (where in_3m) as keys_3m,
+        count(*) filter (where in_6m) as keys_6m,
+        count(*) as keys_12m
+    from windowed_links
+    group by signal_date, phone_hash
+),
+
+key_figures as (
+    select
+        windowed_links.signal_date,
+        windowed_links.borrower_key,
+        count(*) filter (where windowed_links.in_1m) as phones_1m,
+        count(*) filter (where windowed_links.in_3m) as phones_3m,
+        count(*) filter (where windowed_links.in_6m) as phones_6m,
+        count(*) as phones_12m,
+        coalesce(max(phone_keys.keys_1m) filter (where windowed_links.in_1m), 0) as keys_per_phone_1m,
+        coalesce(max(phone_keys.keys_3m) filter (where windowed_links.in_3m), 0) as keys_per_phone_3m,
+        coalesce(max(phone_keys.keys_6m) filter (where windowed_links.in_6m), 0) as keys_per_phone_6m,
+        max(phone_keys.keys_12m) as keys_per_phone_12m,
+        min(windowed_links.phone_shared_min_keys) as phone_shared_min_keys
+    from windowed_links
+    inner join phone_keys
+        on phone_keys.signal_date = windowed_links.signal_date
+        and phone_keys.phone_hash = windowed_links.phone_hash
+    group by windowed_links.signal_date, windowed_links.borrower_key
+),
+
+last_changes as (
+    -- the latest first report of a key-phone pair on any of the key's phones, up to the signal date
+    select
+        dated_links.signal_date,
+        dated_links.borrower_key,
+        max(link_first_seen.first_seen_date) as last_link_change_date
+    from dated_links
+    inner join link_first_seen
+        on link_first_seen.phone_hash = dated_links.phone_hash
+        and link_first_seen.first_seen_date <= dated_links.signal_date
+    group by dated_links.signal_date, dated_links.borrower_key
+),
+
+final as (
+    select
+        key_figures.signal_date,
+        key_figures.borrower_key,
+        key_figures.phones_1m,
+        key_figures.phones_3m,
+        key_figures.phones_6m,
+        key_figures.phones_12m,
+        key_figures.keys_per_phone_1m,
+        key_figures.keys_per_phone_3m,
+        key_figures.keys_per_phone_6m,
+        key_figures.keys_per_phone_12m,
+        last_changes.last_link_change_date,
+        key_figures.signal_date - last_changes.last_link_change_date as days_since_link_change,
+        key_figures.keys_per_phone_3m >= key_figures.phone_shared_min_keys as is_phone_shared
+    from key_figures
+    inner join last_changes
+        on last_changes.signal_date = key_figures.signal_date
+        and last_changes.borrower_key = key_figures.borrower_key
+)
+
+select * from final
