@@ -64,6 +64,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 lenders.add(conn, code, name, category)  # the lender's database role, as the portal wants it
                 tokens[code] = access.issue_token(conn, lender_code=code)[1]
             tokens["association"] = access.issue_token(conn, lender_code=None)[1]
+            tokens["analyst"] = access.issue_token(conn, lender_code=None, analyst=True)[1]
         dbt(url, work, "seed")
         dbt(url, work, "run")
         with environment(**exchange_env(url, home)):
@@ -196,3 +197,21 @@ def test_docs_are_served_offline_to_the_association_only(served):
     lender, _ = portal_login(served.base, served.tokens["XD01"])
     for path in ("/portal/docs", "/portal/docs/dbt/index.html", "/" + pages[0].lstrip("/")):
         assert lender.get(path).status_code == 404
+
+
+def test_an_analyst_token_opens_the_dashboards_and_docs_and_nothing_else(served):
+    analyst, csrf = portal_login(served.base, served.tokens["analyst"])
+    assert analyst.get("/portal", follow_redirects=False).headers["location"] == "/portal/dashboards"
+    risk = analyst.get("/portal/dashboards/risk").text
+    assert all(code in risk for code in ("XD01", "WD02", "DB03"))  # every lender's line, as the marts hold them
+    assert analyst.get("/portal/docs").status_code == 200
+    assert analyst.get("/portal/docs/dbt/index.html").status_code == 200
+    for tab in ("alerts", "held", "disputes", "versions", "lenders", "tokens", "quality"):
+        assert analyst.get(f"/portal/{tab}").status_code == 404, tab
+    assert analyst.post("/portal/lenders/XD01/status", data={"csrf": csrf, "status": "suspended",
+                                                             "reason": "an analyst may not"}).status_code == 403
+    refused = analyst.post("/portal/upload", data={"csrf": csrf}, follow_redirects=False,
+                           files={"file": ("XD01_loans_20250131.csv", b"loan_id\n1\n", "text/csv")})
+    assert refused.status_code == 303
+    api = httpx.post(served.base + "/v1/lookup", json={}, headers={"Authorization": f"Bearer {served.tokens['analyst']}"})
+    assert api.status_code == 403 and api.json()["error"]["code"] == "Q_FORBIDDEN"

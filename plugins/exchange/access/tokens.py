@@ -53,7 +53,8 @@ def ensure_lender_role(conn: psycopg.Connection, code: str) -> str:
 
 @dataclass(frozen=True)
 class Caller:
-    """The holder of a valid token: a lender (with its code) or the association."""
+    """The holder of a valid token: a lender (with its code), the association, or an analyst
+    (portal dashboards and docs only)."""
 
     party: str
     lender_code: str | None
@@ -63,35 +64,43 @@ class Caller:
     def is_association(self) -> bool:
         return self.party == "association"
 
+    @property
+    def is_analyst(self) -> bool:
+        return self.party == "analyst"
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(conn: psycopg.Connection, *, lender_code: str | None, label: str = "") -> tuple[int, str]:
-    """A new token for a lender (or the association when lender_code is None); returns (id, token).
+def issue_token(conn: psycopg.Connection, *, lender_code: str | None, label: str = "",
+                analyst: bool = False) -> tuple[int, str]:
+    """A new token for a lender, or without lender_code for the association (or, `analyst`, for an
+    analyst's portal login); returns (id, token).
 
     The token is shown once; only its hash is stored.
     """
+    if analyst and lender_code is not None:
+        raise ExchangeError("K_PARTY", "an analyst token belongs to no lender")
     if lender_code is not None:
         row = conn.execute("select status from control.lenders where lender_code = %s", (lender_code,)).fetchone()
         if row is None:
             raise ExchangeError("L_UNKNOWN", f"no lender {lender_code}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    party = "association" if lender_code is None else "lender"
+    party = "lender" if lender_code is not None else "analyst" if analyst else "association"
     with conn.transaction():
         token_id = conn.execute(
             "insert into control.api_tokens (party, lender_code, token_hash, token_prefix, label)"
             " values (%s, %s, %s, %s, %s) returning token_id",
             (party, lender_code, hash_token(token), token[:9], label)).fetchone()[0]
-        audit.record(conn, "token_issued", lender_code or "association", {"token_id": token_id, "label": label})
+        audit.record(conn, "token_issued", lender_code or party, {"token_id": token_id, "label": label})
     return token_id, token
 
 
 def revoke_token(conn: psycopg.Connection, token_id: int, reason: str) -> None:
     with conn.transaction():
         row = conn.execute("update control.api_tokens set revoked_at = now() where token_id = %s"
-                           " and revoked_at is null returning coalesce(lender_code, 'association')",
+                           " and revoked_at is null returning coalesce(lender_code, party)",
                            (token_id,)).fetchone()
         if row is None:
             raise ExchangeError("K_UNKNOWN", f"no active token {token_id}")
@@ -108,7 +117,7 @@ def list_tokens(conn: psycopg.Connection, lender_code: str | None = None) -> lis
 
 AUTH_SQL = ("select t.token_id, t.party, t.lender_code from control.api_tokens t"
             " left join control.lenders l on l.lender_code = t.lender_code"
-            " where t.token_hash = %s and t.revoked_at is null and (t.party = 'association' or l.status = 'active')")
+            " where t.token_hash = %s and t.revoked_at is null and (t.party <> 'lender' or l.status = 'active')")
 
 
 def well_formed(token: str | None) -> bool:

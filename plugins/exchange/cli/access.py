@@ -51,16 +51,18 @@ def tokens_group() -> None:
 @tokens_group.command("issue")
 @click.option("--lender", "lender_code", default=None, help="the lender the token belongs to")
 @click.option("--association", is_flag=True, help="a token for the association instead of a lender")
+@click.option("--analyst", is_flag=True, help="a portal login for an analyst: dashboards and model docs only")
 @click.option("--label", default="", help="free text, e.g. who holds it")
-def tokens_issue(lender_code: str | None, association: bool, label: str) -> None:
+def tokens_issue(lender_code: str | None, association: bool, analyst: bool, label: str) -> None:
     """Print a new token (shown once: hand it over securely)."""
     from exchange.access import tokens as access
 
-    if bool(lender_code) == association:
-        raise click.UsageError("give exactly one of --lender CODE or --association")
+    if [bool(lender_code), association, analyst].count(True) != 1:
+        raise click.UsageError("give exactly one of --lender CODE, --association or --analyst")
     with _conn() as conn:
-        token_id, token = access.issue_token(conn, lender_code=lender_code, label=label)
-    console.print(f"令牌 token {token_id} ({lender_code or 'association'}); 仅显示一次 shown once:", highlight=False)
+        token_id, token = access.issue_token(conn, lender_code=lender_code, label=label, analyst=analyst)
+    holder = lender_code or ("analyst" if analyst else "association")
+    console.print(f"令牌 token {token_id} ({holder}); 仅显示一次 shown once:", highlight=False)
     click.echo(token)
 
 

@@ -36,6 +36,9 @@ async def authenticate(scope: Scope) -> Response | None:
         if who is None:
             return error_response(401, "Q_UNAUTHORIZED", "缺少或无效的令牌", "missing or invalid token",
                                   headers={"WWW-Authenticate": "Bearer"})
+        if who.is_analyst:  # an analyst reads the marts' dashboards in the portal; the API is for members
+            return error_response(403, "Q_FORBIDDEN", "分析人员令牌只能登录门户查看图表和文档",
+                                  "an analyst token opens the portal's dashboards and docs only")
         scope.setdefault("state", {})["caller"] = who
     elif path == "/portal" or path.startswith("/portal/"):
         found = await _portal_session(st, Request(scope))

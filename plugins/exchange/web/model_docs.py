@@ -35,7 +35,7 @@ async def docs_index(request: Request, session: PortalSession) -> Response:
     if session is None:
         return RedirectResponse("/portal", status_code=303)
     who, csrf = session
-    if not who.is_association:
+    if not (who.is_association or who.is_analyst):
         return Response(status_code=404)
     settings = portal._state(request).settings
     dbt_index = settings.dbt_docs / "index.html"
@@ -47,7 +47,7 @@ async def docs_index(request: Request, session: PortalSession) -> Response:
 @router.get("/dbt/{name}")
 async def dbt_docs(request: Request, session: PortalSession, name: str) -> Response:
     """A file of the dbt docs site (index.html and the JSON it reads beside it)."""
-    if session is None or not session[0].is_association:
+    if session is None or not (session[0].is_association or session[0].is_analyst):
         return Response(status_code=404)
     path = _inside(portal._state(request).settings.dbt_docs, name)
     return Response(status_code=404) if path is None else FileResponse(path)
@@ -57,7 +57,7 @@ async def dbt_docs(request: Request, session: PortalSession, name: str) -> Respo
 async def data_docs(request: Request, session: PortalSession, relative: str) -> Response:
     """A file of the Data Docs site; pages are served without their remote assets (also those
     written before the gate made its pages offline)."""
-    if session is None or not session[0].is_association:
+    if session is None or not (session[0].is_association or session[0].is_analyst):
         return Response(status_code=404)
     path = _inside(data_docs_site(portal._state(request).settings), relative)
     if path is None:

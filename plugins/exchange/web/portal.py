@@ -101,6 +101,8 @@ async def tab_page(request: Request, session: PortalSession, tab: str) -> Respon
 
 async def _tab(request: Request, session: tuple[access.Caller, str], tab: str) -> Response:
     who, csrf = session
+    if who.is_analyst:  # the dashboards and the model docs are an analyst's whole portal
+        return RedirectResponse("/portal/dashboards", status_code=303) if tab == "" else Response(status_code=404)
     if who.is_association:
         if tab not in ("", *ASSOCIATION_TABS):
             return Response(status_code=404)
