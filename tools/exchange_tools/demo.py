@@ -80,7 +80,8 @@ def run_demo() -> None:
                   f"(or `exchange db url`); feedback files: {settings.feedback}/<lender>/")
     console.print("门户 Portal and API: `exchange serve` (`exchange tokens issue --lender CODE` for a login), "
                   "then http://127.0.0.1:8000/portal")
-    console.print(f"分析人员账号 Analyst login (marts only): psql \"$(cat {analyst})\"  (docs/analyst-guide.md)")
+    console.print(f"分析人员账号 Analyst login (marts only): psql \"$(cat {analyst})\"  (docs/analyst-guide.md);"
+                  " portal dashboards: `exchange tokens issue --analyst`")
 
 
 def backdate_arrivals(conn: psycopg.Connection[Any], lender_codes: list[str]) -> int:
