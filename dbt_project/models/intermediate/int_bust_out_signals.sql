@@ -41,21 +41,30 @@ surge_loans as (
         and loans.first_reported_date <= dates.signal_date
 ),
 
+month_end_reports as (
+    -- each loan's last report of a month, overdue with no payment ever reported: a first-payment
+    -- default when it is overdue since soon enough after issue (checked against the surge below).
+    -- Joined to the surge on the whole (lender, loan, month) key, so the planner hashes instead
+    -- of probing a lender's month for every surge loan.
+    select history.lender_code, history.loan_id, history.report_month, history.overdue_since
+    from history
+    inner join publishable_loans
+        on publishable_loans.lender_code = history.lender_code
+        and publishable_loans.loan_id = history.loan_id
+    where history.is_month_last_report
+        and history.dpd > 0
+        and history.last_payment_date is null
+),
+
 first_payment_defaults as (
     -- surge loans in first-payment default on their last report of the signal month
     select surge_loans.signal_date, surge_loans.lender_code, surge_loans.loan_id
     from surge_loans
-    inner join history
-        on history.lender_code = surge_loans.lender_code
-        and history.loan_id = surge_loans.loan_id
-        and history.report_month = surge_loans.signal_month
-        and history.is_month_last_report
-    inner join publishable_loans
-        on publishable_loans.lender_code = surge_loans.lender_code
-        and publishable_loans.loan_id = surge_loans.loan_id
-    where history.dpd > 0
-        and history.last_payment_date is null
-        and history.overdue_since <= surge_loans.issue_date + surge_loans.first_payment_default_days
+    inner join month_end_reports
+        on month_end_reports.lender_code = surge_loans.lender_code
+        and month_end_reports.loan_id = surge_loans.loan_id
+        and month_end_reports.report_month = surge_loans.signal_month
+    where month_end_reports.overdue_since <= surge_loans.issue_date + surge_loans.first_payment_default_days
 ),
 
 final as (
