@@ -7,3 +7,14 @@
     {%- endif -%}
     set local work_mem = '{{ work_mem }}'; set local jit = off
 {%- endmacro %}
+
+{% macro analyze_built() -%}
+    {#- Post-hook of every model: fresh planner statistics on what the model just wrote, so the
+        models after it in the same run are planned from real row counts. Without them a table
+        built seconds ago is estimated from its size on disk, and a join of millions of rows was
+        planned as a nested loop (int_bust_out_signals: minutes instead of seconds). Views hold no
+        rows to sample. -#}
+    {%- if config.get('materialized') in ('table', 'incremental') -%}
+    analyze {{ this }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,4 +1,3 @@
-{{ config(post_hook='analyze {{ this }}') }}
 {# Publishability of each default episode (违约信息), computed once for everything a member, an
    analyst or the data subject sees (DOMAIN section 5). An episode is held back, with the first
    reason that applies:

@@ -1,4 +1,3 @@
-{{ config(post_hook='analyze {{ this }}') }}
 {# Blacklist reasons (恶意逾期名单列入原因): the one model that decides them. One row per loan in a
    default episode on its latest report and reason of the rule table rule_listing_reasons (in the
    rules version of that report) whose every criterion holds:

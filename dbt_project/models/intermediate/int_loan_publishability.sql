@@ -1,4 +1,3 @@
-{{ config(post_hook='analyze {{ this }}') }}
 {# Whether a loan's current negative data may reach other members (DOMAIN sections 4-5), one row
    per reported loan:
      - unreported: the loan is missing from the lender's two latest accepted loan_status files
