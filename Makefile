@@ -24,8 +24,10 @@ demo: venv
 lint: venv
 	$(BIN)/ruff check .
 
+# A module per worker at a time (its module fixtures are built once), one worker per core, at most 4;
+# each worker has its own embedded PostgreSQL (tests/databases.py).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile --no-loadscope-reorder
 
 bench: venv
 	$(BIN)/exchange bench ingest --rows 1000000

@@ -55,8 +55,10 @@ def exchange_transform():
         """All rule seeds and their tests in one dbt invocation (a task per seed costs a second each)."""
         from exchange.pipeline.dbt import run_dbt
 
-        # cautious: a test between a model and a seed (relationships) runs with the model, once it exists
-        run_dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "cautious"])
+        # cautious: a test between a model and a seed (relationships) runs with the model, once it
+        # exists; --no-write-json: target/manifest.json is the one ensure_manifest wrote, which the
+        # DAG's parsing reads, never rewritten under a reader
+        run_dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "cautious", "--no-write-json"])
 
     models = DbtTaskGroup(
         group_id="dbt",

@@ -21,6 +21,15 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 TEST_SECRET = "test-secret-0123456789abcdef"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with end-to-end (slow) tests first, each module's tests kept together and in order:
+    parallel workers (`make test` runs pytest-xdist, a module per worker at a time) then start the
+    longest modules at once and fill the rest in around them."""
+    order = {module: index for index, module in enumerate(dict.fromkeys(item.module for item in items))}
+    slow = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: (item.module not in slow, order[item.module]))
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """URL of a fresh, migrated database for this session."""
@@ -44,3 +53,12 @@ def exchange_home(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) 
 def conn(pg_url: str):
     with psycopg.connect(pg_url, autocommit=True) as c:
         yield c
+
+
+@pytest.fixture
+def fresh_exchange(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+    """A scratch exchange and Airflow database name for the real-scheduler tests (tests/airflow_world.py)."""
+    from airflow_world import scratch_exchange
+
+    with scratch_exchange(tmp_path, monkeypatch) as made:
+        yield made

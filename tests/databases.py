@@ -1,15 +1,19 @@
 """Throw-away PostgreSQL databases for tests.
 
 The server is EXCHANGE_TEST_DB_URL when given, else the embedded pgserver the CLI uses (so
-`make test` needs nothing installed on the machine). Every database gets a unique name,
+`make test` needs nothing installed on the machine); under parallel workers (pytest-xdist, as
+`make test` runs) each worker has an embedded server of its own, because roles are objects of the
+whole server: two workers migrating or registering lenders at once would race on them. Every database gets a unique name,
 carries the exchange's migrations, and is dropped afterwards, so tests never touch the
 demo's data.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,19 +21,37 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from exchange.core import db
+from exchange.core.settings import PROJECT_ROOT
 
 
 def server_url() -> str:
-    """The test server: EXCHANGE_TEST_DB_URL, else the embedded default (never EXCHANGE_DB_URL)."""
+    """The test server: EXCHANGE_TEST_DB_URL, else the worker's own embedded server, else the
+    embedded default (never EXCHANGE_DB_URL)."""
     url = os.environ.get("EXCHANGE_TEST_DB_URL")
     if url:
         return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        return _worker_server(worker)
     saved = os.environ.pop("EXCHANGE_DB_URL", None)
     try:
         return db.database_url()
     finally:
         if saved is not None:
             os.environ["EXCHANGE_DB_URL"] = saved
+
+
+@functools.cache
+def _worker_server(worker: str) -> str:
+    """The embedded server of one test worker, under the checkout's state directory; it stops when
+    the worker's last user of it exits."""
+    import pgserver
+
+    pgdata = PROJECT_ROOT / ".exchange" / "test-servers" / worker / "pgdata"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root)
+        warnings.simplefilter("ignore")
+        return pgserver.get_server(pgdata, cleanup_mode="stop").get_uri()
 
 
 @contextmanager

@@ -8,7 +8,10 @@ dbt runs in-process (dbtRunner) against the exchange's own database; its profile
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+from filelock import FileLock
 
 from exchange.core.db import connection_params
 from exchange.core.errors import ExchangeError
@@ -83,11 +86,19 @@ def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """Run `dbt parse` when target/manifest.json is missing or older than a file of the project.
 
     Called where a deployment or a pipeline run starts (`exchange airflow up`, the in-process
-    runner), never while a DAG file is parsed. Returns the manifest's path.
+    runner), never while a DAG file is parsed. Several processes may start at once (a deployment,
+    a pipeline run, parallel test workers) while others parse the DAG file from the manifest:
+    one parses at a time (a file lock), into a private target directory, and the manifest is
+    moved into place in one rename, so a reader sees the old file or the new one, never half of
+    one. Returns the manifest's path.
     """
     manifest = project_dir / "target" / "manifest.json"
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source(project_dir):
-        run_dbt(["parse"], project_dir)
+    manifest.parent.mkdir(exist_ok=True)
+    with FileLock(manifest.parent / ".manifest.lock"):
+        if not manifest.exists() or manifest.stat().st_mtime < _newest_source(project_dir):
+            with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as work:
+                run_dbt(["parse", "--target-path", work, "--log-path", str(Path(work) / "logs")], project_dir)
+                os.replace(Path(work) / "manifest.json", manifest)
     return manifest
 
 
