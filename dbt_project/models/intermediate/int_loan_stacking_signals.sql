@@ -1,11 +1,17 @@
 {# Loan stacking (叠贷), one row per borrower key and signal date with a loan issued within the
    stacking window: loans issued fewer than stacking_window_days before the signal date (and
-   reported by then) at how many different lenders, and their total principal. #}
+   reported by then) at how many different lenders, and their total principal. A loan held back
+   from other members (unreported, or its delinquency pending notice: macro held_loans) does not
+   count; the lenders' codes stay here for the alerts (int_alert_events). #}
 
 with
 
 loans as (
     select * from {{ ref('int_loans_latest') }}
+),
+
+held_loans as (
+    {{ held_loans() }}
 ),
 
 dates as (
@@ -24,6 +30,11 @@ new_loans as (
         on loans.issue_date <= dates.signal_date
         and loans.issue_date > dates.signal_date - dates.stacking_window_days
         and loans.first_reported_date <= dates.signal_date
+    where not exists (
+        select 1 from held_loans
+        where held_loans.lender_code = loans.lender_code
+            and held_loans.loan_id = loans.loan_id
+    )
 ),
 
 final as (
@@ -33,7 +44,8 @@ final as (
         count(distinct lender_code) as stacking_lenders,
         count(*) as stacking_new_loans,
         sum(principal) as stacking_new_principal,
-        count(distinct lender_code) >= min(stacking_min_lenders) as is_loan_stacking
+        count(distinct lender_code) >= min(stacking_min_lenders) as is_loan_stacking,
+        array_agg(distinct lender_code order by lender_code) as stacking_lender_codes
     from new_loans
     group by signal_date, borrower_key
 )
