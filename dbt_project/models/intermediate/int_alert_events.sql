@@ -251,7 +251,7 @@ signal_events as (
         signals_now.signal_window_days,
         signals_now.is_disputed
     from signals_now
-    cross join lateral unnest(signals_now.lender_codes) as involved (lender_code)
+    cross join lateral unnest(string_to_array(signals_now.lender_codes, ',')) as involved (lender_code)
     left join signal_gaps
         on signal_gaps.borrower_key = signals_now.borrower_key
         and signal_gaps.event_type = signals_now.event_type

@@ -78,7 +78,7 @@ final as (
         count(distinct surge_loans.lender_code) >= min(surge_loans.bust_out_min_lenders)
             and count(distinct first_payment_defaults.lender_code) >= min(surge_loans.bust_out_min_fpd_lenders)
             as is_bust_out,
-        array_agg(distinct surge_loans.lender_code order by surge_loans.lender_code) as surge_lender_codes
+        string_agg(distinct surge_loans.lender_code, ',' order by surge_loans.lender_code) as surge_lender_codes
     from surge_loans
     left join first_payment_defaults
         on first_payment_defaults.signal_date = surge_loans.signal_date

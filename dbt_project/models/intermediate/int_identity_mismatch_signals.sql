@@ -46,7 +46,7 @@ final as (
         count(*) as reporting_lenders,
         count(distinct name_hash) as name_hashes,
         count(distinct name_hash) >= min(identity_mismatch_min_names) as is_identity_mismatch,
-        array_agg(lender_code order by lender_code) as reporting_lender_codes
+        string_agg(lender_code, ',' order by lender_code) as reporting_lender_codes
     from lender_names
     group by signal_date, borrower_key
     having count(*) >= 2

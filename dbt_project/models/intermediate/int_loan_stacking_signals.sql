@@ -45,7 +45,7 @@ final as (
         count(*) as stacking_new_loans,
         sum(principal) as stacking_new_principal,
         count(distinct lender_code) >= min(stacking_min_lenders) as is_loan_stacking,
-        array_agg(distinct lender_code order by lender_code) as stacking_lender_codes
+        string_agg(distinct lender_code, ',' order by lender_code) as stacking_lender_codes
     from new_loans
     group by signal_date, borrower_key
 )

@@ -94,7 +94,7 @@ key_lenders as (
     select
         windowed_links.signal_date,
         windowed_links.borrower_key,
-        array_agg(distinct shared_phone_lenders.lender_code order by shared_phone_lenders.lender_code)
+        string_agg(distinct shared_phone_lenders.lender_code, ',' order by shared_phone_lenders.lender_code)
             as shared_phone_lender_codes
     from windowed_links
     inner join shared_phone_lenders
