@@ -12,7 +12,8 @@
    borrower key, the name and phone hashes, and the loan's issue date and principal. The fraud
    signals read this model, so it keeps to what may reach other members (DOMAIN section 5):
      - rows that retention de-keyed are gone already (stg_raw__loans);
-     - a loan held back (unreported, or its delinquency pending notice: macro held_loans) is left out;
+     - an identity report is not negative data: notice (which holds back a delinquency) and an
+       unreported status do not hold it back;
      - a phone link (the key and the phone hash as this loan reported it) contested in a dispute
        (record_kind phone_link) that was upheld (异议成立) loses its phone hash: the row still
        counts for names and loans, the link no longer for phone sharing or clusters; one under an
@@ -28,10 +29,6 @@ loans as (
 submissions as (
     select * from {{ ref('int_submissions_effective') }}
     where is_effective
-),
-
-held_loans as (
-    {{ held_loans() }}
 ),
 
 link_disputes as (
@@ -67,11 +64,6 @@ final as (
         and link_disputes.lender_code = loans.lender_code
         and link_disputes.loan_id = loans.loan_id
         and link_disputes.phone_hash = loans.phone_hash
-    where not exists (
-        select 1 from held_loans
-        where held_loans.lender_code = loans.lender_code
-            and held_loans.loan_id = loans.loan_id
-    )
 )
 
 select * from final

@@ -3,9 +3,9 @@
    lenders report one of them in first-payment default (首期逾期) in the signal month: overdue on
    its last report of the month, overdue since at most first_payment_default_days after issue,
    no payment ever reported. Only records that may reach other members count as a default here
-   (DOMAIN section 5): a loan held back (unreported, or its delinquency pending notice) does not,
-   neither in the surge nor as a default. The surge lenders' codes stay here for the alerts
-   (int_alert_events). #}
+   (DOMAIN section 5): a loan held back (unreported, or its delinquency pending notice) does not.
+   The surge itself is new loans, not negative data: every effective loans file counts. The surge
+   lenders' codes stay here for the alerts (int_alert_events). #}
 
 with
 
@@ -19,10 +19,6 @@ history as (
 
 publishable_loans as (
     {{ publishable_loans() }}
-),
-
-held_loans as (
-    {{ held_loans() }}
 ),
 
 dates as (
@@ -45,11 +41,6 @@ surge_loans as (
         on loans.issue_date <= dates.signal_date
         and loans.issue_date > dates.signal_date - dates.bust_out_surge_window_days
         and loans.first_reported_date <= dates.signal_date
-    where not exists (
-        select 1 from held_loans
-        where held_loans.lender_code = loans.lender_code
-            and held_loans.loan_id = loans.loan_id
-    )
 ),
 
 first_payment_defaults as (

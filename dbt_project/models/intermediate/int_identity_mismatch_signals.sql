@@ -1,9 +1,9 @@
 {# Identity mismatch (身份信息不一致), one row per borrower key and signal date on which two or
    more lenders had reported the key: each lender's latest name hash for the key up to the signal
    date, and how many distinct ones there are. One lender's own name corrections never raise it
-   (only its latest name counts); different names from different lenders do. Publishable records
-   only (int_borrower_identity_reports). The lenders' codes stay here for the alerts
-   (int_alert_events). #}
+   (only its latest name counts); different names from different lenders do. From
+   int_borrower_identity_reports (retention applied; identity reports are not negative data).
+   The lenders' codes stay here for the alerts (int_alert_events). #}
 
 with
 

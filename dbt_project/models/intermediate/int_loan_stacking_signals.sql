@@ -1,17 +1,13 @@
 {# Loan stacking (叠贷), one row per borrower key and signal date with a loan issued within the
    stacking window: loans issued fewer than stacking_window_days before the signal date (and
-   reported by then) at how many different lenders, and their total principal. A loan held back
-   from other members (unreported, or its delinquency pending notice: macro held_loans) does not
-   count; the lenders' codes stay here for the alerts (int_alert_events). #}
+   reported by then) at how many different lenders, and their total principal. A new loan is not
+   negative data, so notice does not hold it back: every effective loans file counts (de-keyed
+   rows are gone, stg_raw__loans). The lenders' codes stay here for the alerts (int_alert_events). #}
 
 with
 
 loans as (
     select * from {{ ref('int_loans_latest') }}
-),
-
-held_loans as (
-    {{ held_loans() }}
 ),
 
 dates as (
@@ -30,11 +26,6 @@ new_loans as (
         on loans.issue_date <= dates.signal_date
         and loans.issue_date > dates.signal_date - dates.stacking_window_days
         and loans.first_reported_date <= dates.signal_date
-    where not exists (
-        select 1 from held_loans
-        where held_loans.lender_code = loans.lender_code
-            and held_loans.loan_id = loans.loan_id
-    )
 ),
 
 final as (

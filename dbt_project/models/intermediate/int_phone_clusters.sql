@@ -5,7 +5,7 @@
    switchboard or placeholder number) links nobody, and the walk follows at most
    cluster_max_depth hops. Every key of a group whose diameter is within that depth gets the same
    cluster; a longer chain may split into overlapping groups.
-   Built from publishable identity reports only (int_borrower_identity_reports): a link whose
+   Built from int_borrower_identity_reports (retention applied): a link whose
    phone-link dispute was upheld links nobody; a cluster one of whose links is under an open
    dispute is marked (is_link_disputed, 异议标注). #}
 

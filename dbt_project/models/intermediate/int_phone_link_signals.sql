@@ -5,8 +5,8 @@
    most distinct keys any one of those phones was reported for within the same window. The link
    last changed on the latest date a key-phone pair on any of the key's phones was first
    reported (a new phone for the key, or a new key on its phone).
-   Built from publishable identity reports only (int_borrower_identity_reports: no held loan, no
-   link whose dispute was upheld). A key's row is marked disputed (异议标注) when any link its
+   Built from int_borrower_identity_reports: no row de-keyed by retention, no link whose dispute
+   was upheld. A key's row is marked disputed (异议标注) when any link its
    figures count (its own, or another key's on one of its phones, within 12 months) is under an
    open phone-link dispute. For the alerts (int_alert_events), the lenders that reported, within
    the 3-month window, a link on one of the key's phones shared by phone_shared_min_keys keys. #}

@@ -10,10 +10,11 @@
 {# Identity-fraud and multi-lending signals (欺诈与共债信号) for the association: one row per
    borrower key and signal date on which any signal model has a row for the key. On keys and
    hashes only; no column names another lender. Clusters are computed as of the latest signal
-   date only and show on that date's rows. Publishable records only (DOMAIN section 5): every
-   signal model reads loans that may reach other members, and a phone link whose dispute was
-   upheld counts nowhere; one under an open dispute marks the phone figures and the cluster
-   (is_phone_link_disputed, 异议标注). #}
+   date only and show on that date's rows. What may reach other members only (DOMAIN section 5):
+   negative data (first-payment defaults, overdue reports) from publishable loans only (macro
+   publishable_loans: noticed, not unreported); rows de-keyed by retention are gone everywhere;
+   a phone link whose dispute was upheld counts nowhere, one under an open dispute marks the
+   phone figures and the cluster (is_phone_link_disputed, 异议标注). #}
 
 with
 
