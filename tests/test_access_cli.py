@@ -10,6 +10,7 @@ from access_world import LISTED_ID, LISTED_KEY, SECRET, build
 from click.testing import CliRunner
 
 from exchange.cli.main import main
+from exchange.core.identifiers import Pseudonymizer
 
 
 @pytest.fixture
@@ -75,6 +76,28 @@ def test_disputes_open_list_resolve(run, pg_url):
                             " order by dispute_id").fetchall()
     assert rows == [("listing", None, None, "open", LISTED_KEY), ("default_episode", "BB02", "BB-L9", "upheld", LISTED_KEY)]
     assert "OVERDUE" not in run("disputes", "list").output
+
+
+def test_a_phone_link_dispute_names_the_loans_phone_by_its_hash_only(run, pg_url):
+    """A data subject contests the phone one loan reported for them (issue 16): the dispute holds the
+    loan and the keyed phone hash, never the number; a loan that reported no such phone is refused."""
+    phone = "13912345678"
+    phone_hash = Pseudonymizer(SECRET.encode()).phone_hash(phone)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("update raw.loans set phone_hash = %s where loan_id = 'AA-L1'", (phone_hash,))
+    base = ("disputes", "open", "--id-type", "RESIDENT_ID", "--id", LISTED_ID, "--record", "phone_link")
+    no_phone = run(*base, "--lender", "BB02", "--loan-id", "BB-L9", "--reason", "号码不是本人的")
+    assert no_phone.exit_code == 2 and "D_PHONE" in no_phone.output
+    other = run(*base, "--lender", "AA01", "--loan-id", "AA-L1", "--phone", "13900000000", "--reason", "x")
+    assert other.exit_code == 2 and "D_PHONE" in other.output
+    opened = run(*base, "--lender", "AA01", "--loan-id", "AA-L1", "--phone", phone, "--reason", "号码不是本人的")
+    assert opened.exit_code == 0 and "phone_link" in opened.output
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("select record_kind, lender_code, loan_id, phone_hash, status from control.disputes"
+                            " where borrower_key = %s", (LISTED_KEY,)).fetchall()
+        logged = conn.execute("select string_agg(detail::text, ' ') from control.audit_log").fetchone()[0]
+    assert rows == [("phone_link", "AA01", "AA-L1", phone_hash, "open")]
+    assert phone not in (logged or "") and phone not in opened.output
 
 
 def test_report_command_json_and_html(run, tmp_path):

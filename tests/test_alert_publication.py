@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import test_collection_models as crafted
+import yaml
 from conftest import TEST_SECRET
 from databases import fresh_database
 from dbt_support import dbt, environment
@@ -26,10 +28,14 @@ from psycopg.rows import dict_row
 
 from exchange.access.tokens import ensure_lender_role
 from exchange.core.identifiers import Pseudonymizer
-from exchange.feed.alerts import ALERT_COLUMNS
+from exchange.feed.alerts import ALERT_COLUMNS, ALERT_TYPES
 from exchange.feed.exports import write_exports
 from exchange.feed.publish import publish_version, run_publication, stage_and_gate
 from exchange.feed.quality_gate import GateFailed
+from exchange.pipeline.dbt import DBT_PROJECT_DIR
+from exchange.web.labels import LABELS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +189,30 @@ def test_a_clear_phone_in_a_collection_batch_fails_the_gate(world) -> None:
             pytest.raises(GateFailed) as failure:
         stage_and_gate(today=date.today())
     assert "raw_collection_actions_batch/no_clear_identifier:actor" in failure.value.failed
+
+
+def test_every_alert_kind_is_known_to_the_mart_the_gate_the_labels_and_the_shared_table(world) -> None:
+    """The alert kinds (the fraud-signal ones of issue 16 included) are one list: the mart's accepted
+    values, the gate's suite, the portal's labels (both languages) and the shared table's check."""
+    url, _, _ = world
+    mart = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "mart_lender_alerts.yml").read_text("utf-8"))
+    (column,) = [c for c in mart["models"][0]["columns"] if c["name"] == "alert_type"]
+    assert column["data_tests"][0]["accepted_values"]["arguments"]["values"] == list(ALERT_TYPES)
+    suite = json.loads((ROOT / "expectations" / "gx" / "expectations" / "lender_alerts_candidates.json").read_text())
+    (in_set,) = [e for e in suite["expectations"] if e.get("meta", {}).get("check") == "accepted_values:alert_type"]
+    assert in_set["kwargs"]["value_set"] == list(ALERT_TYPES)
+    assert all(LABELS[kind][0] and LABELS[kind][1] for kind in ALERT_TYPES)
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select * from shared.lender_alerts_versions limit 1").fetchone()
+        assert row is not None
+        for kind in ALERT_TYPES:  # the check constraint of migrations 0006 and 0022 takes each kind
+            conn.execute("insert into shared.lender_alerts_versions select version, md5(alert_key || %s), lender_code,"
+                         " %s, alert_type_zh, borrower_key, loan_ref, loan_reference, first_seen_date, as_of_date,"
+                         " other_lender_count, other_lender_categories, max_dpd_elsewhere, reason_codes, evidence_en,"
+                         " evidence_zh from shared.lender_alerts_versions limit 1", (kind, kind))
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("insert into shared.lender_alerts_versions select version, md5(alert_key || 'x'), lender_code,"
+                         " 'unheard_of', alert_type_zh, borrower_key, loan_ref, loan_reference, first_seen_date,"
+                         " as_of_date, other_lender_count, other_lender_categories, max_dpd_elsewhere, reason_codes,"
+                         " evidence_en, evidence_zh from shared.lender_alerts_versions limit 1")
+        conn.rollback()

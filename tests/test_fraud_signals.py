@@ -29,9 +29,14 @@ from exchange_tools.synthetic.generate import generate
 
 SCALE = {"lenders": 5, "months": 6, "loans": 600, "seed": 11, "error_rate": 0.02, "end": dt.date(2025, 6, 30)}
 MIN_RECALL, MIN_PRECISION = 0.95, 0.90
+SIGNAL_ALERTS = {"phone_shared": 0, "identity_mismatch": 1, "loan_stacking": 2, "bust_out": 3}
+"""The fraud-signal alert kinds, each with its flag's place in the latest-date flags below."""
 FLAGS = {  # signal -> (the mart's flag over all signal dates, the patterns that must raise it (recall),
     #                    further patterns it may rightly raise (counted correct for precision))
     "phone_sharing": ("bool_or(is_phone_shared)", {"phone_ring"}, set()),
+    # a borrower whom one lender re-reported under a differently written name (truth.csv W_NAME_CONFLICT)
+    # while another lender holds the first name: a mismatch indeed
+    "identity_mismatch": ("bool_or(is_identity_mismatch)", {"identity_mismatch"}, {"name_conflict"}),
     "loan_stacking": ("bool_or(is_loan_stacking)", {"loan_stacking", "bust_out"}, set()),
     # the portfolio's own fraud ring stops paying everywhere at once: a bust-out when its loans surged
     "bust_out": ("bool_or(is_bust_out)", {"bust_out"}, {"fraud_ring"}),
@@ -55,9 +60,12 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         (run,) = run_pipeline(only=("exchange_ingest",)).runs
         assert run.state == "success"
         dbt(url, home, "seed")
-        dbt(url, home, "run", "--select", "+mart_borrower_signals", "+mart_phone_clusters")
+        dbt(url, home, "run", "--select", "+mart_borrower_signals", "+mart_phone_clusters", "+mart_lender_alerts")
         with (out / "signals.csv").open(encoding="utf-8") as fh:
             injected_rows = [(r["signal"], int(r["group"]), r["file"], int(r["line"])) for r in csv.DictReader(fh)]
+        with (out / "truth.csv").open(encoding="utf-8") as fh:
+            injected_rows += [("name_conflict", 0, r["file"], int(r["line"])) for r in csv.DictReader(fh)
+                              if r["code"] == "W_NAME_CONFLICT"]
         with psycopg.connect(url) as conn:
             keys_of = dict(((f, line), key) for f, line, key in conn.execute(
                 "select s.file_name, l.line, l.borrower_key from raw.loans l join control.submissions s"
@@ -73,21 +81,27 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 " where signal_date = (select max(signal_date) from marts.mart_borrower_signals)"
                 " order by is_loan_stacking or is_bust_out desc, borrower_key").fetchall()
             reports = {key: (flags, report.build(conn, key, "RESIDENT_ID")) for key, flags in (latest[0], latest[-1])}
+            alerts = conn.execute(
+                "select alert_type, lender_code, borrower_key, other_lender_count, other_lender_categories,"
+                " evidence_en, evidence_zh from marts.mart_lender_alerts where alert_type = any(%s)",
+                (list(SIGNAL_ALERTS),)).fetchall()
         injected: dict[str, set[str]] = {}
         rings: dict[int, set[str]] = {}
         for signal, group, file, line in injected_rows:
-            if signal == "fraud_ring" and (file, line) not in keys_of:
+            if signal in ("fraud_ring", "name_conflict") and (file, line) not in keys_of:
                 continue  # the ring's rows may carry an injected problem that rejects them
             injected.setdefault(signal, set()).add(keys_of[file, line])
             if signal == "phone_ring":
                 rings.setdefault(group, set()).add(keys_of[file, line])
         yield {"flagged": flagged, "injected": injected, "demo_counts": demo_counts, "clusters": clusters,
-               "rings": rings, "reports": reports}
+               "rings": rings, "reports": reports, "alerts": alerts, "latest": dict(latest),
+               "lenders": [lender.code for lender in result.lenders]}
 
 
 def test_every_injected_pattern_was_loaded(scored: dict[str, Any]) -> None:
-    assert set(scored["injected"]) == {"phone_ring", "loan_stacking", "bust_out", "fraud_ring"}
+    assert set(scored["injected"]) >= {"phone_ring", "loan_stacking", "bust_out", "identity_mismatch", "fraud_ring"}
     assert len(scored["injected"]["phone_ring"]) >= 6
+    assert len(scored["injected"]["identity_mismatch"]) >= 5
 
 
 def test_each_signal_meets_recall_and_precision_against_the_truth(scored: dict[str, Any]) -> None:
@@ -104,7 +118,11 @@ def test_each_signal_meets_recall_and_precision_against_the_truth(scored: dict[s
         table.add_row(name, str(len(truth)), str(len(flagged)), str(len(caught)), f"{recall:.1%}", f"{precision:.1%}")
         if recall < MIN_RECALL or precision < MIN_PRECISION:
             failures.append((name, recall, precision, sorted(truth - flagged)[:3], sorted(flagged - fraud)[:3]))
-    Console(width=120).print(table)
+    console = Console(width=120)
+    console.print(table)
+    (counts,) = scored["demo_counts"]
+    console.print("keys flagged at the latest signal date 最新信号日命中: "
+                  + ", ".join(f"{name} {value}" for name, value in counts.items()))
     assert not failures, failures
 
 
@@ -134,3 +152,18 @@ def test_the_data_subject_report_shows_the_signals_on_the_record(scored: dict[st
         page = report_html(data)
         assert all(s["message_zh"] in page and s["message_en"] in page for s in data["signals"])
     assert shown[0] and not shown[1]
+
+
+def test_signal_alerts_reach_the_lenders_of_flagged_borrowers_without_naming_others(scored: dict[str, Any]) -> None:
+    """Every fraud-signal alert is about a borrower who carries that signal on the latest signal date,
+    counts at least one other lender and names none; stacking, bust-out and identity mismatch reach
+    somebody on the generated data."""
+    alerts, latest, codes = scored["alerts"], scored["latest"], scored["lenders"]
+    by_type = {kind: sum(1 for a in alerts if a[0] == kind) for kind in SIGNAL_ALERTS}
+    Console(width=120).print("fraud-signal alerts 信号预警: " + ", ".join(f"{k} {n}" for k, n in by_type.items()))
+    assert by_type["loan_stacking"] and by_type["bust_out"] and by_type["identity_mismatch"]
+    for kind, _lender, key, others, categories, evidence_en, evidence_zh in alerts:
+        assert latest[key][SIGNAL_ALERTS[kind]], (kind, key)
+        assert others >= 1
+        shown = f"{categories} {evidence_en} {evidence_zh}"
+        assert not [code for code in codes if code in shown], shown

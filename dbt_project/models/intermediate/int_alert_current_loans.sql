@@ -1,5 +1,6 @@
-{# The loans each lender may be warned about: at the lender's latest reporting date the loan is on
-    the books (normal or restructured) at DPD 0, i.e. the borrower is still current with it. #}
+{# The loans each lender may be warned about: open (on the books) at the lender's latest reporting
+    date. The alerts about other lenders' delinquencies and the surge take those at DPD 0 (the
+    borrower is still current with the lender); the fraud-signal alerts every open one. #}
 
 with
 
@@ -18,14 +19,14 @@ final as (
         history.lender_code,
         history.loan_id,
         history.borrower_key,
-        history.as_of_date
+        history.as_of_date,
+        history.dpd
     from history
     inner join lender_dates
         on lender_dates.lender_code = history.lender_code
         and history.report_month = date_trunc('month', lender_dates.data_as_of_date)::date
         and lender_dates.data_as_of_date = history.as_of_date
     where history.is_active
-        and history.dpd = 0
 )
 
 select * from final

@@ -9,7 +9,16 @@
       - blacklisted: a publishable blacklist reason of int_listing_reasons (恶意逾期名单, the one
         rule table) (first seen: the date the loan was listed);
       - new_loan: a loan issued within the surge window before the exchange's latest reporting
-        date (first seen: its first report), counted per lender for the 多头借贷 surge.
+        date (first seen: its first report), counted per lender for the 多头借贷 surge;
+      - loan_stacking, bust_out, phone_shared, identity_mismatch: the borrower key carries that
+        fraud signal (int_*_signals, thresholds of seed rule_fraud_signals) on the latest signal
+        date, one row per lender involved in it (the stacking or surge lenders, the lenders that
+        reported a link on the shared phones within 3 months, the lenders whose names for the key
+        were compared). First seen: the first signal date of the run of consecutive signal dates
+        on which the key carried it, so the event keeps its date while the signal stays and
+        starts anew after a gap. signal_figure is the signal's own count, signal_window_days its
+        window, is_disputed the phone-link disputed mark. The signal models read publishable
+        records only.
     The event lender's code stays here (intermediate zone); the alerts mart shows what other
     members may be shown in its place (int_lender_categories). #}
 
@@ -99,7 +108,10 @@ dpd_events as (
         'dpd_30_plus' as event_type,
         min(flagged.as_of_date) as first_seen_date,
         max(latest.dpd) as dpd,
-        cast(null as text) as reason_codes
+        cast(null as text) as reason_codes,
+        cast(null as integer) as signal_figure,
+        cast(null as integer) as signal_window_days,
+        false as is_disputed
     from latest
     inner join flagged
         on flagged.lender_code = latest.lender_code
@@ -117,7 +129,10 @@ default_events as (
         'default' as event_type,
         min(default_date) as first_seen_date,
         max(max_dpd) as dpd,
-        string_agg(distinct entry_reasons, ',') as reason_codes
+        string_agg(distinct entry_reasons, ',') as reason_codes,
+        cast(null as integer) as signal_figure,
+        cast(null as integer) as signal_window_days,
+        false as is_disputed
     from episodes
     where is_publishable and end_date is null
     group by lender_code, borrower_key
@@ -130,7 +145,10 @@ blacklist_events as (
         'blacklisted' as event_type,
         min(listed_since) as first_seen_date,
         max(dpd) as dpd,
-        string_agg(distinct reason_code, ',' order by reason_code) as reason_codes
+        string_agg(distinct reason_code, ',' order by reason_code) as reason_codes,
+        cast(null as integer) as signal_figure,
+        cast(null as integer) as signal_window_days,
+        false as is_disputed
     from listing_reasons
     group by lender_code, borrower_key
 ),
@@ -148,13 +166,95 @@ new_loan_events as (
         'new_loan' as event_type,
         min(loans.first_reported_date) as first_seen_date,
         cast(null as integer) as dpd,
-        cast(null as text) as reason_codes
+        cast(null as text) as reason_codes,
+        cast(null as integer) as signal_figure,
+        cast(null as integer) as signal_window_days,
+        false as is_disputed
     from loans
     cross join exchange_date
     cross join params
     where loans.issue_date > exchange_date.data_as_of_date - params.surge_window_days
         and loans.issue_date <= exchange_date.data_as_of_date
     group by loans.lender_code, loans.borrower_key
+),
+
+signal_dates as (
+    select * from {{ ref('int_fraud_signal_dates') }}
+),
+
+{% set signals = [
+    ('loan_stacking', 'int_loan_stacking_signals', 'is_loan_stacking', 'stacking_lender_codes',
+     'stacking_lenders', 'stacking_window_days', 'false'),
+    ('bust_out', 'int_bust_out_signals', 'is_bust_out', 'surge_lender_codes',
+     'first_payment_default_lenders', 'bust_out_surge_window_days', 'false'),
+    ('phone_shared', 'int_phone_link_signals', 'is_phone_shared', 'shared_phone_lender_codes',
+     'keys_per_phone_3m', 'phone_window_3m_days', 'is_phone_link_disputed'),
+    ('identity_mismatch', 'int_identity_mismatch_signals', 'is_identity_mismatch', 'reporting_lender_codes',
+     'name_hashes', 'null', 'false'),
+] %}
+
+signal_flags as (
+    -- every signal date on which a key carries a signal, one row per signal
+    {%- for event_type, model, flag, lender_codes, figure, window, disputed in signals %}
+    select
+        signal.signal_date,
+        signal.borrower_key,
+        '{{ event_type }}' as event_type,
+        signal.{{ lender_codes }} as lender_codes,
+        signal.{{ figure }} as signal_figure,
+        cast({{ 'signal_dates.' ~ window if window != 'null' else 'null' }} as integer) as signal_window_days,
+        {{ 'signal.' ~ disputed if disputed != 'false' else 'false' }} as is_disputed
+    from {{ ref(model) }} as signal
+    inner join signal_dates
+        on signal_dates.signal_date = signal.signal_date
+    where signal.{{ flag }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
+signals_now as (
+    -- the signals on the latest signal date
+    select signal_flags.*
+    from signal_flags
+    where signal_flags.signal_date = (select max(signal_date) from signal_dates)
+),
+
+signal_gaps as (
+    -- the latest signal date before it on which the key did not carry the signal
+    select
+        signals_now.borrower_key,
+        signals_now.event_type,
+        max(signal_dates.signal_date) as last_clear_date
+    from signals_now
+    inner join signal_dates
+        on signal_dates.signal_date < signals_now.signal_date
+    left join signal_flags
+        on signal_flags.borrower_key = signals_now.borrower_key
+        and signal_flags.event_type = signals_now.event_type
+        and signal_flags.signal_date = signal_dates.signal_date
+    where signal_flags.borrower_key is null
+    group by signals_now.borrower_key, signals_now.event_type
+),
+
+signal_events as (
+    select
+        involved.lender_code,
+        signals_now.borrower_key,
+        signals_now.event_type,
+        (
+            select min(signal_dates.signal_date) from signal_dates
+            where signal_dates.signal_date > coalesce(signal_gaps.last_clear_date, date '0001-01-01')
+        ) as first_seen_date,
+        cast(null as integer) as dpd,
+        cast(null as text) as reason_codes,
+        signals_now.signal_figure,
+        signals_now.signal_window_days,
+        signals_now.is_disputed
+    from signals_now
+    cross join lateral unnest(string_to_array(signals_now.lender_codes, ',')) as involved (lender_code)
+    left join signal_gaps
+        on signal_gaps.borrower_key = signals_now.borrower_key
+        and signal_gaps.event_type = signals_now.event_type
 ),
 
 events as (
@@ -165,6 +265,8 @@ events as (
     select * from blacklist_events
     union all
     select * from new_loan_events
+    union all
+    select * from signal_events
 ),
 
 final as (
@@ -175,7 +277,10 @@ final as (
         events.event_type,
         events.first_seen_date,
         events.dpd,
-        events.reason_codes
+        events.reason_codes,
+        events.signal_figure,
+        events.signal_window_days,
+        events.is_disputed
     from events
     inner join categories
         on categories.lender_code = events.lender_code

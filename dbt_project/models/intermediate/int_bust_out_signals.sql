@@ -3,7 +3,9 @@
    lenders report one of them in first-payment default (首期逾期) in the signal month: overdue on
    its last report of the month, overdue since at most first_payment_default_days after issue,
    no payment ever reported. Only records that may reach other members count as a default here
-   (DOMAIN section 5): a loan held back (unreported, or its delinquency pending notice) does not. #}
+   (DOMAIN section 5): a loan held back (unreported, or its delinquency pending notice) does not.
+   The surge itself is new loans, not negative data: every effective loans file counts. The surge
+   lenders' codes stay here for the alerts (int_alert_events). #}
 
 with
 
@@ -75,7 +77,8 @@ final as (
         count(distinct first_payment_defaults.lender_code) as first_payment_default_lenders,
         count(distinct surge_loans.lender_code) >= min(surge_loans.bust_out_min_lenders)
             and count(distinct first_payment_defaults.lender_code) >= min(surge_loans.bust_out_min_fpd_lenders)
-            as is_bust_out
+            as is_bust_out,
+        string_agg(distinct surge_loans.lender_code, ',' order by surge_loans.lender_code) as surge_lender_codes
     from surge_loans
     left join first_payment_defaults
         on first_payment_defaults.signal_date = surge_loans.signal_date

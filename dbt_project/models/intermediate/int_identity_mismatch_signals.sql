@@ -1,7 +1,9 @@
 {# Identity mismatch (身份信息不一致), one row per borrower key and signal date on which two or
    more lenders had reported the key: each lender's latest name hash for the key up to the signal
    date, and how many distinct ones there are. One lender's own name corrections never raise it
-   (only its latest name counts); different names from different lenders do. #}
+   (only its latest name counts); different names from different lenders do. From
+   int_borrower_identity_reports (retention applied; identity reports are not negative data).
+   The lenders' codes stay here for the alerts (int_alert_events). #}
 
 with
 
@@ -43,7 +45,8 @@ final as (
         borrower_key,
         count(*) as reporting_lenders,
         count(distinct name_hash) as name_hashes,
-        count(distinct name_hash) >= min(identity_mismatch_min_names) as is_identity_mismatch
+        count(distinct name_hash) >= min(identity_mismatch_min_names) as is_identity_mismatch,
+        string_agg(lender_code, ',' order by lender_code) as reporting_lender_codes
     from lender_names
     group by signal_date, borrower_key
     having count(*) >= 2

@@ -1,6 +1,8 @@
 {# Loan stacking (叠贷), one row per borrower key and signal date with a loan issued within the
    stacking window: loans issued fewer than stacking_window_days before the signal date (and
-   reported by then) at how many different lenders, and their total principal. #}
+   reported by then) at how many different lenders, and their total principal. A new loan is not
+   negative data, so notice does not hold it back: every effective loans file counts (de-keyed
+   rows are gone, stg_raw__loans). The lenders' codes stay here for the alerts (int_alert_events). #}
 
 with
 
@@ -33,7 +35,8 @@ final as (
         count(distinct lender_code) as stacking_lenders,
         count(*) as stacking_new_loans,
         sum(principal) as stacking_new_principal,
-        count(distinct lender_code) >= min(stacking_min_lenders) as is_loan_stacking
+        count(distinct lender_code) >= min(stacking_min_lenders) as is_loan_stacking,
+        string_agg(distinct lender_code, ',' order by lender_code) as stacking_lender_codes
     from new_loans
     group by signal_date, borrower_key
 )

@@ -4,7 +4,10 @@
    (rule_fraud_signals): a phone reported for more than cluster_max_phone_keys keys (a
    switchboard or placeholder number) links nobody, and the walk follows at most
    cluster_max_depth hops. Every key of a group whose diameter is within that depth gets the same
-   cluster; a longer chain may split into overlapping groups. #}
+   cluster; a longer chain may split into overlapping groups.
+   Built from int_borrower_identity_reports (retention applied): a link whose
+   phone-link dispute was upheld links nobody; a cluster one of whose links is under an open
+   dispute is marked (is_link_disputed, 异议标注). #}
 
 with
 
@@ -20,11 +23,15 @@ latest_date as (
 ),
 
 links as (
-    select distinct reports.borrower_key, reports.phone_hash
+    select
+        reports.borrower_key,
+        reports.phone_hash,
+        bool_or(coalesce(reports.is_phone_link_disputed, false)) as is_disputed
     from reports
     cross join latest_date
     where reports.reported_date <= latest_date.signal_date
         and reports.reported_date > latest_date.signal_date - latest_date.cluster_window_days
+    group by reports.borrower_key, reports.phone_hash
 ),
 
 linking_phones as (
@@ -61,10 +68,24 @@ walk as (
     select root_key, borrower_key from steps
 ),
 
+disputed_keys as (
+    -- keys with a disputed link on a phone that links them to others
+    select distinct links.borrower_key
+    from links
+    inner join linking_phones
+        on linking_phones.phone_hash = links.phone_hash
+    where links.is_disputed
+),
+
 reached as (
-    select root_key as borrower_key, min(borrower_key) as anchor_key
+    select
+        walk.root_key as borrower_key,
+        min(walk.borrower_key) as anchor_key,
+        bool_or(disputed_keys.borrower_key is not null) as reaches_disputed_link
     from walk
-    group by root_key
+    left join disputed_keys
+        on disputed_keys.borrower_key = walk.borrower_key
+    group by walk.root_key
 ),
 
 final as (
@@ -72,7 +93,8 @@ final as (
         reached.borrower_key,
         latest_date.signal_date,
         md5('cluster:' || reached.anchor_key) as cluster_id,
-        count(*) over (partition by reached.anchor_key) as cluster_size
+        count(*) over (partition by reached.anchor_key) as cluster_size,
+        bool_or(reached.reaches_disputed_link) over (partition by reached.anchor_key) as is_link_disputed
     from reached
     cross join latest_date
 )

@@ -4,7 +4,12 @@
    window's days (rule_fraud_signals). Per window: the distinct phone hashes of the key, and the
    most distinct keys any one of those phones was reported for within the same window. The link
    last changed on the latest date a key-phone pair on any of the key's phones was first
-   reported (a new phone for the key, or a new key on its phone). #}
+   reported (a new phone for the key, or a new key on its phone).
+   Built from int_borrower_identity_reports: no row de-keyed by retention, no link whose dispute
+   was upheld. A key's row is marked disputed (异议标注) when any link its
+   figures count (its own, or another key's on one of its phones, within 12 months) is under an
+   open phone-link dispute. For the alerts (int_alert_events), the lenders that reported, within
+   the 3-month window, a link on one of the key's phones shared by phone_shared_min_keys keys. #}
 
 with
 
@@ -18,7 +23,7 @@ dates as (
 ),
 
 links as (
-    select borrower_key, phone_hash, reported_date
+    select borrower_key, phone_hash, reported_date, bool_or(coalesce(is_phone_link_disputed, false)) as is_disputed
     from reports
     group by borrower_key, phone_hash, reported_date
 ),
@@ -35,7 +40,8 @@ dated_links as materialized (
         dates.signal_date,
         links.borrower_key,
         links.phone_hash,
-        min(dates.signal_date - links.reported_date) as link_age_days
+        min(dates.signal_date - links.reported_date) as link_age_days,
+        bool_or(links.is_disputed) as is_disputed
     from dates
     inner join links
         on links.reported_date <= dates.signal_date
@@ -64,9 +70,38 @@ phone_keys as (
         count(*) filter (where in_1m) as keys_1m,
         count(*) filter (where in_3m) as keys_3m,
         count(*) filter (where in_6m) as keys_6m,
-        count(*) as keys_12m
+        count(*) as keys_12m,
+        bool_or(is_disputed) as has_disputed_link,
+        min(phone_shared_min_keys) as phone_shared_min_keys
     from windowed_links
     group by signal_date, phone_hash
+),
+
+shared_phone_lenders as (
+    -- the lenders that reported, within the 3-month window, a link on a phone shared by enough keys
+    select distinct phone_keys.signal_date, phone_keys.phone_hash, reports.lender_code
+    from phone_keys
+    inner join dates
+        on dates.signal_date = phone_keys.signal_date
+    inner join reports
+        on reports.phone_hash = phone_keys.phone_hash
+        and reports.reported_date <= dates.signal_date
+        and dates.signal_date - reports.reported_date < dates.phone_window_3m_days
+    where phone_keys.keys_3m >= phone_keys.phone_shared_min_keys
+),
+
+key_lenders as (
+    select
+        windowed_links.signal_date,
+        windowed_links.borrower_key,
+        string_agg(distinct shared_phone_lenders.lender_code, ',' order by shared_phone_lenders.lender_code)
+            as shared_phone_lender_codes
+    from windowed_links
+    inner join shared_phone_lenders
+        on shared_phone_lenders.signal_date = windowed_links.signal_date
+        and shared_phone_lenders.phone_hash = windowed_links.phone_hash
+    where windowed_links.in_3m
+    group by windowed_links.signal_date, windowed_links.borrower_key
 ),
 
 key_figures as (
@@ -81,7 +116,8 @@ key_figures as (
         coalesce(max(phone_keys.keys_3m) filter (where windowed_links.in_3m), 0) as keys_per_phone_3m,
         coalesce(max(phone_keys.keys_6m) filter (where windowed_links.in_6m), 0) as keys_per_phone_6m,
         max(phone_keys.keys_12m) as keys_per_phone_12m,
-        min(windowed_links.phone_shared_min_keys) as phone_shared_min_keys
+        min(windowed_links.phone_shared_min_keys) as phone_shared_min_keys,
+        bool_or(phone_keys.has_disputed_link) as is_phone_link_disputed
     from windowed_links
     inner join phone_keys
         on phone_keys.signal_date = windowed_links.signal_date
@@ -116,11 +152,16 @@ final as (
         key_figures.keys_per_phone_12m,
         last_changes.last_link_change_date,
         key_figures.signal_date - last_changes.last_link_change_date as days_since_link_change,
-        key_figures.keys_per_phone_3m >= key_figures.phone_shared_min_keys as is_phone_shared
+        key_figures.keys_per_phone_3m >= key_figures.phone_shared_min_keys as is_phone_shared,
+        key_figures.is_phone_link_disputed,
+        key_lenders.shared_phone_lender_codes
     from key_figures
     inner join last_changes
         on last_changes.signal_date = key_figures.signal_date
         and last_changes.borrower_key = key_figures.borrower_key
+    left join key_lenders
+        on key_lenders.signal_date = key_figures.signal_date
+        and key_lenders.borrower_key = key_figures.borrower_key
 )
 
 select * from final

@@ -10,7 +10,11 @@
 {# Identity-fraud and multi-lending signals (欺诈与共债信号) for the association: one row per
    borrower key and signal date on which any signal model has a row for the key. On keys and
    hashes only; no column names another lender. Clusters are computed as of the latest signal
-   date only and show on that date's rows. #}
+   date only and show on that date's rows. What may reach other members only (DOMAIN section 5):
+   negative data (first-payment defaults, overdue reports) from publishable loans only (macro
+   publishable_loans: noticed, not unreported); rows de-keyed by retention are gone everywhere;
+   a phone link whose dispute was upheld counts nowhere, one under an open dispute marks the
+   phone figures and the cluster (is_phone_link_disputed, 异议标注). #}
 
 with
 
@@ -76,7 +80,9 @@ final as (
         coalesce(co_debt.total_outstanding, 0) as total_outstanding,
         coalesce(co_debt.overdue_lenders_6m, 0) as overdue_lenders_6m,
         clusters.cluster_id,
-        clusters.cluster_size
+        clusters.cluster_size,
+        coalesce(phone_links.is_phone_link_disputed, false) or coalesce(clusters.is_link_disputed, false)
+            as is_phone_link_disputed
     from keys
     left join phone_links
         on phone_links.signal_date = keys.signal_date

@@ -1,5 +1,5 @@
 {# Disputes (异议), one row per dispute; renamed from control.disputes, with the Beijing dates a
-   dispute is judged by. #}
+   dispute is judged by. A phone-link dispute names the loan and the phone hash it reported. #}
 
 with
 
@@ -16,6 +16,7 @@ renamed as (
         loan_id,
         default_episode_no,
         reason_code,
+        phone_hash,
         status as dispute_status,
         (opened_at at time zone '{{ var("exchange_timezone") }}')::date as opened_on,
         deadline as dispute_deadline,

@@ -1,12 +1,17 @@
-"""Disputes (异议): a data subject contests a listing or a default episode.
+"""Disputes (异议): a data subject contests a listing, a default episode or a phone link.
 
 Entered by the association or by the lender that reported the record, for a borrower key
-and a record: the listing (`listing`) or one default episode, named by its loan
-reference as the feed shows it (or, for the operator, by lender code and contract number).
+and a record: the listing (`listing`), one default episode, named by its loan
+reference as the feed shows it (or, for the operator, by lender code and contract number),
+or one phone link (`phone_link`, 手机号关联): the phone as one loan reported it for the person,
+which the fraud signals build on (phone sharing, clusters). The loan is named the same way;
+the phone is held as its keyed hash only: the one the loan reported, or, when it reported
+several, the number the person gives, hashed at once and never stored or logged in clear.
 The publication reads control.disputes (dbt: stg_control__disputes, macro dispute_covers): an
 open dispute marks the record (异议标注) from the next version; one upheld removes that record
 only - the default episode, or the listing reason(s) - and everything built from it, from the
-next version; one rejected or withdrawn ends the mark. A dispute is bound to the records that
+next version (an upheld phone link counts in no signal); one rejected or withdrawn ends the
+mark. A dispute is bound to the records that
 exist when it is opened: a loan's dispute names its current episode (default_episode_no), a
 borrower-wide listing dispute covers the episodes begun by that day, so a later record of the
 same person is published as usual. Each must be resolved within 20 days (征信业管理条例 art. 25):
@@ -25,7 +30,7 @@ from psycopg.rows import dict_row
 
 from exchange.access.tokens import Caller
 from exchange.core.errors import ExchangeError
-from exchange.core.identifiers import Pseudonymizer, load_pseudonymizer
+from exchange.core.identifiers import Pseudonymizer, check_phone, load_pseudonymizer
 from exchange.core.settings import get_settings
 
 _LOAN_REF = re.compile(r"^[0-9a-f]{64}$")
@@ -60,10 +65,13 @@ def current_episode(conn: psycopg.Connection, lender_code: str, loan_id: str) ->
 
 def open_dispute(conn: psycopg.Connection, who: Caller, borrower_key: str, record: str, reason: str,
                  pseudonymizer: Pseudonymizer | None = None, *, lender_code: str | None = None,
-                 loan_id: str | None = None, reason_code: str | None = None) -> dict[str, Any]:
-    """Open a dispute on `record` ('listing' or a loan reference); returns it with its deadline.
+                 loan_id: str | None = None, reason_code: str | None = None, loan_ref: str | None = None,
+                 phone: str | None = None) -> dict[str, Any]:
+    """Open a dispute on `record` ('listing', 'phone_link' or a loan reference); returns it with its deadline.
 
-    `reason_code` narrows a listing dispute to one reason (B1, B2, ...)."""
+    `reason_code` narrows a listing dispute to one reason (B1, B2, ...). A phone link names its loan
+    by `loan_ref` (or, for the association, `lender_code` and `loan_id`); `phone` picks the number
+    when the loan reported more than one (it must be one the loan reported)."""
     pseudonymizer = pseudonymizer or load_pseudonymizer(get_settings().state_dir)
     reason = (reason or "").strip()
     if not reason or len(reason) > 1000:
@@ -72,8 +80,13 @@ def open_dispute(conn: psycopg.Connection, who: Caller, borrower_key: str, recor
         raise ExchangeError("D_REASON_CODE", "原因代码仅适用于名单异议，格式如 B1 / a reason code (e.g. B1) applies to a"
                                              " listing dispute only")
     own = who.lender_code
-    episode_no = None
-    if record == "listing":
+    episode_no, phone_hash = None, None
+    if record == "phone_link":
+        kind = "phone_link"
+        lender_code, loan_id, loan_ref = _disputed_loan(conn, pseudonymizer, who, borrower_key, loan_ref,
+                                                        lender_code, loan_id)
+        phone_hash = _disputed_phone(conn, pseudonymizer, borrower_key, lender_code, loan_id, phone)
+    elif record == "listing":
         kind = "listing"
         if own is not None:
             reported = conn.execute("select 1 from raw.loans where borrower_key = %s and lender_code = %s limit 1",
@@ -84,34 +97,62 @@ def open_dispute(conn: psycopg.Connection, who: Caller, borrower_key: str, recor
         lender_code, loan_id, loan_ref = own, None, None
     else:
         kind = "default_episode"
-        if lender_code and loan_id and who.is_association:
-            loan_ref = pseudonymizer.loan_ref(lender_code, loan_id)
-            exists = conn.execute("select 1 from raw.loans where borrower_key = %s and lender_code = %s and loan_id = %s",
-                                  (borrower_key, lender_code, loan_id)).fetchone()
-            if exists is None:
-                raise ExchangeError("D_RECORD", "未找到该借款人的此笔贷款 / no such loan of this borrower")
-        else:
-            if not _LOAN_REF.match(record):
-                raise ExchangeError("D_RECORD", "记录须为 listing 或违约信息中的贷款编号(loan_ref)"
-                                                " / record must be 'listing' or a loan_ref from the default feed")
-            found = find_loan(conn, pseudonymizer, borrower_key, record, own)
-            if found is None:
-                raise ExchangeError("D_RECORD", "未找到该借款人的此笔记录（机构只能对本机构报送的记录提出异议）"
-                                                " / no such record of this borrower (a lender may dispute its own records only)")
-            (lender_code, loan_id), loan_ref = found, record
+        lender_code, loan_id, loan_ref = _disputed_loan(conn, pseudonymizer, who, borrower_key, record,
+                                                        lender_code, loan_id)
         episode_no = current_episode(conn, lender_code, loan_id)
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "insert into control.disputes (borrower_key, record_kind, lender_code, loan_id, loan_ref, opened_by,"
-            " opened_party, opened_reason, default_episode_no, reason_code)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " opened_party, opened_reason, default_episode_no, reason_code, phone_hash)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " returning dispute_id, record_kind, lender_code, loan_ref, default_episode_no, reason_code, opened_at,"
             " deadline, status",
             (borrower_key, kind, lender_code, loan_id, loan_ref, _actor(who), who.party, reason, episode_no,
-             reason_code)).fetchone()
+             reason_code, phone_hash)).fetchone()
         cur.execute("insert into control.audit_log (action, object, detail) values ('dispute_opened', %s, %s)",
                     (str(row["dispute_id"]), json.dumps({"by": _actor(who), "record_kind": kind})))
     return _shape(row, _today(conn), who)
+
+
+def _disputed_loan(conn: psycopg.Connection, pseudonymizer: Pseudonymizer, who: Caller, borrower_key: str,
+                   loan_ref: str | None, lender_code: str | None, loan_id: str | None) -> tuple[str, str, str]:
+    """(lender_code, loan_id, loan_ref) of the borrower's loan a dispute names: by lender code and
+    contract number (the association), or by the loan reference members see (a lender among its own)."""
+    if lender_code and loan_id and who.is_association:
+        exists = conn.execute("select 1 from raw.loans where borrower_key = %s and lender_code = %s and loan_id = %s",
+                              (borrower_key, lender_code, loan_id)).fetchone()
+        if exists is None:
+            raise ExchangeError("D_RECORD", "未找到该借款人的此笔贷款 / no such loan of this borrower")
+        return lender_code, loan_id, pseudonymizer.loan_ref(lender_code, loan_id)
+    if not loan_ref or not _LOAN_REF.match(loan_ref):
+        raise ExchangeError("D_RECORD", "记录须为 listing、phone_link 或贷款编号(loan_ref)"
+                                        " / record must be 'listing', 'phone_link' or a loan_ref")
+    found = find_loan(conn, pseudonymizer, borrower_key, loan_ref, who.lender_code)
+    if found is None:
+        raise ExchangeError("D_RECORD", "未找到该借款人的此笔记录（机构只能对本机构报送的记录提出异议）"
+                                        " / no such record of this borrower (a lender may dispute its own records only)")
+    return found[0], found[1], loan_ref
+
+
+def _disputed_phone(conn: psycopg.Connection, pseudonymizer: Pseudonymizer, borrower_key: str, lender_code: str,
+                    loan_id: str, phone: str | None) -> str:
+    """The phone hash of the contested link: the one the loan reported, or the given number's among
+    them. The number is hashed here and goes no further (no clear phone in any table or log)."""
+    reported = {h for (h,) in conn.execute(
+        "select distinct phone_hash from raw.loans where borrower_key = %s and lender_code = %s and loan_id = %s"
+        " and phone_hash is not null", (borrower_key, lender_code, loan_id))}
+    if phone is not None:
+        phone = phone.strip()
+        if not check_phone(phone):
+            raise ExchangeError("D_PHONE", "手机号码须为1开头的11位数字 / a mobile number is 11 digits starting with 1")
+        wanted = pseudonymizer.phone_hash(phone)
+        if wanted not in reported:
+            raise ExchangeError("D_PHONE", "该笔贷款未报送此手机号码 / the loan did not report this mobile number")
+        return wanted
+    if len(reported) != 1:
+        raise ExchangeError("D_PHONE", "该笔贷款未报送手机号码或报送了多个，请提供所异议的手机号码"
+                                       " / the loan reported no or several mobile numbers: give the one contested")
+    return reported.pop()
 
 
 def resolve(conn: psycopg.Connection, who: Caller | None, dispute_id: int, outcome: str, reason: str) -> dict[str, Any]:

@@ -44,6 +44,9 @@ SIGNALS = {  # flag column of marts.mart_borrower_signals -> (signal, 中文, En
                     " new loans there", ("surge_lenders", "first_payment_default_lenders")),
 }
 """The signals a person is shown (analyst guide section 9 defines each and its limits)."""
+DISPUTE_MARKS = {"is_phone_shared": "is_phone_link_disputed"}
+"""A signal's disputed mark (异议标注) in marts.mart_borrower_signals: phone sharing resting on a phone
+link under an open dispute (a link whose dispute was upheld counts in no signal)."""
 
 
 def _rows(conn: psycopg.Connection, sql: str, params: tuple) -> list[dict]:
@@ -144,7 +147,8 @@ def _signals(conn: psycopg.Connection, borrower_key: str) -> list[dict]:
         return []
     row = found[0]
     return [{"signal": signal, "message_zh": zh, "message_en": en, "signal_date": row["signal_date"],
-             "figures": {figure: row[figure] for figure in figures}}
+             "figures": {figure: row[figure] for figure in figures},
+             "disputed": bool(row.get(DISPUTE_MARKS.get(flag, ""), False))}
             for flag, (signal, zh, en, figures) in SIGNALS.items() if row[flag]]
 
 

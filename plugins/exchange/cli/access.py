@@ -141,31 +141,37 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
 
 @click.group("disputes")
 def disputes_group() -> None:
-    """Disputes (异议) over listings and default episodes; 20-day limit."""
+    """Disputes (异议) over listings, default episodes and phone links; 20-day limit."""
 
 
 @disputes_group.command("open")
 @click.option("--id-type", required=True, type=ID_TYPES)
 @click.option("--id", "id_number", required=True)
 @click.option("--record", default="listing", show_default=True,
-              help="'listing', or the loan_ref of a default episode")
-@click.option("--lender", "lender_code", default=None, help="with --loan-id: the episode by lender and contract number")
+              help="'listing', 'phone_link' (the phone one loan reported), or the loan_ref of a default episode")
+@click.option("--lender", "lender_code", default=None,
+              help="with --loan-id: the episode's (or phone link's) loan by lender and contract number")
 @click.option("--loan-id", default=None)
+@click.option("--loan-ref", default=None, help="a phone link's loan by its loan reference")
+@click.option("--phone", default=None,
+              help="a phone link: the contested mobile number when the loan reported several (hashed at once, never stored)")
 @click.option("--as", "as_lender", default=None, help="opened by this (reporting) lender instead of the association")
 @click.option("--reason-code", default=None, help="a listing dispute on one reason only (B1, B2, ...)")
 @click.option("--reason", required=True)
 def disputes_open(id_type: str, id_number: str, record: str, lender_code: str | None, loan_id: str | None,
-                  as_lender: str | None, reason_code: str | None, reason: str) -> None:
+                  loan_ref: str | None, phone: str | None, as_lender: str | None, reason_code: str | None,
+                  reason: str) -> None:
+    """Open a dispute for a data subject; it marks the record from the next version."""
     from exchange.access import disputes
     from exchange.access.tokens import Caller
 
     pseudonymizer, key = _borrower_key(id_type, id_number)
     who = Caller("lender", as_lender, 0) if as_lender else Caller("association", None, 0)
-    if lender_code and loan_id:
+    if lender_code and loan_id and record != "phone_link":
         record = "default_episode"
     with _conn() as conn:
         d = disputes.open_dispute(conn, who, key, record, reason, pseudonymizer, lender_code=lender_code,
-                                  loan_id=loan_id, reason_code=reason_code)
+                                  loan_id=loan_id, reason_code=reason_code, loan_ref=loan_ref, phone=phone)
     console.print(f"异议已登记 dispute {d['dispute_id']} opened ({d['record_kind']}); 处理期限 deadline {d['deadline']}")
 
 

@@ -57,14 +57,17 @@ def export_alerts(conn: psycopg.Connection[Any], lender_code: str, settings: Set
     return target
 
 
+ALERT_TYPES = ("dpd_30_plus_elsewhere", "default_elsewhere", "blacklisted_elsewhere", "multi_lender_surge",
+               "loan_stacking", "bust_out", "phone_shared", "identity_mismatch")
+"""The alert kinds of marts.mart_lender_alerts, in the order the association's overview shows them
+(the mart's accepted values; the fraud-signal kinds of issue 16 last)."""
+
 _ALERT_COUNTS_SQL = """
 select
     lenders.lender_code,
     count(alerts.alert_key) as alerts,
-    count(alerts.alert_key) filter (where alerts.alert_type = 'dpd_30_plus_elsewhere') as dpd_30_plus_elsewhere,
-    count(alerts.alert_key) filter (where alerts.alert_type = 'default_elsewhere') as default_elsewhere,
-    count(alerts.alert_key) filter (where alerts.alert_type = 'blacklisted_elsewhere') as blacklisted_elsewhere,
-    count(alerts.alert_key) filter (where alerts.alert_type = 'multi_lender_surge') as multi_lender_surge
+""" + ",\n".join(f"    count(alerts.alert_key) filter (where alerts.alert_type = '{kind}') as {kind}"
+                 for kind in ALERT_TYPES) + """
 from control.lenders as lenders
 left join marts.mart_lender_alerts as alerts
     on alerts.lender_code = lenders.lender_code

@@ -73,9 +73,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "default_elsewhere": ("他处违约", "in default elsewhere"),
     "blacklisted_elsewhere": ("他处列入恶意逾期名单", "blacklisted elsewhere"),
     "multi_lender_surge": ("多头借贷激增", "multi-lender surge"),
+    "loan_stacking": ("叠贷", "loan stacking"),
+    "bust_out": ("撸贷（集中借款后首期逾期）", "bust-out"),
+    "phone_shared": ("共用手机号", "shared phone number"),
+    "identity_mismatch": ("身份信息不一致", "identity mismatch"),
     # record kinds of disputes and held records
     "listing": ("名单记录", "listing"),
     "default_episode": ("违约信息", "default episode"),
+    "phone_link": ("手机号关联", "phone link"),
     # lenders
     "active": ("正常", "active"),
     "suspended": ("已暂停", "suspended"),

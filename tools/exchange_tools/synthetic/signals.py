@@ -1,4 +1,5 @@
-"""Fraud patterns put in on purpose (欺诈模式注入): phone rings, loan stacking and bust-out.
+"""Fraud patterns put in on purpose (欺诈模式注入): phone rings, loan stacking, bust-out and
+identity mismatch.
 
 Why: the exchange's fraud signals (dbt models int_*_signals, issue 16) are scored against these,
 exactly as the validator is scored against truth.csv. Every pattern lives in borrowers of its own,
@@ -10,7 +11,12 @@ files' row counts grow). Each injected loans row is listed in signals.csv (signa
   lender within two months: what phone sharing flags;
 - loan_stacking: one person borrowing at three or four lenders within 20 days of one month (叠贷);
 - bust_out: one person borrowing at three or four lenders within one month and never paying any
-  of them (撸贷): first-payment default everywhere the month after. It stacks as well.
+  of them (撸贷): first-payment default everywhere the month after. It stacks as well;
+- identity_mismatch: one ID borrowed with at two lenders in one month, under its holder's name
+  at one and under another person's name (and phone) at the other (冒名借款, 身份信息不一致);
+  two lenders only, so that it does not stack. Its loans take streams of their own again (simulate.py) and come
+  after every other row of their files, out of the injector's reach, so that the three patterns
+  above keep their numbers too.
 
 signals.csv also lists the loans of the portfolio's own fraud ring (fraud_ring: borrowers who stop
 paying everywhere at once, portfolio.RING_SINGLE and simulate._RING_SHARED): fraud all the same,
@@ -28,12 +34,14 @@ from exchange_tools.synthetic.lenders import Lender
 from exchange_tools.synthetic.loans import Loan, terms
 from exchange_tools.synthetic.values import shift_month_end
 
-SIGNALS = ("phone_ring", "loan_stacking", "bust_out", "fraud_ring")
-"""The patterns as named in signals.csv: the three injected here, then the portfolio's own ring."""
+IDENTITY_MISMATCH = "identity_mismatch"
+SIGNALS = ("phone_ring", "loan_stacking", "bust_out", IDENTITY_MISMATCH, "fraud_ring")
+"""The patterns as named in signals.csv: the four injected here, then the portfolio's own ring."""
 
 _LOANS_PER_RING = 2500        # one ring per this many loans of the run (at least two rings)
 _LOANS_PER_STACK = 80         # one stacking borrower per this many loans (at least five)
 _LOANS_PER_BUST = 200         # one bust-out borrower per this many loans (at least five)
+_LOANS_PER_MISMATCH = 150     # one misused ID per this many loans (at least five)
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,16 @@ def plan(seed: int, ids: Identities, lenders: int, months: int, loans: int) -> l
             start = rng.randint(2, 4)  # day 2 or later: every loan is younger than 30 days at the month end
             for lender in rng.sample(range(lenders), min(lenders, rng.randint(3, 4))):
                 planned.append(PlannedLoan(signal, group, borrower, lender, month, rng.randint(start, start + 17)))
+    # drawn last, from the same stream: the patterns above keep their draws
+    for _ in range(max(5, total // _LOANS_PER_MISMATCH)):
+        group += 1
+        holder = ids.borrower(rng, False, None)
+        impostor = Borrower(holder.uid, holder.btype, holder.id_type, holder.id_number,
+                            ids.person_name(rng, rng.random() < 0.58), ids.phone(rng), holder.region)
+        month = rng.randrange(months)
+        for k, lender in enumerate(rng.sample(range(lenders), 2)):
+            planned.append(PlannedLoan(IDENTITY_MISMATCH, group, holder if k == 0 else impostor, lender, month,
+                                       rng.randint(1, 28)))
     return planned
 
 

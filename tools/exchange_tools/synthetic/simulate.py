@@ -22,6 +22,7 @@ from exchange_tools.synthetic.inject import ROW_CODES, Injector, silent_mistakes
 from exchange_tools.synthetic.lenders import make_lender
 from exchange_tools.synthetic.loans import ACTIVE, ENDED, Behaviour, Loan
 from exchange_tools.synthetic.portfolio import HISTORY_MONTHS, REPEAT, Portfolio
+from exchange_tools.synthetic.signals import IDENTITY_MISMATCH
 from exchange_tools.synthetic.signals import issue as issue_signals
 from exchange_tools.synthetic.signals import plan as plan_signals
 from exchange_tools.synthetic.values import shift_month_end
@@ -97,26 +98,51 @@ class LenderRun:
         # the injected fraud patterns' loans: streams of their own, so the rest keeps its numbers
         self.lender, self.signal_rng = lender, random.Random(f"{run.seed}:signals:{lender.code}")
         self.signal_behaviour = Behaviour(random.Random(f"{run.seed}:signal-sim:{lender.code}"), lender)
+        # the misused IDs' loans (identity_mismatch): streams of their own, added to each month's files
+        # after everything else was drawn (numbers, injections), so that the rest keeps its numbers
+        self.identity_rng = random.Random(f"{run.seed}:identity:{lender.code}")
+        self.identity_behaviour = Behaviour(random.Random(f"{run.seed}:identity-sim:{lender.code}"), lender)
 
     def simulate(self, progress: Callable[[], None]) -> None:
         """Each month: issue loans, write the loans file, advance every loan, write the status files."""
         active: list[Loan] = []
+        misused: list[Loan] = []  # the identity_mismatch loans on the books
         for mi, t in enumerate(self.run.dates):
             opening = self.book.existing_book() if mi == 0 else []
             new = self.book.issue(mi, t)
             planned = [p for p in self.run.signals if p.lender == self.index and p.month == mi]
-            injected = issue_signals(self.signal_rng, self.lender, self.run.guarantors, planned, t)
+            injected = issue_signals(self.signal_rng, self.lender, self.run.guarantors,
+                                     [p for p in planned if p.signal != IDENTITY_MISMATCH], t)
             self.book.number(injected)  # numbered after the month's other loans, whose numbers stay
             new += injected
             loans_file = self._loans_file(mi, t, opening, new)
             active = opening + new if mi == 0 else active + new
             files = [loans_file, *self._status_files(mi, t, active, loans_file.rejected)]
+            impostors = issue_signals(self.identity_rng, self.lender, self.run.guarantors,
+                                      [p for p in planned if p.signal == IDENTITY_MISMATCH], t)
+            self.book.number(impostors)  # after the month's draws of unknown contract numbers
+            misused += impostors
+            self._append_misused(files, impostors, misused, mi, t)
             group = self.run.groups.setdefault((mi, self.index), [])
             for f in files:
                 group.append(self.writer.write(f))
                 progress()
             self.book.close_month(loans_file.loans, loans_file.rejected)
             active = [loan for loan in active if loan.state != ENDED]  # settled etc. are reported once
+            misused = [loan for loan in misused if loan.state != ENDED]
+
+    def _append_misused(self, files: list[SubmissionFile], new: list[Loan], misused: list[Loan], mi: int,
+                        t: dt.date) -> None:
+        """The identity_mismatch loans after every other row: the month's new ones in the loans
+        file, all of them in each loan_status file. Added once the month's files were drawn, never
+        injected into: the injector counted and picked its rows without them."""
+        prev = shift_month_end(t, -1)
+        status_rows = [self.identity_behaviour.advance(loan, t, prev, mi, True) for loan in misused]
+        for f in files:
+            if f.kind is spec.LOANS:
+                _append_clean(f, new, [loan.row(self.style.rate_places) for loan in new])
+            elif f.kind is spec.LOAN_STATUS:
+                _append_clean(f, misused, [row[:] for row in status_rows])
 
     def _loans_file(self, mi: int, t: dt.date, opening: list[Loan], new: list[Loan]) -> SubmissionFile:
         """The book held at the first report (month 0), the month's new loans, last month's rejected ones.
@@ -162,3 +188,11 @@ class LenderRun:
             self.injector.inject(actions, mi, True)
             files.append(actions)
         return files
+
+
+def _append_clean(f: SubmissionFile, loans: list[Loan], rows: list[list[str]]) -> None:
+    """Rows added to a file after its injections, untouched (taken)."""
+    start = len(f.rows)
+    f.rows += rows
+    f.loans = [*f.loans, *loans]
+    f.taken.update(range(start, len(f.rows)))

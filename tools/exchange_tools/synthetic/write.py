@@ -152,7 +152,8 @@ phone numbers are made up (identity numbers pass their check characters but belo
 {duplicate}  a byte-identical re-send of an earlier file (expect a duplicate)
 lenders.csv   the participating lenders (code, name, category)
 signals.csv   the loans rows of the fraud patterns put in on purpose (signal: phone_ring,
-              loan_stacking or bust_out; group: which ring or borrower; file; line), in
+              loan_stacking, bust_out or identity_mismatch; group: which ring, borrower
+              or misused ID; file; line), in
               borrowers of their own, and of the fraud ring that stops paying everywhere
               at once (fraud_ring, group 0)
 truth.csv     every problem put in on purpose (injected), the warnings a real portfolio
