@@ -241,6 +241,29 @@ def test_disputes_open_by_reporting_lender_mark_deadline_and_resolve(server, wor
     assert again.status_code == 400
 
 
+def test_a_lender_disputes_the_phone_link_of_its_own_loan_and_no_clear_phone_is_kept(server, world, pg_url):
+    phone = "13800138000"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("update raw.loans set phone_hash = %s where lender_code = 'AA01'", (PSEUDO.phone_hash(phone),))
+    aa_ref = PSEUDO.loan_ref("AA01", "AA-L1")
+    body = {"id_type": "RESIDENT_ID", "id_number": LISTED_ID, "record": "phone_link", "loan_ref": aa_ref,
+            "phone": phone, "reason": "本人从未使用该手机号"}
+    refused = call(server, world.tokens["BB02"], "/v1/disputes", body)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "D_RECORD"  # not its loan
+    other = call(server, world.tokens["AA01"], "/v1/disputes", body | {"phone": "13900139000"})
+    assert other.status_code == 400 and other.json()["error"]["code"] == "D_PHONE"  # not the number reported
+    opened = call(server, world.tokens["AA01"], "/v1/disputes", body)
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["record_kind"] == "phone_link" and opened.json()["days_left"] == 20
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("select lender_code, loan_id, phone_hash from control.disputes where dispute_id = %s",
+                           (opened.json()["dispute_id"],)).fetchone()
+        kept = conn.execute("select count(*) from control.disputes where opened_reason like %s"
+                            " or phone_hash = %s", (f"%{phone}%", phone)).fetchone()[0]
+    assert row == ("AA01", "AA-L1", PSEUDO.phone_hash(phone)) and kept == 0
+    assert phone not in opened.text
+
+
 def test_data_subject_report_json_and_html(server, world, pg_url):
     call(server, world.tokens["AA01"], body=LOOKUP)
     call(server, world.tokens["association"], body=LOOKUP | {"purpose": "post_loan_management"})

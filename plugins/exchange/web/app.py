@@ -96,9 +96,15 @@ class ReportBody(BaseModel):
 class DisputeBody(BaseModel):
     id_type: IdType
     id_number: PlainText = Field(max_length=lk.MAX_ID_CHARS)
-    record: PlainText = Field(max_length=80, description="listing, or the loan reference of a default episode")
+    record: PlainText = Field(max_length=80, description="listing, phone_link (手机号关联: the phone one of your loans"
+                                                         " reported for the person), or the loan reference of a default episode")
     reason_code: str | None = Field(default=None, pattern=r"^B[0-9]{1,3}$",
                                     description="a listing dispute on one reason only (B1, B2, ...)")
+    loan_ref: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                                 description="phone_link: the loan reference of your loan that reported the phone")
+    phone: PlainText | None = Field(default=None, max_length=20,
+                                    description="phone_link: the contested mobile number when that loan reported"
+                                                " several (hashed at once, never stored)")
     reason: FreeText = Field(min_length=1, max_length=1000)
 
 
@@ -327,7 +333,8 @@ def create_app() -> FastAPI:
         key = _key_or_refuse(st, body.id_type, body.id_number)
         try:
             return await st.call_with_connection(disputes.open_dispute, who, key, body.record, body.reason,
-                                                 st.pseudonymizer, reason_code=body.reason_code)
+                                                 st.pseudonymizer, reason_code=body.reason_code,
+                                                 loan_ref=body.loan_ref, phone=body.phone)
         except ExchangeError as exc:
             return error_response(400, exc.code, exc.message, exc.message)
 
