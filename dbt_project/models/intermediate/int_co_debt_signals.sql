@@ -1,18 +1,19 @@
 {# Co-debt (共债), one row per borrower key and signal date on which the key has an active loan
    in the signal month or a lender reported it overdue within the lookback: lenders with open
-   (active) loans and their total outstanding principal (from int_borrower_months), and lenders
-   that reported one of the key's loans overdue (DPD > 0) fewer than co_debt_overdue_lookback_days
-   before the signal date. Only records that may reach other members count as overdue (DOMAIN
-   section 5): a loan held back (unreported, or its delinquency pending notice) does not. #}
+   (active on their last report of the month) loans and their total outstanding principal, and
+   lenders that reported one of the key's loans overdue (DPD > 0) fewer than
+   co_debt_overdue_lookback_days before the signal date. Only records that may reach other
+   members count (DOMAIN section 5): a loan held as unreported (stale) counts in neither figure,
+   and a loan whose delinquency is pending notice counts as open but not as overdue. #}
 
 with
 
-borrower_months as (
-    select * from {{ ref('int_borrower_months') }}
-),
-
 history as (
     select * from {{ ref('int_loan_status_history') }}
+),
+
+publishability as (
+    select * from {{ ref('int_loan_publishability') }}
 ),
 
 publishable_loans as (
@@ -23,16 +24,28 @@ dates as (
     select * from {{ ref('int_fraud_signal_dates') }}
 ),
 
+open_loans as (
+    -- loans active on their last report of a month, unless held as unreported (stale)
+    select history.report_month, history.borrower_key, history.lender_code, history.outstanding_principal
+    from history
+    inner join publishability
+        on publishability.lender_code = history.lender_code
+        and publishability.loan_id = history.loan_id
+    where history.is_month_last_report
+        and history.is_active
+        and not publishability.is_unreported
+),
+
 open_debt as (
     select
         dates.signal_date,
-        borrower_months.borrower_key,
-        borrower_months.active_lender_count as open_lenders,
-        borrower_months.outstanding_principal as total_outstanding
+        open_loans.borrower_key,
+        count(distinct open_loans.lender_code) as open_lenders,
+        coalesce(sum(open_loans.outstanding_principal), 0) as total_outstanding
     from dates
-    inner join borrower_months
-        on borrower_months.report_month = dates.signal_month
-    where borrower_months.active_lender_count >= 1
+    inner join open_loans
+        on open_loans.report_month = dates.signal_month
+    group by dates.signal_date, open_loans.borrower_key
 ),
 
 overdue_reports as (
