@@ -30,7 +30,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from exchange.pipeline.assets import DB_POOL, MARTS_ASSET, RAW_ASSET
-from exchange.pipeline.dbt import DBT_PROJECT_DIR, MANIFEST_PATH
+from exchange.pipeline.dbt import DBT_PROJECT_DIR, MANIFEST_PATH, prepare_dbt_process
 
 # dbt is installed next to the interpreter, which is not necessarily on PATH (Cosmos checks it exists)
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
@@ -78,7 +78,8 @@ def exchange_transform():
             should_detach_multiple_parents_tests=True,
             emit_datasets=False,  # the exchange's own Assets (exchange.pipeline.assets) connect its DAGs
         ),
-        operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}, "pool": DB_POOL},
+        operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}, "pool": DB_POOL,
+                       "pre_execute": prepare_dbt_process},
     )
 
     # the pending gate (exchange.pipeline.stages): no rebuild when only the publication waits;

@@ -8,6 +8,7 @@ dbt runs in-process (dbtRunner) against the exchange's own database; its profile
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -48,6 +49,35 @@ def dbt_env() -> dict[str, str]:
     }
 
 
+def _calling_module() -> str:
+    """The module of the nearest caller outside dbt_common.behavior_flags, read from the frames'
+    globals: what dbt-common's own lookup answers, without searching sys.modules."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name and name != "dbt_common.behavior_flags":
+            return name
+        frame = frame.f_back
+    return "Unknown"
+
+
+def prepare_dbt_process(context: object = None) -> None:
+    """Make dbt's start cheap in a process that runs it many times (pre_execute of every Cosmos task,
+    and run_dbt).
+
+    Each dbt invocation registers its adapter, and dbt-common names the module behind each
+    behaviour flag by walking inspect.stack(), which looks up every frame's module by scanning
+    sys.modules. In a long-lived process holding Airflow, Cosmos, GX and many parsed DAG files
+    (the in-process pipeline of `exchange pipeline` and `exchange demo`, the tests) that scan was
+    90% of a dag.test transform's samples (py-spy), and a 72-task transform took over 20 minutes.
+    The name is only shown in dbt's warnings. `context` is the Airflow context a pre_execute hook
+    receives (unused). Safe to call again.
+    """
+    from dbt_common.behavior_flags import BehaviorFlagRendered
+
+    BehaviorFlagRendered._default_source = staticmethod(_calling_module)
+
+
 def run_dbt(args: list[str], project_dir: Path = DBT_PROJECT_DIR) -> None:
     """Run one dbt command (e.g. ["build"], ["build", "--full-refresh"]) against the exchange database.
 
@@ -59,6 +89,7 @@ def run_dbt(args: list[str], project_dir: Path = DBT_PROJECT_DIR) -> None:
     """
     from dbt.cli.main import dbtRunner  # heavy import: only the commands that run dbt pay for it
 
+    prepare_dbt_process()
     os.environ.update(dbt_env())
     command = [
         *args,
