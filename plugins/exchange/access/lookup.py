@@ -3,7 +3,8 @@
 The caller sends the applicant's ID; the exchange computes the borrower key, reads the
 current published version (shared schema) and answers with the blacklist status, its
 reasons and dispute mark, the default episodes (other lenders shown only as their
-category) and a summary. The answer and its audit row are one SQL statement, so no
+category), a summary, and the signals section (exchange.access.signals: the key's published
+fraud and multi-lending signals, and inquiry velocity counted from the look-up audit). The answer and its audit row are one SQL statement, so no
 answer leaves without its record. The clear ID is never stored or logged.
 
 Refusals (audited when the caller is known): no or unknown purpose, no consent reference,
@@ -24,6 +25,7 @@ from typing import Any
 
 import psycopg
 
+from exchange.access import signals
 from exchange.access.ratelimit import RateLimiter
 from exchange.access.tokens import Caller
 from exchange.core.errors import ExchangeError
@@ -270,6 +272,32 @@ held as (
     where h.version = (select version from shared.live_version) and h.borrower_key = %(key)s
       and h.viewing_lender = %(lender)s
 ),
+signals as (
+    select s.*
+    from shared.borrower_signal_rows s
+    where s.version = (select version from shared.live_version) and s.borrower_key = %(key)s
+),
+signal_rules as (
+    select json_object_agg(r.parameter, r.value) as parameters
+    from shared.signal_rule_rows r
+    where r.version = (select version from shared.live_version)
+),
+inquiries as (
+    -- distinct members whose look-ups of the key were answered within the windows of the published
+    -- rules, per purpose and overall; this statement's own audit row is not seen here (one snapshot)
+    select a.purpose, grouping(a.purpose) = 1 as every_purpose,
+           count(distinct a.lender_code) filter (where a.at > now() - make_interval(days => short.value))
+               as members_short,
+           count(distinct a.lender_code) as members_long
+    from control.lookup_audit a
+    join shared.signal_rule_rows short on short.version = (select version from shared.live_version)
+        and short.parameter = 'inquiry_window_short_days'
+    join shared.signal_rule_rows long on long.version = (select version from shared.live_version)
+        and long.parameter = 'inquiry_window_long_days'
+    where a.borrower_key = %(key)s and a.outcome = 'answered' and a.party = 'lender'
+      and a.at > now() - make_interval(days => long.value)
+    group by grouping sets ((a.purpose), ())
+),
 audit as (
     insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type, borrower_key, hit,
                                       outcome, feed_version)
@@ -281,7 +309,10 @@ audit as (
 select audit.lookup_id, audit.feed_version, audit.at,
        (select json_agg(listing) from listing),
        (select json_agg(episodes order by episodes.default_date desc) from episodes),
-       (select json_agg(held order by held.default_date desc) from held)
+       (select json_agg(held order by held.default_date desc) from held),
+       (select json_agg(signals) from signals),
+       (select parameters from signal_rules),
+       (select json_agg(inquiries) from inquiries)
 from audit
 """
 
@@ -318,7 +349,9 @@ def audit_refusal(conn: psycopg.Connection, caller: Caller, channel: str, refusa
 
 
 def build_answer(lookup_id: int, version: int | None, at, listing: list | None, episodes: list | None,
-                 held: list | None = None) -> dict:
+                 held: list | None = None, signal_rows: list | None = None, signal_rules: dict | None = None,
+                 inquiries: list | None = None) -> dict:
+    """The answer from the look-up statement's columns (already parsed JSON), in LookupAnswer's shape."""
     listing = (listing or [None])[0]
     episodes = episodes or []
     blacklist: dict[str, Any] = {"listed": listing is not None}
@@ -371,4 +404,7 @@ def build_answer(lookup_id: int, version: int | None, at, listing: list | None, 
                          for h in held or []],
         "summary": {"listed": blacklist["listed"], "episodes": len(shown), "ongoing_episodes": ongoing,
                     "message_zh": zh, "message_en": en},
+        "signals": signals.build_section((signal_rows or [None])[0], signal_rules,
+                                         [r for r in inquiries or [] if r["every_purpose"] or r["purpose"]],
+                                         PURPOSES),
     }
