@@ -278,24 +278,25 @@ signals as (
     where s.version = (select version from shared.live_version) and s.borrower_key = %(key)s
 ),
 signal_rules as (
-    select json_object_agg(r.parameter, r.value) as parameters
+    -- the rules published with the live version (one scan): every parameter for the labels, and the
+    -- inquiry windows
+    select json_object_agg(r.parameter, r.value) as parameters,
+           max(r.value) filter (where r.parameter = 'inquiry_window_short_days') as short_days,
+           max(r.value) filter (where r.parameter = 'inquiry_window_long_days') as long_days
     from shared.signal_rule_rows r
     where r.version = (select version from shared.live_version)
 ),
 inquiries as (
-    -- distinct members whose look-ups of the key were answered within the windows of the published
-    -- rules, per purpose and overall; this statement's own audit row is not seen here (one snapshot)
+    -- distinct members whose look-ups of the key were answered within the windows, per purpose and
+    -- overall; this statement's own audit row is not seen here (one snapshot)
     select a.purpose, grouping(a.purpose) = 1 as every_purpose,
-           count(distinct a.lender_code) filter (where a.at > now() - make_interval(days => short.value))
+           count(distinct a.lender_code) filter (where a.at > now() - make_interval(days => w.short_days))
                as members_short,
            count(distinct a.lender_code) as members_long
     from control.lookup_audit a
-    join shared.signal_rule_rows short on short.version = (select version from shared.live_version)
-        and short.parameter = 'inquiry_window_short_days'
-    join shared.signal_rule_rows long on long.version = (select version from shared.live_version)
-        and long.parameter = 'inquiry_window_long_days'
+    cross join signal_rules w
     where a.borrower_key = %(key)s and a.outcome = 'answered' and a.party = 'lender'
-      and a.at > now() - make_interval(days => long.value)
+      and a.at > now() - make_interval(days => w.long_days)
     group by grouping sets ((a.purpose), ())
 ),
 audit as (
