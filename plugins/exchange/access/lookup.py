@@ -4,8 +4,9 @@ The caller sends the applicant's ID; the exchange computes the borrower key, rea
 current published version (shared schema) and answers with the blacklist status, its
 reasons and dispute mark, the default episodes (other lenders shown only as their
 category), a summary, and the signals section (exchange.access.signals: the key's published
-fraud and multi-lending signals, and inquiry velocity counted from the look-up audit). The answer and its audit row are one SQL statement, so no
-answer leaves without its record. The clear ID is never stored or logged.
+fraud and multi-lending signals, and inquiry velocity counted from the look-up audit). The
+answer and its audit row are one SQL statement, so no answer leaves without its record. The
+clear ID is never stored or logged.
 
 Refusals (audited when the caller is known): no or unknown purpose, no consent reference,
 an invalid ID, a lender that has not reported recently or whose latest status file leaves out
@@ -288,8 +289,9 @@ signal_rules as (
 ),
 inquiries as (
     -- distinct members whose look-ups of the key were answered within the windows, per purpose and
-    -- overall; this statement's own audit row is not seen here (one snapshot)
-    select a.purpose, grouping(a.purpose) = 1 as every_purpose,
+    -- overall (purpose null: an answered look-up always has one); this statement's own audit row is
+    -- not seen here (one snapshot)
+    select a.purpose,
            count(distinct a.lender_code) filter (where a.at > now() - make_interval(days => w.short_days))
                as members_short,
            count(distinct a.lender_code) as members_long
@@ -405,7 +407,5 @@ def build_answer(lookup_id: int, version: int | None, at, listing: list | None, 
                          for h in held or []],
         "summary": {"listed": blacklist["listed"], "episodes": len(shown), "ongoing_episodes": ongoing,
                     "message_zh": zh, "message_en": en},
-        "signals": signals.build_section((signal_rows or [None])[0], signal_rules,
-                                         [r for r in inquiries or [] if r["every_purpose"] or r["purpose"]],
-                                         PURPOSES),
+        "signals": signals.build_section((signal_rows or [None])[0], signal_rules, inquiries, PURPOSES),
     }
