@@ -292,13 +292,14 @@ inquiries as (
     -- overall (purpose null: an answered look-up always has one); this statement's own audit row is
     -- not seen here (one snapshot)
     select a.purpose,
-           count(distinct a.lender_code) filter (where a.at > now() - make_interval(days => w.short_days))
+           count(distinct a.lender_code)
+               filter (where a.at > now() - make_interval(days => (select short_days from signal_rules)))
                as members_short,
            count(distinct a.lender_code) as members_long
     from control.lookup_audit a
-    cross join signal_rules w
-    where a.borrower_key = %(key)s and a.outcome = 'answered' and a.party = 'lender'
-      and a.at > now() - make_interval(days => w.long_days)
+    -- the window as a scalar: one index range (borrower_key, at), however often the key was asked about
+    where a.borrower_key = %(key)s and a.at > now() - make_interval(days => (select long_days from signal_rules))
+      and a.outcome = 'answered' and a.party = 'lender'
     group by grouping sets ((a.purpose), ())
 ),
 audit as (

@@ -10,8 +10,10 @@
 --    with the version (shared.live_version), so a look-up never shows an older version's signals.
 -- 2. shared.signal_rule_rows: the fraud-signal rules in force (rules.rule_fraud_signals) published
 --    with each version; the look-up reads the inquiry windows and the thresholds it names there.
--- 3. An index for inquiry velocity: the look-ups of one key by members, answered, over the longest
---    window, read from the index alone where the visibility map allows.
+-- 3. The index for inquiry velocity: the look-ups of one key over the longest window, with who asked,
+--    why and how it ended, read from the index alone where the visibility map allows. It replaces
+--    the plain (borrower_key, at) index of migration 0004, which served the data-subject report and
+--    still does, so a look-up maintains no more audit indexes than before.
 
 -- ---- 1. the signals of every kept version ---------------------------------------------------------
 
@@ -74,5 +76,6 @@ grant select on shared.borrower_signal_rows, shared.borrower_signals, shared.sig
 
 -- ---- 3. inquiry velocity ----------------------------------------------------------------------
 
-create index lookup_audit_velocity on control.lookup_audit (borrower_key, at) include (lender_code, purpose)
-    where outcome = 'answered' and party = 'lender';
+drop index control.lookup_audit_borrower;
+create index lookup_audit_borrower on control.lookup_audit (borrower_key, at)
+    include (party, outcome, lender_code, purpose);
