@@ -315,8 +315,10 @@ select audit.lookup_id, audit.feed_version, audit.at,
        (select json_agg(episodes order by episodes.default_date desc) from episodes),
        (select json_agg(held order by held.default_date desc) from held),
        (select json_agg(signals) from signals),
-       (select parameters from signal_rules),
-       (select json_agg(inquiries) from inquiries)
+       -- the rules only when something is shown (most keys: nothing to label, nothing to parse)
+       case when exists (select from signals) or exists (select from inquiries where members_long > 0)
+            then (select parameters from signal_rules) end,
+       (select json_agg(inquiries) from inquiries where members_long > 0)
 from audit
 """
 

@@ -95,9 +95,9 @@ def build_section(row: dict[str, Any] | None, rules: dict[str, Any] | None, inqu
     """The answer's `signals`: the key's published row (or none), the rules published with it, and
     the inquiry counts per purpose (purpose None: every purpose) as the look-up's SQL returns them.
 
-    Without published rules (a version published before the signals were) nothing is shown: no
-    label could name its window. Zero inquiry counts are left out, so a key nobody asked about and
-    without a published row has an empty section.
+    Without rules (the statement sends none when there is nothing to show, and a version published
+    before the signals has none) nothing is shown: no label could name its window. Zero inquiry
+    counts are left out, so a key nobody asked about and without a published row has an empty section.
     """
     rules = rules or {}
     if not rules:
