@@ -113,6 +113,20 @@ def test_borrower_signals_are_published_with_the_version_from_publishable_record
                                " where version = (select version from shared.live_version)")) == seeded
 
 
+def test_the_association_shows_the_signals_and_no_member_copy_exists(env: World) -> None:
+    from click.testing import CliRunner
+
+    from exchange.cli.main import main
+
+    runner = CliRunner()
+    shown = json.loads(runner.invoke(main, ["feed", "show", "borrower_signals", "--json", "--limit", "0"]).output)
+    assert scenario.BORROWER["P4"] in {r["borrower_key"] for r in shown["rows"]}
+    member = runner.invoke(main, ["feed", "show", "borrower_signals", "--lender", "WD02"])
+    assert member.exit_code == 2 and "P_MEMBER_VIEW" in member.output  # members: only through the look-up
+    status = runner.invoke(main, ["feed", "status"])
+    assert "borrower signals" in status.output and "is_phone_shared" in status.output
+
+
 def test_a_recent_repayment_is_no_b1_but_the_default_stays_in_the_feed(world: World) -> None:
     b = scenario.BORROWER["P7"]
     assert rows(world.url, "select 1 from shared.blacklist where borrower_key = %s", (b,)) == []
