@@ -6,6 +6,7 @@ publication would), so the look-up is tested without running the whole pipeline.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
 import re
@@ -21,6 +22,8 @@ import psycopg
 
 from exchange.access import tokens as access
 from exchange.core.identifiers import Pseudonymizer
+from exchange.core.settings import DBT_PROJECT_DIR
+from exchange.feed.tables import BORROWER_SIGNAL_COLUMNS
 from exchange.intake import lenders
 
 SECRET = "test-secret-0123456789abcdef"
@@ -29,10 +32,20 @@ LISTED_ID = "11010519491231002X"  # GB 11643's own example: listed (B1, B4) with
 CLEAN_ID = "110105194912310011"  # a valid ID the exchange has never heard of
 LISTED_KEY = PSEUDO.borrower_key("RESIDENT_ID", LISTED_ID)
 HELD_KEY = "c" * 64  # a borrower whose negative records each lender holds back (pending notice)
+SIGNAL_ID = "110105198001010016"  # not in the feed, but with published fraud and multi-lending signals
+SIGNAL_KEY = PSEUDO.borrower_key("RESIDENT_ID", SIGNAL_ID)
+SIGNALS = {"signal_date": None, "phones_1m": 1, "phones_3m": 2, "phones_6m": 2, "phones_12m": 3,
+           "keys_per_phone_1m": 2, "keys_per_phone_3m": 4, "keys_per_phone_6m": 5, "keys_per_phone_12m": 5,
+           "days_since_link_change": 12, "is_phone_shared": True, "name_hashes": 2, "is_identity_mismatch": True,
+           "stacking_lenders": 3, "stacking_new_principal": 45000.0, "is_loan_stacking": True, "surge_lenders": 3,
+           "first_payment_default_lenders": 0, "is_bust_out": False, "open_lenders": 3,
+           "total_outstanding": 38000.5, "overdue_lenders_6m": 1}
+"""The published signals of SIGNAL_KEY (signal_date: the month end before today, set by build)."""
 TABLES = ("control.lenders, control.audit_log, control.submissions, control.row_problems, raw.loans,"
           " raw.loan_status, raw.collection_actions, control.api_tokens, control.lookup_audit, control.disputes,"
           " shared.feed_versions, shared.live_version, shared.blacklist_rows, shared.default_feed_rows,"
-          " shared.held_record_rows, shared.listing_reason_rows, control.feed_approvals")
+          " shared.held_record_rows, shared.listing_reason_rows, shared.borrower_signal_rows, shared.signal_rule_rows,"
+          " control.feed_approvals")
 SUBMISSION_LENDER = {1: "AA01", 2: "BB02", 3: "CC03", 4: "AA01"}
 LOANS = {"AA01": "AA-L1", "BB02": "BB-L9"}
 ALERT_LENDER = {"a" * 32: "AA01", "b" * 32: "BB02"}
@@ -109,6 +122,7 @@ def build(url: str, *, fresh_days: int = 10) -> World:
                 " hold_reason, default_date, source_submission_id, source_line)"
                 " values (1, %s, %s, %s, 'default_episode', 'pending_notice', %s, 1, 2)",
                 (code, HELD_KEY, PSEUDO.loan_ref(code, loan_id + "-held"), today - dt.timedelta(days=50)))
+        publish_signals(conn, 1, {SIGNAL_KEY: SIGNALS | {"signal_date": today.replace(day=1) - dt.timedelta(days=1)}})
         for alert_key, code in ALERT_LENDER.items():
             conn.execute(
                 "insert into shared.lender_alerts_versions (version, alert_key, lender_code, alert_type, alert_type_zh,"
@@ -117,6 +131,25 @@ def build(url: str, *, fresh_days: int = 10) -> World:
                 " 'in default at another member', '在其他会员机构违约')",
                 (alert_key, code, LISTED_KEY, PSEUDO.loan_ref(code, "alerted"), alert_key, today, today))
     return world
+
+
+def signal_rules() -> list[tuple[str, str, int, str]]:
+    """The fraud-signal rules of the seed (rule_fraud_signals), as the publication copies them."""
+    with (DBT_PROJECT_DIR / "seeds" / "rule_fraud_signals.csv").open(encoding="utf-8") as fh:
+        return [(r["parameter"], r["rules_version"], int(r["value"]), r["unit"]) for r in csv.DictReader(fh)]
+
+
+def publish_signals(conn: psycopg.Connection, version: int, rows: dict[str, dict]) -> None:
+    """Borrower signals (key -> the columns of BORROWER_SIGNAL_COLUMNS but the key) and the seed's
+    signal rules into `version`, as the publication writes them."""
+    conn.execute("insert into shared.signal_rule_rows (version, parameter, rules_version, value, unit)"
+                 " select %s, p, r, v, u from unnest(%s::text[], %s::text[], %s::int[], %s::text[]) as t (p, r, v, u)",
+                 (version, *map(list, zip(*signal_rules(), strict=True))))
+    columns = BORROWER_SIGNAL_COLUMNS
+    with conn.cursor() as cur:
+        cur.executemany(f"insert into shared.borrower_signal_rows (version, {', '.join(columns)})"
+                        f" values (%s{', %s' * len(columns)})",
+                        [(version, key, *(row[c] for c in columns[1:])) for key, row in rows.items()])
 
 
 def status_file(conn: psycopg.Connection, sid: int, code: str, as_of: dt.date, loans: list[tuple[str, str]]) -> None:

@@ -29,6 +29,7 @@ from dbt_support import dbt, environment, exchange_env
 from exchange.access.tokens import ensure_lender_role
 from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import Pseudonymizer
+from exchange.core.settings import DBT_PROJECT_DIR
 from exchange.feed.exports import render_csv, write_exports
 from exchange.feed.publish import approve, publish_version, run_publication
 from exchange.feed.quality_gate import GateFailed
@@ -92,6 +93,38 @@ def test_each_reason_lists_its_borrower(world: World) -> None:
         world.url, "select v.as_of_date, b.lenders_count, b.first_listed_date from shared.blacklist b"
                    " join shared.feed_versions v using (version) where borrower_key = %s", (b["P4"],))
     assert (as_of, lenders, first_listed) == (scenario.AS_OF, 2, scenario.MONTHS[2])
+
+
+def test_borrower_signals_are_published_with_the_version_from_publishable_records_only(world: World) -> None:
+    b = scenario.BORROWER
+    published = dict(rows(world.url, "select borrower_key, array[open_lenders, overdue_lenders_6m]"
+                                     " from shared.borrower_signals"))
+    assert published == dict(rows(world.url, "select borrower_key, array[open_lenders, overdue_lenders_6m]"
+                                             " from publication.pub_borrower_signals_candidates"))
+    assert published[b["P4"]][0] == 2  # open loans at XD01 and WD02: co-debt at two lenders
+    assert b["P1"] in published and published[b["P1"]][1] == 1  # overdue, noticed: one lender reported it
+    assert b["P5"] not in published  # its overdue is held (pending notice): it counts nowhere a member sees
+    assert b["P8"] not in published  # purged in 2024: nothing of it is in any window
+    assert world.first["counts"]["borrower_signals"] == len(published)
+    assert world.first["gate"]["suites"]["borrower_signals_candidates"]["success"]
+    with (DBT_PROJECT_DIR / "seeds" / "rule_fraud_signals.csv").open(encoding="utf-8") as fh:
+        seeded = {(r["parameter"], int(r["value"])) for r in csv.DictReader(fh)}  # the rules the look-up reads
+    assert set(rows(world.url, "select parameter, value from shared.signal_rule_rows"
+                               " where version = (select version from shared.live_version)")) == seeded
+
+
+def test_the_association_shows_the_signals_and_no_member_copy_exists(env: World) -> None:
+    from click.testing import CliRunner
+
+    from exchange.cli.main import main
+
+    runner = CliRunner()
+    shown = json.loads(runner.invoke(main, ["feed", "show", "borrower_signals", "--json", "--limit", "0"]).output)
+    assert scenario.BORROWER["P4"] in {r["borrower_key"] for r in shown["rows"]}
+    member = runner.invoke(main, ["feed", "show", "borrower_signals", "--lender", "WD02"])
+    assert member.exit_code == 2 and "P_MEMBER_VIEW" in member.output  # members: only through the look-up
+    status = runner.invoke(main, ["feed", "status"])
+    assert "borrower signals" in status.output and "is_phone_shared" in status.output
 
 
 def test_a_recent_repayment_is_no_b1_but_the_default_stays_in_the_feed(world: World) -> None:
@@ -250,6 +283,22 @@ def test_a_clear_id_in_a_candidate_fails_the_gate_and_the_live_version_stays(env
         with pytest.raises(ExchangeError) as refused:
             approve(version, "the association accepts this run", by="tester")
         assert refused.value.code == "P_NOT_APPROVABLE"
+    finally:
+        _rebuild_candidates(env)
+
+
+def test_a_negative_signal_count_fails_the_gate_and_the_live_signals_stay(env: World) -> None:
+    before = live(env.url)
+    before_rows = rows(env.url, "select * from shared.borrower_signals order by borrower_key")
+    with psycopg.connect(env.url, autocommit=True) as conn:
+        conn.execute("update publication.pub_borrower_signals_candidates set open_lenders = -1"
+                     " where borrower_key = %s", (scenario.BORROWER["P4"],))
+    try:
+        with pytest.raises(GateFailed) as failure:
+            run_publication(today=date.today())
+        assert "borrower_signals_candidates/non_negative:open_lenders" in failure.value.failed
+        assert live(env.url) == before
+        assert rows(env.url, "select * from shared.borrower_signals order by borrower_key") == before_rows
     finally:
         _rebuild_candidates(env)
 

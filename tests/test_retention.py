@@ -152,6 +152,7 @@ def _state(world: World) -> dict[str, Any]:
         "shared": rows(world.url, "select version, loan_ref, default_episode_no from shared.default_feed_rows"
                                   " order by 1, 2, 3"),
         "versions": rows(world.url, "select version, export_dir from shared.feed_versions order by 1"),
+        "signals": rows(world.url, "select version, borrower_key from shared.borrower_signal_rows order by 1, 2"),
         "submissions": rows(world.url, "select submission_id, archive_deleted_at from control.submissions order by 1"),
         "audit": rows(world.url, "select count(*) from control.audit_log where action = 'retention_purge'"),
         "archive": sorted(str(p.relative_to(world.home)) for p in (world.home / "archive").rglob("*") if p.is_file()),
@@ -163,6 +164,22 @@ def _state(world: World) -> dict[str, Any]:
                                          " group by 1 order by 1"),
         "status_rows": rows(world.url, "select loan_id, as_of_date from raw.loan_status order by 1, 2"),
     }
+
+
+NO_LOAN_KEY = "f" * 64
+"""A key that no loan keeps any more (its person's record is gone), whose signals a version still holds."""
+
+
+def _plant_signal_rows(conn: psycopg.Connection) -> None:
+    """Published signals in the live version of P1 (its loan R4 keeps its key) and of NO_LOAN_KEY."""
+    for borrower_key in (BORROWER["P1"], NO_LOAN_KEY):
+        conn.execute(
+            "insert into shared.borrower_signal_rows (version, borrower_key, signal_date, phones_1m, phones_3m,"
+            " phones_6m, phones_12m, keys_per_phone_1m, keys_per_phone_3m, keys_per_phone_6m, keys_per_phone_12m,"
+            " is_phone_shared, name_hashes, is_identity_mismatch, stacking_lenders, stacking_new_principal,"
+            " is_loan_stacking, surge_lenders, first_payment_default_lenders, is_bust_out, open_lenders,"
+            " total_outstanding, overdue_lenders_6m) select version, %s, current_date, 1, 1, 1, 2, 1, 1, 1, 2,"
+            " false, 0, false, 0, 0, false, 0, 0, false, 1, 1000, 0 from shared.live_version", (borrower_key,))
 
 
 def _subject_report(world: World, label: str) -> dict[str, Any]:
@@ -216,6 +233,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         world.seen["first_publication"] = run_publication()
         with psycopg.connect(url, autocommit=True) as conn:
             _plant_expired_shared_row(conn)
+            _plant_signal_rows(conn)
         world.seen["report_before"] = {label: _subject_report(world, label) for label in BORROWER}
         world.seen["state_before"] = _state(world)
         world.seen["r6_in_marts_before"] = rows(url, "select as_of_date from marts.fct_loan_status where loan_id = 'R6'")
@@ -316,6 +334,15 @@ def test_an_expired_shared_row_is_purged_with_the_exports_that_held_it(world: Wo
     # what was never expired stays published: the four-year-old and the written-off episodes
     assert rows(world.url, "select borrower_key, episode_status from shared.default_feed order by 2") == [
         (BORROWER["P2"], "settled"), (BORROWER["P3"], "written_off")]
+
+
+def test_the_signals_of_a_key_left_without_a_keyed_loan_are_purged_from_every_version(world: World) -> None:
+    live = world.seen["first_publication"]["version"]
+    before = world.seen["state_before"]["signals"]
+    assert {(live, BORROWER["P1"]), (live, NO_LOAN_KEY)} <= set(before)
+    # R4 keeps P1's key, and every key published by dbt has a keyed loan: only NO_LOAN_KEY goes
+    assert world.seen["state_after_real"]["signals"] == [row for row in before if row[1] != NO_LOAN_KEY]
+    assert world.seen["real"].as_dict()["shared_signal_rows"] == 1
 
 
 def test_the_subject_report_shows_nothing_past_its_purge_date(world: World) -> None:

@@ -3,8 +3,10 @@
 The caller sends the applicant's ID; the exchange computes the borrower key, reads the
 current published version (shared schema) and answers with the blacklist status, its
 reasons and dispute mark, the default episodes (other lenders shown only as their
-category) and a summary. The answer and its audit row are one SQL statement, so no
-answer leaves without its record. The clear ID is never stored or logged.
+category), a summary, and the signals section (exchange.access.signals: the key's published
+fraud and multi-lending signals, and inquiry velocity counted from the look-up audit). The
+answer and its audit row are one SQL statement, so no answer leaves without its record. The
+clear ID is never stored or logged.
 
 Refusals (audited when the caller is known): no or unknown purpose, no consent reference,
 an invalid ID, a lender that has not reported recently or whose latest status file leaves out
@@ -24,6 +26,7 @@ from typing import Any
 
 import psycopg
 
+from exchange.access import signals
 from exchange.access.ratelimit import RateLimiter
 from exchange.access.tokens import Caller
 from exchange.core.errors import ExchangeError
@@ -270,6 +273,35 @@ held as (
     where h.version = (select version from shared.live_version) and h.borrower_key = %(key)s
       and h.viewing_lender = %(lender)s
 ),
+signals as (
+    select s.*
+    from shared.borrower_signal_rows s
+    where s.version = (select version from shared.live_version) and s.borrower_key = %(key)s
+),
+signal_rules as (
+    -- the rules published with the live version (one scan): every parameter for the labels, and the
+    -- inquiry windows
+    select json_object_agg(r.parameter, r.value) as parameters,
+           max(r.value) filter (where r.parameter = 'inquiry_window_short_days') as short_days,
+           max(r.value) filter (where r.parameter = 'inquiry_window_long_days') as long_days
+    from shared.signal_rule_rows r
+    where r.version = (select version from shared.live_version)
+),
+inquiries as (
+    -- distinct members whose look-ups of the key were answered within the windows, per purpose and
+    -- overall (purpose null: an answered look-up always has one); this statement's own audit row is
+    -- not seen here (one snapshot)
+    select a.purpose,
+           count(distinct a.lender_code)
+               filter (where a.at > now() - make_interval(days => (select short_days from signal_rules)))
+               as members_short,
+           count(distinct a.lender_code) as members_long
+    from control.lookup_audit a
+    -- the window as a scalar: one index range (borrower_key, at), however often the key was asked about
+    where a.borrower_key = %(key)s and a.at > now() - make_interval(days => (select long_days from signal_rules))
+      and a.outcome = 'answered' and a.party = 'lender'
+    group by grouping sets ((a.purpose), ())
+),
 audit as (
     insert into control.lookup_audit (party, lender_code, channel, purpose, consent_ref, id_type, borrower_key, hit,
                                       outcome, feed_version)
@@ -281,7 +313,12 @@ audit as (
 select audit.lookup_id, audit.feed_version, audit.at,
        (select json_agg(listing) from listing),
        (select json_agg(episodes order by episodes.default_date desc) from episodes),
-       (select json_agg(held order by held.default_date desc) from held)
+       (select json_agg(held order by held.default_date desc) from held),
+       (select json_agg(signals) from signals),
+       -- the rules only when something is shown (most keys: nothing to label, nothing to parse)
+       case when exists (select from signals) or exists (select from inquiries where members_long > 0)
+            then (select parameters from signal_rules) end,
+       (select json_agg(inquiries) from inquiries where members_long > 0)
 from audit
 """
 
@@ -318,7 +355,9 @@ def audit_refusal(conn: psycopg.Connection, caller: Caller, channel: str, refusa
 
 
 def build_answer(lookup_id: int, version: int | None, at, listing: list | None, episodes: list | None,
-                 held: list | None = None) -> dict:
+                 held: list | None = None, signal_rows: list | None = None, signal_rules: dict | None = None,
+                 inquiries: list | None = None) -> dict:
+    """The answer from the look-up statement's columns (already parsed JSON), in LookupAnswer's shape."""
     listing = (listing or [None])[0]
     episodes = episodes or []
     blacklist: dict[str, Any] = {"listed": listing is not None}
@@ -371,4 +410,5 @@ def build_answer(lookup_id: int, version: int | None, at, listing: list | None, 
                          for h in held or []],
         "summary": {"listed": blacklist["listed"], "episodes": len(shown), "ongoing_episodes": ongoing,
                     "message_zh": zh, "message_en": en},
+        "signals": signals.build_section((signal_rows or [None])[0], signal_rules, inquiries, PURPOSES),
     }

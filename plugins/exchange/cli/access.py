@@ -134,6 +134,13 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
         print_rows([{k: e[k] for k in ("reporting_lender", "product_type", "default_date", "max_dpd",
                                        "amount_at_default", "status", "end_date", "disputed")}
                     for e in answer["default_episodes"]])
+    signals = answer["signals"]
+    console.print(f"{signals['message_zh']} / {signals['message_en']}"
+                  + (f" (信号日期 signal date {signals['signal_date']})" if signals["signal_date"] else ""))
+    for f in signals["flags"]:
+        console.print(f"  ! {f['label_zh']}：{f['rule_zh']} / {f['label_en']}: {f['rule_en']}")
+    for f in [*signals["figures"], *signals["inquiries"]]:
+        console.print(f"  {f['label_zh']} / {f['label_en']}: {f['value']}")
 
 
 # ---- disputes -------------------------------------------------------------------------------------

@@ -62,13 +62,18 @@ def print_live(live: dict | None) -> None:
     by_type = counts.get("lender_alerts_by_type", {})
     console.print(f"  风险预警 alerts (each lender reads its own): {live.get('lender_alerts_rows', 0)} ("
                   + ", ".join(f"{k} {v}" for k, v in by_type.items()) + ")")
+    by_flag = counts.get("borrower_signals_by_flag", {})
+    console.print(f"  借款人风险信号 borrower signals (members read them only in look-ups):"
+                  f" {live.get('borrower_signals_rows', 0)} keys (" + ", ".join(f"{k} {v}" for k, v in by_flag.items())
+                  + ")")
     held = counts.get("held_by_reason", {})
     console.print(f"  不予发布 held back from members: {live['held_rows']} records ("
                   + ", ".join(f"{k} {v}" for k, v in held.items()) + f"); exports: {live['export_dir']}")
 
 
 @feed.command("show")
-@click.argument("what", type=click.Choice(["blacklist", "default_feed", "held", "reasons"]), default="blacklist")
+@click.argument("what", type=click.Choice(["blacklist", "default_feed", "held", "reasons", "borrower_signals"]),
+                default="blacklist")
 @click.option("--version", type=int, default=None, help="default: the live version")
 @click.option("--lender", default=None, help="show it as this member sees it (own code, others as category)")
 @click.option("--limit", default=20, show_default=True, help="rows at most (0: all)")
@@ -86,6 +91,9 @@ def feed_show(what: str, version: int | None, lender: str | None, limit: int, fm
                 raise ExchangeError("P_NO_VERSION", "no version is live yet")
             version = row[0]
         name = "listing_reasons" if what == "reasons" else what
+        if lender and name == "borrower_signals":
+            raise ExchangeError("P_MEMBER_VIEW", "members read borrower signals only in a look-up, one key at a time:"
+                                                 " no member copy of the table exists")
         columns, rows = read_rows(conn, name, version, lender=lender, limit=limit or None)
     if fmt == "json":
         print_json({"what": what, "version": version, "lender": lender, "rows": rows})
@@ -164,6 +172,7 @@ def feed_purge(dry_run: bool, today: dt.datetime | None, as_json: bool) -> None:
     console.print(f"保存期限 Retention as of {summary['today']}: {verb}")
     console.print(f"  共享区 shared default-feed rows past their purge date: {summary['shared_default_feed_rows']}"
                   + "".join(f"; v{v}: {n}" for v, n in summary["shared_rows_by_version"].items()))
+    console.print(f"  共享区 shared borrower-signal rows of keys left without a keyed loan: {summary['shared_signal_rows']}")
     console.print(f"  原始区去标识 raw loans de-keyed: {summary['dekeyed_loans']}"
                   + "".join(f"; {lender}: {n}" for lender, n in summary["dekeyed_loans_by_lender"].items()))
     table = Table("lender 机构", "reporting date 数据日期", "submissions 报送", "file 文件", "archive 归档",

@@ -22,15 +22,20 @@ from exchange.core.settings import Settings
 from exchange.feed.exports import cell_text, render_csv, sort_by_text
 from exchange.feed.tables import (
     BLACKLIST_COLUMNS,
+    BORROWER_SIGNAL_COLUMNS,
     DEFAULT_FEED_COLUMNS,
     HELD_COLUMNS,
     LENDER_ALERT_COLUMNS,
     LISTING_REASON_COLUMNS,
+    SIGNAL_RULE_COLUMNS,
     VERSION_TABLES,
 )
 
 CANDIDATE_TABLES = ("pub_blacklist_candidates", "pub_default_feed_candidates", "pub_held_records",
-                    "pub_listing_reason_texts", "pub_lender_alerts_candidates")
+                    "pub_listing_reason_texts", "pub_lender_alerts_candidates", "pub_borrower_signals_candidates",
+                    "pub_signal_rules")
+SIGNAL_FLAGS = ("is_phone_shared", "is_identity_mismatch", "is_loan_stacking", "is_bust_out")
+"""The flag columns of the borrower signals, counted per version."""
 
 
 @dataclass
@@ -57,7 +62,10 @@ class Candidates:
                 "default_feed_by_status": _tally(rows["default_feed"], "episode_status"),
                 "disputed": sum(1 for r in rows["blacklist"] if r["disputed"]),
                 "lender_alerts": len(rows["lender_alerts"]),
-                "lender_alerts_by_type": _tally(rows["lender_alerts"], "alert_type")}
+                "lender_alerts_by_type": _tally(rows["lender_alerts"], "alert_type"),
+                "borrower_signals": len(rows["borrower_signals"]),
+                "borrower_signals_by_flag": {flag: sum(1 for r in rows["borrower_signals"] if r[flag])
+                                             for flag in SIGNAL_FLAGS}}
 
 
 def _tally(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
@@ -85,7 +93,8 @@ def _with_loan_ref(conn: psycopg.Connection, pseudo: Pseudonymizer, sql: str,
 
 
 def read(conn: psycopg.Connection, settings: Settings) -> Candidates:
-    """Publishable blacklist, default-feed and alert rows, the reasons' texts and the held records."""
+    """Publishable blacklist, default-feed and alert rows, the reasons' texts, the held records, and the
+    borrower signals with the signal rules in force."""
     for table in CANDIDATE_TABLES:
         if not conn.execute("select to_regclass(%s)", (f"publication.{table}",)).fetchone()[0]:
             raise ExchangeError("P_NO_CANDIDATES", f"publication.{table} does not exist: run the transform (dbt) first")
@@ -105,5 +114,10 @@ def read(conn: psycopg.Connection, settings: Settings) -> Candidates:
             " and verdict in ('accepted', 'accepted_with_errors') and superseded_by is null").fetchone()[0]
     alerts = _with_loan_ref(conn, pseudo, "select * from publication.pub_lender_alerts_candidates order by alert_key",
                             LENDER_ALERT_COLUMNS)
+    signals = _fetch(conn, f"select {', '.join(BORROWER_SIGNAL_COLUMNS)}"
+                           " from publication.pub_borrower_signals_candidates order by borrower_key")
+    signal_rules = _fetch(conn, f"select {', '.join(SIGNAL_RULE_COLUMNS)} from publication.pub_signal_rules"
+                                " order by parameter")
     return Candidates(as_of, {"blacklist": blacklist, "default_feed": feed, "lender_alerts": alerts,
-                              "listing_reasons": reasons, "held": held})
+                              "listing_reasons": reasons, "held": held, "borrower_signals": signals,
+                              "signal_rules": signal_rules})

@@ -53,6 +53,7 @@ CANDIDATE_SUITES = {
     "blacklist_candidates": "select * from publication.pub_blacklist_candidates",
     "default_feed_candidates": "select * from publication.pub_default_feed_candidates",
     "lender_alerts_candidates": "select * from publication.pub_lender_alerts_candidates",
+    "borrower_signals_candidates": "select * from publication.pub_borrower_signals_candidates",
 }
 SIZE_CHECKS = {"blacklist": "blacklist_candidates", "default_feed": "default_feed_candidates"}
 

@@ -6,7 +6,10 @@ an ongoing episode, or one written off and never repaid, has not ended and has n
 On the purge date the record leaves every zone a member, an analyst or the data subject reads:
 
 - shared: its default-feed rows, in every kept version, and the export directory of any version
-  that held one (`purge_shared`, at each version switch and in `exchange feed purge`);
+  that held one (`purge_shared`, at each version switch and in `exchange feed purge`); and the
+  published borrower signals of a key none of whose loans keeps its key any more (a person whose
+  whole record is gone), in every kept version, also when dbt built the version's candidates
+  before the de-keying;
 - marts: marts.fct_default_episodes leaves it out at each dbt run (its purge_date column);
 - the data-subject report: report.py shows no shared row past its purge date, and no loan that
   `expired_loans_sql` names.
@@ -64,6 +67,10 @@ _LOCK = 7_340_011
 """pg_advisory_lock key: one retention run at a time (a publication's switch takes row locks)."""
 _STATUS_PARTITION = r"^loan_status_\d{6}$"
 """The month partitions of raw.loan_status (raw.ensure_loan_status_partition names them)."""
+
+_NO_KEYED_LOAN = ("not exists (select from raw.loans as loans where loans.borrower_key = signals.borrower_key"
+                  " and loans.dekeyed_at is null")
+"""A published signal row's key has no loan that keeps its key (the caller closes the parenthesis)."""
 
 _EXPIRED_LOANS = """
     select episodes.lender_code, episodes.loan_id
@@ -135,6 +142,8 @@ class Plan:
 
     today: dt.date
     shared_rows_by_version: dict[int, int] = field(default_factory=dict)
+    signal_rows: int = 0
+    """Published borrower-signal rows whose key keeps no keyed loan once `loans` are de-keyed."""
     loans: list[tuple[str, str]] = field(default_factory=list)
     archive_files: list[ArchivedFile] = field(default_factory=list)
     status_months: list[StatusMonth] = field(default_factory=list)
@@ -146,7 +155,8 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.shared_rows_by_version or self.loans or self.archive_files or self.dropped_months)
+        return not (self.shared_rows_by_version or self.signal_rows or self.loans or self.archive_files
+                    or self.dropped_months)
 
     @property
     def loans_by_lender(self) -> dict[str, int]:
@@ -162,6 +172,7 @@ class Plan:
             "applied": self.applied,
             "shared_default_feed_rows": sum(self.shared_rows_by_version.values()),
             "shared_rows_by_version": {str(v): n for v, n in sorted(self.shared_rows_by_version.items())},
+            "shared_signal_rows": self.signal_rows,
             "dekeyed_loans": len(self.loans),
             "dekeyed_loans_by_lender": self.loans_by_lender,
             "archive_files": [{"archive_path": f.archive_path, "lenders": f.lenders,
@@ -187,6 +198,10 @@ def plan(conn: psycopg.Connection, today: dt.date) -> Plan:
             f"with expired as ({sql}) select distinct loans.lender_code, loans.loan_id from raw.loans as loans"
             " join expired using (lender_code, loan_id) where loans.dekeyed_at is null order by 1, 2",
             {**params, "today": today}).fetchall()]
+    found.signal_rows = conn.execute(
+        f"select count(*) from shared.borrower_signal_rows as signals where {_NO_KEYED_LOAN}"
+        " and (loans.lender_code, loans.loan_id) not in (select * from unnest(%s::text[], %s::text[])))",
+        ([lender for lender, _ in found.loans], [loan for _, loan in found.loans])).fetchone()[0]
     reporting_date = "coalesce(as_of_date, (received_at at time zone 'Asia/Shanghai')::date)"
     rows = conn.execute(
         f"select archive_path, string_agg(distinct lender_code, ','), max({reporting_date}),"
@@ -249,8 +264,8 @@ def purge(*, today: dt.date | None = None, dry_run: bool = False, settings: Sett
                 found = plan(conn, today)
                 if dry_run or found.empty:
                     return found
-                purge_shared(conn, today, settings)
                 _dekey(conn, found.loans)
+                purge_shared(conn, today, settings)  # after the de-keying: a key left without loans goes
                 _delete_archived(conn, found.archive_files, settings)
                 found.applied = True
                 conn.execute("insert into control.audit_log (actor, action, object, detail) values (%s, %s, %s, %s)",
@@ -263,19 +278,23 @@ def purge(*, today: dt.date | None = None, dry_run: bool = False, settings: Sett
 
 
 def purge_shared(conn: psycopg.Connection, today: dt.date, settings: Settings) -> dict[str, Any]:
-    """Delete default-feed rows past their purge date from every kept version (caller's transaction).
+    """Delete default-feed rows past their purge date, and the borrower signals of keys without a
+    keyed loan, from every kept version (caller's transaction).
 
-    A version that held such a row loses its export directory, whose files could no longer be
-    reproduced and hold the expired record; `exchange feed export` can write the remaining rows
-    again. Called at each version switch (the new version never had such rows: the candidates
-    leave them out) and by `purge`.
+    A version that held such a default-feed row loses its export directory, whose files could no
+    longer be reproduced and hold the expired record; `exchange feed export` can write the
+    remaining rows again (signals are never exported). Called at each version switch (the new
+    version never had expired default-feed rows: the candidates leave them out; it may hold the
+    signals of a key de-keyed after dbt built them) and by `purge`, after its de-keying.
     """
     expired = conn.execute(
         "delete from shared.default_feed_rows where purge_date is not null and purge_date <= %s returning version",
         (today,)).fetchall()
     touched = sorted({version for (version,) in expired})
     drop_exports(conn, settings, touched)
-    return {"expired_default_feed_rows": len(expired), "versions_touched": touched}
+    forgotten = conn.execute(f"delete from shared.borrower_signal_rows as signals where {_NO_KEYED_LOAN})").rowcount
+    return {"expired_default_feed_rows": len(expired), "versions_touched": touched,
+            "dekeyed_signal_rows": forgotten}
 
 
 def drop_exports(conn: psycopg.Connection, settings: Settings, versions: list[int]) -> None:

@@ -26,6 +26,16 @@ HELD_COLUMNS = [
     "lender_code", "borrower_key", "loan_ref", "record_kind", "default_episode_no", "reason_code", "hold_reason",
     "default_date", "notice_date", "source_submission_id", "source_line",
 ]
+BORROWER_SIGNAL_COLUMNS = [
+    "borrower_key", "signal_date", "phones_1m", "phones_3m", "phones_6m", "phones_12m", "keys_per_phone_1m",
+    "keys_per_phone_3m", "keys_per_phone_6m", "keys_per_phone_12m", "days_since_link_change", "is_phone_shared",
+    "name_hashes", "is_identity_mismatch", "stacking_lenders", "stacking_new_principal", "is_loan_stacking",
+    "surge_lenders", "first_payment_default_lenders", "is_bust_out", "open_lenders", "total_outstanding",
+    "overdue_lenders_6m",
+]
+"""Published borrower signals (publication.pub_borrower_signals_candidates): counts and flags per key, no lender."""
+SIGNAL_RULE_COLUMNS = ["parameter", "rules_version", "value", "unit"]
+"""The fraud-signal rules in force (rules.rule_fraud_signals), published with each version for the look-up."""
 TABLES = {
     "blacklist": ("shared.blacklist_rows", BLACKLIST_COLUMNS, "borrower_key"),
     "default_feed": ("shared.default_feed_rows", DEFAULT_FEED_COLUMNS, "loan_ref, default_episode_no"),
@@ -33,9 +43,12 @@ TABLES = {
     "listing_reasons": ("shared.listing_reason_rows", LISTING_REASON_COLUMNS, "reason_code"),
 }
 """The exported tables: name -> (shared table, columns, order)."""
-VERSION_TABLES = {**TABLES, "held": ("shared.held_record_rows", HELD_COLUMNS, "lender_code, borrower_key")}
-"""Every table holding a version's rows (staged, purged and dropped together): the exported ones
-and the records held back from members, which are never exported."""
+VERSION_TABLES = {**TABLES, "held": ("shared.held_record_rows", HELD_COLUMNS, "lender_code, borrower_key"),
+                  "borrower_signals": ("shared.borrower_signal_rows", BORROWER_SIGNAL_COLUMNS, "borrower_key"),
+                  "signal_rules": ("shared.signal_rule_rows", SIGNAL_RULE_COLUMNS, "parameter")}
+"""Every table holding a version's rows (staged, purged and dropped together): the exported ones,
+and those never exported: the records held back from members, and the borrower signals with
+their rules, which a member reads one key at a time through the look-up only."""
 ROW_TABLES = tuple(table for table, _, _ in VERSION_TABLES.values())
 
 MEMBER_VIEWS = {

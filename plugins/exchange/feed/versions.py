@@ -3,8 +3,9 @@
 A version is numbered and its rows are written once (status ``validating``, or ``failed`` after
 the gate). Members see one version, the row of shared.live_version: switching is an UPDATE of
 that row in one transaction with the status changes, so readers of shared.blacklist /
-shared.default_feed / shared.lender_alerts see the old or the new version, never a mix. The
-rows of the live version and the KEEP_VERSIONS - 1 before it stay for rollback; older ones go.
+shared.default_feed / shared.lender_alerts and the look-up's borrower signals see the old or the
+new version, never a mix. The rows of the live version and the KEEP_VERSIONS - 1 before it stay
+for rollback; older ones go.
 An approval (control.feed_approvals, control.audit_log) records who let a failed version through, and why.
 """
 
@@ -54,7 +55,8 @@ def latest(conn: psycopg.Connection) -> dict[str, Any] | None:
 def feed_status(conn: psycopg.Connection, limit: int = 10) -> dict[str, Any]:
     live = live_version(conn)
     versions = _fetch(conn, "select version, as_of_date, status, blacklist_rows, default_feed_rows, held_rows,"
-                            " lender_alerts_rows, validation_success, created_at, published_at, approved_by, approval_reason"
+                            " lender_alerts_rows, borrower_signals_rows, validation_success, created_at, published_at,"
+                            " approved_by, approval_reason"
                             " from shared.feed_versions order by version desc limit %s", (limit,))
     return {"live": live, "versions": versions}
 
@@ -77,10 +79,10 @@ def open_version(conn: psycopg.Connection, candidates: Candidates, content: str,
             version = (last["version"] if last else 0) + 1
             conn.execute(
                 "insert into shared.feed_versions (version, as_of_date, content_sha256, raw_through_submission_id,"
-                " blacklist_rows, default_feed_rows, held_rows, lender_alerts_rows, counts)"
-                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " blacklist_rows, default_feed_rows, held_rows, lender_alerts_rows, borrower_signals_rows, counts)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (version, candidates.as_of, content, raw_through, counts["blacklist"], counts["default_feed"],
-                 counts["held"], counts["lender_alerts"], json.dumps(counts)))
+                 counts["held"], counts["lender_alerts"], counts["borrower_signals"], json.dumps(counts)))
     return version, raw_through
 
 

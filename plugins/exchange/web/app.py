@@ -125,6 +125,55 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class SignalFlag(BaseModel):
+    """A signal flag raised on the applicant's key (风险标识), with the rule that raised it."""
+
+    code: Literal["phone_sharing", "identity_mismatch", "loan_stacking", "bust_out"]
+    label_zh: str = Field(description="the flag in Chinese, e.g. 共用手机号")
+    label_en: str = Field(description="the flag in English, e.g. phone sharing")
+    rule_zh: str = Field(description="the rule that raised it, its window and threshold from the published rules")
+    rule_en: str
+
+
+class SignalFigure(BaseModel):
+    """One count of the key's published signals (计数), as of the signals' signal_date."""
+
+    code: str = Field(description="phones_1m/3m/6m/12m (phone numbers reported per window), keys_per_phone_1m/3m/6m/"
+                                  "12m (borrowers on its most shared phone, itself included), days_since_link_change,"
+                                  " name_hashes (different names the lenders reported), stacking_lenders,"
+                                  " stacking_new_principal, surge_lenders, first_payment_default_lenders,"
+                                  " open_lenders (co-debt lenders), total_outstanding, overdue_lenders_6m")
+    value: float = Field(description="a count, a number of days, or an amount in CNY (stacking_new_principal,"
+                                     " total_outstanding)")
+    label_zh: str
+    label_en: str
+
+
+class InquiryFigure(BaseModel):
+    """Inquiry velocity (查询频次): distinct members whose look-ups of the key were answered within the
+    window before this one, every purpose (purpose null) or one purpose. Never which members."""
+
+    code: Literal["inquiry_members"]
+    window_days: int = Field(description="the short or long inquiry window of the published rules (7 or 30 days)")
+    purpose: str | None = Field(description="null: every purpose; else one of " + ", ".join(lk.PURPOSES))
+    value: int = Field(ge=1, description="distinct members (the asking member's own earlier look-ups included)")
+    label_zh: str
+    label_en: str
+
+
+class LookupSignals(BaseModel):
+    """The signals section (风险信号): the key's fraud and multi-lending signals published with the live
+    version, and inquiry velocity counted at look-up time. Empty lists: nothing to show."""
+
+    signal_date: dt.date | None = Field(description="the month end the published signals are computed as of;"
+                                                    " null when the key has no published signals")
+    flags: list[SignalFlag]
+    figures: list[SignalFigure]
+    inquiries: list[InquiryFigure]
+    message_zh: str
+    message_en: str
+
+
 class LookupAnswer(BaseModel):
     # lookup.build_answer's shape
     model_config = ConfigDict(extra="allow")
@@ -136,6 +185,7 @@ class LookupAnswer(BaseModel):
     default_episodes: list[dict[str, Any]]
     held_records: list[dict[str, Any]]
     summary: dict[str, Any]
+    signals: LookupSignals
 
 
 IsoDateTime = Annotated[dt.datetime, PlainSerializer(dt.datetime.isoformat, return_type=str),
@@ -283,14 +333,15 @@ def create_app() -> FastAPI:
     lookup_body = LookupBody.model_json_schema(ref_template="#/components/schemas/{model}")
 
     @direct.post("/v1/lookup", tags=["look-up"], summary="查询 Look up an applicant", response_model=LookupAnswer,
-                 responses={200: {"description": "blacklist, default_episodes, held_records, summary"},
+                 responses={200: {"description": "blacklist, default_episodes, held_records, summary, signals"},
                             **_errors(400, 401, 403, 413, 422, 429)},
                  dependencies=[API_CALLER],
                  openapi_extra={"requestBody": {"required": True,
                                                 "content": {"application/json": {"schema": lookup_body}}}})
     async def post_lookup(request: Request) -> Response:
         """Blacklist status with reasons and dispute mark, default episodes (other lenders as their
-        category) and a summary. Audited. Refused without purpose or consent, for a lender
+        category), a summary and the signals section (fraud and multi-lending signals, inquiry
+        velocity; counts and flags only, never which lender). Audited. Refused without purpose or consent, for a lender
         that has not reported recently (give-to-get) and above the rate limit."""
         # The hot path of the exchange, served as a DirectRoute. The body is parsed here
         # (LookupInput, documented as LookupBody) so that a missing purpose or consent is refused by

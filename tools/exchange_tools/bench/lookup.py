@@ -1,7 +1,10 @@
 """`exchange bench lookup`: the HTTP look-up at 1M borrower keys, auditing on, against its floor.
 
 One run, one scratch database: a live feed version with `keys` default episodes (one
-borrower key each, a quarter of them also listed), a lender with a token and fresh data.
+borrower key each, a quarter of them also listed, an eighth with published borrower signals,
+with the seed's signal rules), a look-up history of two answered look-ups by other members
+within the inquiry windows for a quarter of the keys (what inquiry velocity counts), and a
+lender with a token and fresh data.
 The app runs under uvicorn in a child process exactly as `exchange serve` runs it; the
 load generator here keeps `concurrency` HTTP/1.1 keep-alive connections busy with
 look-ups of random applicants (half of them in the feed) and times each one. The floor is
@@ -12,6 +15,7 @@ least 800 look-ups per second on a 2-core machine with the load generator on it.
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
 import io
 import json
@@ -32,6 +36,8 @@ from rich.table import Table
 from exchange.access import tokens as access
 from exchange.core import db
 from exchange.core.identifiers import Pseudonymizer, resident_id_check_char
+from exchange.core.settings import DBT_PROJECT_DIR
+from exchange.feed.tables import BORROWER_SIGNAL_COLUMNS
 from exchange_tools.bench.scratch import create_scratch, drop_scratch
 
 LENDER = "BENCH01"
@@ -70,7 +76,8 @@ def _setup(url: str, keys: int, console: Console) -> tuple[list[str], str]:
         conn.execute("insert into shared.feed_versions (version, as_of_date, content_sha256, status, published_at)"
                      " values (1, current_date, repeat('b', 64), 'live', now())")
         conn.execute("insert into shared.live_version (version) values (1)")
-        feed, listing = io.StringIO(), io.StringIO()
+        feed, listing, signals, history = io.StringIO(), io.StringIO(), io.StringIO(), io.StringIO()
+        purposes = ("loan_application", "credit_limit_review", "post_loan_management")
         for i, clear in enumerate(ids):
             key = pseudo.borrower_key("RESIDENT_ID", clear)
             ref = pseudo.loan_ref("OTHER01", f"L{i}")
@@ -79,6 +86,14 @@ def _setup(url: str, keys: int, console: Console) -> tuple[list[str], str]:
             if i % 4 == 0:
                 listing.write(f"1\t{key}\tindividual\tB1\t2025-07-01\t1\t{1000 + i % 50000}.00\t{95 + i % 200}"
                               f"\t2025-06-01\tf\t\\N\t1\t{i + 2}\n")
+            if i % 8 == 0:  # published signals: phone sharing and co-debt, loan stacking on every other one
+                stacked = "t" if i % 16 == 0 else "f"
+                signals.write(f"1\t{key}\t2025-06-30\t1\t2\t2\t3\t2\t4\t4\t5\t{i % 90}\tt\t1\tf\t3\t30000.00"
+                              f"\t{stacked}\t3\t0\tf\t3\t{20000 + i % 9000}.00\t1\n")
+            if i % 4 == 0:  # two other members looked the key up within the inquiry windows
+                for member, days in (("OTHER01", i % 5), ("OTHER02", i % 29)):
+                    history.write(f"{days}\tlender\t{member}\tapi\t{purposes[i % 3]}\tRESIDENT_ID\t{key}\tt"
+                                  f"\tanswered\t1\n")
         with conn.cursor() as cur:
             with cur.copy("copy shared.default_feed_rows (version, loan_ref, default_episode_no, borrower_key,"
                           " lender_code, lender_category, product_type, default_date, max_dpd, amount_at_default,"
@@ -90,10 +105,27 @@ def _setup(url: str, keys: int, console: Console) -> tuple[list[str], str]:
                           " notice_date, disputed, dispute_deadline, source_submission_id, source_line)"
                           " from stdin") as copy:
                 copy.write(listing.getvalue())
+            with cur.copy(f"copy shared.borrower_signal_rows (version, {', '.join(BORROWER_SIGNAL_COLUMNS)})"
+                          " from stdin") as copy:
+                copy.write(signals.getvalue())
+            cur.execute("create temporary table bench_history (days int, party text, lender_code text, channel text,"
+                        " purpose text, id_type text, borrower_key text, hit boolean, outcome text, feed_version bigint)")
+            with cur.copy("copy bench_history from stdin") as copy:
+                copy.write(history.getvalue())
+            cur.execute("insert into control.lookup_audit (at, party, lender_code, channel, purpose, id_type,"
+                        " borrower_key, hit, outcome, feed_version) select now() - make_interval(days => days),"
+                        " party, lender_code, channel, purpose, id_type, borrower_key, hit, outcome, feed_version"
+                        " from bench_history order by days desc")  # in time order, as look-ups come
+            with (DBT_PROJECT_DIR / "seeds" / "rule_fraud_signals.csv").open(encoding="utf-8") as fh:
+                cur.executemany("insert into shared.signal_rule_rows (version, parameter, rules_version, value, unit)"
+                                " values (1, %s, %s, %s, %s)",
+                                [(r["parameter"], r["rules_version"], int(r["value"]), r["unit"])
+                                 for r in csv.DictReader(fh)])
         conn.execute("insert into shared.listing_reason_rows (version, reason_code, rules_version, reason_zh, reason_en)"
                      " values (1, 'B1', 'v1', '逾期90天以上且近90天无还款迹象', 'over 90 days past due, no repayment')")
-        conn.execute("vacuum analyze shared.default_feed_rows")
-        conn.execute("vacuum analyze shared.blacklist_rows")
+        for table in ("shared.default_feed_rows", "shared.blacklist_rows", "shared.borrower_signal_rows",
+                      "control.lookup_audit"):
+            conn.execute(f"vacuum analyze {table}")
     return ids, token
 
 
