@@ -39,7 +39,7 @@ SIGNALS = {"signal_date": None, "phones_1m": 1, "phones_3m": 2, "phones_6m": 2, 
            "days_since_link_change": 12, "is_phone_shared": True, "name_hashes": 2, "is_identity_mismatch": True,
            "stacking_lenders": 3, "stacking_new_principal": 45000.0, "is_loan_stacking": True, "surge_lenders": 3,
            "first_payment_default_lenders": 0, "is_bust_out": False, "open_lenders": 3,
-           "total_outstanding": 38000.5, "overdue_lenders_6m": 1}
+           "total_outstanding": 38000.5, "overdue_lenders_6m": 1, "is_phone_link_disputed": False}
 """The published signals of SIGNAL_KEY (signal_date: the month end before today, set by build)."""
 TABLES = ("control.lenders, control.audit_log, control.submissions, control.row_problems, raw.loans,"
           " raw.loan_status, raw.collection_actions, control.api_tokens, control.lookup_audit, control.disputes,"

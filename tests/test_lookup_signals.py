@@ -87,7 +87,7 @@ def test_a_clean_key_gets_no_signals(server, world):
                              (world.tokens["BB02"], LISTED_ID)):
         signals = look_up(server, token, id_number)["signals"]
         assert signals == {"signal_date": None, "flags": [], "figures": [], "inquiries": [],
-                           "message_zh": "无风险信号", "message_en": "no signals"}
+                           "phone_link_disputed": False, "message_zh": "无风险信号", "message_en": "no signals"}
 
 
 def audit(url: str, rows: list[tuple[str, str | None, str, str, int]]) -> None:
@@ -142,6 +142,18 @@ def test_only_the_live_versions_signals_are_shown(server, world, pg_url):
     # live now: the new version's signals, and none of the older version's any more
     assert [f["code"] for f in look_up(server, world.tokens["AA01"], CLEAN_ID)["signals"]["flags"]] == ["phone_sharing"]
     assert look_up(server, world.tokens["AA01"], SIGNAL_ID)["signals"]["flags"] == []
+
+
+def test_a_phone_link_under_dispute_marks_the_phone_sharing_flag(server, world, pg_url):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("update shared.borrower_signal_rows set is_phone_link_disputed = true where borrower_key = %s",
+                     (SIGNAL_KEY,))
+    signals = look_up(server, world.tokens["AA01"], SIGNAL_ID)["signals"]
+    assert signals["phone_link_disputed"]
+    assert {f["code"]: f["disputed"] for f in signals["flags"]} == {
+        "phone_sharing": True, "identity_mismatch": False, "loan_stacking": False}
+    assert "手机号关联异议处理中" in signals["message_zh"] and "under dispute" in signals["message_en"]
+    assert not look_up(server, world.tokens["AA01"], CLEAN_ID)["signals"]["phone_link_disputed"]
 
 
 def test_the_portal_shows_the_signals_section(server, world):

@@ -56,6 +56,7 @@ month_end_reports as (
     where history.is_month_last_report
         and history.dpd > 0
         and history.last_payment_date is null
+        and {{ outside_upheld_episodes('history') }}
 ),
 
 first_payment_defaults as (

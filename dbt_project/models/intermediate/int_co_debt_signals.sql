@@ -55,6 +55,7 @@ overdue_reports as (
         on publishable_loans.lender_code = history.lender_code
         and publishable_loans.loan_id = history.loan_id
     where history.dpd > 0
+        and {{ outside_upheld_episodes('history') }}
 ),
 
 overdue as (

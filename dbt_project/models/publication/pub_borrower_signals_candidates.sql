@@ -10,7 +10,9 @@
    look-up answer shows no signal. The counts themselves are what the mart holds: negative data
    (overdue, first-payment default) only from publishable loans (macro publishable_loans), keys
    only from loans retention has not de-keyed (stg_raw__loans). No column names a lender, a phone
-   hash, a name hash or another key; the phone cluster stays with the association. #}
+   hash, a name hash or another key; the phone cluster stays with the association. A phone link
+   under an open dispute (异议) marks the row (is_phone_link_disputed), so the look-up shows its
+   phone figures as disputed; an upheld link counts in none of them already. #}
 
 with
 
@@ -47,7 +49,8 @@ final as (
         signals.is_bust_out,
         signals.open_lenders,
         signals.total_outstanding,
-        signals.overdue_lenders_6m
+        signals.overdue_lenders_6m,
+        signals.is_phone_link_disputed
     from signals
     inner join latest
         on latest.signal_date = signals.signal_date

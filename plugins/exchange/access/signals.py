@@ -65,6 +65,8 @@ SIGNAL_LABELS: dict[str, tuple[str, str]] = {
                            "lenders that reported it overdue within {co_debt_overdue_lookback_days} days"),
     # inquiry velocity, counted at look-up time
     "inquiry_members": ("近{days}天内查询过该借款人的机构数", "members that looked this applicant up within {days} days"),
+    # a phone link counted in the phone figures is under an open dispute
+    "phone_link_disputed": ("其中手机号关联异议处理中", "a phone link they count is under dispute"),
     # the section's one-line summary
     "none": ("无风险信号", "no signals"),
     "counts_only": ("未触发风险标识，仅有计数", "no flag raised; counts only"),
@@ -103,10 +105,12 @@ def build_section(row: dict[str, Any] | None, rules: dict[str, Any] | None, inqu
     if not rules:
         row, inquiries = None, None
     flags = []
+    disputed = bool(row and row["is_phone_link_disputed"])
     for column, code in FLAGS.items():
         if row and row[column]:
             rule = _label(f"{code}.rule", rules)
-            flags.append({"code": code, **_label(code, rules), "rule_zh": rule["label_zh"], "rule_en": rule["label_en"]})
+            flags.append({"code": code, **_label(code, rules), "rule_zh": rule["label_zh"], "rule_en": rule["label_en"],
+                          "disputed": disputed and code == "phone_sharing"})
     figures = [{"code": column, "value": row[column], **_label(column, rules)}
                for column in FIGURES if row and row[column] is not None]
     counted = []
@@ -127,5 +131,8 @@ def build_section(row: dict[str, Any] | None, rules: dict[str, Any] | None, inqu
         message_en = SIGNAL_LABELS["some"][1] + ", ".join(f["label_en"] for f in flags)
     else:
         message_zh, message_en = SIGNAL_LABELS["counts_only" if figures or counted else "none"]
+    if disputed:
+        zh, en = SIGNAL_LABELS["phone_link_disputed"]
+        message_zh, message_en = f"{message_zh}（{zh}）", f"{message_en} ({en})"
     return {"signal_date": row["signal_date"] if row else None, "flags": flags, "figures": figures,
-            "inquiries": counted, "message_zh": message_zh, "message_en": message_en}
+            "inquiries": counted, "phone_link_disputed": disputed, "message_zh": message_zh, "message_en": message_en}

@@ -31,7 +31,7 @@ BORROWER_SIGNAL_COLUMNS = [
     "keys_per_phone_3m", "keys_per_phone_6m", "keys_per_phone_12m", "days_since_link_change", "is_phone_shared",
     "name_hashes", "is_identity_mismatch", "stacking_lenders", "stacking_new_principal", "is_loan_stacking",
     "surge_lenders", "first_payment_default_lenders", "is_bust_out", "open_lenders", "total_outstanding",
-    "overdue_lenders_6m",
+    "overdue_lenders_6m", "is_phone_link_disputed",
 ]
 """Published borrower signals (publication.pub_borrower_signals_candidates): counts and flags per key, no lender."""
 SIGNAL_RULE_COLUMNS = ["parameter", "rules_version", "value", "unit"]

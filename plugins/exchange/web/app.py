@@ -133,6 +133,7 @@ class SignalFlag(BaseModel):
     label_en: str = Field(description="the flag in English, e.g. phone sharing")
     rule_zh: str = Field(description="the rule that raised it, its window and threshold from the published rules")
     rule_en: str
+    disputed: bool = Field(description="phone_sharing only: a phone link it counts is under an open dispute (异议标注)")
 
 
 class SignalFigure(BaseModel):
@@ -170,6 +171,8 @@ class LookupSignals(BaseModel):
     flags: list[SignalFlag]
     figures: list[SignalFigure]
     inquiries: list[InquiryFigure]
+    phone_link_disputed: bool = Field(description="a phone link counted in the phone figures is under an open dispute"
+                                                  " (异议处理中); an upheld one counts nowhere")
     message_zh: str
     message_en: str
 

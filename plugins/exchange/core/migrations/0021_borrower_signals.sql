@@ -42,6 +42,7 @@ create table shared.borrower_signal_rows (
     open_lenders                  int not null check (open_lenders >= 0),
     total_outstanding             numeric(18, 2) not null check (total_outstanding >= 0),
     overdue_lenders_6m            int not null check (overdue_lenders_6m >= 0),
+    is_phone_link_disputed        boolean not null default false,
     primary key (version, borrower_key)
 );
 comment on table shared.borrower_signal_rows is
