@@ -14,8 +14,11 @@ import psycopg
 import pytest
 from databases import fresh_database
 
-# Airflow reads its home when first imported: one private home for the whole session
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="exchange-test-airflow-"))
+# Airflow reads its home when first imported: one private home for the whole session, and one per
+# parallel worker (a worker inherits the controller's environment, and two dag.test runs of one DAG
+# sharing a metadata database mix their task instances)
+if os.environ.get("PYTEST_XDIST_WORKER") or "AIRFLOW_HOME" not in os.environ:
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="exchange-test-airflow-")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 TEST_SECRET = "test-secret-0123456789abcdef"

@@ -48,6 +48,9 @@ def configure_airflow(settings: Settings) -> Path:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),  # the package is installed; no Airflow plugins
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # Cosmos keeps dbt's partial-parse file here, not in the machine-wide /tmp/cosmos another
+        # exchange or profile would share (as `exchange airflow up` does for a deployment)
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://localhost:8080/execution/",
         "DO_NOT_TRACK": "1",
         "GX_ANALYTICS_ENABLED": "false",
