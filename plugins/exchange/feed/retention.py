@@ -68,9 +68,13 @@ _LOCK = 7_340_011
 _STATUS_PARTITION = r"^loan_status_\d{6}$"
 """The month partitions of raw.loan_status (raw.ensure_loan_status_partition names them)."""
 
-_NO_KEYED_LOAN = ("not exists (select from raw.loans as loans where loans.borrower_key = signals.borrower_key"
-                  " and loans.dekeyed_at is null")
-"""A published signal row's key has no loan that keeps its key (the caller closes the parenthesis)."""
+
+def _no_keyed_loan(also: str = "") -> str:
+    """A condition on a published signal row (`signals`): its key has no loan that keeps its key;
+    `also` narrows the loans that count (a further condition on `loans`)."""
+    return ("not exists (select from raw.loans as loans where loans.borrower_key = signals.borrower_key"
+            f" and loans.dekeyed_at is null{also})")
+
 
 _EXPIRED_LOANS = """
     select episodes.lender_code, episodes.loan_id
@@ -199,8 +203,8 @@ def plan(conn: psycopg.Connection, today: dt.date) -> Plan:
             " join expired using (lender_code, loan_id) where loans.dekeyed_at is null order by 1, 2",
             {**params, "today": today}).fetchall()]
     found.signal_rows = conn.execute(
-        f"select count(*) from shared.borrower_signal_rows as signals where {_NO_KEYED_LOAN}"
-        " and (loans.lender_code, loans.loan_id) not in (select * from unnest(%s::text[], %s::text[])))",
+        "select count(*) from shared.borrower_signal_rows as signals where " + _no_keyed_loan(
+            " and (loans.lender_code, loans.loan_id) not in (select * from unnest(%s::text[], %s::text[]))"),
         ([lender for lender, _ in found.loans], [loan for _, loan in found.loans])).fetchone()[0]
     reporting_date = "coalesce(as_of_date, (received_at at time zone 'Asia/Shanghai')::date)"
     rows = conn.execute(
@@ -292,7 +296,7 @@ def purge_shared(conn: psycopg.Connection, today: dt.date, settings: Settings) -
         (today,)).fetchall()
     touched = sorted({version for (version,) in expired})
     drop_exports(conn, settings, touched)
-    forgotten = conn.execute(f"delete from shared.borrower_signal_rows as signals where {_NO_KEYED_LOAN})").rowcount
+    forgotten = conn.execute("delete from shared.borrower_signal_rows as signals where " + _no_keyed_loan()).rowcount
     return {"expired_default_feed_rows": len(expired), "versions_touched": touched,
             "dekeyed_signal_rows": forgotten}
 
