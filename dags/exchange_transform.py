@@ -3,7 +3,9 @@
 Runs on RAW_ASSET, which the ingest DAG updates. The rule seeds load first in one task (they
 change only with a new rule version); Cosmos then renders every model of dbt_project/ as its own
 task running `dbt build` on the node, so the node's data and unit tests run right after it
-(TestBehavior.BUILD); tests spanning several models run once all of them are built. dbt runs
+(TestBehavior.BUILD); tests spanning several models run once all of them are built. Unit tests
+are not run here: they check the models' SQL on fixed inputs, not the data, and cost seconds per
+model every month; `make test` runs them all (tests/test_dbt_models.py). dbt runs
 in-process (dbtRunner). The last task updates MARTS_ASSET for the quality gate and publication;
 beside it, model_docs regenerates the dbt docs site the portal serves (exchange.pipeline.docs).
 A first task skips the rebuild when only the publication is pending (exchange.pipeline.stages).
@@ -73,7 +75,7 @@ def exchange_transform():
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            exclude=["resource_type:seed"],
+            exclude=["resource_type:seed", "resource_type:unit_test"],
             test_behavior=TestBehavior.BUILD,
             should_detach_multiple_parents_tests=True,
             emit_datasets=False,  # the exchange's own Assets (exchange.pipeline.assets) connect its DAGs

@@ -44,6 +44,8 @@ class Built:
     compared_tables: list[str]
     idle_run_rows: dict[str, int]
     """Rows each incremental model inserted in a run with nothing new in the raw zone."""
+    build_statuses: dict[str, str]
+    """Status of every node and test of the full `dbt build`, by unique id."""
 
 
 def _model_tables(conn: psycopg.Connection) -> list[str]:
@@ -74,7 +76,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             for table in tables:
                 conn.execute(f"create table {SNAPSHOT_SCHEMA}.{table.replace('.', '__')} as table {table}")
             dbt(url, work_dir, "build", "--full-refresh")
-        yield Built(url, work_dir, tables, idle_run_rows)
+            results = json.loads((work_dir / "target" / "run_results.json").read_text())["results"]
+            statuses = {r["unique_id"]: r["status"] for r in results}
+        yield Built(url, work_dir, tables, idle_run_rows, statuses)
 
 
 def frame(conn: psycopg.Connection, sql: str) -> pd.DataFrame:
@@ -124,6 +128,14 @@ def test_correction_and_attribute_change_reached_old_months(built: Built) -> Non
 
 
 # ---- the standard on the scenario's cases ---------------------------------------------
+
+
+def test_every_unit_test_runs_and_passes_here(built: Built) -> None:
+    """The monthly transform leaves unit tests out (exchange_transform): this build is where they run."""
+    manifest = json.loads((built.work_dir / "target" / "manifest.json").read_text())
+    unit_tests = set(manifest["unit_tests"])
+    assert len(unit_tests) >= 20
+    assert {uid: built.build_statuses.get(uid) for uid in unit_tests} == dict.fromkeys(unit_tests, "pass")
 
 
 def test_default_episodes(built: Built) -> None:
