@@ -110,7 +110,7 @@ def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
     assert built.idle_run_rows == {
         "int_loan_status_history": 0, "int_repayment_profile": 0, "fct_loan_status": 0,
         "int_consistency_findings": 0, "int_borrower_months": 0, "mart_roll_rates": 0, "dim_loan": 0,
-        "mart_portfolio_quality": 0, "int_delinquency_segments": 0,
+        "mart_portfolio_quality": 0, "int_delinquency_segments": 0, "int_phone_link_signals": 0,
     }
 
 
@@ -430,3 +430,4 @@ def test_the_analyst_guide_queries_run_as_an_analyst_login(built: Built) -> None
         actions = [a for (a,) in conn.execute("select action from control.audit_log where object = %s order by at",
                                                (f"analyst_{name}",))]
         assert actions == ["analyst_login_added", "analyst_login_removed"]
+

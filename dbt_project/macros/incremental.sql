@@ -14,12 +14,21 @@
       - rebuild_month_column: the column that dates a row (default report_month);
       - rebuild_unique_key: the rows sharing these columns with a new row go too (figures carried
         forward from before the window);
-      - rebuild_drops_gone_loans: the rows of loans no longer in int_loans_latest go too. -#}
+      - rebuild_drops_gone_loans: the rows of loans no longer in int_loans_latest go too;
+      - rebuild_signal_inputs: a fraud-signal model, by signal date across lenders (signal_inputs.sql). -#}
 
 {% macro get_incremental_rebuilt_months_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set new_rows = arg_dict['temp_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- if config.get('rebuild_signal_inputs') %}
+    {#- a fraud-signal model rebuilds every signal date from the first whose inputs changed -#}
+    delete from {{ target }} as built
+    where built.signal_date >= ({{ signal_rebuild_from() }});
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ new_rows }};
+    {%- else -%}
     {%- set month_column = config.get('rebuild_month_column', 'report_month') -%}
     {%- set unique_key = config.get('rebuild_unique_key') or [] -%}
     {%- if config.get('rebuild_producer') -%}
@@ -62,6 +71,7 @@
 
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ new_rows }};
+    {%- endif %}
 {%- endmacro %}
 
 {% macro rebuild_window() -%}

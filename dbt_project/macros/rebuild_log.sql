@@ -8,6 +8,17 @@
     schemas, created by the first incremental model that runs (prepare_rebuild_state). -#}
 
 {% macro create_rebuild_state() -%}
+    {%- set tables = ['rebuild_log', 'rebuild_consumed', 'rules_built', 'signal_inputs'] -%}
+    {#- incremental models built at once (threads, Airflow tasks) may all find the state missing,
+        and two concurrent "create ... if not exists" collide: the first to miss it takes a
+        transaction lock, so the others wait for its commit and then find what it created -#}
+    do $$
+    begin
+        if {% for table in tables %}to_regclass('exchange_state.{{ table }}') is null{{ ' or ' if not loop.last }}{% endfor %} then
+            perform pg_advisory_xact_lock(hashtext('exchange_state'));
+        end if;
+    end
+    $$;
     create schema if not exists exchange_state;
     create table if not exists exchange_state.rebuild_log (
         seq bigserial primary key,
@@ -26,6 +37,12 @@
         fingerprint text not null,
         built_at timestamptz not null default now()
     );
+    create table if not exists exchange_state.signal_inputs (
+        model text not null,
+        signal_date date not null,
+        fingerprint text not null,
+        primary key (model, signal_date)
+    );
 {%- endmacro %}
 
 {% macro prepare_rebuild_state() -%}
@@ -33,7 +50,7 @@
         without a rebuild_producer, logs a rebuild of every lender's months -#}
     {%- if config.get('materialized') == 'incremental' %}
     {{ create_rebuild_state() }}
-        {%- if not config.get('rebuild_producer') and not is_incremental() %}
+        {%- if not config.get('rebuild_producer') and not config.get('rebuild_signal_inputs') and not is_incremental() %}
     insert into exchange_state.rebuild_log (model, lender_code, rebuild_month)
     values ('{{ this.identifier }}', null, date '0001-01-01');
         {%- endif %}
@@ -73,7 +90,8 @@
 {% macro record_rebuild_state() -%}
     {#- post-hook of every model (full build or incremental, same transaction as its rows): a model
         with a rebuild_producer has read the producer's log up to now; one with rebuild_rules was
-        built with the seeds' present contents -#}
+        built with the seeds' present contents; one with rebuild_signal_inputs was built from its
+        inputs' present fingerprints (signal_inputs.sql) -#}
     {%- set producer = config.get('rebuild_producer') -%}
     {%- set rules = config.get('rebuild_rules') -%}
     {%- if producer %}
@@ -82,6 +100,9 @@
     from exchange_state.rebuild_log as log
     where log.model = '{{ producer }}'
     on conflict (model) do update set seq = excluded.seq, consumed_at = now();
+    {%- endif %}
+    {%- if config.get('rebuild_signal_inputs') %}
+    {{ record_signal_inputs() }};
     {%- endif %}
     {%- if rules %}
     insert into exchange_state.rules_built (model, fingerprint)

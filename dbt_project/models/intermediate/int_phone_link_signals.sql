@@ -1,3 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_signal_inputs={
+            'input': 'int_borrower_identity_reports',
+            'date_column': 'reported_date',
+            'columns': ['lender_code', 'loan_id', 'borrower_key', 'phone_hash', 'reported_date',
+                        'is_phone_link_disputed'],
+            'where': 'phone_hash is not null',
+        },
+        indexes=[{'columns': ['signal_date']}],
+    )
+}}
+
 {# Phone sharing (共用手机号), one row per borrower key and signal date on which any link between
    the key and a phone hash was reported within the 12-month window. A link's age is the days
    from its latest report to the signal date; it counts in a window when younger than the
@@ -9,7 +23,9 @@
    was upheld. A key's row is marked disputed (异议标注) when any link its
    figures count (its own, or another key's on one of its phones, within 12 months) is under an
    open phone-link dispute. For the alerts (int_alert_events), the lenders that reported, within
-   the 3-month window, a link on one of the key's phones shared by phone_shared_min_keys keys. #}
+   the 3-month window, a link on one of the key's phones shared by phone_shared_min_keys keys.
+   Incremental (rebuild_signal_inputs, macros/signal_inputs.sql): a run computes only the signal
+   dates from the first one whose identity reports or rules changed, usually the new month. #}
 
 with
 
@@ -20,6 +36,9 @@ reports as (
 
 dates as (
     select * from {{ ref('int_fraud_signal_dates') }}
+    {% if is_incremental() %}
+    where signal_date >= ({{ signal_rebuild_from() }})
+    {% endif %}
 ),
 
 links as (
