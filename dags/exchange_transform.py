@@ -5,7 +5,9 @@ change only with a new rule version); Cosmos then renders every model of dbt_pro
 task running `dbt build` on the node, so the node's data and unit tests run right after it
 (TestBehavior.BUILD); tests spanning several models run once all of them are built. Unit tests
 are not run here: they check the models' SQL on fixed inputs, not the data, and cost seconds per
-model every month; `make test` runs them all (tests/test_dbt_models.py). dbt runs
+model every month; `make test` runs them all (tests/test_dbt_models.py). The data tests of an
+incremental model read the months its run rebuilt (var tests_scope, dbt_project/macros/
+test_scope.sql): rows kept from earlier runs were tested when built. dbt runs
 in-process (dbtRunner). The last task updates MARTS_ASSET for the quality gate and publication;
 beside it, model_docs regenerates the dbt docs site the portal serves (exchange.pipeline.docs).
 A first task skips the rebuild when only the publication is pending (exchange.pipeline.stages).
@@ -80,7 +82,8 @@ def exchange_transform():
             should_detach_multiple_parents_tests=True,
             emit_datasets=False,  # the exchange's own Assets (exchange.pipeline.assets) connect its DAGs
         ),
-        operator_args={"vars": {"as_of": "{{ params.as_of or '' }}"}, "pool": DB_POOL,
+        # tests_scope: each model's data tests read the months its run rebuilt (macros/test_scope.sql)
+        operator_args={"vars": {"as_of": "{{ params.as_of or '' }}", "tests_scope": "rebuilt"}, "pool": DB_POOL,
                        "pre_execute": prepare_dbt_process},
     )
 

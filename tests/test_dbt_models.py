@@ -431,3 +431,46 @@ def test_the_analyst_guide_queries_run_as_an_analyst_login(built: Built) -> None
                                                (f"analyst_{name}",))]
         assert actions == ["analyst_login_added", "analyst_login_removed"]
 
+
+def test_monthly_data_tests_read_only_the_months_a_run_rebuilt(built: Built) -> None:
+    """With tests_scope 'rebuilt' (the monthly transform) an incremental model's data tests read
+    the months its latest run rebuilt: a bad row in a month it kept is found only by the whole
+    test, one in a month it rebuilt by both. Last in the module: it rebuilds the history."""
+    history = "intermediate.int_loan_status_history"
+    select = ["--select", "int_loan_status_history,test_name:not_null", "--exclude-resource-type", "unit_test"]
+    scoped = [*select, "--vars", "{tests_scope: rebuilt}"]
+    failing = "not_null_int_loan_status_history_exchange_class"
+    last_month = dbt_scenario.MONTHS[-1]
+    with psycopg.connect(built.url, autocommit=True) as conn:
+        def spoil(as_of: date) -> tuple:
+            row = conn.execute(f"select lender_code, loan_id, as_of_date, exchange_class from {history}"
+                               " where as_of_date = %s order by loan_id limit 1", (as_of,)).fetchone()
+            conn.execute(f"update {history} set exchange_class = null"
+                         " where lender_code = %s and loan_id = %s and as_of_date = %s", row[:3])
+            return row
+
+        def restore(row: tuple) -> None:
+            conn.execute(f"update {history} set exchange_class = %s"
+                         " where lender_code = %s and loan_id = %s and as_of_date = %s", (row[3], *row[:3]))
+
+        dbt(built.url, built.work_dir, "run", "--select", "int_loan_status_history")  # nothing new
+        assert conn.execute("select first_month from exchange_state.test_scope"
+                            " where model = 'int_loan_status_history'").fetchone() == (None,)
+        kept = spoil(dbt_scenario.MONTHS[0])
+        try:
+            dbt(built.url, built.work_dir, "test", *scoped)
+            with pytest.raises(TransformFailed, match=failing):
+                dbt(built.url, built.work_dir, "test", *select)
+        finally:
+            restore(kept)
+
+        dbt(built.url, built.work_dir, "run", "--select", "int_loan_status_history",
+            "--vars", f"{{as_of: '{last_month}'}}")
+        assert conn.execute("select first_month from exchange_state.test_scope"
+                            " where model = 'int_loan_status_history'").fetchone() == (last_month.replace(day=1),)
+        rebuilt = spoil(last_month)
+        try:
+            with pytest.raises(TransformFailed, match=failing):
+                dbt(built.url, built.work_dir, "test", *scoped)
+        finally:
+            restore(rebuilt)

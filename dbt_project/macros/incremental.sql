@@ -26,6 +26,8 @@
     delete from {{ target }} as built
     where built.signal_date >= ({{ signal_rebuild_from() }});
 
+    {{ record_test_scope(signal_rebuild_from()) }};
+
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ new_rows }};
     {%- else -%}
@@ -41,6 +43,8 @@
     select '{{ target.identifier }}', logged.lender_code, logged.rebuild_month
     from ({{ window }}) as logged;
     {%- endif %}
+
+    {{ record_test_scope('select min(scope.rebuild_month) from (' ~ window ~ ') as scope') }};
     {%- if unique_key %}
 
     delete from {{ target }} as built

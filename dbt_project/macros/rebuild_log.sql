@@ -8,7 +8,7 @@
     schemas, created by the first incremental model that runs (prepare_rebuild_state). -#}
 
 {% macro create_rebuild_state() -%}
-    {%- set tables = ['rebuild_log', 'rebuild_consumed', 'rules_built', 'signal_inputs'] -%}
+    {%- set tables = ['rebuild_log', 'rebuild_consumed', 'rules_built', 'signal_inputs', 'test_scope'] -%}
     {#- incremental models built at once (threads, Airflow tasks) may all find the state missing,
         and two concurrent "create ... if not exists" collide: the first to miss it takes a
         transaction lock, so the others wait for its commit and then find what it created -#}
@@ -43,13 +43,22 @@
         fingerprint text not null,
         primary key (model, signal_date)
     );
+    create table if not exists exchange_state.test_scope (
+        model text primary key,
+        first_month date,
+        recorded_at timestamptz not null default now()
+    );
 {%- endmacro %}
 
 {% macro prepare_rebuild_state() -%}
-    {#- pre-hook of every model: an incremental model makes sure the state exists; its full build,
-        without a rebuild_producer, logs a rebuild of every lender's months -#}
+    {#- pre-hook of every model: an incremental model makes sure the state exists; its full build
+        is tested whole (test_scope.sql) and, without a rebuild_producer, logs a rebuild of every
+        lender's months -#}
     {%- if config.get('materialized') == 'incremental' %}
     {{ create_rebuild_state() }}
+        {%- if not is_incremental() %}
+    {{ record_test_scope("date '0001-01-01'") }};
+        {%- endif %}
         {%- if not config.get('rebuild_producer') and not config.get('rebuild_signal_inputs') and not is_incremental() %}
     insert into exchange_state.rebuild_log (model, lender_code, rebuild_month)
     values ('{{ this.identifier }}', null, date '0001-01-01');

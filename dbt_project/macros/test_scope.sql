@@ -1,0 +1,79 @@
+{#- Data tests on what a run rebuilt (var tests_scope = 'rebuilt', set by the monthly transform):
+    an incremental model's tests read only the rows of the months it rebuilt in its latest run,
+    so a month's tests cost a month, not the whole history. The rows kept from earlier runs were
+    tested when they were built and have not changed since. The first month rebuilt is recorded
+    per model in exchange_state.test_scope, in the transaction of its rows: every month for a
+    full build (prepare_rebuild_state), the start of the rebuild window for an incremental run
+    (strategy rebuilt_months), none when it rebuilt nothing. Models that replace rows outside
+    their month column (rebuild_unique_key: dim_loan) and every other model are tested whole,
+    as is everything with tests_scope = 'all' (the default: `make test`, a manual `dbt test`). -#}
+
+{% macro get_where_subquery(relation) -%}
+    {#- dbt's hook for a test's `where` config (global macro of the same name), plus the scope -#}
+    {%- set filters = [] -%}
+    {%- if config.get('where') -%}
+        {%- do filters.append(config.get('where')) -%}
+    {%- endif -%}
+    {%- set scope = rebuilt_rows_filter(relation) -%}
+    {%- if scope -%}
+        {%- do filters.append(scope) -%}
+    {%- endif -%}
+    {%- if filters -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ filters | join(' and ') ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}
+
+{% macro rebuilt_rows_filter(relation) -%}
+    {#- the condition on `relation` that keeps the rows its latest run rebuilt; none when the
+        scope is the whole table. A model with an index on status_submission_id is filtered on
+        the status files of those months (an index scan); the others on their month column. -#}
+    {%- if var('tests_scope') not in ('all', 'rebuilt') -%}
+        {{ exceptions.raise_compiler_error("var('tests_scope') must be 'all' or 'rebuilt', got '" ~ var('tests_scope') ~ "'") }}
+    {%- endif -%}
+    {#- parsing renders tests before the graph exists: the scope is decided when they run -#}
+    {%- set node = scoped_model(relation) if execute and var('tests_scope') == 'rebuilt' else none -%}
+    {%- if node is none -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {#- no row recorded: never built with a scope, every row; a null month: nothing rebuilt -#}
+    {%- set first_month = "coalesce((select coalesce(scope.first_month, date 'infinity') from exchange_state.test_scope"
+                          ~ " as scope where scope.model = '" ~ relation.identifier ~ "'), date '-infinity')" -%}
+    {%- if ['status_submission_id'] in node.config.get('indexes', []) | map(attribute='columns') | list -%}
+        {%- set submissions = graph_relation('int_submissions_effective') -%}
+        {%- do return("status_submission_id = any(array(select submissions.submission_id from " ~ submissions
+                      ~ " as submissions where submissions.kind = 'loan_status' and submissions.report_month >= "
+                      ~ first_month ~ "))") -%}
+    {%- endif -%}
+    {%- set column = 'signal_date' if node.config.get('rebuild_signal_inputs')
+                     else node.config.get('rebuild_month_column') or 'report_month' -%}
+    {%- do return(column ~ " >= " ~ first_month) -%}
+{%- endmacro %}
+
+{% macro scoped_model(relation) -%}
+    {#- the graph node of an incremental model of this project whose rows are dated by a month
+        column (none for other relations and for models that replace rows outside it:
+        rebuild_unique_key) -#}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.package_name == project_name
+            and node.alias == relation.identifier and node.schema == relation.schema -%}
+        {%- if node.config.materialized == 'incremental' and not node.config.get('rebuild_unique_key') -%}
+            {%- do return(node) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do return(none) -%}
+{%- endmacro %}
+
+{% macro graph_relation(name) -%}
+    {#- the relation of model `name`, from the graph: a ref() in a macro a test calls at run time
+        would not be among the test's dependencies -#}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
+        {%- do return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro record_test_scope(first_month) -%}
+    {#- part of an incremental model's run: `first_month` (SQL) is the first month it rebuilt -#}
+    insert into exchange_state.test_scope (model, first_month)
+    select '{{ this.identifier }}', ({{ first_month }})
+    on conflict (model) do update set first_month = excluded.first_month, recorded_at = now()
+{%- endmacro %}
