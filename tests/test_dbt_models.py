@@ -437,9 +437,9 @@ def test_monthly_data_tests_read_only_the_months_a_run_rebuilt(built: Built) -> 
     the months its latest run rebuilt: a bad row in a month it kept is found only by the whole
     test, one in a month it rebuilt by both. Last in the module: it rebuilds the history."""
     history = "intermediate.int_loan_status_history"
-    select = ["--select", "int_loan_status_history,test_name:not_null", "--exclude-resource-type", "unit_test"]
+    select = ["--select", "int_loan_status_history,test_name:not_null_columns", "--exclude-resource-type", "unit_test"]
     scoped = [*select, "--vars", "{tests_scope: rebuilt}"]
-    failing = "not_null_int_loan_status_history_exchange_class"
+    failing = "not_null_columns_int_loan_statu"
     last_month = dbt_scenario.MONTHS[-1]
     with psycopg.connect(built.url, autocommit=True) as conn:
         def spoil(as_of: date) -> tuple:

@@ -53,22 +53,21 @@
 {% macro scoped_model(relation) -%}
     {#- the graph node of an incremental model of this project whose rows are dated by a month
         column (none for other relations and for models that replace rows outside it:
-        rebuild_unique_key) -#}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.package_name == project_name
-            and node.alias == relation.identifier and node.schema == relation.schema -%}
-        {%- if node.config.materialized == 'incremental' and not node.config.get('rebuild_unique_key') -%}
-            {%- do return(node) -%}
-        {%- endif -%}
-    {%- endfor -%}
+        rebuild_unique_key). Looked up by unique id: a test runs this once, a walk over the
+        graph would cost every test a pass over every node. -#}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
+    {%- if node and node.schema == relation.schema and node.config.materialized == 'incremental'
+            and not node.config.get('rebuild_unique_key') -%}
+        {%- do return(node) -%}
+    {%- endif -%}
     {%- do return(none) -%}
 {%- endmacro %}
 
 {% macro graph_relation(name) -%}
     {#- the relation of model `name`, from the graph: a ref() in a macro a test calls at run time
         would not be among the test's dependencies -#}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
-        {%- do return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) -%}
-    {%- endfor -%}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ name] -%}
+    {%- do return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) -%}
 {%- endmacro %}
 
 {% macro record_test_scope(first_month) -%}
