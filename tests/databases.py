@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from filelock import FileLock
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from exchange.core import db
@@ -44,13 +45,17 @@ def server_url() -> str:
 @functools.cache
 def _worker_server(worker: str) -> str:
     """The embedded server of one test worker, under the checkout's state directory; it stops when
-    the worker's last user of it exits."""
+    the worker's last user of it exits. Workers start their servers one at a time: run as root on
+    a fresh machine, pgserver creates its system user with `useradd`; two workers doing so at once
+    left one worker's data directory owned by uid 1001 and the user as uid 1002, and every test of
+    that worker failed (a fresh clone on a fresh machine, 2026-11-30)."""
     import pgserver
 
-    pgdata = PROJECT_ROOT / ".exchange" / "test-servers" / worker / "pgdata"
+    servers = PROJECT_ROOT / ".exchange" / "test-servers"
+    pgdata = servers / worker / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root)
-        warnings.simplefilter("ignore")
+    with FileLock(servers / ".start.lock"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root)
         return pgserver.get_server(pgdata, cleanup_mode="stop").get_uri()
 
 
