@@ -51,11 +51,15 @@
 {%- endmacro %}
 
 {% macro prepare_rebuild_state() -%}
-    {#- pre-hook of every model: an incremental model makes sure the state exists; its full build
+    {#- pre-hook of every model: an incremental model makes sure the state exists (a fraud-signal one
+        computes its input fingerprints, signal_inputs.sql); its full build
         is tested whole (test_scope.sql) and, without a rebuild_producer, logs a rebuild of every
         lender's months -#}
     {%- if config.get('materialized') == 'incremental' %}
     {{ create_rebuild_state() }}
+        {%- if config.get('rebuild_signal_inputs') %}
+    {{ prepare_signal_inputs() }};
+        {%- endif %}
         {%- if not is_incremental() %}
     {{ record_test_scope("date '0001-01-01'") }};
         {%- endif %}

@@ -12,7 +12,9 @@
     version changes the fingerprint of every date from its month on; the run rebuilds from the
     first date that changed, appeared or went. The fingerprints of the dates built are kept in
     exchange_state.signal_inputs, written in the model's own transaction (post-hook), so a failed
-    run leaves the previous state. -#}
+    run leaves the previous state. The fingerprints are computed once per run, in the pre-hook
+    (prepare_signal_inputs), into a temporary table the model's date filter, the strategy's delete,
+    the test scope and the post-hook all read: the query scans the whole input. -#}
 
 {% macro signal_input_fingerprints() -%}
     {%- set spec = config.get('rebuild_signal_inputs') -%}
@@ -39,13 +41,24 @@
     group by dates.signal_date, dates::text
 {%- endmacro %}
 
+{% macro signal_fingerprints() -%}
+    {#- the temporary table of this run's fingerprints (dropped at the model's commit) -#}
+    signal_fingerprints__{{ this.identifier }}
+{%- endmacro %}
+
+{% macro prepare_signal_inputs() -%}
+    {#- pre-hook part: this run's fingerprints, computed once -#}
+    create temporary table {{ signal_fingerprints() }} on commit drop as
+    {{ signal_input_fingerprints() }}
+{%- endmacro %}
+
 {% macro signal_rebuild_from() -%}
     {#- the first signal date to rebuild: its fingerprint differs from the one built, or it is new,
         or a date built is no longer a signal date; null when nothing changed -#}
     select min(changed.signal_date)
     from (
         select current_dates.signal_date
-        from ({{ signal_input_fingerprints() }}) as current_dates
+        from {{ signal_fingerprints() }} as current_dates
         left join exchange_state.signal_inputs as built
             on built.model = '{{ this.identifier }}'
             and built.signal_date = current_dates.signal_date
@@ -68,5 +81,5 @@
     delete from exchange_state.signal_inputs where model = '{{ this.identifier }}';
     insert into exchange_state.signal_inputs (model, signal_date, fingerprint)
     select '{{ this.identifier }}', fingerprints.signal_date, fingerprints.fingerprint
-    from ({{ signal_input_fingerprints() }}) as fingerprints
+    from {{ signal_fingerprints() }} as fingerprints
 {%- endmacro %}
