@@ -3,7 +3,9 @@
 Runs on RAW_ASSET, which the ingest DAG updates. The rule seeds load first in one task (they
 change only with a new rule version); Cosmos then renders every model of dbt_project/ as its own
 task running `dbt build` on the node, so the node's data and unit tests run right after it
-(TestBehavior.BUILD); tests spanning several models run once all of them are built. Unit tests
+(TestBehavior.BUILD). The tests between models (relationships, tag cross_model) run together in
+one task once every model is built, and the rule seeds' own tests in rule_seeds: a task per test
+would cost a dbt start each, seconds against milliseconds of work. Unit tests
 are not run here: they check the models' SQL on fixed inputs, not the data, and cost seconds per
 model every month; `make test` runs them all (tests/test_dbt_models.py). The data tests of an
 incremental model read the months its run rebuilt (var tests_scope, dbt_project/macros/
@@ -77,15 +79,22 @@ def exchange_transform():
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            exclude=["resource_type:seed", "resource_type:unit_test"],
+            exclude=["resource_type:seed", "resource_type:unit_test", "tag:rule_seeds", "tag:cross_model"],
             test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
             emit_datasets=False,  # the exchange's own Assets (exchange.pipeline.assets) connect its DAGs
         ),
         # tests_scope: each model's data tests read the months its run rebuilt (macros/test_scope.sql)
         operator_args={"vars": {"as_of": "{{ params.as_of or '' }}", "tests_scope": "rebuilt"}, "pool": DB_POOL,
                        "pre_execute": prepare_dbt_process},
     )
+
+    @task(pool=DB_POOL)
+    def cross_model_tests() -> None:
+        """The relationships tests between models (a key of one found in another), all in one dbt
+        invocation once every model is built; each reads the months its model rebuilt."""
+        from exchange.pipeline.dbt import run_dbt
+
+        run_dbt(["test", "--select", "tag:cross_model", "--vars", "{tests_scope: rebuilt}", "--no-write-json"])
 
     # the pending gate (exchange.pipeline.stages): no rebuild when only the publication waits;
     # its direct downstream is skipped, later tasks follow their trigger rules
@@ -109,7 +118,7 @@ def exchange_transform():
 
         return str(build_dbt_docs())
 
-    transform_needed() >> rule_seeds() >> models >> [announce(), model_docs()]
+    transform_needed() >> rule_seeds() >> models >> cross_model_tests() >> [announce(), model_docs()]
 
 
 exchange_transform()

@@ -138,6 +138,28 @@ def test_every_unit_test_runs_and_passes_here(built: Built) -> None:
     assert {uid: built.build_statuses.get(uid) for uid in unit_tests} == dict.fromkeys(unit_tests, "pass")
 
 
+def test_every_test_spanning_nodes_has_its_transform_task(built: Built) -> None:
+    """exchange_transform runs a model's tests in the model's task, but a test reading a second
+    node must wait for it: the seeds' own tests run in rule_seeds (tag rule_seeds), the tests
+    between models in cross_model_tests (tag cross_model). Untagged, such a test would run in the
+    first parent's task, before the other parent is (re)built."""
+    manifest = json.loads((built.work_dir / "target" / "manifest.json").read_text())
+    untagged = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test":
+            continue
+        parents = {uid for uid in node["depends_on"]["nodes"] if uid.split(".")[0] in ("model", "seed")}
+        if len(parents) < 2:
+            continue
+        only_seeds = all(uid.startswith("seed.") for uid in parents)
+        if ("rule_seeds" if only_seeds else "cross_model") not in node["config"]["tags"]:
+            untagged.append(node["name"])
+    assert untagged == []
+    cross_model = [n for n in manifest["nodes"].values() if "cross_model" in n["config"].get("tags", [])]
+    assert len(cross_model) >= 10
+    assert all(built.build_statuses.get(n["unique_id"]) == "pass" for n in cross_model)
+
+
 def test_default_episodes(built: Built) -> None:
     with psycopg.connect(built.url) as conn:
         episodes = {

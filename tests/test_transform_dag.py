@@ -37,9 +37,12 @@ def test_transform_dag_runs_through(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
         [run] = result.runs
         assert run.state == "success"
-        # the seeds in one task, then a Cosmos task per model (with its tests), then the outlet
+        # the seeds in one task, then a Cosmos task per model (with its tests), the tests between
+        # models in one task, then the outlet; no task for a single test
         assert {"rule_seeds", "dbt.stg_raw__loan_status_model_build", "dbt.int_loan_status_history_model_build",
-                "dbt.fct_loan_status_model_build", "announce"} <= set(run.task_states), sorted(run.task_states)
+                "dbt.fct_loan_status_model_build", "cross_model_tests", "announce"} <= set(run.task_states), \
+            sorted(run.task_states)
+        assert not [task for task in run.task_states if task.endswith("_test")]
         assert all(state == "success" for state in run.task_states.values()), run.task_states
         with psycopg.connect(url) as conn:
             months = conn.execute("select count(distinct report_month) from marts.fct_loan_status").fetchone()[0]

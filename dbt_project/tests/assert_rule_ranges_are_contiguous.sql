@@ -1,3 +1,5 @@
+{{ config(tags=['rule_seeds']) }}
+
 -- The DPD ranges of every rules version (buckets, and the floors of every rule set) start at 0,
 -- so that every DPD falls in one range (a range runs up to the next one's min_dpd), and the
 -- floors never get milder as DPD grows. Returns the offending rules.

@@ -1,3 +1,5 @@
+{{ config(tags=['rule_seeds']) }}
+
 -- Every rules version has a complete set of rules (buckets, a rule set for every borrower type,
 -- floors for every rule set, overrides, default entry and end conditions, every parameter, listing reasons),
 -- and every rule row names a version declared in rule_versions. Returns what is missing.
