@@ -7,7 +7,7 @@ scheduler follows the Assets to exchange_transform and exchange_publish: a live 
 appear. Each run has an overall deadline and always ends with `down`, after which no recorded
 process may be left.
 
-Each dbt model runs as its own task process under the scheduler (63 tasks): on the shared 2-core
+Each dbt model runs as its own task process under the scheduler (61 of the transform's 66 tasks): on the shared 2-core
 development host each run took about 6 minutes at load 4-5, up to 19 under load 12-16, hence
 the generous deadline. The two executors' tests are two modules, so parallel test workers
 (pytest-xdist, `make test`) run them side by side.
