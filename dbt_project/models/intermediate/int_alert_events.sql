@@ -29,7 +29,7 @@ history as not materialized (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
-episodes as (
+episodes as not materialized (
     select * from {{ ref('int_episode_publishability') }}
 ),
 

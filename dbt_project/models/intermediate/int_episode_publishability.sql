@@ -12,7 +12,7 @@
 
 with
 
-episodes as (
+episodes as not materialized (
     select * from {{ ref('int_default_episodes') }}
 ),
 

@@ -7,7 +7,7 @@
 
 with
 
-reports as (
+reports as not materialized (
     select * from {{ ref('int_borrower_identity_reports') }}
 ),
 

@@ -25,7 +25,7 @@ loans as (
     select * from {{ ref('dim_loan') }}
 ),
 
-episodes as (
+episodes as not materialized (
     select * from {{ ref('int_episode_publishability') }}
 ),
 

@@ -21,7 +21,7 @@
 
 with
 
-loans as (
+loans as not materialized (
     select * from {{ ref('int_loans_latest') }}
 ),
 

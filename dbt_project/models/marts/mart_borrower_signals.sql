@@ -18,23 +18,23 @@
 
 with
 
-phone_links as (
+phone_links as not materialized (
     select * from {{ ref('int_phone_link_signals') }}
 ),
 
-identity as (
+identity as not materialized (
     select * from {{ ref('int_identity_mismatch_signals') }}
 ),
 
-stacking as (
+stacking as not materialized (
     select * from {{ ref('int_loan_stacking_signals') }}
 ),
 
-bust_out as (
+bust_out as not materialized (
     select * from {{ ref('int_bust_out_signals') }}
 ),
 
-co_debt as (
+co_debt as not materialized (
     select * from {{ ref('int_co_debt_signals') }}
 ),
 

@@ -5,7 +5,7 @@
 
 with
 
-reasons as (
+reasons as not materialized (
     select * from {{ ref('int_listing_reasons') }}
     where is_publishable
 ),

@@ -16,7 +16,7 @@
 
 with
 
-signals as (
+signals as not materialized (
     select * from {{ ref('mart_borrower_signals') }}
 ),
 
