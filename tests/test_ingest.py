@@ -316,3 +316,22 @@ def test_unknown_columns_are_ignored_with_a_warning_and_never_stored(exchange_ho
     out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv", content))
     assert (out.verdict, out.rows_accepted) == ("accepted", 1)
     assert _problems(conn, out.submission_id) == [(1, "家庭住址 home_address", "W_COLUMN_IGNORED")]
+
+
+def _statistics(conn, table):
+    """(rows the planner believes, rows changed since the last ANALYZE) of a raw table."""
+    return conn.execute("select tables.reltuples, stats.n_mod_since_analyze from pg_class as tables"
+                        " join pg_stat_user_tables as stats on stats.relid = tables.oid"
+                        " where tables.oid = %s::regclass", (table,)).fetchone()
+
+
+def test_the_planner_knows_the_loans_and_the_months_loaded_before_the_transform_reads_them(exchange_home, lender, conn):
+    assert _statistics(conn, "raw.loans")[0] < 0  # never analyzed: the planner would guess
+    out = ingest_path(land(exchange_home, lender, "XD01_loans_20250131.csv",
+                           csv_text([loan_row(i) for i in range(1, 31)])))
+    assert out.rows_accepted == 30
+    assert _statistics(conn, "raw.loans")[0] == 30
+    status = ingest_path(land(exchange_home, lender, "XD01_loan_status_20250131.csv",
+                              csv_text([status_row(i) for i in range(1, 31)], "loan_status")))
+    assert status.rows_accepted == 30
+    assert conn.execute("select reltuples from pg_class where oid = 'raw.loan_status_202501'::regclass").fetchone()[0] == 30
