@@ -89,18 +89,6 @@ latest as (
         and coalesce(episodes.is_publishable, true)
 ),
 
-flagged as (
-    -- every report of those loans, for the first-seen dates
-    select
-        history.*,
-        {{ alert_flags }}
-    from (select lender_code, loan_id from latest) as alerting
-    inner join history
-        on history.lender_code = alerting.lender_code
-        and history.loan_id = alerting.loan_id
-    cross join params
-),
-
 dpd_events as (
     select
         latest.lender_code,
@@ -113,12 +101,16 @@ dpd_events as (
         cast(null as integer) as signal_window_days,
         false as is_disputed
     from latest
-    inner join flagged
+    -- the loan's reports of the same delinquency at or over the threshold, for the first-seen date
+    -- (through the history's (lender_code, loan_id) index: a join of the history to a copy of
+    -- `latest` was planned as a nested loop over both, 184 s at a million loans)
+    inner join history as flagged
         on flagged.lender_code = latest.lender_code
         and flagged.loan_id = latest.loan_id
         and flagged.overdue_since = latest.overdue_since
-        and flagged.is_dpd_alert
+    cross join params
     where latest.is_dpd_alert
+        and flagged.dpd >= params.alert_dpd_threshold
     group by latest.lender_code, latest.borrower_key
 ),
 
