@@ -16,25 +16,53 @@
    a phone link whose dispute was upheld counts nowhere, one under an open dispute marks the
    phone figures and the cluster (is_phone_link_disputed, 异议标注). #}
 
+{% set figures = {
+    'phone_links': ['phones_1m', 'phones_3m', 'phones_6m', 'phones_12m', 'keys_per_phone_1m', 'keys_per_phone_3m',
+                    'keys_per_phone_6m', 'keys_per_phone_12m', 'days_since_link_change'],
+    'identity': ['name_hashes'],
+    'stacking': ['stacking_lenders', 'stacking_new_principal'],
+    'bust_out': ['surge_lenders', 'first_payment_default_lenders'],
+    'co_debt': ['open_lenders', 'total_outstanding', 'overdue_lenders_6m'],
+} %}
+{% set flags = {
+    'phone_links': ['is_phone_shared', 'is_phone_link_disputed'],
+    'identity': ['is_identity_mismatch'],
+    'stacking': ['is_loan_stacking'],
+    'bust_out': ['is_bust_out'],
+    'co_debt': [],
+} %}
+{% set all_figures = figures.values() | sum(start=[]) %}
+{% set all_flags = flags.values() | sum(start=[]) %}
+{#- each column's type, so a model's row can carry the others' columns as typed nulls -#}
+{% set types = {} %}
+{% if execute %}
+    {% for model in ['int_phone_link_signals', 'int_identity_mismatch_signals', 'int_loan_stacking_signals',
+                     'int_bust_out_signals', 'int_co_debt_signals'] %}
+        {% for column in adapter.get_columns_in_relation(ref(model)) %}
+            {% do types.update({column.name: column.data_type}) %}
+        {% endfor %}
+    {% endfor %}
+{% endif %}
+
 with
 
-phone_links as not materialized (
+phone_links as (
     select * from {{ ref('int_phone_link_signals') }}
 ),
 
-identity as not materialized (
+identity as (
     select * from {{ ref('int_identity_mismatch_signals') }}
 ),
 
-stacking as not materialized (
+stacking as (
     select * from {{ ref('int_loan_stacking_signals') }}
 ),
 
-bust_out as not materialized (
+bust_out as (
     select * from {{ ref('int_bust_out_signals') }}
 ),
 
-co_debt as not materialized (
+co_debt as (
     select * from {{ ref('int_co_debt_signals') }}
 ),
 
@@ -42,63 +70,69 @@ clusters as (
     select * from {{ ref('int_phone_clusters') }}
 ),
 
+signal_rows as (
+    -- every signal model's row, its own columns set and the others null: one pass over each
+    -- model, then one grouping by key and date (five joins of the models would hash each one)
+    {%- for model in figures %}
+    select
+        signal_date,
+        borrower_key,
+        {%- for column in all_figures %}
+        {{ column if column in figures[model] else 'cast(null as ' ~ types.get(column, 'integer') ~ ')' }} as {{ column }},
+        {%- endfor %}
+        {%- for column in all_flags %}
+        {{ column if column in flags[model] else 'cast(null as boolean)' }} as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
 keys as (
-    select signal_date, borrower_key from phone_links
-    union
-    select signal_date, borrower_key from identity
-    union
-    select signal_date, borrower_key from stacking
-    union
-    select signal_date, borrower_key from bust_out
-    union
-    select signal_date, borrower_key from co_debt
+    -- one row per key and date, each model's figures and flags (a model has one row per key and date)
+    select
+        signal_date,
+        borrower_key,
+        {%- for column in all_figures %}
+        max({{ column }}) as {{ column }},
+        {%- endfor %}
+        {%- for column in all_flags %}
+        bool_or({{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from signal_rows
+    group by signal_date, borrower_key
 ),
 
 final as (
     select
         keys.signal_date,
         keys.borrower_key,
-        coalesce(phone_links.phones_1m, 0) as phones_1m,
-        coalesce(phone_links.phones_3m, 0) as phones_3m,
-        coalesce(phone_links.phones_6m, 0) as phones_6m,
-        coalesce(phone_links.phones_12m, 0) as phones_12m,
-        coalesce(phone_links.keys_per_phone_1m, 0) as keys_per_phone_1m,
-        coalesce(phone_links.keys_per_phone_3m, 0) as keys_per_phone_3m,
-        coalesce(phone_links.keys_per_phone_6m, 0) as keys_per_phone_6m,
-        coalesce(phone_links.keys_per_phone_12m, 0) as keys_per_phone_12m,
-        phone_links.days_since_link_change,
-        coalesce(phone_links.is_phone_shared, false) as is_phone_shared,
-        coalesce(identity.name_hashes, 0) as name_hashes,
-        coalesce(identity.is_identity_mismatch, false) as is_identity_mismatch,
-        coalesce(stacking.stacking_lenders, 0) as stacking_lenders,
-        coalesce(stacking.stacking_new_principal, 0) as stacking_new_principal,
-        coalesce(stacking.is_loan_stacking, false) as is_loan_stacking,
-        coalesce(bust_out.surge_lenders, 0) as surge_lenders,
-        coalesce(bust_out.first_payment_default_lenders, 0) as first_payment_default_lenders,
-        coalesce(bust_out.is_bust_out, false) as is_bust_out,
-        coalesce(co_debt.open_lenders, 0) as open_lenders,
-        coalesce(co_debt.total_outstanding, 0) as total_outstanding,
-        coalesce(co_debt.overdue_lenders_6m, 0) as overdue_lenders_6m,
+        coalesce(keys.phones_1m, 0) as phones_1m,
+        coalesce(keys.phones_3m, 0) as phones_3m,
+        coalesce(keys.phones_6m, 0) as phones_6m,
+        coalesce(keys.phones_12m, 0) as phones_12m,
+        coalesce(keys.keys_per_phone_1m, 0) as keys_per_phone_1m,
+        coalesce(keys.keys_per_phone_3m, 0) as keys_per_phone_3m,
+        coalesce(keys.keys_per_phone_6m, 0) as keys_per_phone_6m,
+        coalesce(keys.keys_per_phone_12m, 0) as keys_per_phone_12m,
+        keys.days_since_link_change,
+        coalesce(keys.is_phone_shared, false) as is_phone_shared,
+        coalesce(keys.name_hashes, 0) as name_hashes,
+        coalesce(keys.is_identity_mismatch, false) as is_identity_mismatch,
+        coalesce(keys.stacking_lenders, 0) as stacking_lenders,
+        coalesce(keys.stacking_new_principal, 0) as stacking_new_principal,
+        coalesce(keys.is_loan_stacking, false) as is_loan_stacking,
+        coalesce(keys.surge_lenders, 0) as surge_lenders,
+        coalesce(keys.first_payment_default_lenders, 0) as first_payment_default_lenders,
+        coalesce(keys.is_bust_out, false) as is_bust_out,
+        coalesce(keys.open_lenders, 0) as open_lenders,
+        coalesce(keys.total_outstanding, 0) as total_outstanding,
+        coalesce(keys.overdue_lenders_6m, 0) as overdue_lenders_6m,
         clusters.cluster_id,
         clusters.cluster_size,
-        coalesce(phone_links.is_phone_link_disputed, false) or coalesce(clusters.is_link_disputed, false)
+        coalesce(keys.is_phone_link_disputed, false) or coalesce(clusters.is_link_disputed, false)
             as is_phone_link_disputed
     from keys
-    left join phone_links
-        on phone_links.signal_date = keys.signal_date
-        and phone_links.borrower_key = keys.borrower_key
-    left join identity
-        on identity.signal_date = keys.signal_date
-        and identity.borrower_key = keys.borrower_key
-    left join stacking
-        on stacking.signal_date = keys.signal_date
-        and stacking.borrower_key = keys.borrower_key
-    left join bust_out
-        on bust_out.signal_date = keys.signal_date
-        and bust_out.borrower_key = keys.borrower_key
-    left join co_debt
-        on co_debt.signal_date = keys.signal_date
-        and co_debt.borrower_key = keys.borrower_key
     left join clusters
         on clusters.signal_date = keys.signal_date
         and clusters.borrower_key = keys.borrower_key
