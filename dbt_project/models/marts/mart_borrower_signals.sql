@@ -16,24 +16,18 @@
    a phone link whose dispute was upheld counts nowhere, one under an open dispute marks the
    phone figures and the cluster (is_phone_link_disputed, 异议标注). #}
 
-{% set figures = {
+{% set signal_columns = {
     'phone_links': ['phones_1m', 'phones_3m', 'phones_6m', 'phones_12m', 'keys_per_phone_1m', 'keys_per_phone_3m',
-                    'keys_per_phone_6m', 'keys_per_phone_12m', 'days_since_link_change'],
-    'identity': ['name_hashes'],
-    'stacking': ['stacking_lenders', 'stacking_new_principal'],
-    'bust_out': ['surge_lenders', 'first_payment_default_lenders'],
+                    'keys_per_phone_6m', 'keys_per_phone_12m', 'days_since_link_change', 'is_phone_shared',
+                    'is_phone_link_disputed'],
+    'identity': ['name_hashes', 'is_identity_mismatch'],
+    'stacking': ['stacking_lenders', 'stacking_new_principal', 'is_loan_stacking'],
+    'bust_out': ['surge_lenders', 'first_payment_default_lenders', 'is_bust_out'],
     'co_debt': ['open_lenders', 'total_outstanding', 'overdue_lenders_6m'],
 } %}
-{% set flags = {
-    'phone_links': ['is_phone_shared', 'is_phone_link_disputed'],
-    'identity': ['is_identity_mismatch'],
-    'stacking': ['is_loan_stacking'],
-    'bust_out': ['is_bust_out'],
-    'co_debt': [],
-} %}
-{% set all_figures = figures.values() | sum(start=[]) %}
-{% set all_flags = flags.values() | sum(start=[]) %}
-{#- each column's type, so a model's row can carry the others' columns as typed nulls -#}
+{% set all_columns = signal_columns.values() | sum(start=[]) %}
+{#- each column's type, read from the built tables when the model runs: another model's row
+    carries the column as a typed null, and a flag is aggregated with bool_or -#}
 {% set types = {} %}
 {% if execute %}
     {% for model in ['int_phone_link_signals', 'int_identity_mismatch_signals', 'int_loan_stacking_signals',
@@ -73,15 +67,13 @@ clusters as (
 signal_rows as (
     -- every signal model's row, its own columns set and the others null: one pass over each
     -- model, then one grouping by key and date (five joins of the models would hash each one)
-    {%- for model in figures %}
+    {%- for model in signal_columns %}
     select
         signal_date,
         borrower_key,
-        {%- for column in all_figures %}
-        {{ column if column in figures[model] else 'cast(null as ' ~ types.get(column, 'integer') ~ ')' }} as {{ column }},
-        {%- endfor %}
-        {%- for column in all_flags %}
-        {{ column if column in flags[model] else 'cast(null as boolean)' }} as {{ column }}{{ ',' if not loop.last }}
+        {%- for column in all_columns %}
+        {{ column if column in signal_columns[model] else 'cast(null as ' ~ types[column] ~ ')' if execute else 'null' }}
+            as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ model }}
     {{ 'union all' if not loop.last }}
@@ -93,11 +85,8 @@ keys as (
     select
         signal_date,
         borrower_key,
-        {%- for column in all_figures %}
-        max({{ column }}) as {{ column }},
-        {%- endfor %}
-        {%- for column in all_flags %}
-        bool_or({{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- for column in all_columns %}
+        {{ 'bool_or' if types.get(column) == 'boolean' else 'max' }}({{ column }}) as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from signal_rows
     group by signal_date, borrower_key
