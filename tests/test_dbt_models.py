@@ -111,6 +111,8 @@ def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
         "int_loan_status_history": 0, "int_repayment_profile": 0, "fct_loan_status": 0,
         "int_consistency_findings": 0, "int_borrower_months": 0, "mart_roll_rates": 0, "dim_loan": 0,
         "mart_portfolio_quality": 0, "int_delinquency_segments": 0, "int_phone_link_signals": 0,
+        "int_identity_mismatch_signals": 0, "int_loan_stacking_signals": 0, "int_bust_out_signals": 0,
+        "int_co_debt_signals": 0, "int_signal_loans": 0, "mart_borrower_signals": 0,
     }
 
 

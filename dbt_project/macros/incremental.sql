@@ -15,21 +15,43 @@
       - rebuild_unique_key: the rows sharing these columns with a new row go too (figures carried
         forward from before the window);
       - rebuild_drops_gone_loans: the rows of loans no longer in int_loans_latest go too;
-      - rebuild_signal_inputs: a fraud-signal model, by signal date across lenders (signal_inputs.sql). -#}
+      - rebuild_signal_inputs: a fraud-signal model, by signal date and by borrower key (signal_inputs.sql);
+      - rebuild_key_log: int_signal_loans, which logs the keys whose loans changed (key_log.sql). -#}
 
 {% macro get_incremental_rebuilt_months_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set new_rows = arg_dict['temp_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- if config.get('rebuild_signal_inputs') %}
-    {#- a fraud-signal model rebuilds every signal date from the first whose inputs changed -#}
+    {#- a fraud-signal model rebuilds every signal date from the first whose inputs changed, and the
+        rows of the keys whose loans changed from the date each was logged (signal_inputs.sql) -#}
     delete from {{ target }} as built
     where built.signal_date >= ({{ signal_rebuild_from() }});
 
-    {{ record_test_scope(signal_rebuild_from()) }};
+    delete from {{ target }} as built
+    using {{ signal_keys() }} as keys
+    where built.borrower_key = keys.borrower_key
+        and built.signal_date >= keys.rebuild_from;
+
+    {{ record_test_scope(signal_first_date()) }};
+
+    -- for the models that read this one's rebuilds (mart_borrower_signals)
+    insert into exchange_state.rebuild_log (model, lender_code, rebuild_month)
+    select '{{ target.identifier }}', null, scope.rebuild_from
+    from {{ signal_scope() }} as scope
+    where scope.rebuild_from is not null;
 
     insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ new_rows }};
+    select {{ columns }}
+    from {{ new_rows }} as rebuilt
+    where rebuilt.signal_date >= ({{ signal_rebuild_from() }})
+        or exists (
+            select 1 from {{ signal_keys() }} as keys
+            where keys.borrower_key = rebuilt.borrower_key
+                and rebuilt.signal_date >= keys.rebuild_from
+        );
+    {%- elif config.get('rebuild_key_log') %}
+    {{ log_changed_keys(target, new_rows, columns) }}
     {%- else -%}
     {%- set month_column = config.get('rebuild_month_column', 'report_month') -%}
     {%- set unique_key = config.get('rebuild_unique_key') or [] -%}

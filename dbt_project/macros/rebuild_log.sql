@@ -8,7 +8,7 @@
     schemas, created by the first incremental model that runs (prepare_rebuild_state). -#}
 
 {% macro create_rebuild_state() -%}
-    {%- set tables = ['rebuild_log', 'rebuild_consumed', 'rules_built', 'signal_inputs', 'test_scope'] -%}
+    {%- set tables = ['rebuild_log', 'rebuild_consumed', 'rules_built', 'signal_inputs', 'test_scope', 'key_log'] -%}
     {#- incremental models built at once (threads, Airflow tasks) may all find the state missing,
         and two concurrent "create ... if not exists" collide: the first to miss it takes a
         transaction lock, so the others wait for its commit and then find what it created -#}
@@ -43,6 +43,14 @@
         fingerprint text not null,
         primary key (model, signal_date)
     );
+    -- numbered from the rebuild log's sequence: a reader keeps one position for both logs
+    create table if not exists exchange_state.key_log (
+        seq bigint primary key default nextval('exchange_state.rebuild_log_seq_seq'),
+        model text not null,
+        borrower_key text,
+        rebuild_from date not null,
+        logged_at timestamptz not null default now()
+    );
     create table if not exists exchange_state.test_scope (
         model text primary key,
         first_month date,
@@ -52,9 +60,9 @@
 
 {% macro prepare_rebuild_state() -%}
     {#- pre-hook of every model: an incremental model makes sure the state exists (a fraud-signal one
-        computes its input fingerprints, signal_inputs.sql); its full build
-        is tested whole (test_scope.sql) and, without a rebuild_producer, logs a rebuild of every
-        lender's months -#}
+        computes its fingerprints, first date and keys, signal_inputs.sql); its full build is
+        tested whole (test_scope.sql) and, without a rebuild_producer, logs a rebuild of everything
+        (every lender's months or signal dates; int_signal_loans: every key, key_log.sql) -#}
     {%- if config.get('materialized') == 'incremental' %}
     {{ create_rebuild_state() }}
         {%- if config.get('rebuild_signal_inputs') %}
@@ -63,7 +71,9 @@
         {%- if not is_incremental() %}
     {{ record_test_scope("date '0001-01-01'") }};
         {%- endif %}
-        {%- if not config.get('rebuild_producer') and not config.get('rebuild_signal_inputs') and not is_incremental() %}
+        {%- if config.get('rebuild_key_log') and not is_incremental() %}
+    {{ log_every_key() }};
+        {%- elif not config.get('rebuild_producer') and not is_incremental() %}
     insert into exchange_state.rebuild_log (model, lender_code, rebuild_month)
     values ('{{ this.identifier }}', null, date '0001-01-01');
         {%- endif %}

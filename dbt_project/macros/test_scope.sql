@@ -5,7 +5,7 @@
     per model in exchange_state.test_scope, in the transaction of its rows: every month for a
     full build (prepare_rebuild_state), the start of the rebuild window for an incremental run
     (strategy rebuilt_months), none when it rebuilt nothing. Models that replace rows outside
-    their month column (rebuild_unique_key: dim_loan) and every other model are tested whole,
+    their month column (rebuild_unique_key: dim_loan; int_signal_loans) and every other model are tested whole,
     as is everything with tests_scope = 'all' (the default: `make test`, a manual `dbt test`). -#}
 
 {% macro get_where_subquery(relation) -%}
@@ -53,11 +53,11 @@
 {% macro scoped_model(relation) -%}
     {#- the graph node of an incremental model of this project whose rows are dated by a month
         column (none for other relations and for models that replace rows outside it:
-        rebuild_unique_key). Looked up by unique id: a test runs this once, a walk over the
+        rebuild_unique_key, rebuild_key_log). Looked up by unique id: a test runs this once, a walk over the
         graph would cost every test a pass over every node. -#}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
     {%- if node and node.schema == relation.schema and node.config.materialized == 'incremental'
-            and not node.config.get('rebuild_unique_key') -%}
+            and not node.config.get('rebuild_unique_key') and not node.config.get('rebuild_key_log') -%}
         {%- do return(node) -%}
     {%- endif -%}
     {%- do return(none) -%}

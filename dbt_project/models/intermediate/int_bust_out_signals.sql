@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_signal_inputs={'producers': ['int_loan_status_history'], 'loan_keys': true},
+        indexes=[
+            {'columns': ['borrower_key', 'signal_date'], 'unique': True},
+            {'columns': ['signal_date']},
+        ],
+    )
+}}
+-- depends_on: {{ ref('int_signal_loans') }}
+
 {# Bust-out (恶意骗贷 / 撸贷), one row per borrower key and signal date with loans issued within
    the surge window: the different lenders of those loans (the surge), and how many of those
    lenders report one of them in first-payment default (首期逾期) in the signal month: overdue on
@@ -5,7 +17,8 @@
    no payment ever reported. Only records that may reach other members count as a default here
    (DOMAIN section 5): a loan held back (unreported, or its delinquency pending notice) does not.
    The surge itself is new loans, not negative data: every effective loans file counts. The surge
-   lenders' codes stay here for the alerts (int_alert_events). #}
+   lenders' codes stay here for the alerts (int_alert_events). Incremental like int_co_debt_signals:
+   the dates from the first month the status history rebuilt, and the keys whose loans changed. #}
 
 with
 
@@ -23,6 +36,9 @@ publishable_loans as (
 
 dates as (
     select * from {{ ref('int_fraud_signal_dates') }}
+    {%- if is_incremental() %}
+    where signal_date >= ({{ signal_first_date() }})
+    {%- endif %}
 ),
 
 surge_loans as (
@@ -41,6 +57,9 @@ surge_loans as (
         on loans.issue_date <= dates.signal_date
         and loans.issue_date > dates.signal_date - dates.bust_out_surge_window_days
         and loans.first_reported_date <= dates.signal_date
+    {%- if is_incremental() %}
+    where {{ in_signal_scope('dates.signal_date', 'loans.borrower_key') }}
+    {%- endif %}
 ),
 
 month_end_reports as (
@@ -57,6 +76,9 @@ month_end_reports as (
         and history.dpd > 0
         and history.last_payment_date is null
         and {{ outside_upheld_episodes('history') }}
+        {%- if is_incremental() %}
+        and {{ in_signal_scope("(history.report_month + interval '1 month')::date", 'history.borrower_key') }}
+        {%- endif %}
 ),
 
 first_payment_defaults as (

@@ -1,10 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_signal_inputs={'producers': ['int_loan_status_history'], 'loan_keys': true},
+        indexes=[
+            {'columns': ['borrower_key', 'signal_date'], 'unique': True},
+            {'columns': ['signal_date']},
+        ],
+    )
+}}
+-- depends_on: {{ ref('int_signal_loans') }}
+
 {# Co-debt (共债), one row per borrower key and signal date on which the key has an active loan
    in the signal month or a lender reported it overdue within the lookback: lenders with open
    (active on their last report of the month) loans and their total outstanding principal, and
    lenders that reported one of the key's loans overdue (DPD > 0) fewer than
    co_debt_overdue_lookback_days before the signal date. Only records that may reach other
    members count (DOMAIN section 5): a loan held as unreported (stale) counts in neither figure,
-   and a loan whose delinquency is pending notice counts as open but not as overdue. #}
+   and a loan whose delinquency is pending notice counts as open but not as overdue.
+   Incremental (rebuild_signal_inputs, macros/signal_inputs.sql): a run rebuilds the dates from the
+   first month the status history rebuilt (usually the new month) and the keys whose loans changed
+   (int_signal_loans), not every key on every date. #}
 
 with
 
@@ -22,6 +37,9 @@ publishable_loans as (
 
 dates as (
     select * from {{ ref('int_fraud_signal_dates') }}
+    {%- if is_incremental() %}
+    where signal_date >= ({{ signal_first_date() }})
+    {%- endif %}
 ),
 
 open_loans as (
@@ -34,6 +52,9 @@ open_loans as (
     where history.is_month_last_report
         and history.is_active
         and not publishability.is_unreported
+        {%- if is_incremental() %}
+        and {{ in_signal_scope("(history.report_month + interval '1 month')::date", 'history.borrower_key') }}
+        {%- endif %}
 ),
 
 open_debt as (
@@ -56,6 +77,10 @@ overdue_reports as (
         and publishable_loans.loan_id = history.loan_id
     where history.dpd > 0
         and {{ outside_upheld_episodes('history') }}
+        {%- if is_incremental() %}
+        and {{ in_signal_scope('history.as_of_date + (select max(co_debt_overdue_lookback_days) from dates)',
+                               'history.borrower_key') }}
+        {%- endif %}
 ),
 
 overdue as (

@@ -1,9 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_signal_inputs={
+            'input': 'int_borrower_identity_reports',
+            'date_column': 'reported_date',
+            'columns': ['lender_code', 'borrower_key', 'name_hash', 'reported_date'],
+        },
+        indexes=[
+            {'columns': ['borrower_key', 'signal_date'], 'unique': True},
+            {'columns': ['signal_date']},
+        ],
+    )
+}}
+
 {# Identity mismatch (身份信息不一致), one row per borrower key and signal date on which two or
    more lenders had reported the key: each lender's latest name hash for the key up to the signal
    date, and how many distinct ones there are. One lender's own name corrections never raise it
    (only its latest name counts); different names from different lenders do. From
    int_borrower_identity_reports (retention applied; identity reports are not negative data).
-   The lenders' codes stay here for the alerts (int_alert_events). #}
+   The lenders' codes stay here for the alerts (int_alert_events). Incremental
+   (rebuild_signal_inputs, macros/signal_inputs.sql): a run computes only the signal dates from the
+   first one whose identity reports or rules changed, usually the new month. #}
 
 with
 
@@ -13,6 +30,9 @@ reports as not materialized (
 
 dates as (
     select * from {{ ref('int_fraud_signal_dates') }}
+    {%- if is_incremental() %}
+    where signal_date >= ({{ signal_rebuild_from() }})
+    {%- endif %}
 ),
 
 shared_keys as (

@@ -1,5 +1,14 @@
 {{
     config(
+        materialized='incremental',
+        rebuild_signal_inputs={
+            'producers': ['int_phone_link_signals', 'int_identity_mismatch_signals', 'int_loan_stacking_signals',
+                          'int_bust_out_signals', 'int_co_debt_signals'],
+            'loan_keys': true,
+            'input': 'int_phone_clusters',
+            'date_column': 'signal_date',
+            'columns': ['borrower_key', 'cluster_id', 'cluster_size', 'is_link_disputed'],
+        },
         indexes=[
             {'columns': ['borrower_key', 'signal_date'], 'unique': True},
             {'columns': ['signal_date']},
@@ -14,7 +23,12 @@
    negative data (first-payment defaults, overdue reports) from publishable loans only (macro
    publishable_loans: noticed, not unreported); rows de-keyed by retention are gone everywhere;
    a phone link whose dispute was upheld counts nowhere, one under an open dispute marks the
-   phone figures and the cluster (is_phone_link_disputed, 异议标注). #}
+   phone figures and the cluster (is_phone_link_disputed, 异议标注).
+   Incremental (rebuild_signal_inputs, macros/signal_inputs.sql): a run rebuilds the dates from the
+   first one a signal model rebuilt or whose clusters changed (they move to a new date) and the
+   keys whose loans changed (int_signal_loans). #}
+-- depends_on: {{ ref('int_signal_loans') }}
+-- depends_on: {{ ref('int_fraud_signal_dates') }}
 
 {% set signal_columns = {
     'phone_links': ['phones_1m', 'phones_3m', 'phones_6m', 'phones_12m', 'keys_per_phone_1m', 'keys_per_phone_3m',
@@ -76,6 +90,9 @@ signal_rows as (
             as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ model }}
+    {%- if is_incremental() %}
+    where {{ in_signal_scope('signal_date', 'borrower_key') }}
+    {%- endif %}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),

@@ -1,0 +1,107 @@
+"""The fraud-signal models rebuild by key as well as by date (macros/signal_inputs.sql, key_log.sql).
+
+A change that touches no report, here a dispute upheld on a default episode (异议成立), changes
+what the signals may count for that borrower on every past date. The monthly run must rebuild
+that key's rows on every date, and only that key's: the feed-rule scenario
+(tests/feed_rules_scenario.py) is built without its disputes, the disputes are recorded, one
+incremental `dbt run` follows, and its signal tables must equal a full rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import feed_rules_scenario as scenario
+import psycopg
+import pytest
+from databases import fresh_database
+from dbt_scenario import insert_delivery
+from dbt_support import dbt
+
+from exchange.access.tokens import ensure_lender_role
+
+SIGNAL_MODELS = ["intermediate.int_co_debt_signals", "intermediate.int_bust_out_signals",
+                 "intermediate.int_loan_stacking_signals", "intermediate.int_identity_mismatch_signals",
+                 "intermediate.int_phone_link_signals", "marts.mart_borrower_signals"]
+SNAPSHOT = "incremental_signals"
+S1 = scenario.BORROWER["S1"]
+
+
+@dataclass(frozen=True)
+class Runs:
+    url: str
+    before: dict[date, tuple[int, int]]
+    """S1's co-debt rows (overdue lenders, open lenders) by signal date before the disputes."""
+    inserted: dict[str, int]
+    """Rows each signal model inserted in the incremental run after the disputes."""
+
+
+def _s1_co_debt(conn: psycopg.Connection) -> dict[date, tuple[int, int]]:
+    rows = conn.execute("select signal_date, overdue_lenders_6m, open_lenders from intermediate.int_co_debt_signals"
+                        " where borrower_key = %s", (S1,)).fetchall()
+    return {d: (overdue, open_) for d, overdue, open_ in rows}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    work: Path = tmp_path_factory.mktemp("signal_increments")
+    with fresh_database("signal_increments") as url, psycopg.connect(url, autocommit=True) as conn:
+        with conn.transaction():
+            conn.cursor().executemany("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)",
+                                      scenario.LENDERS)
+            for code, _, _ in scenario.LENDERS:
+                ensure_lender_role(conn, code)
+            insert_delivery(conn, scenario.deliveries())
+        dbt(url, work, "seed")
+        dbt(url, work, "run")
+        before = _s1_co_debt(conn)
+        with conn.transaction():
+            scenario.insert_disputes(conn)
+        dbt(url, work, "run")
+        results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+        inserted = {r["unique_id"].split(".")[-1]: r["adapter_response"]["rows_affected"] for r in results}
+        conn.execute(f"create schema {SNAPSHOT}")
+        for table in SIGNAL_MODELS:
+            conn.execute(f"create table {SNAPSHOT}.{table.split('.')[1]} as table {table}")
+        dbt(url, work, "run", "--full-refresh", "--select", "int_signal_loans+")
+        yield Runs(url, before, inserted)
+
+
+def test_an_upheld_dispute_removes_the_episode_from_the_keys_past_signal_rows(runs: Runs) -> None:
+    with psycopg.connect(runs.url) as conn:
+        after = _s1_co_debt(conn)
+    # XD01's D1 was overdue (in default episode 1) from 2024-08: it counted on every date until the
+    # dispute on that episode was upheld; WD02's D2 counts from April 2025 (overdue since then)
+    assert {d: overdue for d, (overdue, _) in runs.before.items()}[date(2025, 1, 31)] == 1
+    assert {d: overdue for d, (overdue, _) in after.items()} == {
+        d: 1 if d >= date(2025, 4, 30) else 0 for d in after}
+    assert {d: open_ for d, (_, open_) in after.items()} == {d: open_ for d, (_, open_) in runs.before.items()}
+
+
+def test_the_incremental_signal_rows_equal_a_full_rebuild(runs: Runs) -> None:
+    with psycopg.connect(runs.url) as conn:
+        for table in SIGNAL_MODELS:
+            snapshot = f"{SNAPSHOT}.{table.split('.')[1]}"
+            only_full = conn.execute(f"select count(*) from (table {table} except all table {snapshot}) d").fetchone()[0]
+            only_incremental = conn.execute(
+                f"select count(*) from (table {snapshot} except all table {table}) d").fetchone()[0]
+            assert (only_full, only_incremental) == (0, 0), table
+
+
+def test_only_the_changed_keys_rows_are_rebuilt(runs: Runs) -> None:
+    with psycopg.connect(runs.url) as conn:
+        s1_rows = {table.split(".")[1]: conn.execute(f"select count(*) from {table} where borrower_key = %s",
+                                                     (S1,)).fetchone()[0] for table in SIGNAL_MODELS}
+        key_log = conn.execute("select count(*) from exchange_state.key_log where borrower_key = %s", (S1,)).fetchone()
+    assert s1_rows["int_co_debt_signals"] == len(runs.before) > 1
+    # the disputes change no report and no rule: nothing is rebuilt by date, S1 is rebuilt by key
+    assert {model: runs.inserted[model] for model in ("int_co_debt_signals", "int_bust_out_signals",
+                                                      "int_loan_stacking_signals", "mart_borrower_signals")} == {
+        model: s1_rows[model] for model in ("int_co_debt_signals", "int_bust_out_signals",
+                                            "int_loan_stacking_signals", "mart_borrower_signals")}
+    assert runs.inserted["int_phone_link_signals"] == runs.inserted["int_identity_mismatch_signals"] == 0
+    assert key_log == (0,)  # logged for the readers, gone once every reader has read it
