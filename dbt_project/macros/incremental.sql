@@ -41,15 +41,17 @@
     from {{ signal_scope() }} as scope
     where scope.rebuild_from is not null;
 
+    -- a join, not a correlated exists: under the "or" that would be probed for every new row
     insert into {{ target }} ({{ columns }})
     select {{ columns }}
-    from {{ new_rows }} as rebuilt
-    where rebuilt.signal_date >= ({{ signal_rebuild_from() }})
-        or exists (
-            select 1 from {{ signal_keys() }} as keys
-            where keys.borrower_key = rebuilt.borrower_key
-                and rebuilt.signal_date >= keys.rebuild_from
-        );
+    from (
+        select rebuilt.*
+        from {{ new_rows }} as rebuilt
+        left join {{ signal_keys() }} as keys
+            on keys.borrower_key = rebuilt.borrower_key
+        where rebuilt.signal_date >= ({{ signal_rebuild_from() }})
+            or rebuilt.signal_date >= keys.rebuild_from
+    ) as in_scope;
     {%- elif config.get('rebuild_key_log') %}
     {{ log_changed_keys(target, new_rows, columns) }}
     {%- else -%}
