@@ -108,7 +108,9 @@
         and keys.borrower_key is not null
         and keys.seq > {{ consumed_seq() }}
         and keys.seq <= (select scope.read_to from {{ signal_scope() }} as scope)
-    group by keys.borrower_key;
+    group by keys.borrower_key
+    -- a key whose rows from its date on are all rebuilt anyway (a new loan, usually) is not one more
+    having min(keys.rebuild_from) < coalesce(({{ signal_rebuild_from() }}), date 'infinity');
 
     analyze {{ signal_keys() }}
 {%- endmacro %}
