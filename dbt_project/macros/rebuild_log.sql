@@ -5,66 +5,14 @@
     rebuilds, per lender, every month from the earliest one logged since it last ran, and marks
     the log read in its own transaction, so a failed run is caught up by the next one and a run
     with nothing new reads nothing. The log lives in schema exchange_state, out of the analysts'
-    schemas, created by the first incremental model that runs (prepare_rebuild_state). -#}
-
-{% macro create_rebuild_state() -%}
-    {%- set tables = ['rebuild_log', 'rebuild_consumed', 'rules_built', 'signal_inputs', 'test_scope', 'key_log'] -%}
-    {#- incremental models built at once (threads, Airflow tasks) may all find the state missing,
-        and two concurrent "create ... if not exists" collide: the first to miss it takes a
-        transaction lock, so the others wait for its commit and then find what it created -#}
-    do $$
-    begin
-        if {% for table in tables %}to_regclass('exchange_state.{{ table }}') is null{{ ' or ' if not loop.last }}{% endfor %} then
-            perform pg_advisory_xact_lock(hashtext('exchange_state'));
-        end if;
-    end
-    $$;
-    create schema if not exists exchange_state;
-    create table if not exists exchange_state.rebuild_log (
-        seq bigserial primary key,
-        model text not null,
-        lender_code text,
-        rebuild_month date not null,
-        logged_at timestamptz not null default now()
-    );
-    create table if not exists exchange_state.rebuild_consumed (
-        model text primary key,
-        seq bigint not null,
-        consumed_at timestamptz not null default now()
-    );
-    create table if not exists exchange_state.rules_built (
-        model text primary key,
-        fingerprint text not null,
-        built_at timestamptz not null default now()
-    );
-    create table if not exists exchange_state.signal_inputs (
-        model text not null,
-        signal_date date not null,
-        fingerprint text not null,
-        primary key (model, signal_date)
-    );
-    -- numbered from the rebuild log's sequence: a reader keeps one position for both logs
-    create table if not exists exchange_state.key_log (
-        seq bigint primary key default nextval('exchange_state.rebuild_log_seq_seq'),
-        model text not null,
-        borrower_key text,
-        rebuild_from date not null,
-        logged_at timestamptz not null default now()
-    );
-    create table if not exists exchange_state.test_scope (
-        model text primary key,
-        first_month date,
-        recorded_at timestamptz not null default now()
-    );
-{%- endmacro %}
+    schemas, created by the exchange's migrations (0023_rebuild_state.sql). -#}
 
 {% macro prepare_rebuild_state() -%}
-    {#- pre-hook of every model: an incremental model makes sure the state exists (a fraud-signal one
-        computes its fingerprints, first date and keys, signal_inputs.sql); its full build is
+    {#- pre-hook of every model: a fraud-signal model computes its fingerprints, first date and keys
+        (signal_inputs.sql); an incremental model's full build is
         tested whole (test_scope.sql) and, without a rebuild_producer, logs a rebuild of everything
         (every lender's months or signal dates; int_signal_loans: every key, key_log.sql) -#}
     {%- if config.get('materialized') == 'incremental' %}
-    {{ create_rebuild_state() }}
         {%- if config.get('rebuild_signal_inputs') %}
     {{ prepare_signal_inputs() }};
         {%- endif %}
