@@ -28,7 +28,7 @@ from dbt_support import dbt, environment
 
 from exchange.access.logins import add_analyst, remove_analyst
 from exchange.core.settings import PROJECT_ROOT
-from exchange.pipeline.dbt import TransformFailed, run_dbt
+from exchange.pipeline.dbt import DBT_PROJECT_DIR, TransformFailed, dbt_env, run_dbt
 from exchange_tools.demo import portfolio_summary
 
 SNAPSHOT_SCHEMA = "incremental_snapshot"
@@ -421,6 +421,44 @@ def test_docs_generate(built: Built) -> None:
                     if not node["columns"].get(column, {}).get("description")]
     assert undocumented == []
     assert all(node["description"] for node in models.values())
+
+
+def _compile_inline(built: Built, sql: str) -> str:
+    """The SQL dbt compiles from `sql` (Jinja calling the project's macros) against the built database."""
+    from dbt.cli.main import dbtRunner
+
+    # the profile reads the connection from dbt_env(), evaluated once the URL is set
+    with environment(EXCHANGE_DB_URL=built.url), environment(**dbt_env()):
+        result = dbtRunner().invoke(["compile", "--inline", sql, "--project-dir", str(DBT_PROJECT_DIR),
+                                     "--profiles-dir", str(DBT_PROJECT_DIR),
+                                     "--target-path", str(built.work_dir / "target_inline"),
+                                     "--log-path", str(built.work_dir / "logs")])
+    assert result.success, result.exception
+    return result.result.results[0].node.compiled_code
+
+
+def test_the_unique_test_trusts_a_unique_index_but_still_finds_null_duplicates(built: Built) -> None:
+    """unique_combination_of_columns groups only rows with a null key where a unique index holds,
+    on the table and on the subquery a scoped test reads; without the index it groups every row."""
+    with psycopg.connect(built.url, autocommit=True) as conn:
+        conn.execute("drop schema if exists scratch_unique cascade; create schema scratch_unique")
+        for table, indexed in (("indexed", True), ("bare", False)):
+            conn.execute(f"create table scratch_unique.{table} (a int, b int)")
+            if indexed:
+                conn.execute(f"create unique index on scratch_unique.{table} (b, a)")
+            conn.execute(f"insert into scratch_unique.{table} values (1, 1), (2, 2), (null, 1), (null, 1)")
+        conn.execute("insert into scratch_unique.bare values (2, 2)")  # a duplicate the index would refuse
+        database = conn.info.dbname
+        found = {}
+        for table in ("indexed", "bare"):
+            relation = f"api.Relation.create(database='{database}', schema='scratch_unique', identifier='{table}')"
+            subquery = f'(select * from "{database}"."scratch_unique"."{table}" where a is null or a > 0) dbt_subquery'
+            for form, model in (("table", relation), ("subquery", repr(subquery))):
+                sql = _compile_inline(built, f"{{{{ test_unique_combination_of_columns({model}, ['a', 'b']) }}}}")
+                found[table, form] = (sorted(conn.execute(f"select a, b, occurrences from ({sql}) t").fetchall(),
+                                             key=str), "pg_index" in sql)
+    assert found["indexed", "table"] == found["indexed", "subquery"] == ([(None, 1, 2)], True)
+    assert found["bare", "table"][0] == found["bare", "subquery"][0] == [(2, 2, 2), (None, 1, 2)]
 
 
 def test_run_dbt_raises_a_reason_code(built: Built) -> None:

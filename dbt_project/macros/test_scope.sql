@@ -50,6 +50,16 @@
     {%- do return(column ~ " >= " ~ first_month) -%}
 {%- endmacro %}
 
+{% macro tested_table(model) -%}
+    {#- the table a test reads: `model` itself, or the one inside the subquery get_where_subquery
+        made of it; none for anything else -#}
+    {%- if model.identifier is defined -%}
+        {%- do return(model | string) -%}
+    {%- endif -%}
+    {%- set found = modules.re.match('^[(]select [*] from ("[^"]+"[.]"[^"]+"[.]"[^"]+") where ', model | string) -%}
+    {%- do return(found.group(1) if found else none) -%}
+{%- endmacro %}
+
 {% macro scoped_model(relation) -%}
     {#- the graph node of an incremental model of this project whose rows are dated by a month
         column (none for other relations and for models that replace rows outside it:
