@@ -7,6 +7,7 @@
             'columns': ['lender_code', 'loan_id', ...], 'where': 'phone_hash is not null',
             'producers': ['int_loan_status_history'],                               # optional
             'loan_keys': true,                                                       # optional
+            'input_marks': 'cluster_id',                                             # optional
         }
 
     By date: every signal date from the first one that changed, computed from
@@ -25,6 +26,11 @@
     disputes, key or loan attributes changed invalidates its key's rows from its first report on
     (a loan held back or released counts on every date it was reported: DOMAIN section 5 applies
     today's publishability to the whole history).
+    With 'input_marks' (a column of the model's rows that is not null where an input row joined),
+    for an input dated by signal date whose row for a key and date counts only in the model's row
+    for that key and date (the mart's phone clusters, which move to each new latest date): a date
+    whose fingerprint changed rebuilds, from that date, the keys in the input on it and the keys
+    the built rows mark on it, instead of every key.
 
     Both are computed once per run, in the pre-hook (prepare_signal_inputs), into temporary tables
     the model's input filter (in_signal_scope), the strategy's delete and insert, the test scope
@@ -102,12 +108,35 @@
 
     create temporary table {{ signal_keys() }} on commit drop as
     select keys.borrower_key, min(keys.rebuild_from) as rebuild_from
-    from exchange_state.key_log as keys
-    where {{ 'true' if is_incremental() and spec.get('loan_keys') else 'false' }}
-        and keys.model = 'int_signal_loans'
-        and keys.borrower_key is not null
-        and keys.seq > {{ consumed_seq() }}
-        and keys.seq <= (select scope.read_to from {{ signal_scope() }} as scope)
+    from (
+        select keys.borrower_key, keys.rebuild_from
+        from exchange_state.key_log as keys
+        where {{ 'true' if is_incremental() and spec.get('loan_keys') else 'false' }}
+            and keys.model = 'int_signal_loans'
+            and keys.borrower_key is not null
+            and keys.seq > {{ consumed_seq() }}
+            and keys.seq <= (select scope.read_to from {{ signal_scope() }} as scope)
+        {%- if is_incremental() and spec.get('input_marks') %}
+
+        -- input_marks: on a date whose input changed, the keys in the input on it now and the keys
+        -- the built rows mark on it (array parameters: the signal_date indexes)
+        union all
+
+        select inputs.borrower_key, inputs.{{ spec['date_column'] }}
+        from {{ ref(spec['input']) }} as inputs
+        where inputs.{{ spec['date_column'] }} = any(array({{ signal_changed_dates() }}))
+            {%- if spec.get('where') %}
+            and ({{ spec['where'] }})
+            {%- endif %}
+
+        union all
+
+        select built.borrower_key, built.signal_date
+        from {{ this }} as built
+        where built.signal_date = any(array({{ signal_changed_dates() }}))
+            and built.{{ spec['input_marks'] }} is not null
+        {%- endif %}
+    ) as keys
     group by keys.borrower_key
     -- a key whose rows from its date on are all rebuilt anyway (a new loan, usually) is not one more
     having min(keys.rebuild_from) < coalesce(({{ signal_rebuild_from() }}), date 'infinity');
@@ -115,18 +144,27 @@
     analyze {{ signal_keys() }}
 {%- endmacro %}
 
+{% macro signal_changed_dates() -%}
+    {#- the signal dates whose fingerprint differs from the one recorded, new ones included -#}
+    select current_dates.signal_date
+    from {{ signal_fingerprints() }} as current_dates
+    left join exchange_state.signal_inputs as built
+        on built.model = '{{ this.identifier }}'
+        and built.signal_date = current_dates.signal_date
+    where built.fingerprint is distinct from current_dates.fingerprint
+{%- endmacro %}
+
 {% macro signal_changed_from() -%}
-    {#- the first signal date to rebuild for every key (see above); null when nothing changed -#}
+    {#- the first signal date to rebuild for every key (see above); null when nothing changed.
+        With input_marks, a date whose fingerprint changed rebuilds some keys instead
+        (prepare_signal_inputs). -#}
     select min(changed.signal_date)
     from (
-        select current_dates.signal_date
-        from {{ signal_fingerprints() }} as current_dates
-        left join exchange_state.signal_inputs as built
-            on built.model = '{{ this.identifier }}'
-            and built.signal_date = current_dates.signal_date
-        where built.fingerprint is distinct from current_dates.fingerprint
+        {%- if not config.get('rebuild_signal_inputs').get('input_marks') %}
+        {{ signal_changed_dates() }}
 
         union all
+        {%- endif %}
 
         select built.signal_date
         from exchange_state.signal_inputs as built
@@ -175,6 +213,38 @@
         that a run computes are not written (the strategy keeps the scope exactly). -#}
     ({{ date_expression }} >= ({{ signal_rebuild_from() }})
         or {{ key_column }} in (select keys.borrower_key from {{ signal_keys() }} as keys))
+{%- endmacro %}
+
+{% macro signal_history(date_expression, earliest_as_of) -%}
+    {#- The status history rows an incremental run may count (in_signal_scope on
+        int_loan_status_history), read without a scan of the whole history: the rows dated
+        (`date_expression`, over alias history) to count on the dates rebuilt for every key,
+        through the status files reported since `earliest_as_of` (SQL, no later than the earliest
+        such row's as_of_date; the status_submission_id index), and the rebuilt keys' rows on the
+        other dates, through their loans (the (lender_code, loan_id) index). A loan's history
+        rows carry its latest key: int_loan_status_history rebuilds every row of a loan whose key
+        changed, so the keys' loans hold all the keys' rows. -#}
+    select history.*
+    from {{ ref('int_loan_status_history') }} as history
+    where history.status_submission_id = any(array(
+            select submissions.submission_id
+            from {{ ref('int_submissions_effective') }} as submissions
+            where submissions.kind = 'loan_status'
+                and submissions.as_of_date >= ({{ earliest_as_of }})
+        ))
+        and {{ date_expression }} >= ({{ signal_rebuild_from() }})
+
+    union all
+
+    select history.*
+    from {{ signal_keys() }} as keys
+    inner join {{ ref('int_loans_latest') }} as loans
+        on loans.borrower_key = keys.borrower_key
+    inner join {{ ref('int_loan_status_history') }} as history
+        on history.lender_code = loans.lender_code
+        and history.loan_id = loans.loan_id
+        and history.borrower_key = keys.borrower_key
+    where not coalesce({{ date_expression }} >= ({{ signal_rebuild_from() }}), false)
 {%- endmacro %}
 
 {% macro record_signal_inputs() -%}

@@ -9,6 +9,7 @@
     )
 }}
 -- depends_on: {{ ref('int_signal_loans') }}
+-- depends_on: {{ ref('int_submissions_effective') }}
 
 {# Bust-out (恶意骗贷 / 撸贷), one row per borrower key and signal date with loans issued within
    the surge window: the different lenders of those loans (the surge), and how many of those
@@ -18,16 +19,13 @@
    (DOMAIN section 5): a loan held back (unreported, or its delinquency pending notice) does not.
    The surge itself is new loans, not negative data: every effective loans file counts. The surge
    lenders' codes stay here for the alerts (int_alert_events). Incremental like int_co_debt_signals:
-   the dates from the first month the status history rebuilt, and the keys whose loans changed. #}
+   the dates from the first month the status history rebuilt, and the keys whose loans changed,
+   reading only the history rows those can count (macro signal_history). #}
 
 with
 
 loans as (
     select * from {{ ref('int_loans_latest') }}
-),
-
-history as (
-    select * from {{ ref('int_loan_status_history') }}
 ),
 
 publishable_loans as (
@@ -38,6 +36,15 @@ dates as (
     select * from {{ ref('int_fraud_signal_dates') }}
     {%- if is_incremental() %}
     where signal_date >= ({{ signal_first_date() }})
+    {%- endif %}
+),
+
+history as not materialized (
+    {%- if is_incremental() %}
+    {{ signal_history("(history.report_month + interval '1 month')::date",
+                      "(" ~ signal_rebuild_from() ~ ") - interval '1 month'") }}
+    {%- else %}
+    select * from {{ ref('int_loan_status_history') }}
     {%- endif %}
 ),
 
@@ -64,9 +71,9 @@ surge_loans as (
 
 month_end_reports as (
     -- each loan's last report of a month, overdue with no payment ever reported: a first-payment
-    -- default when it is overdue since soon enough after issue (checked against the surge below).
-    -- Joined to the surge on the whole (lender, loan, month) key, so the planner hashes instead
-    -- of probing a lender's month for every surge loan.
+    -- default when it is overdue since soon enough after issue (checked in the join to the surge,
+    -- on the whole (lender, loan, month) key: a separate step was estimated at one row and probed
+    -- for every surge loan)
     select history.lender_code, history.loan_id, history.report_month, history.overdue_since
     from history
     inner join publishable_loans
@@ -76,20 +83,6 @@ month_end_reports as (
         and history.dpd > 0
         and history.last_payment_date is null
         and {{ outside_upheld_episodes('history') }}
-        {%- if is_incremental() %}
-        and {{ in_signal_scope("(history.report_month + interval '1 month')::date", 'history.borrower_key') }}
-        {%- endif %}
-),
-
-first_payment_defaults as (
-    -- surge loans in first-payment default on their last report of the signal month
-    select surge_loans.signal_date, surge_loans.lender_code, surge_loans.loan_id
-    from surge_loans
-    inner join month_end_reports
-        on month_end_reports.lender_code = surge_loans.lender_code
-        and month_end_reports.loan_id = surge_loans.loan_id
-        and month_end_reports.report_month = surge_loans.signal_month
-    where month_end_reports.overdue_since <= surge_loans.issue_date + surge_loans.first_payment_default_days
 ),
 
 final as (
@@ -97,16 +90,18 @@ final as (
         surge_loans.signal_date,
         surge_loans.borrower_key,
         count(distinct surge_loans.lender_code) as surge_lenders,
-        count(distinct first_payment_defaults.lender_code) as first_payment_default_lenders,
+        count(distinct month_end_reports.lender_code) as first_payment_default_lenders,
         count(distinct surge_loans.lender_code) >= min(surge_loans.bust_out_min_lenders)
-            and count(distinct first_payment_defaults.lender_code) >= min(surge_loans.bust_out_min_fpd_lenders)
+            and count(distinct month_end_reports.lender_code) >= min(surge_loans.bust_out_min_fpd_lenders)
             as is_bust_out,
         string_agg(distinct surge_loans.lender_code, ',' order by surge_loans.lender_code) as surge_lender_codes
     from surge_loans
-    left join first_payment_defaults
-        on first_payment_defaults.signal_date = surge_loans.signal_date
-        and first_payment_defaults.lender_code = surge_loans.lender_code
-        and first_payment_defaults.loan_id = surge_loans.loan_id
+    -- a surge loan's last report of the signal month, in first-payment default
+    left join month_end_reports
+        on month_end_reports.lender_code = surge_loans.lender_code
+        and month_end_reports.loan_id = surge_loans.loan_id
+        and month_end_reports.report_month = surge_loans.signal_month
+        and month_end_reports.overdue_since <= surge_loans.issue_date + surge_loans.first_payment_default_days
     group by surge_loans.signal_date, surge_loans.borrower_key
 )
 

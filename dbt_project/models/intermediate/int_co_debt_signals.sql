@@ -9,6 +9,8 @@
     )
 }}
 -- depends_on: {{ ref('int_signal_loans') }}
+-- depends_on: {{ ref('int_submissions_effective') }}
+-- depends_on: {{ ref('int_loans_latest') }}
 
 {# Co-debt (共债), one row per borrower key and signal date on which the key has an active loan
    in the signal month or a lender reported it overdue within the lookback: lenders with open
@@ -19,13 +21,10 @@
    and a loan whose delinquency is pending notice counts as open but not as overdue.
    Incremental (rebuild_signal_inputs, macros/signal_inputs.sql): a run rebuilds the dates from the
    first month the status history rebuilt (usually the new month) and the keys whose loans changed
-   (int_signal_loans), not every key on every date. #}
+   (int_signal_loans), not every key on every date, and reads only the history rows those can
+   count (macro signal_history). #}
 
 with
-
-history as not materialized (
-    select * from {{ ref('int_loan_status_history') }}
-),
 
 publishability as (
     select * from {{ ref('int_loan_publishability') }}
@@ -42,19 +41,34 @@ dates as (
     {%- endif %}
 ),
 
+open_history as not materialized (
+    {%- if is_incremental() %}
+    {{ signal_history("(history.report_month + interval '1 month')::date",
+                      "(" ~ signal_rebuild_from() ~ ") - interval '1 month'") }}
+    {%- else %}
+    select * from {{ ref('int_loan_status_history') }}
+    {%- endif %}
+),
+
+overdue_history as not materialized (
+    {%- if is_incremental() %}
+    {{ signal_history('history.as_of_date + (select max(co_debt_overdue_lookback_days) from dates)',
+                      '(' ~ signal_rebuild_from() ~ ') - (select max(co_debt_overdue_lookback_days) from dates)') }}
+    {%- else %}
+    select * from {{ ref('int_loan_status_history') }}
+    {%- endif %}
+),
+
 open_loans as (
     -- loans active on their last report of a month, unless held as unreported (stale)
     select history.report_month, history.borrower_key, history.lender_code, history.outstanding_principal
-    from history
+    from open_history as history
     inner join publishability
         on publishability.lender_code = history.lender_code
         and publishability.loan_id = history.loan_id
     where history.is_month_last_report
         and history.is_active
         and not publishability.is_unreported
-        {%- if is_incremental() %}
-        and {{ in_signal_scope("(history.report_month + interval '1 month')::date", 'history.borrower_key') }}
-        {%- endif %}
 ),
 
 open_debt as (
@@ -71,16 +85,12 @@ open_debt as (
 
 overdue_reports as (
     select history.borrower_key, history.lender_code, history.as_of_date
-    from history
+    from overdue_history as history
     inner join publishable_loans
         on publishable_loans.lender_code = history.lender_code
         and publishable_loans.loan_id = history.loan_id
     where history.dpd > 0
         and {{ outside_upheld_episodes('history') }}
-        {%- if is_incremental() %}
-        and {{ in_signal_scope('history.as_of_date + (select max(co_debt_overdue_lookback_days) from dates)',
-                               'history.borrower_key') }}
-        {%- endif %}
 ),
 
 overdue as (

@@ -8,6 +8,7 @@
             'input': 'int_phone_clusters',
             'date_column': 'signal_date',
             'columns': ['borrower_key', 'cluster_id', 'cluster_size', 'is_link_disputed'],
+            'input_marks': 'cluster_id',
         },
         indexes=[
             {'columns': ['borrower_key', 'signal_date'], 'unique': True},
@@ -25,8 +26,8 @@
    a phone link whose dispute was upheld counts nowhere, one under an open dispute marks the
    phone figures and the cluster (is_phone_link_disputed, 异议标注).
    Incremental (rebuild_signal_inputs, macros/signal_inputs.sql): a run rebuilds the dates from the
-   first one a signal model rebuilt or whose clusters changed (they move to a new date) and the
-   keys whose loans changed (int_signal_loans). #}
+   first one a signal model rebuilt, the keys whose loans changed (int_signal_loans) and, on a date
+   whose clusters changed (they move to each new date), the keys in a cluster there before or after. #}
 -- depends_on: {{ ref('int_signal_loans') }}
 -- depends_on: {{ ref('int_fraud_signal_dates') }}
 
