@@ -23,6 +23,7 @@ from dbt_scenario import insert_delivery
 from dbt_support import dbt
 
 from exchange.access.tokens import ensure_lender_role
+from exchange.pipeline.dbt import TransformFailed
 
 SIGNAL_MODELS = ["intermediate.int_co_debt_signals", "intermediate.int_bust_out_signals",
                  "intermediate.int_loan_stacking_signals", "intermediate.int_identity_mismatch_signals",
@@ -38,12 +39,34 @@ class Runs:
     """S1's co-debt rows (overdue lenders, open lenders) by signal date before the disputes."""
     inserted: dict[str, int]
     """Rows each signal model inserted in the incremental run after the disputes."""
+    scope_keys: dict[str, set[str]]
+    """The keys each signal model's monthly tests read on past dates (exchange_state.test_scope_keys)."""
+    scoped_test_fails: dict[str, bool]
+    """Whether the monthly not-null test of int_co_debt_signals fails on a spoiled past row of S1 / another key."""
 
 
 def _s1_co_debt(conn: psycopg.Connection) -> dict[date, tuple[int, int]]:
     rows = conn.execute("select signal_date, overdue_lenders_6m, open_lenders from intermediate.int_co_debt_signals"
                         " where borrower_key = %s", (S1,)).fetchall()
     return {d: (overdue, open_) for d, overdue, open_ in rows}
+
+
+def _scoped_test_fails_on_a_past_row(conn: psycopg.Connection, url: str, work: Path, key: str) -> bool:
+    """Null open_lenders on `key`'s first co-debt row, run the monthly (scoped) not-null test, restore the row."""
+    where = "borrower_key = %s and signal_date = (select min(signal_date) from intermediate.int_co_debt_signals" \
+            " where borrower_key = %s)"
+    original = conn.execute(f"select open_lenders from intermediate.int_co_debt_signals where {where}",
+                            (key, key)).fetchone()[0]
+    conn.execute(f"update intermediate.int_co_debt_signals set open_lenders = null where {where}", (key, key))
+    try:
+        dbt(url, work, "test", "--select", "int_co_debt_signals,test_name:not_null_columns",
+            "--vars", "{tests_scope: rebuilt}")
+        return False
+    except TransformFailed:
+        return True
+    finally:
+        conn.execute(f"update intermediate.int_co_debt_signals set open_lenders = %s where {where}",
+                     (original, key, key))
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +87,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         dbt(url, work, "run")
         results = json.loads((work / "target" / "run_results.json").read_text())["results"]
         inserted = {r["unique_id"].split(".")[-1]: r["adapter_response"]["rows_affected"] for r in results}
+        scope_keys: dict[str, set[str]] = {}
+        for model, key in conn.execute("select model, borrower_key from exchange_state.test_scope_keys"):
+            scope_keys.setdefault(model, set()).add(key)
+        other = conn.execute("select min(borrower_key) from intermediate.int_co_debt_signals where borrower_key <> %s",
+                             (S1,)).fetchone()[0]
+        scoped_test_fails = {"S1": _scoped_test_fails_on_a_past_row(conn, url, work, S1),
+                             "other": _scoped_test_fails_on_a_past_row(conn, url, work, other)}
         conn.execute(f"create schema {SNAPSHOT}")
         for table in SIGNAL_MODELS:
             conn.execute(f"create table {SNAPSHOT}.{table.split('.')[1]} as table {table}")
         dbt(url, work, "run", "--full-refresh", "--select", "int_signal_loans+")
-        yield Runs(url, before, inserted)
+        yield Runs(url, before, inserted, scope_keys, scoped_test_fails)
 
 
 def test_an_upheld_dispute_removes_the_episode_from_the_keys_past_signal_rows(runs: Runs) -> None:
@@ -105,3 +135,13 @@ def test_only_the_changed_keys_rows_are_rebuilt(runs: Runs) -> None:
                                             "int_loan_stacking_signals", "mart_borrower_signals")}
     assert runs.inserted["int_phone_link_signals"] == runs.inserted["int_identity_mismatch_signals"] == 0
     assert key_log == (0,)  # logged for the readers, gone once every reader has read it
+
+
+def test_the_monthly_tests_read_the_keys_rebuilt_on_past_dates_and_no_other_past_row(runs: Runs) -> None:
+    # nothing was rebuilt by date, so every row of the signal tables is a past row: the monthly
+    # tests read S1's, the key rebuilt, and no other key's
+    rebuilt_by_key = ("int_co_debt_signals", "int_bust_out_signals", "int_loan_stacking_signals",
+                      "mart_borrower_signals")
+    assert {model: runs.scope_keys.get(model) for model in rebuilt_by_key} == {model: {S1} for model in rebuilt_by_key}
+    assert set().union(*runs.scope_keys.values()) == {S1}
+    assert runs.scoped_test_fails == {"S1": True, "other": False}

@@ -33,7 +33,7 @@
     where built.borrower_key = keys.borrower_key
         and built.signal_date >= keys.rebuild_from;
 
-    {{ record_test_scope(signal_first_date()) }};
+    {{ record_test_scope(signal_rebuild_from(), keys=signal_keys()) }};
 
     -- for the models that read this one's rebuilds (mart_borrower_signals)
     insert into exchange_state.rebuild_log (model, lender_code, rebuild_month)
@@ -51,7 +51,8 @@
             on keys.borrower_key = rebuilt.borrower_key
         where rebuilt.signal_date >= ({{ signal_rebuild_from() }})
             or rebuilt.signal_date >= keys.rebuild_from
-    ) as in_scope;
+    ) as in_scope
+    {{ unique_index_order() }};
     {%- elif config.get('rebuild_key_log') %}
     {{ log_changed_keys(target, new_rows, columns) }}
     {%- else -%}
@@ -98,8 +99,19 @@
     {%- endif %}
 
     insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ new_rows }};
+    select {{ columns }} from {{ new_rows }}
+    {{ unique_index_order() }};
     {%- endif %}
+{%- endmacro %}
+
+{% macro unique_index_order() -%}
+    {#- order by the columns of the model's first unique index, for the strategy's inserts: a month
+        of rows spread over a large index (every loan's next report) touches each leaf page once
+        in index order, at random once per row, and the index outgrows shared_buffers at scale -#}
+    {%- set unique = (config.get('indexes') or []) | selectattr('unique') | list -%}
+    {%- if unique %}
+    order by {{ unique[0]['columns'] | join(', ') }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro rebuild_window() -%}

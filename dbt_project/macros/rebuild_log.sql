@@ -17,7 +17,7 @@
     {{ prepare_signal_inputs() }};
         {%- endif %}
         {%- if not is_incremental() %}
-    {{ record_test_scope("date '0001-01-01'") }};
+    {{ record_test_scope("date '0001-01-01'", keys=signal_keys() if config.get('rebuild_signal_inputs')) }};
         {%- endif %}
         {%- if config.get('rebuild_key_log') and not is_incremental() %}
     {{ log_every_key() }};

@@ -4,9 +4,13 @@
     tested when they were built and have not changed since. The first month rebuilt is recorded
     per model in exchange_state.test_scope, in the transaction of its rows: every month for a
     full build (prepare_rebuild_state), the start of the rebuild window for an incremental run
-    (strategy rebuilt_months), none when it rebuilt nothing. Models that replace rows outside
-    their month column (rebuild_unique_key: dim_loan; int_signal_loans) and every other model are tested whole,
-    as is everything with tests_scope = 'all' (the default: `make test`, a manual `dbt test`). -#}
+    (strategy rebuilt_months), none when it rebuilt nothing. A fraud-signal model is tested on the
+    signal dates it rebuilt for every key and on the rows before them of the keys it rebuilt
+    (exchange_state.test_scope_keys, same transaction). stg_raw__loan_status (config
+    tests_scope_months_of) is tested on the status files of the months int_loan_status_history
+    rebuilt. Models that replace rows outside their month column (rebuild_unique_key: dim_loan;
+    int_signal_loans) and every other model are tested whole, as is everything with tests_scope =
+    'all' (the default: `make test`, a manual `dbt test`). -#}
 
 {% macro get_where_subquery(relation) -%}
     {#- dbt's hook for a test's `where` config (global macro of the same name), plus the scope -#}
@@ -17,6 +21,15 @@
     {%- set scope = rebuilt_rows_filter(relation) -%}
     {%- if scope -%}
         {%- do filters.append(scope) -%}
+    {%- endif -%}
+    {%- set keys = rebuilt_keys_filter(relation) -%}
+    {%- if keys -%}
+        {#- a signal model: the dates rebuilt, and the keys rebuilt on earlier dates, as two index
+            scans (one filter with an "or" would scan the whole table) -#}
+        {%- set given = [config.get('where')] if config.get('where') else [] -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ filters | join(' and ')
+                      ~ ' union all select * from ' ~ relation ~ ' where ' ~ (given + [keys]) | join(' and ')
+                      ~ ') dbt_subquery') -%}
     {%- endif -%}
     {%- if filters -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ filters | join(' and ') ~ ') dbt_subquery') -%}
@@ -36,18 +49,45 @@
     {%- if node is none -%}
         {%- do return(none) -%}
     {%- endif -%}
-    {#- no row recorded: never built with a scope, every row; a null month: nothing rebuilt -#}
-    {%- set first_month = "coalesce((select coalesce(scope.first_month, date 'infinity') from exchange_state.test_scope"
-                          ~ " as scope where scope.model = '" ~ relation.identifier ~ "'), date '-infinity')" -%}
+    {%- if node.config.get('tests_scope_months_of') -%}
+        {%- do return(status_files_from('submission_id',
+                                        scope_first_month(graph_relation(node.config.get('tests_scope_months_of'))))) -%}
+    {%- endif -%}
+    {%- set first_month = scope_first_month(relation) -%}
     {%- if ['status_submission_id'] in node.config.get('indexes', []) | map(attribute='columns') | list -%}
-        {%- set submissions = graph_relation('int_submissions_effective') -%}
-        {%- do return("status_submission_id = any(array(select submissions.submission_id from " ~ submissions
-                      ~ " as submissions where submissions.kind = 'loan_status' and submissions.report_month >= "
-                      ~ first_month ~ "))") -%}
+        {%- do return(status_files_from('status_submission_id', first_month)) -%}
     {%- endif -%}
     {%- set column = 'signal_date' if node.config.get('rebuild_signal_inputs')
                      else node.config.get('rebuild_month_column') or 'report_month' -%}
     {%- do return(column ~ " >= " ~ first_month) -%}
+{%- endmacro %}
+
+{% macro rebuilt_keys_filter(relation) -%}
+    {#- for a signal model under the monthly scope: the condition that keeps the rows, before the
+        dates rebuilt, of the keys its latest run rebuilt there (exchange_state.test_scope_keys);
+        none otherwise -#}
+    {%- set node = scoped_model(relation) if execute and var('tests_scope') == 'rebuilt' else none -%}
+    {%- if node is none or not node.config.get('rebuild_signal_inputs') -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- do return("borrower_key = any(array(select keys.borrower_key from exchange_state.test_scope_keys as keys"
+                  ~ " where keys.model = '" ~ relation.identifier ~ "')) and not signal_date >= "
+                  ~ scope_first_month(relation)) -%}
+{%- endmacro %}
+
+{% macro status_files_from(column, first_month) -%}
+    {#- the condition on a row's status file `column`: a loan_status file of a reporting month from
+        `first_month` (SQL) on; an array parameter, so it reaches the column's index -#}
+    {%- do return(column ~ " = any(array(select submissions.submission_id from "
+                  ~ graph_relation('int_submissions_effective') ~ " as submissions where submissions.kind = 'loan_status'"
+                  ~ " and submissions.report_month >= " ~ first_month ~ "))") -%}
+{%- endmacro %}
+
+{% macro scope_first_month(relation) -%}
+    {#- SQL: the first month `relation`'s latest run rebuilt; 'infinity' when it rebuilt nothing,
+        '-infinity' when no run recorded a scope (a table built before scopes: every row) -#}
+    {%- do return("coalesce((select coalesce(scope.first_month, date 'infinity') from exchange_state.test_scope"
+                  ~ " as scope where scope.model = '" ~ relation.identifier ~ "'), date '-infinity')") -%}
 {%- endmacro %}
 
 {% macro tested_table(model) -%}
@@ -63,11 +103,15 @@
 {% macro scoped_model(relation) -%}
     {#- the graph node of an incremental model of this project whose rows are dated by a month
         column (none for other relations and for models that replace rows outside it:
-        rebuild_unique_key, rebuild_key_log). Looked up by unique id: a test runs this once, a walk over the
+        rebuild_unique_key, rebuild_key_log), or of a view over the raw zone tested on the status
+        files of the months another model rebuilt (config tests_scope_months_of). Looked up by unique id: a test runs this once, a walk over the
         graph would cost every test a pass over every node. -#}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
     {%- if node and node.schema == relation.schema and node.config.materialized == 'incremental'
             and not node.config.get('rebuild_unique_key') and not node.config.get('rebuild_key_log') -%}
+        {%- do return(node) -%}
+    {%- endif -%}
+    {%- if node and node.schema == relation.schema and node.config.get('tests_scope_months_of') -%}
         {%- do return(node) -%}
     {%- endif -%}
     {%- do return(none) -%}
@@ -80,9 +124,19 @@
     {%- do return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) -%}
 {%- endmacro %}
 
-{% macro record_test_scope(first_month) -%}
-    {#- part of an incremental model's run: `first_month` (SQL) is the first month it rebuilt -#}
+{% macro record_test_scope(first_month, keys=none) -%}
+    {#- part of an incremental model's run: `first_month` (SQL) is the first month (signal date) it
+        rebuilt for every row; `keys`, a signal model's table of the borrower keys it also rebuilt
+        on earlier dates (exchange_state.test_scope_keys) -#}
     insert into exchange_state.test_scope (model, first_month)
     select '{{ this.identifier }}', ({{ first_month }})
     on conflict (model) do update set first_month = excluded.first_month, recorded_at = now()
+    {%- if keys %};
+
+    delete from exchange_state.test_scope_keys where model = '{{ this.identifier }}';
+    insert into exchange_state.test_scope_keys (model, borrower_key)
+    select '{{ this.identifier }}', keys.borrower_key
+    from {{ keys }} as keys;
+    analyze exchange_state.test_scope_keys
+    {%- endif %}
 {%- endmacro %}
