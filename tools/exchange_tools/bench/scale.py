@@ -3,7 +3,9 @@
 One lender's book of `loans` loans over `months` reporting months plus one more (the month added
 incrementally), generated once and kept on disk between runs (the generator is slow at this
 scale): the cache is keyed by the arguments and a hash of the generator's code, so a changed
-generator or other arguments generate again. Each scenario runs in a scratch database of the
+generator or other arguments generate again. The history ingested holds every file of its months
+(loans, status, collection actions), as a province's would; before 2026-12-01 it held no collection
+actions, so the collection models of the month read one month of actions instead of all of them. Each scenario runs in a scratch database of the
 exchange's server (exchange_tools.bench.transform.Scenario), dropped at the end.
 
 Printed, beside the issue's targets:
@@ -229,7 +231,10 @@ def scale_benchmark(console: Console, loans: int = 1_000_000, months: int = 24, 
     new_status = [p for p in book.by_month[new_date] if "_loan_status_" in p.name]
 
     def history(n: int) -> list[Path]:
-        return loans_files + [p for d in dates[-1 - n:-1] for p in book.by_month[d] if "_loan_status_" in p.name]
+        # every loans file (the book's loans), and the status and collection files of the n months
+        # before the new one: a province's history holds its members' collection actions too, and
+        # the collection models read all of them every month
+        return loans_files + [p for d in dates[-1 - n:-1] for p in book.by_month[d] if "_loans_" not in p.name]
 
     stages: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="exchange-bench-scale-") as tmp_dir:

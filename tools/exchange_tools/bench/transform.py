@@ -177,7 +177,8 @@ def transform_benchmark(console: Console, loans: int = 200_000) -> dict:
 
             def history_files(n: int) -> list[Path]:
                 kept = dates[-1 - n:-1]
-                return loans_files + [p for d in kept for p in by_month[d] if "_loan_status_" in p.name]
+                # status and collection files of the kept months (the collection models read all of them)
+                return loans_files + [p for d in kept for p in by_month[d] if "_loans_" not in p.name]
 
             for n in (BIG_MONTHS, SHORT_HISTORY):
                 scenario = Scenario(f"h{n}", tmp)
