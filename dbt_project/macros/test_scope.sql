@@ -6,9 +6,8 @@
     full build (prepare_rebuild_state), the start of the rebuild window for an incremental run
     (strategy rebuilt_months), none when it rebuilt nothing. A fraud-signal model is tested on the
     signal dates it rebuilt for every key and on the rows before them of the keys it rebuilt
-    (exchange_state.test_scope_keys, same transaction). stg_raw__loan_status (config
-    tests_scope_months_of) is tested on the status files of the months int_loan_status_history
-    rebuilt. Models that replace rows outside their month column (rebuild_unique_key: dim_loan;
+    (exchange_state.test_scope_keys, same transaction). Models that replace rows outside their
+    month column (rebuild_unique_key: dim_loan;
     int_signal_loans) and every other model are tested whole, as is everything with tests_scope =
     'all' (the default: `make test`, a manual `dbt test`). -#}
 
@@ -49,10 +48,6 @@
     {%- if node is none -%}
         {%- do return(none) -%}
     {%- endif -%}
-    {%- if node.config.get('tests_scope_months_of') -%}
-        {%- do return(status_files_from('submission_id',
-                                        scope_first_month(graph_relation(node.config.get('tests_scope_months_of'))))) -%}
-    {%- endif -%}
     {%- set first_month = scope_first_month(relation) -%}
     {%- if ['status_submission_id'] in node.config.get('indexes', []) | map(attribute='columns') | list -%}
         {%- do return(status_files_from('status_submission_id', first_month)) -%}
@@ -77,10 +72,14 @@
 
 {% macro status_files_from(column, first_month) -%}
     {#- the condition on a row's status file `column`: a loan_status file of a reporting month from
-        `first_month` (SQL) on; an array parameter, so it reaches the column's index -#}
-    {%- do return(column ~ " = any(array(select submissions.submission_id from "
-                  ~ graph_relation('int_submissions_effective') ~ " as submissions where submissions.kind = 'loan_status'"
-                  ~ " and submissions.report_month >= " ~ first_month ~ "))") -%}
+        `first_month` (SQL) on; an array parameter, so it reaches the column's index. Read from the
+        source table control.submissions: a test's macro cannot ref() a model. -#}
+    {%- set source = graph.sources['source.' ~ project_name ~ '.control.submissions'] -%}
+    {%- set submissions = api.Relation.create(database=source.database, schema=source.schema,
+                                              identifier=source.identifier) -%}
+    {%- do return(column ~ " = any(array(select submissions.submission_id from " ~ submissions
+                  ~ " as submissions where submissions.kind = 'loan_status'"
+                  ~ " and submissions.as_of_date >= " ~ first_month ~ "))") -%}
 {%- endmacro %}
 
 {% macro scope_first_month(relation) -%}
@@ -103,15 +102,11 @@
 {% macro scoped_model(relation) -%}
     {#- the graph node of an incremental model of this project whose rows are dated by a month
         column (none for other relations and for models that replace rows outside it:
-        rebuild_unique_key, rebuild_key_log), or of a view over the raw zone tested on the status
-        files of the months another model rebuilt (config tests_scope_months_of). Looked up by unique id: a test runs this once, a walk over the
+        rebuild_unique_key, rebuild_key_log). Looked up by unique id: a test runs this once, a walk over the
         graph would cost every test a pass over every node. -#}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
     {%- if node and node.schema == relation.schema and node.config.materialized == 'incremental'
             and not node.config.get('rebuild_unique_key') and not node.config.get('rebuild_key_log') -%}
-        {%- do return(node) -%}
-    {%- endif -%}
-    {%- if node and node.schema == relation.schema and node.config.get('tests_scope_months_of') -%}
         {%- do return(node) -%}
     {%- endif -%}
     {%- do return(none) -%}

@@ -1,6 +1,3 @@
--- its monthly tests read the status files of the months the history rebuilt (macros/test_scope.sql)
-{{ config(tests_scope_months_of='int_loan_status_history') }}
-
 with
 
 source as (
