@@ -223,7 +223,10 @@
         such row's as_of_date; the status_submission_id index), and the rebuilt keys' rows on the
         other dates, through their loans (the (lender_code, loan_id) index). A loan's history
         rows carry its latest key: int_loan_status_history rebuilds every row of a loan whose key
-        changed, so the keys' loans hold all the keys' rows. -#}
+        changed, so the keys' loans hold all the keys' rows. A full build reads the whole history. -#}
+    {%- if not is_incremental() %}
+    select * from {{ ref('int_loan_status_history') }}
+    {%- else %}
     select history.*
     from {{ ref('int_loan_status_history') }} as history
     where history.status_submission_id = any(array(
@@ -245,6 +248,7 @@
         and history.loan_id = loans.loan_id
         and history.borrower_key = keys.borrower_key
     where not coalesce({{ date_expression }} >= ({{ signal_rebuild_from() }}), false)
+    {%- endif %}
 {%- endmacro %}
 
 {% macro record_signal_inputs() -%}

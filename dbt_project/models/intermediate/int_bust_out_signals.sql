@@ -40,12 +40,8 @@ dates as (
 ),
 
 history as not materialized (
-    {%- if is_incremental() %}
     {{ signal_history("(history.report_month + interval '1 month')::date",
                       "(" ~ signal_rebuild_from() ~ ") - interval '1 month'") }}
-    {%- else %}
-    select * from {{ ref('int_loan_status_history') }}
-    {%- endif %}
 ),
 
 surge_loans as (

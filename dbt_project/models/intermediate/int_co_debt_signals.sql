@@ -42,21 +42,13 @@ dates as (
 ),
 
 open_history as not materialized (
-    {%- if is_incremental() %}
     {{ signal_history("(history.report_month + interval '1 month')::date",
                       "(" ~ signal_rebuild_from() ~ ") - interval '1 month'") }}
-    {%- else %}
-    select * from {{ ref('int_loan_status_history') }}
-    {%- endif %}
 ),
 
 overdue_history as not materialized (
-    {%- if is_incremental() %}
     {{ signal_history('history.as_of_date + (select max(co_debt_overdue_lookback_days) from dates)',
                       '(' ~ signal_rebuild_from() ~ ') - (select max(co_debt_overdue_lookback_days) from dates)') }}
-    {%- else %}
-    select * from {{ ref('int_loan_status_history') }}
-    {%- endif %}
 ),
 
 open_loans as (
