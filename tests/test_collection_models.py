@@ -232,6 +232,115 @@ def test_incremental_month_equals_a_full_build(tmp_path_factory):
         assert cured_in_march == [(True, True)]
 
 
+def _submit(conn: psycopg.Connection, lender: str, kind: str, as_of: date) -> int:
+    """A loaded file of `kind` dated `as_of`, as the ingest records it; its submission id."""
+    sid = conn.execute("select coalesce(max(submission_id), 0) + 1 from control.submissions").fetchone()[0]
+    arrived = datetime(as_of.year, as_of.month, as_of.day, tzinfo=SHANGHAI) + timedelta(days=3, seconds=sid)
+    conn.execute(
+        "insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq, file_name, sha256,"
+        " size_bytes, arrival_key, received_at, processed_at, verdict) values"
+        " (%s, %s, %s, %s, %s, %s, %s, 100, %s, %s, %s, 'accepted')",
+        (sid, lender, kind, as_of, sid, f"{lender}_{kind}_{as_of:%Y%m%d}_{sid}.csv", key(f"s{sid}"), f"a{sid}",
+         arrived, arrived))
+    return sid
+
+
+def _collection_file(conn: psycopg.Connection, lender: str, as_of: date, actions: list[dict],
+                     replaces: int | None = None) -> int:
+    """A collection file (a correction of submission `replaces`, if given) with `actions`."""
+    sid = _submit(conn, lender, "collection_actions", as_of)
+    for line, a in enumerate(actions, start=2):
+        conn.execute(
+            f"insert into raw.collection_actions (submission_id, line, lender_code, as_of_date, {', '.join(a)})"
+            f" values (%s, %s, %s, %s, {', '.join(['%s'] * len(a))})", (sid, line, lender, as_of, *a.values()))
+    if replaces:
+        conn.execute("update control.submissions set superseded_by = %s where submission_id = %s", (sid, replaces))
+    return sid
+
+
+def _increment_equals_full_refresh(conn: psycopg.Connection, work_dir, step: str) -> dict[str, date]:
+    """An incremental run of the collection models, then a full refresh: the same rows. Returns
+    the first action month the incremental run of int_collection_actions rebuilt, per lender."""
+    seen = conn.execute("select coalesce(max(seq), 0) from exchange_state.rebuild_log").fetchone()[0]
+    dbt(work_dir.url, work_dir.path, "run", "--select", "+mart_collection_conduct+")
+    rebuilt = dict(conn.execute("select lender_code, rebuild_month from exchange_state.rebuild_log"
+                                " where model = 'int_collection_actions' and seq > %s", (seen,)).fetchall())
+    tables = ["intermediate.int_collection_actions", "intermediate.int_collection_debtor_days",
+              "intermediate.int_collection_first_contacts", "intermediate.int_collection_promises",
+              "marts.mart_collection_conduct", "marts.mart_conduct_findings"]
+    conn.execute("drop schema if exists incremental_snapshot cascade")
+    conn.execute("create schema incremental_snapshot")
+    for table in tables:
+        conn.execute(f"create table incremental_snapshot.{table.replace('.', '__')} as table {table}")
+    dbt(work_dir.url, work_dir.path, "run", "--full-refresh", "--select", "+mart_collection_conduct+")
+    for table in tables:
+        snapshot = f"incremental_snapshot.{table.replace('.', '__')}"
+        differ = [conn.execute(f"select count(*) from (table {a} except all table {b}) d").fetchone()[0]
+                  for a, b in ((table, snapshot), (snapshot, table))]
+        assert differ == [0, 0], f"{step}, {table}: {differ[0]} rows only in the full refresh, {differ[1]} only incremental"
+    return rebuilt
+
+
+@dataclass
+class _Work:
+    url: str
+    path: object
+
+
+def test_collection_models_rebuild_only_what_changed_and_equal_a_full_build(tmp_path_factory):
+    """Collection files over the months, promises made in January and April and due in June, a corrected May file
+    and a loan whose borrower key changed: after each incremental run the collection tables equal
+    a full refresh, and each run rebuilt the months that changed, not the earlier ones."""
+    work = _Work("", tmp_path_factory.mktemp("dbt_collection_months"))
+    with fresh_database("collection_months") as url, psycopg.connect(url, autocommit=True) as conn:
+        work.url = url
+        load(conn, months=range(4))                                   # January-April, no collection yet
+        # a promise made in January and due in June: a run from May reads it back from the table
+        _collection_file(conn, "XD01", MONTHS[0], [
+            _action("XD01-A5", "2025-01-15T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 20), 100))])
+        _collection_file(conn, "XD01", MONTHS[2], [_action("XD01-S6", "2025-03-20T10:00:00", channel="sms")])
+        _collection_file(conn, "XD01", MONTHS[3], [
+            _action("XD01-S4", "2025-04-12T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 20), 300)),
+            _action("XD01-S4", "2025-04-30T23:30:00")])             # at night, in April (local time)
+        dbt(url, work.path, "seed")
+        dbt(url, work.path, "run", "--select", "+mart_collection_conduct+")
+        load(conn, months=range(4, 5))                                # May
+        may = _collection_file(conn, "XD01", MONTHS[4], [
+            _action("XD01-S4", "2025-05-02T09:00:00"), _action("XD01-S4", "2025-05-02T10:00:00"),
+            _action("XD01-S4", "2025-05-02T11:00:00"), _action("XD01-S4", "2025-05-02T12:00:00"),
+            _action("XD01-S2", "2025-05-20T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 5), 200))])
+        # the new status month rebuilds every lender from May, not the months before
+        assert _increment_equals_full_refresh(conn, work, "May") == dict.fromkeys(CODES, date(2025, 5, 1))
+        load(conn, months=range(5, 6))                                # June, with its collection files
+        # June's file of XD01 holds an action of March (S6's, again): XD01 from March
+        assert _increment_equals_full_refresh(conn, work, "June") == {
+            "XD01": date(2025, 3, 1), "WD02": date(2025, 6, 1), "DB03": date(2025, 6, 1)}
+        # a correction of May's file: the four calls on May 2nd become two; and XD01-S2's borrower
+        # key changes (a later loans row for the loan)
+        _collection_file(conn, "XD01", MONTHS[4], [
+            _action("XD01-S4", "2025-05-02T09:00:00"), _action("XD01-S4", "2025-05-02T10:00:00"),
+            _action("XD01-S2", "2025-05-20T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 5), 200))],
+            replaces=may)
+        loans = _submit(conn, "XD01", "loans", JUNE)
+        conn.execute(
+            "insert into raw.loans (submission_id, line, lender_code, as_of_date, loan_id, borrower_type, id_type,"
+            " borrower_key, name_hash, region_code, product_type, guarantee_type, principal, currency, annual_rate,"
+            " issue_date, maturity_date, repayment_method, installments, consent_ref)"
+            " select %s, 2, lender_code, %s, loan_id, borrower_type, id_type, %s, name_hash, region_code,"
+            " product_type, guarantee_type, principal, currency, annual_rate, issue_date, maturity_date,"
+            " repayment_method, installments, consent_ref from raw.loans where loan_id = 'XD01-S2'",
+            (loans, JUNE, key("P9")))
+        # the key change rebuilds XD01-S2's lender from the loan's first report (January)
+        assert _increment_equals_full_refresh(conn, work, "correction") == {"XD01": date(2025, 1, 1)}
+        over_limit = conn.execute("select count(*) from intermediate.int_collection_debtor_days"
+                                  " where lender_code = 'XD01' and action_month = '2025-05-01'"
+                                  " and is_over_call_limit").fetchone()[0]
+        assert over_limit == 0
+        keys = conn.execute("select distinct borrower_key from intermediate.int_collection_actions"
+                            " where loan_id = 'XD01-S2'").fetchall()
+        assert keys == [(key("P9"),)]
+
+
 def _rows(url: str, sql: str) -> list[dict]:
     with psycopg.connect(url) as conn, conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql).fetchall()

@@ -15,6 +15,11 @@
       - rebuild_unique_key: the rows sharing these columns with a new row go too (figures carried
         forward from before the window);
       - rebuild_drops_gone_loans: the rows of loans no longer in int_loans_latest go too;
+      - rebuild_collection_files: int_collection_actions, which adds the collection files that
+        changed to its producer's months (collection_rebuilds.sql);
+      - rebuild_lookback_days: a parameter of rule_collection_parameters: rows are judged on what
+        follows them for that many days, so the window starts that much earlier (and before the
+        lender's latest reporting date ahead of it);
       - rebuild_signal_inputs: a fraud-signal model, by signal date and by borrower key (signal_inputs.sql);
       - rebuild_key_log: int_signal_loans, which logs the keys whose loans changed (key_log.sql). -#}
 
@@ -60,6 +65,12 @@
     {%- set unique_key = config.get('rebuild_unique_key') or [] -%}
     {%- if config.get('rebuild_producer') -%}
         {%- set window = rebuild_window() -%}
+        {%- if read_by_rebuilds(target.identifier) %}
+    -- for the models that read this one's rebuilds
+    insert into exchange_state.rebuild_log (model, lender_code, rebuild_month)
+    select '{{ target.identifier }}', logged.lender_code, logged.rebuild_month
+    from ({{ window }}) as logged;
+        {%- endif %}
     {%- else -%}
         {#- a model that finds its own rebuilds holds, in its new rows, every row of the months it
             rebuilds: its window, logged for the models downstream in this transaction -#}
@@ -118,10 +129,38 @@
     {#- (lender_code, rebuild_month): per lender, the first month this model's incremental run
         rebuilds (see the config keys above) -#}
     {%- set producer = config.get('rebuild_producer') -%}
+    {%- set lookback = config.get('rebuild_lookback_days') -%}
     {%- if not producer -%}
         {{ lender_months_to_rebuild(check_rules=config.get('rebuild_checks_rules', true)) }}
+    {%- elif config.get('rebuild_collection_files') -%}
+        {#- int_collection_actions: the producer's months, the changed files' and, when the
+            rebuild_rules seeds changed, every month (collection_rebuilds.sql) -#}
+        {%- set rules = config.get('rebuild_rules') or [] %}
+    select windows.lender_code, min(windows.rebuild_month) as rebuild_month
+    from (
+        {{ consumed_rebuilds(producer) }}
+        union all
+        {{ collection_files_to_rebuild() }}
+        {%- if rules %}
+        union all
+        -- every lender from the start when the seeds changed
+        select distinct lender_code, date '0001-01-01'
+        from {{ ref('int_submissions_effective') }}
+        where {{ rules_changed(rules) }}
+        {%- endif %}
+    ) as windows
+    group by windows.lender_code
+    {%- elif not config.get('rebuild_mixes_lenders') and lookback -%}
+        {{ collection_lookback(consumed_rebuilds(producer), lookback) }}
     {%- elif not config.get('rebuild_mixes_lenders') -%}
         {{ consumed_rebuilds(producer) }}
+    {%- elif lookback -%}
+    select lenders.lender_code, first_month.rebuild_month
+    from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as lenders
+    cross join (
+        select min(lookback.rebuild_month) as rebuild_month
+        from ({{ collection_lookback(consumed_rebuilds(producer), lookback) }}) as lookback
+    ) as first_month
     {%- else -%}
         {%- set lookahead = config.get('rebuild_lookahead') -%}
         {%- set rules = config.get('rebuild_rules') or [] -%}

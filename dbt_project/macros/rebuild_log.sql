@@ -4,13 +4,15 @@
     build logs "every lender from the start" (lender_code null). A model with a rebuild_producer
     rebuilds, per lender, every month from the earliest one logged since it last ran, and marks
     the log read in its own transaction, so a failed run is caught up by the next one and a run
-    with nothing new reads nothing. The log lives in schema exchange_state, out of the analysts'
+    with nothing new reads nothing; when others read it in turn (int_collection_actions), it logs
+    the window it rebuilt too. The log lives in schema exchange_state, out of the analysts'
     schemas, created by the exchange's migrations (0023_rebuild_state.sql). -#}
 
 {% macro prepare_rebuild_state() -%}
     {#- pre-hook of every model: a fraud-signal model computes its fingerprints, first date and keys
         (signal_inputs.sql); an incremental model's full build is
-        tested whole (test_scope.sql) and, without a rebuild_producer, logs a rebuild of everything
+        tested whole (test_scope.sql) and, without a rebuild_producer or when another model reads
+        its rebuilds (int_collection_actions), logs a rebuild of everything
         (every lender's months or signal dates; int_signal_loans: every key, key_log.sql) -#}
     {%- if config.get('materialized') == 'incremental' %}
         {%- if config.get('rebuild_signal_inputs') %}
@@ -21,7 +23,7 @@
         {%- endif %}
         {%- if config.get('rebuild_key_log') and not is_incremental() %}
     {{ log_every_key() }};
-        {%- elif not config.get('rebuild_producer') and not is_incremental() %}
+        {%- elif (not config.get('rebuild_producer') or read_by_rebuilds(this.identifier)) and not is_incremental() %}
     insert into exchange_state.rebuild_log (model, lender_code, rebuild_month)
     values ('{{ this.identifier }}', null, date '0001-01-01');
         {%- endif %}

@@ -1,10 +1,50 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_producer='int_loan_status_history',
+        rebuild_collection_files=true,
+        rebuild_month_column='action_month',
+        rebuild_rules=['rule_collection_parameters'],
+        indexes=[
+            {'columns': ['submission_id', 'line'], 'unique': True},
+            {'columns': ['lender_code', 'action_month']},
+        ],
+    )
+}}
+-- depends_on: {{ ref('int_loan_status_history') }}
+
 {# Collection actions (催收记录) of the files in force, with the debtor's borrower key, the local time
-    in the exchange's time zone (Asia/Shanghai) and the conduct flags each action raises. #}
+    in the exchange's time zone (Asia/Shanghai) and the conduct flags each action raises.
+    An incremental run rebuilds, per lender, the action months from the first one that changed
+    (macros/collection_rebuilds.sql): it reads only the files dated in those months or later, as
+    an action is never dated after its file. #}
 
 with
 
+{% if is_incremental() %}
+
+rebuild as (
+    {{ rebuild_window() }}
+),
+
+files as (
+    -- the collection files in force dated from each lender's first month rebuilt
+    select submissions.submission_id
+    from {{ ref('int_submissions_effective') }} as submissions
+    inner join rebuild
+        on rebuild.lender_code = submissions.lender_code
+        and submissions.as_of_date >= rebuild.rebuild_month
+    where submissions.kind = 'collection_actions'
+        and submissions.is_effective
+),
+
+{% endif %}
+
 actions as (
     select * from {{ ref('stg_raw__collection_actions') }}
+    {% if is_incremental() %}
+    where submission_id = any(array(select submission_id from files))
+    {% endif %}
 ),
 
 submissions as (
@@ -59,4 +99,10 @@ final as (
     cross join params
 )
 
-select * from final
+select final.*
+from final
+{% if is_incremental() %}
+inner join rebuild
+    on rebuild.lender_code = final.lender_code
+    and final.action_month >= rebuild.rebuild_month
+{% endif %}

@@ -1,11 +1,39 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_producer='int_collection_actions',
+        rebuild_month_column='action_month',
+        indexes=[
+            {'columns': ['lender_code', 'borrower_key', 'action_date'], 'unique': True},
+            {'columns': ['lender_code', 'action_month']},
+        ],
+    )
+}}
+-- depends_on: {{ ref('int_submissions_effective') }}
+
 {# Per lender, debtor (borrower key) and local day: the calls the debtor got from the lender and its
-    agencies together, and whether the connected ones exceed the daily limit. #}
+    agencies together, and whether the connected ones exceed the daily limit. An incremental run
+    rebuilds the action months int_collection_actions rebuilt. #}
 
 with
+
+{% if is_incremental() %}
+
+rebuild as (
+    {{ rebuild_window() }}
+),
+
+actions as (
+    {{ collection_rows_from('int_collection_actions', 'rebuild') }}
+),
+
+{% else %}
 
 actions as (
     select * from {{ ref('int_collection_actions') }}
 ),
+
+{% endif %}
 
 params as (
     {{ collection_parameters() }}

@@ -1,8 +1,49 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_producer='int_collection_actions',
+        rebuild_lookback_days='contact_cure_window_days',
+        rebuild_month_column='first_contact_month',
+        indexes=[
+            {'columns': ['lender_code', 'loan_id', 'first_contact_date'], 'unique': True},
+            {'columns': ['lender_code', 'first_contact_month']},
+        ],
+    )
+}}
+-- depends_on: {{ ref('int_submissions_effective') }}
+
 {# Collection episodes: the first action on a loan with no action in the cure window before it
     starts one. Cured when a report from that day up to the window's end shows DPD 0 (normal,
-    restructured or settled); evaluable once the window lies within the lender's reported data. #}
+    restructured or settled); evaluable once the window lies within the lender's reported data.
+    An incremental run rebuilds the episodes from a cure window before the first action month
+    int_collection_actions rebuilt (and before the lender's latest report ahead of it, which
+    decided what was evaluable): the reports up to a window after an episode decide its cure. #}
 
 with
+
+params as (
+    {{ collection_parameters() }}
+),
+
+{% if is_incremental() %}
+
+rebuild as (
+    {{ rebuild_window() }}
+),
+
+actions as (
+    -- the window's actions and those of the cure window before it, which decide whether an
+    -- action in the window starts an episode
+    {{ collection_rows_from('int_collection_actions', 'rebuild', first_month=
+        "date_trunc('month', rebuild.rebuild_month - (select contact_cure_window_days from params))::date") }}
+),
+
+history as (
+    select * from {{ ref('int_loan_status_history') }}
+    where {{ in_rebuilt_months('status_submission_id') }}
+),
+
+{% else %}
 
 actions as (
     select * from {{ ref('int_collection_actions') }}
@@ -12,9 +53,7 @@ history as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
-params as (
-    {{ collection_parameters() }}
-),
+{% endif %}
 
 days as (
     select distinct lender_code, loan_id, borrower_key, action_date
@@ -34,6 +73,11 @@ starts as (
         params.contact_cure_window_days
     from gaps
     cross join params
+    {% if is_incremental() %}
+    inner join rebuild
+        on rebuild.lender_code = gaps.lender_code
+        and gaps.action_date >= rebuild.rebuild_month
+    {% endif %}
     where gaps.previous_action_date is null
         or gaps.action_date - gaps.previous_action_date > params.contact_cure_window_days
 ),

@@ -1,9 +1,59 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_producer='int_collection_actions',
+        rebuild_mixes_lenders=true,
+        rebuild_lookback_days='contact_cure_window_days',
+        indexes=[
+            {'columns': ['lender_code', 'report_month'], 'unique': True},
+            {'columns': ['report_month']},
+        ],
+    )
+}}
+-- depends_on: {{ ref('int_submissions_effective') }}
+-- depends_on: {{ ref('rule_collection_parameters') }}
+
 {# Collection conduct (催收行为) per lender and month, for the association's supervision: actions in
     the night window, debtors over the daily connected-call limit (lender and agencies together),
     actions aimed at third parties, contact frequency against the industry median, promise-to-pay
-    kept rate and cure rate after first contact. #}
+    kept rate and cure rate after first contact. A month mixes lenders (the median), so an
+    incremental run rebuilds every lender's months from the earliest month its collection inputs
+    rebuilt (int_collection_first_contacts and int_collection_promises look a cure window back). #}
 
 with
+
+{% if is_incremental() %}
+
+rebuild as (
+    {{ rebuild_window() }}
+),
+
+actions as not materialized (
+    {{ collection_rows_from('int_collection_actions', 'rebuild') }}
+),
+
+debtor_days as not materialized (
+    {{ collection_rows_from('int_collection_debtor_days', 'rebuild') }}
+),
+
+promises as not materialized (
+    select * from ({{ collection_rows_from('int_collection_promises', 'rebuild', 'latest_month') }}) as due
+    where due.promise_month >= (select min(rebuild_month) from rebuild)
+),
+
+first_contacts as not materialized (
+    {{ collection_rows_from('int_collection_first_contacts', 'rebuild', 'first_contact_month') }}
+),
+
+history as not materialized (
+    -- the month-end reports from the month before the window: a loan delinquent at the end of
+    -- the month before is delinquent during the month
+    select * from {{ ref('int_loan_status_history') }}
+    where is_month_last_report
+        and {{ in_rebuilt_months('status_submission_id', first_month="(rebuild.rebuild_month - interval '1 month')::date") }}
+),
+
+{% else %}
 
 actions as not materialized (
     -- not materialized: referenced more than once, PostgreSQL would otherwise copy the whole table first
@@ -26,6 +76,8 @@ history as not materialized (
     select * from {{ ref('int_loan_status_history') }}
     where is_month_last_report
 ),
+
+{% endif %}
 
 monthly as (
     select

@@ -1,0 +1,98 @@
+{#- How the collection models (催收记录: int_collection_actions and the models that read it) rebuild
+    only what changed, per lender from a first action month (their rebuild window, incremental.sql).
+
+    int_collection_actions (config rebuild_collection_files) rebuilds, per lender, every action
+    month from the earliest of:
+      - the first action month of a collection file in force that it does not hold yet (a new
+        file, or a correction);
+      - the first action month it holds of a file that a correction has replaced since;
+      - the first month int_loan_status_history rebuilt (its rebuild_producer): a new status month,
+        a corrected one, a loan whose key changed or that went, a new rules version;
+      - every month when the collection parameters changed (rebuild_rules).
+    It logs that window for the models that read it. Those look further back (config
+    rebuild_lookback_days, a parameter of rule_collection_parameters): a collection episode's cure
+    and a promise's keeping are judged on the reports up to that many days after it, and whether
+    either can be judged yet on the lender's latest reporting date, which moves with each month. -#}
+
+{% macro collection_files_to_rebuild() -%}
+    {#- (lender_code, rebuild_month) from the collection files that changed since the last run -#}
+    select changed.lender_code, min(changed.action_month) as rebuild_month
+    from (
+        -- files in force not held yet: the month of their earliest action (through the raw
+        -- table's primary key, the file's rows only)
+        select
+            files.lender_code,
+            date_trunc('month', min(actions.action_time) at time zone '{{ var("exchange_timezone") }}')::date
+                as action_month
+        from {{ ref('int_submissions_effective') }} as files
+        inner join {{ ref('stg_raw__collection_actions') }} as actions
+            on actions.submission_id = files.submission_id
+        where files.kind = 'collection_actions'
+            and files.is_effective
+            and not exists (
+                select 1 from {{ this }} as built
+                where built.submission_id = files.submission_id
+            )
+        group by files.lender_code
+
+        union all
+
+        -- files held that are no longer in force
+        select built.lender_code, min(built.action_month)
+        from {{ this }} as built
+        where built.submission_id = any(array(
+            select files.submission_id
+            from {{ ref('int_submissions_effective') }} as files
+            where files.kind = 'collection_actions'
+                and not files.is_effective
+        ))
+        group by built.lender_code
+    ) as changed
+    group by changed.lender_code
+{%- endmacro %}
+
+{% macro collection_lookback(window, days_parameter) -%}
+    {#- (lender_code, rebuild_month): each `window` lender's first month, taken `days_parameter`
+        days before the earlier of that month and the lender's latest reporting date before it
+        (the date that decided, in the rows built, what could be judged yet) -#}
+    select
+        shifted.lender_code,
+        date_trunc(
+            'month',
+            least(
+                shifted.rebuild_month,
+                (
+                    select max(reports.as_of_date)
+                    from {{ ref('int_loan_status_history') }} as reports
+                    where reports.lender_code = shifted.lender_code
+                        and reports.report_month = (
+                            select max(months.report_month) from {{ ref('int_loan_status_history') }} as months
+                            where months.lender_code = shifted.lender_code
+                                and months.report_month < shifted.rebuild_month
+                        )
+                )
+            ) - make_interval(days => parameters.{{ days_parameter }})
+        )::date as rebuild_month
+    from ({{ window }}) as shifted
+    cross join ({{ collection_parameters() }}) as parameters
+{%- endmacro %}
+
+{% macro collection_rows_from(model, window, month_column='action_month', first_month=none) -%}
+    {#- the rows of the collection model `model` dated (by `month_column`) from each `window`
+        lender's `first_month` (SQL; default its rebuild_month) on, through the model's
+        (lender_code, month) index -#}
+    select rows_from.*
+    from {{ ref(model) }} as rows_from
+    inner join {{ window }}
+        on {{ window }}.lender_code = rows_from.lender_code
+        and rows_from.{{ month_column }} >= {{ first_month or window ~ '.rebuild_month' }}
+{%- endmacro %}
+
+{% macro read_by_rebuilds(model) -%}
+    {#- true when another model of the project reads `model`'s rebuild log (its rebuild_producer) -#}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+            and node.config.get('rebuild_producer') == model -%}
+        {{ return(true) }}
+    {%- endfor -%}
+    {{ return(false) }}
+{%- endmacro %}
