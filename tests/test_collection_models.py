@@ -289,15 +289,17 @@ class _Work:
 
 def test_collection_models_rebuild_only_what_changed_and_equal_a_full_build(tmp_path_factory):
     """Collection files over the months, promises made in January and April and due in June, a corrected May file
-    and a loan whose borrower key changed: after each incremental run the collection tables equal
+    and a loan whose borrower key changed (with an action older than its first report): after each incremental run the collection tables equal
     a full refresh, and each run rebuilt the months that changed, not the earlier ones."""
     work = _Work("", tmp_path_factory.mktemp("dbt_collection_months"))
     with fresh_database("collection_months") as url, psycopg.connect(url, autocommit=True) as conn:
         work.url = url
         load(conn, months=range(4))                                   # January-April, no collection yet
-        # a promise made in January and due in June: a run from May reads it back from the table
+        # a promise made in January and due in June: a run from May reads it back from the table;
+        # a call on XD01-S2 in December, before the loan's first report
         _collection_file(conn, "XD01", MONTHS[0], [
-            _action("XD01-A5", "2025-01-15T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 20), 100))])
+            _action("XD01-A5", "2025-01-15T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 20), 100)),
+            _action("XD01-S2", "2024-12-20T10:00:00")])
         _collection_file(conn, "XD01", MONTHS[2], [_action("XD01-S6", "2025-03-20T10:00:00", channel="sms")])
         _collection_file(conn, "XD01", MONTHS[3], [
             _action("XD01-S4", "2025-04-12T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 20), 300)),
@@ -330,8 +332,8 @@ def test_collection_models_rebuild_only_what_changed_and_equal_a_full_build(tmp_
             " product_type, guarantee_type, principal, currency, annual_rate, issue_date, maturity_date,"
             " repayment_method, installments, consent_ref from raw.loans where loan_id = 'XD01-S2'",
             (loans, JUNE, key("P9")))
-        # the key change rebuilds XD01-S2's lender from the loan's first report (January)
-        assert _increment_equals_full_refresh(conn, work, "correction") == {"XD01": date(2025, 1, 1)}
+        # the key change rebuilds XD01 from the loan's first action (December), before its first report
+        assert _increment_equals_full_refresh(conn, work, "correction") == {"XD01": date(2024, 12, 1)}
         over_limit = conn.execute("select count(*) from intermediate.int_collection_debtor_days"
                                   " where lender_code = 'XD01' and action_month = '2025-05-01'"
                                   " and is_over_call_limit").fetchone()[0]

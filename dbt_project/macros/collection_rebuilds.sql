@@ -6,16 +6,21 @@
       - the first action month of a collection file in force that it does not hold yet (a new
         file, or a correction);
       - the first action month it holds of a file that a correction has replaced since;
+      - the first action month of a loan whose borrower key changed, or that left
+        int_loans_latest (a replaced loans file, a loan de-keyed by retention);
       - the first month int_loan_status_history rebuilt (its rebuild_producer): a new status month,
-        a corrected one, a loan whose key changed or that went, a new rules version;
+        a corrected one, a loan whose attributes changed, a new rules version. The actions
+        themselves do not change there, but the models that read them judge episodes and promises
+        on those reports, and learn the months from this model's log;
       - every month when the collection parameters changed (rebuild_rules).
     It logs that window for the models that read it. Those look further back (config
     rebuild_lookback_days, a parameter of rule_collection_parameters): a collection episode's cure
     and a promise's keeping are judged on the reports up to that many days after it, and whether
     either can be judged yet on the lender's latest reporting date, which moves with each month. -#}
 
-{% macro collection_files_to_rebuild() -%}
-    {#- (lender_code, rebuild_month) from the collection files that changed since the last run -#}
+{% macro collection_months_to_rebuild() -%}
+    {#- (lender_code, rebuild_month) from the collection files and the loans that changed since
+        the last run -#}
     select changed.lender_code, min(changed.action_month) as rebuild_month
     from (
         -- files in force not held yet: the month of their earliest action (through the raw
@@ -46,6 +51,19 @@
             where files.kind = 'collection_actions'
                 and not files.is_effective
         ))
+        group by built.lender_code
+
+        union all
+
+        -- actions of loans gone from int_loans_latest (de-keyed by retention, their loans file
+        -- replaced) or whose borrower key changed: one hash join of the table with the loans (the
+        -- status history's rebuild starts at the loan's first report, and an action may be older)
+        select built.lender_code, min(built.action_month)
+        from {{ this }} as built
+        left join {{ ref('int_loans_latest') }} as loans
+            on loans.lender_code = built.lender_code
+            and loans.loan_id = built.loan_id
+        where loans.borrower_key is distinct from built.borrower_key
         group by built.lender_code
     ) as changed
     group by changed.lender_code

@@ -140,7 +140,7 @@
     from (
         {{ consumed_rebuilds(producer) }}
         union all
-        {{ collection_files_to_rebuild() }}
+        {{ collection_months_to_rebuild() }}
         {%- if rules %}
         union all
         -- every lender from the start when the seeds changed
