@@ -127,7 +127,22 @@
 
 {% macro rebuild_window() -%}
     {#- (lender_code, rebuild_month): per lender, the first month this model's incremental run
-        rebuilds (see the config keys above) -#}
+        rebuilds. A model with a rebuild_producer reads it, in its SQL and in the strategy's
+        statements, from the temporary table its pre-hook filled (prepare_rebuild_state): the
+        query reads the log and may scan the model's table (int_collection_actions), once. -#}
+    {%- if config.get('rebuild_producer') -%}
+    select * from {{ rebuild_window_table() }}
+    {%- else -%}
+    {{ rebuild_window_query() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro rebuild_window_table() -%}
+    {{ return(adapter.quote(this.identifier ~ '__rebuild_window')) }}
+{%- endmacro %}
+
+{% macro rebuild_window_query() -%}
+    {#- the query of rebuild_window (see the config keys above) -#}
     {%- set producer = config.get('rebuild_producer') -%}
     {%- set lookback = config.get('rebuild_lookback_days') -%}
     {%- if not producer -%}

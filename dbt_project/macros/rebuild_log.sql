@@ -9,12 +9,16 @@
     schemas, created by the exchange's migrations (0023_rebuild_state.sql). -#}
 
 {% macro prepare_rebuild_state() -%}
-    {#- pre-hook of every model: a fraud-signal model computes its fingerprints, first date and keys
+    {#- pre-hook of every model: an incremental run of a model with a rebuild_producer computes its
+        window once (rebuild_window); a fraud-signal model computes its fingerprints, first date and keys
         (signal_inputs.sql); an incremental model's full build is
         tested whole (test_scope.sql) and, without a rebuild_producer or when another model reads
         its rebuilds (int_collection_actions), logs a rebuild of everything
         (every lender's months or signal dates; int_signal_loans: every key, key_log.sql) -#}
     {%- if config.get('materialized') == 'incremental' %}
+        {%- if config.get('rebuild_producer') and is_incremental() %}
+    create temporary table {{ rebuild_window_table() }} on commit drop as {{ rebuild_window_query() }};
+        {%- endif %}
         {%- if config.get('rebuild_signal_inputs') %}
     {{ prepare_signal_inputs() }};
         {%- endif %}
