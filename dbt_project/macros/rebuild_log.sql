@@ -18,6 +18,8 @@
     {%- if config.get('materialized') == 'incremental' %}
         {%- if config.get('rebuild_producer') and is_incremental() %}
     create temporary table {{ rebuild_window_table() }} on commit drop as {{ rebuild_window_query() }};
+    -- its row count and months for the planner: unanalysed, it is guessed at a thousand rows
+    analyze {{ rebuild_window_table() }};
         {%- endif %}
         {%- if config.get('rebuild_signal_inputs') %}
     {{ prepare_signal_inputs() }};
