@@ -3,21 +3,21 @@
 
 with
 
-loans as not materialized (
+loans as (
     select * from {{ ref('int_loans_latest') }}
 ),
 
-borrower_months as (
+borrower_months as not materialized (
     select * from {{ ref('int_borrower_months') }}
 ),
 
-borrower_loans as not materialized (
-    -- not materialized (nor the loans above): referenced twice, PostgreSQL would otherwise keep a
-    -- copy without statistics, estimate it at 200 rows and join the two copies in a nested loop
-    -- (500k loans: over 13 minutes instead of 12 seconds)
+borrower_loans as (
+    -- one pass over the loans: the region is the one of the borrower's most recent loan
     select
         borrower_key,
         min(borrower_type) as borrower_type,
+        (array_agg(region_code order by issue_date desc, attributes_as_of_date desc, lender_code, loan_id))[1]
+            as region_code,
         count(distinct lender_code) as lender_count,
         count(*) as loan_count,
         min(issue_date) as first_issue_date,
@@ -26,26 +26,28 @@ borrower_loans as not materialized (
     group by borrower_key
 ),
 
-latest_region as (
-    -- region of the borrower's most recent loan
-    select distinct on (borrower_key)
-        borrower_key,
-        region_code
-    from loans
-    order by borrower_key, issue_date desc, attributes_as_of_date desc, lender_code, loan_id
+current_month as (
+    -- the borrowers reported in the latest month: their latest month, read as one range of the
+    -- report_month index
+    select *
+    from borrower_months
+    where report_month = (select max(report_month) from borrower_months)
 ),
 
 latest_month as (
-    -- each borrower's latest month, one index probe per borrower (not a pass over every month)
+    -- a borrower's latest month: the latest month's row, else one index probe for the borrower
+    -- (skipped when the latest month has the borrower; not a pass over every month)
     select
-        borrower_loans.borrower_key,
-        months.report_month,
-        months.active_lender_count,
-        months.active_loans,
-        months.outstanding_principal,
-        months.lenders_in_default
+        borrower_loans.*,
+        coalesce(current_month.report_month, earlier.report_month) as report_month,
+        coalesce(current_month.active_lender_count, earlier.active_lender_count) as active_lender_count,
+        coalesce(current_month.active_loans, earlier.active_loans) as active_loans,
+        coalesce(current_month.outstanding_principal, earlier.outstanding_principal) as outstanding_principal,
+        coalesce(current_month.lenders_in_default, earlier.lenders_in_default) as lenders_in_default
     from borrower_loans
-    cross join lateral (
+    left join current_month
+        on current_month.borrower_key = borrower_loans.borrower_key
+    left join lateral (
         select
             borrower_months.report_month,
             borrower_months.active_lender_count,
@@ -53,32 +55,29 @@ latest_month as (
             borrower_months.outstanding_principal,
             borrower_months.lenders_in_default
         from borrower_months
-        where borrower_months.borrower_key = borrower_loans.borrower_key
+        where current_month.borrower_key is null
+            and borrower_months.borrower_key = borrower_loans.borrower_key
         order by borrower_months.report_month desc
         limit 1
-    ) as months
+    ) as earlier on true
 ),
 
 final as (
     select
-        borrower_loans.borrower_key,
-        borrower_loans.borrower_type,
-        latest_region.region_code,
-        borrower_loans.lender_count,
-        borrower_loans.loan_count,
-        borrower_loans.first_issue_date,
-        borrower_loans.last_issue_date,
-        latest_month.report_month as latest_report_month,
-        coalesce(latest_month.active_lender_count, 0) as active_lender_count,
-        coalesce(latest_month.active_loans, 0) as active_loans,
-        coalesce(latest_month.outstanding_principal, 0) as outstanding_principal,
-        coalesce(latest_month.lenders_in_default, 0) as lenders_in_default,
-        coalesce(latest_month.active_lender_count, 0) >= 2 as is_multi_lender
-    from borrower_loans
-    inner join latest_region
-        on latest_region.borrower_key = borrower_loans.borrower_key
-    left join latest_month
-        on latest_month.borrower_key = borrower_loans.borrower_key
+        borrower_key,
+        borrower_type,
+        region_code,
+        lender_count,
+        loan_count,
+        first_issue_date,
+        last_issue_date,
+        report_month as latest_report_month,
+        coalesce(active_lender_count, 0) as active_lender_count,
+        coalesce(active_loans, 0) as active_loans,
+        coalesce(outstanding_principal, 0) as outstanding_principal,
+        coalesce(lenders_in_default, 0) as lenders_in_default,
+        coalesce(active_lender_count, 0) >= 2 as is_multi_lender
+    from latest_month
 )
 
 select * from final
