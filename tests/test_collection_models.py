@@ -289,7 +289,8 @@ class _Work:
 
 def test_collection_models_rebuild_only_what_changed_and_equal_a_full_build(tmp_path_factory):
     """Collection files over the months, promises made in January and April and due in June, a corrected May file
-    and a loan whose borrower key changed (with an action older than its first report): after each incremental run the collection tables equal
+    and a loan whose borrower key changed (with an action older than its first report), then new
+    collection parameters: after each incremental run the collection tables equal
     a full refresh, and each run rebuilt the months that changed, not the earlier ones."""
     work = _Work("", tmp_path_factory.mktemp("dbt_collection_months"))
     with fresh_database("collection_months") as url, psycopg.connect(url, autocommit=True) as conn:
@@ -341,6 +342,11 @@ def test_collection_models_rebuild_only_what_changed_and_equal_a_full_build(tmp_
         keys = conn.execute("select distinct borrower_key from intermediate.int_collection_actions"
                             " where loan_id = 'XD01-S2'").fetchall()
         assert keys == [(key("P9"),)]
+        # new collection parameters (the seed's table changed): every lender's every month
+        conn.execute("update rules.rule_collection_parameters set value = case parameter"
+                     " when 'night_start_hour' then 21 when 'max_connected_calls_per_day' then 1 end"
+                     " where parameter in ('night_start_hour', 'max_connected_calls_per_day')")
+        assert _increment_equals_full_refresh(conn, work, "parameters") == dict.fromkeys(CODES, date(1, 1, 1))
 
 
 def _rows(url: str, sql: str) -> list[dict]:
