@@ -79,16 +79,7 @@
             'month',
             least(
                 shifted.rebuild_month,
-                (
-                    select max(reports.as_of_date)
-                    from {{ ref('int_loan_status_history') }} as reports
-                    where reports.lender_code = shifted.lender_code
-                        and reports.report_month = (
-                            select max(months.report_month) from {{ ref('int_loan_status_history') }} as months
-                            where months.lender_code = shifted.lender_code
-                                and months.report_month < shifted.rebuild_month
-                        )
-                )
+                {{ lender_latest_date('shifted.lender_code', before_month='shifted.rebuild_month') }}
             ) - make_interval(days => parameters.{{ days_parameter }})
         )::date as rebuild_month
     from ({{ window }}) as shifted

@@ -1,6 +1,7 @@
 {#- A lender's latest reporting date in int_loan_status_history (null: none), read through the
-    (lender_code, report_month) index instead of a scan of the whole history. -#}
-{% macro lender_latest_date(lender_code) -%}
+    (lender_code, report_month) index instead of a scan of the whole history; with `before_month`
+    (SQL), its latest one in the months before that one. -#}
+{% macro lender_latest_date(lender_code, before_month=none) -%}
     (
         select max(reports.as_of_date)
         from {{ ref('int_loan_status_history') }} as reports
@@ -8,6 +9,9 @@
             and reports.report_month = (
                 select max(months.report_month) from {{ ref('int_loan_status_history') }} as months
                 where months.lender_code = {{ lender_code }}
+                {%- if before_month %}
+                    and months.report_month < {{ before_month }}
+                {%- endif %}
             )
     )
 {%- endmacro %}
