@@ -6,7 +6,9 @@
     full build (prepare_rebuild_state), the start of the rebuild window for an incremental run
     (strategy rebuilt_months), none when it rebuilt nothing. A fraud-signal model is tested on the
     signal dates it rebuilt for every key and on the rows before them of the keys it rebuilt
-    (exchange_state.test_scope_keys, same transaction). Models that replace rows outside their
+    (exchange_state.test_scope_keys, same transaction). A staging view over the raw zone (config
+    tests_scope_files) is tested on the files each test has not passed on yet (tested_files.sql).
+    Models that replace rows outside their
     month column (rebuild_unique_key: dim_loan;
     int_signal_loans) and every other model are tested whole, as is everything with tests_scope =
     'all' (the default: `make test`, a manual `dbt test`). -#}
@@ -17,7 +19,7 @@
     {%- if config.get('where') -%}
         {%- do filters.append(config.get('where')) -%}
     {%- endif -%}
-    {%- set scope = rebuilt_rows_filter(relation) -%}
+    {%- set scope = rebuilt_rows_filter(relation) or untested_files_filter(relation) -%}
     {%- if scope -%}
         {%- do filters.append(scope) -%}
     {%- endif -%}

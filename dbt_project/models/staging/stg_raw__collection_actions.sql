@@ -1,3 +1,4 @@
+{{ config(tests_scope_files=true) }}
 with
 
 source as (

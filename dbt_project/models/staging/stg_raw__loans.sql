@@ -1,3 +1,4 @@
+{{ config(tests_scope_files=true) }}
 {# Loan rows of accepted loans files. A row retention has de-keyed (dekeyed_at: the loan's
     negative record passed its purge date) is left out: it no longer belongs to any person, so
     every borrower-keyed model loses the loan at its next run. #}

@@ -1,0 +1,81 @@
+{#- The monthly tests of a staging view over the raw zone (config tests_scope_files:
+    stg_raw__loans, stg_raw__loan_status, stg_raw__collection_actions) read only the files the test
+    has not passed on yet. A file's raw rows never change once it is accepted: a correction is a
+    new file, and retention's de-keying takes rows out of the view, which no test of it can fail
+    on. So a file that passed a test still passes it, and a month's tests read the month's files
+    instead of every file ever received (the views hold 27M rows at a million loans x 24 months).
+
+    A dbt invocation that runs such a test under tests_scope = 'rebuilt' (the monthly transform's
+    `dbt test`, or a Cosmos task's `dbt build` of the view) takes, when it starts, the list of the
+    files accepted by then (exchange_state.test_run_files); its tests read those files' rows only,
+    and when it ends each test that passed is recorded as passed on all of them
+    (exchange_state.tested_files). A file accepted while the tests ran is left for the next run,
+    never skipped; a test that failed or errored reads the same files again next time. With
+    tests_scope = 'all' (`make test`, a manual `dbt test`) every row is read and nothing recorded. -#}
+
+{% macro untested_files_filter(relation) -%}
+    {#- the condition on `relation`'s rows, under the monthly scope, for a view with config
+        tests_scope_files: the files of this invocation's list the running test (`model`, in a
+        test's context the test node) has not passed on; none otherwise -#}
+    {%- if not execute or var('tests_scope') != 'rebuilt' or not is_file_scoped(relation) -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- do return("submission_id = any(array(select run.submission_id from exchange_state.test_run_files as run"
+                  ~ " where run.invocation_id = '" ~ invocation_id ~ "' and not exists (select 1 from"
+                  ~ " exchange_state.tested_files as tested where tested.test_id = '" ~ model.unique_id
+                  ~ "' and tested.submission_id = run.submission_id)))") -%}
+{%- endmacro %}
+
+{% macro is_file_scoped(relation) -%}
+    {#- true when `relation` is a model of this project with config tests_scope_files -#}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
+    {%- do return(node is not none and node.schema == relation.schema
+                  and node.config.get('tests_scope_files', false)) -%}
+{%- endmacro %}
+
+{% macro file_scoped_tests() -%}
+    {#- the unique ids of the data tests this invocation selected that test a view with config
+        tests_scope_files -#}
+    {%- set found = [] -%}
+    {%- for unique_id in selected_resources if unique_id.startswith('test.') -%}
+        {%- set test = graph.nodes.get(unique_id) -%}
+        {%- set attached = graph.nodes.get(test.attached_node) if test and test.attached_node else none -%}
+        {%- if attached and attached.config.get('tests_scope_files', false) -%}
+            {%- do found.append(unique_id) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do return(found) -%}
+{%- endmacro %}
+
+{% macro start_tested_files() -%}
+    {#- on-run-start: under the monthly scope, when this invocation runs a test of a view with
+        config tests_scope_files, the list of the files accepted now (and the lists of invocations
+        that never ended, a day old) -#}
+    {%- if execute and var('tests_scope') == 'rebuilt' and file_scoped_tests() %}
+    delete from exchange_state.test_run_files where recorded_at < now() - interval '1 day';
+    insert into exchange_state.test_run_files (invocation_id, submission_id)
+    select '{{ invocation_id }}', submissions.submission_id
+    from {{ source('control', 'submissions') }} as submissions
+    where submissions.verdict in ('accepted', 'accepted_with_errors')
+    on conflict do nothing
+    {%- endif %}
+{%- endmacro %}
+
+{% macro record_tested_files(results) -%}
+    {#- on-run-end: each such test that passed has passed on every file of the invocation's list -#}
+    {%- set scoped = file_scoped_tests() if execute and var('tests_scope') == 'rebuilt' else [] -%}
+    {%- if scoped -%}
+        {%- set passed = [] -%}
+        {%- for result in results if result.node.unique_id in scoped and result.status == 'pass' -%}
+            {%- do passed.append(result.node.unique_id) -%}
+        {%- endfor %}
+    insert into exchange_state.tested_files (test_id, submission_id)
+    select tests.test_id, run.submission_id
+    from exchange_state.test_run_files as run
+    cross join unnest(array[{% for test_id in passed %}'{{ test_id }}'{{ ', ' if not loop.last }}{% endfor %}]::text[])
+        as tests (test_id)
+    where run.invocation_id = '{{ invocation_id }}'
+    on conflict do nothing;
+    delete from exchange_state.test_run_files where invocation_id = '{{ invocation_id }}'
+    {%- endif %}
+{%- endmacro %}
