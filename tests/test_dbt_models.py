@@ -115,7 +115,7 @@ def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
         "int_identity_mismatch_signals": 0, "int_loan_stacking_signals": 0, "int_bust_out_signals": 0,
         "int_co_debt_signals": 0, "int_signal_loans": 0, "mart_borrower_signals": 0,
         "int_collection_actions": 0, "int_collection_debtor_days": 0, "int_collection_first_contacts": 0,
-        "int_collection_promises": 0, "mart_collection_conduct": 0,
+        "int_collection_promises": 0, "mart_collection_conduct": 0, "int_loans_latest": 0,
     }
 
 

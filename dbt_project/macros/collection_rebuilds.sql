@@ -6,8 +6,9 @@
       - the first action month of a collection file in force that it does not hold yet (a new
         file, or a correction);
       - the first action month it holds of a file that a correction has replaced since;
-      - the first action month of a loan whose borrower key changed, or that left
-        int_loans_latest (a replaced loans file, a loan de-keyed by retention);
+      - the first action month of a loan whose borrower key (or another attribute) changed, or
+        that left int_loans_latest (a replaced loans file, a loan de-keyed by retention), as
+        int_loans_latest logged it (loan_log.sql);
       - the first month int_loan_status_history rebuilt (its rebuild_producer): a new status month,
         a corrected one, a loan whose attributes changed, a new rules version. The actions
         themselves do not change there, but the models that read them judge episodes and promises
@@ -56,15 +57,25 @@
         union all
 
         -- actions of loans gone from int_loans_latest (de-keyed by retention, their loans file
-        -- replaced) or whose borrower key changed: one hash join of the table with the loans (the
-        -- status history's rebuild starts at the loan's first report, and an action may be older)
+        -- replaced) or whose attributes (the borrower key among them) changed, as it logged them
+        -- since this model last ran (loan_log.sql), from the loan's first action: the status
+        -- history's rebuild starts at the loan's first report, and an action may be older. A hash
+        -- join with the actions, only in a run with such loans (an uncorrelated exists is a
+        -- one-time filter: nothing is scanned in a month without them).
         select built.lender_code, min(built.action_month)
         from {{ this }} as built
-        left join {{ ref('int_loans_latest') }} as loans
-            on loans.lender_code = built.lender_code
-            and loans.loan_id = built.loan_id
-        where loans.borrower_key is distinct from built.borrower_key
+        inner join ({{ changed_loans() }}) as changed
+            on changed.lender_code = built.lender_code
+            and changed.loan_id = built.loan_id
+        where exists (select 1 from ({{ changed_loans() }}) as any_changed)
         group by built.lender_code
+
+        union all
+
+        -- every loan (int_loans_latest was built from scratch): every month
+        select distinct files.lender_code, date '0001-01-01'
+        from {{ ref('int_submissions_effective') }} as files
+        where {{ every_loan_changed() }}
     ) as changed
     group by changed.lender_code
 {%- endmacro %}

@@ -21,7 +21,8 @@
         follows them for that many days, so the window starts that much earlier (and before the
         lender's latest reporting date ahead of it);
       - rebuild_signal_inputs: a fraud-signal model, by signal date and by borrower key (signal_inputs.sql);
-      - rebuild_key_log: int_signal_loans, which logs the keys whose loans changed (key_log.sql). -#}
+      - rebuild_key_log: int_signal_loans, which logs the keys whose loans changed (key_log.sql);
+      - rebuild_loan_log: int_loans_latest, which logs the loans that changed (loan_log.sql). -#}
 
 {% macro get_incremental_rebuilt_months_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
@@ -60,6 +61,8 @@
     {{ unique_index_order() }};
     {%- elif config.get('rebuild_key_log') %}
     {{ log_changed_keys(target, new_rows, columns) }}
+    {%- elif config.get('rebuild_loan_log') %}
+    {{ log_changed_loans(target, new_rows, columns) }}
     {%- else -%}
     {%- set month_column = config.get('rebuild_month_column', 'report_month') -%}
     {%- set unique_key = config.get('rebuild_unique_key') or [] -%}

@@ -7,7 +7,8 @@
     first one that changed:
       - a status file in force that the table does not hold yet (new month, or a correction);
       - a status file the table was built from that a correction has replaced since;
-      - a loan whose attributes changed (a later loans row), or that disappeared;
+      - a loan whose attributes changed (a later loans row), or that disappeared, as
+        int_loans_latest logged it since the model last ran (loan_log.sql);
       - a row whose rules version is no longer the one in force at its date (new rule version);
       - var('as_of'): every month from that date on, for every lender (an operator's lever).
     State that runs across months (default episodes, cures, the 24-month profile) is carried
@@ -40,15 +41,25 @@
 
         union all
 
-        -- loans whose attributes changed (or vanished): compared row by row, but with the loans
-        -- only (the rules versions are checked per version below)
-        select built.lender_code, built.report_month
-        from {{ this }} as built
-        left join {{ ref('int_loans_latest') }} as loans
-            on loans.lender_code = built.lender_code
-            and loans.loan_id = built.loan_id
-        where loans.loan_id is null
-            or loans.loan_attributes_hash <> built.loan_attributes_hash
+        -- loans whose attributes changed (or that went) since this model last ran, as
+        -- int_loans_latest logged them (loan_log.sql): from each one's first row, an index probe
+        select first_row.lender_code, first_row.report_month
+        from ({{ changed_loans() }}) as changed
+        cross join lateral (
+            select built.lender_code, built.report_month
+            from {{ this }} as built
+            where built.lender_code = changed.lender_code
+                and built.loan_id = changed.loan_id
+            order by built.as_of_date
+            limit 1
+        ) as first_row
+
+        union all
+
+        -- every loan (int_loans_latest was built from scratch): every month
+        select distinct submissions.lender_code, date '0001-01-01'
+        from {{ ref('int_submissions_effective') }} as submissions
+        where {{ every_loan_changed() }}
         {%- if check_rules %}
 
         union all

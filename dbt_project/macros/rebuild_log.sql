@@ -29,6 +29,10 @@
         {%- endif %}
         {%- if config.get('rebuild_key_log') and not is_incremental() %}
     {{ log_every_key() }};
+        {%- elif config.get('rebuild_loan_log') %}
+            {%- if not is_incremental() %}
+    {{ log_every_loan() }};
+            {%- endif %}
         {%- elif (not config.get('rebuild_producer') or read_by_rebuilds(this.identifier)) and not is_incremental() %}
     insert into exchange_state.rebuild_log (model, lender_code, rebuild_month)
     values ('{{ this.identifier }}', null, date '0001-01-01');
@@ -68,16 +72,27 @@
 
 {% macro record_rebuild_state() -%}
     {#- post-hook of every model (full build or incremental, same transaction as its rows): a model
-        with a rebuild_producer has read the producer's log up to now; one with rebuild_rules was
+        with a rebuild_producer has read the producer's log up to now, a reader of the loan log
+        (loan_log.sql) that log; one with rebuild_rules was
         built with the seeds' present contents; one with rebuild_signal_inputs was built from its
         inputs' present fingerprints (signal_inputs.sql) -#}
     {%- set producer = config.get('rebuild_producer') -%}
     {%- set rules = config.get('rebuild_rules') -%}
-    {%- if producer %}
+    {%- set reads_loans = is_loan_log_reader(config) -%}
+    {%- if producer or reads_loans %}
     insert into exchange_state.rebuild_consumed (model, seq)
-    select '{{ this.identifier }}', coalesce(max(log.seq), 0)
-    from exchange_state.rebuild_log as log
-    where log.model = '{{ producer }}'
+    select '{{ this.identifier }}', coalesce(max(logs.seq), 0)
+    from (
+        {%- if producer %}
+        select log.seq from exchange_state.rebuild_log as log where log.model = '{{ producer }}'
+        {%- endif %}
+        {%- if producer and reads_loans %}
+        union all
+        {%- endif %}
+        {%- if reads_loans %}
+        select loans.seq from exchange_state.loan_log as loans
+        {%- endif %}
+    ) as logs
     on conflict (model) do update set seq = excluded.seq, consumed_at = now();
     {%- endif %}
     {%- if config.get('rebuild_signal_inputs') %}

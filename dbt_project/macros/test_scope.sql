@@ -104,11 +104,13 @@
 {% macro scoped_model(relation) -%}
     {#- the graph node of an incremental model of this project whose rows are dated by a month
         column (none for other relations and for models that replace rows outside it:
-        rebuild_unique_key, rebuild_key_log). Looked up by unique id: a test runs this once, a walk over the
+        rebuild_unique_key, rebuild_key_log, rebuild_loan_log). Looked up by unique id: a test runs this
+        once, a walk over the
         graph would cost every test a pass over every node. -#}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
     {%- if node and node.schema == relation.schema and node.config.materialized == 'incremental'
-            and not node.config.get('rebuild_unique_key') and not node.config.get('rebuild_key_log') -%}
+            and not node.config.get('rebuild_unique_key') and not node.config.get('rebuild_key_log')
+            and not node.config.get('rebuild_loan_log') -%}
         {%- do return(node) -%}
     {%- endif -%}
     {%- do return(none) -%}

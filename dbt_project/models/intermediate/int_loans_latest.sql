@@ -1,8 +1,14 @@
 {{
     config(
+        materialized='incremental',
+        rebuild_loan_log=true,
         indexes=[{'columns': ['lender_code', 'loan_id'], 'unique': True}],
     )
 }}
+
+{# Every loan's latest row, computed whole each run; an incremental run replaces only the rows
+   that differ and logs the loans whose attributes changed or that went for the models that
+   hold rows per loan (macros/loan_log.sql). #}
 
 with
 
