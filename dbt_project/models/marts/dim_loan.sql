@@ -105,11 +105,18 @@ counted_reports as (
 
     union all
 
+    -- each loan's reports through the (lender_code, loan_id, as_of_date) index: planned as a join,
+    -- this walked the whole history's index (7.2M rows at a million loans) for the month's new
+    -- loans; offset 0 keeps the subquery a probe per loan
     select history.*
     from rebuilt_modes
-    inner join {{ ref('int_loan_status_history') }} as history
-        on history.lender_code = rebuilt_modes.lender_code
-        and history.loan_id = rebuilt_modes.loan_id
+    cross join lateral (
+        select *
+        from {{ ref('int_loan_status_history') }} as loan_history
+        where loan_history.lender_code = rebuilt_modes.lender_code
+            and loan_history.loan_id = rebuilt_modes.loan_id
+        offset 0
+    ) as history
     where not rebuilt_modes.is_carried
 ),
 
