@@ -48,18 +48,13 @@
 {%- endmacro %}
 
 {% macro prune_key_log() -%}
-    {#- entries every model that reads the key log has read (while one has never read it, none) -#}
+    {#- entries every model that reads the key log has read -#}
     {%- set readers = [] -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model'
             and (node.config.get('rebuild_signal_inputs') or {}).get('loan_keys') -%}
         {%- do readers.append(node.name) -%}
     {%- endfor %}
-    delete from exchange_state.key_log as keys
-    where keys.seq <= (
-        select case when count(*) = {{ readers | length }} then min(consumed.seq) end
-        from exchange_state.rebuild_consumed as consumed
-        where consumed.model in ({% for reader in readers %}'{{ reader }}'{{ ', ' if not loop.last }}{% endfor %})
-    )
+    {{ prune_read_entries(log_table='exchange_state.key_log', readers=readers) }}
 {%- endmacro %}
 
 {% macro log_every_key() -%}

@@ -88,15 +88,10 @@
 {%- endmacro %}
 
 {% macro prune_loan_log() -%}
-    {#- entries every reader has read (while one has never read the logs, none) -#}
+    {#- entries every reader has read -#}
     {%- set readers = [] -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model' and is_loan_log_reader(node.config) -%}
         {%- do readers.append(node.name) -%}
     {%- endfor %}
-    delete from exchange_state.loan_log as loans
-    where loans.seq <= (
-        select case when count(*) = {{ readers | length }} then min(consumed.seq) end
-        from exchange_state.rebuild_consumed as consumed
-        where consumed.model in ({% for reader in readers %}'{{ reader }}'{{ ', ' if not loop.last }}{% endfor %})
-    )
+    {{ prune_read_entries(log_table='exchange_state.loan_log', readers=readers) }}
 {%- endmacro %}

@@ -104,3 +104,14 @@
     on conflict (model) do update set fingerprint = excluded.fingerprint, built_at = now();
     {%- endif %}
 {%- endmacro %}
+
+{% macro prune_read_entries(log_table, readers) -%}
+    {#- a log's entries up to the lowest position its readers recorded; none while one reader has never
+        recorded a position (count short of the readers), so no reader misses an entry -#}
+    delete from {{ log_table }} as entries
+    where entries.seq <= (
+        select case when count(*) = {{ readers | length }} then min(consumed.seq) end
+        from exchange_state.rebuild_consumed as consumed
+        where consumed.model in ({% for reader in readers %}'{{ reader }}'{{ ', ' if not loop.last }}{% endfor %})
+    )
+{%- endmacro %}
