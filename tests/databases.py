@@ -67,7 +67,7 @@ def fresh_database(label: str, *, through: int | None = None) -> Iterator[str]:
     name = f"exchange_test_{label}_{uuid.uuid4().hex[:10]}"
     admin = make_conninfo(**{**conninfo_to_dict(base), "dbname": "postgres"})
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
+        db.create_database(conn, name)
     url = make_conninfo(**{**conninfo_to_dict(base), "dbname": name})
     try:
         with psycopg.connect(url, autocommit=True) as conn:

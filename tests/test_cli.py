@@ -6,11 +6,15 @@ import json
 import subprocess
 import sys
 import textwrap
+import uuid
 
+import psycopg
 from builders import csv_text, loan_row
 from click.testing import CliRunner
+from psycopg.conninfo import make_conninfo
 
 from exchange.cli.main import main
+from exchange.core import db
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -28,6 +32,26 @@ def test_lender_registry_add_list_suspend_reinstate(exchange_home):
     listed = json.loads(run("lenders", "list", "--json")[1])
     assert listed == [{"code": "XD01", "name": "甲小贷", "category": "microloan_company", "status": "suspended"}]
     assert run("lenders", "reinstate", "XD01", "--reason", "paid")[0] == 0
+
+
+def test_the_exchange_database_orders_text_bytewise_and_db_up_names_one_that_does_not(exchange_home, pg_url,
+                                                                                       monkeypatch):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert db.orders_text_bytewise(conn)
+        assert "note" not in run("db", "up")[1]
+        locale = conn.execute(  # a libc locale of the server's encoding other than C/POSIX
+            "select collcollate from pg_collation where collprovider = 'c' and collencoding in (-1, 6)"
+            " and collcollate not in ('C', 'POSIX') order by collname limit 1").fetchone()[0]
+        name = f"exchange_test_locale_{uuid.uuid4().hex[:8]}"
+        conn.execute(f"create database {name} template template0 encoding 'UTF8' lc_collate '{locale}'"
+                     f" lc_ctype '{locale}'")
+    try:
+        monkeypatch.setenv("EXCHANGE_DB_URL", make_conninfo(pg_url, dbname=name))
+        code, out = run("db", "up")
+        assert code == 0 and 'the database\'s collation is not "C"' in " ".join(out.split())
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"drop database {name} with (force)")
 
 
 def test_bad_lender_code_is_refused_with_its_reason(exchange_home):
@@ -69,6 +93,7 @@ def test_tools_attach_by_entry_point_and_the_product_runs_without_them():
 
         sys.meta_path.insert(0, NoTools())
         from exchange.cli.main import main
+from exchange.core import db
         print(" ".join(sorted(main.commands)))
     """)
     out = subprocess.run([sys.executable, "-c", blocked], check=True, capture_output=True, text=True).stdout.split()

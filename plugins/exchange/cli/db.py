@@ -21,6 +21,11 @@ def db_up() -> None:
 
     url = database.up()
     console.print(f"数据库就绪 database ready: {_redact(url)}")
+    with database.connect() as conn:
+        if not database.orders_text_bytewise(conn):
+            console.print("注意 note: 数据库排序规则不是 C，排序与建索引较慢 the database's collation is not \"C\": "
+                          "sorts and index builds of text keys run about 3 times slower; see docs/operator-guide.md "
+                          "(a database of its own)")
 
 
 @db.command("down")

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import psycopg
 
-from exchange.core.db import database_url, sqlalchemy_url
+from exchange.core.db import create_database, database_url, sqlalchemy_url
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
 from exchange.pipeline.dbt import dbt_env, ensure_manifest
@@ -237,7 +237,7 @@ def create_airflow_database(name: str) -> None:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
-                conn.execute(f'create database "{name}"')
+                create_database(conn, name)
     except psycopg.errors.InsufficientPrivilege as exc:
         raise DeployError("A_AIRFLOW_DB", f"cannot create the Airflow database {name!r}: {exc}; "
                                           "create it as the server's owner") from exc

@@ -21,7 +21,7 @@ def create_scratch(name: str) -> str:
     """A new, empty database `name` (one left by an interrupted run is dropped first); its URL."""
     with psycopg.connect(scratch_url("postgres"), autocommit=True) as conn:
         conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
+        db.create_database(conn, name)
     return scratch_url(name)
 
 
