@@ -22,7 +22,7 @@ Printed, beside the issue's targets:
   (rows of marts.fct_loan_status), with the slowest models from run_results.json;
 - the one-more-month ratio: the same month's incremental `dbt run` on `months` vs 6 months of
   history (two scenarios, same loan book; see exchange_tools.bench.transform);
-- peak memory: this process's peak RSS (dbt, the ingest and the gate run in it), its children's,
+- peak memory: this process's peak RSS (the ingest and the gate run in it), its children's (each dbt command),
   and PostgreSQL's (private memory of the server's processes, sampled) when the server is local;
 - the machine's load (`uptime`) before and after, as 3 other jobs may share the 2 cores.
 
