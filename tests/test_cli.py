@@ -93,7 +93,6 @@ def test_tools_attach_by_entry_point_and_the_product_runs_without_them():
 
         sys.meta_path.insert(0, NoTools())
         from exchange.cli.main import main
-from exchange.core import db
         print(" ".join(sorted(main.commands)))
     """)
     out = subprocess.run([sys.executable, "-c", blocked], check=True, capture_output=True, text=True).stdout.split()
