@@ -122,7 +122,9 @@ def stop_embedded() -> bool:
     pgdata = _embedded_dir()
     if not (pgdata / "postmaster.pid").exists():
         return False
-    from pgserver._commands import POSTGRES_BIN_PATH  # heavy: only the embedded default needs it
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root)
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH  # heavy: only the embedded default needs it
 
     cmd = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
     if os.geteuid() == 0:  # pgserver runs the server as the unprivileged 'pgserver' user under root
