@@ -15,8 +15,8 @@ Measured in one run, each scenario in its own throw-away database on the exchang
 The data is the generator's (realistic books, one lender's style of CSV, no injected errors at
 the large scale) loaded through the real ingest (`ingest_path`); loading is setup and timed
 only to show where the time goes. Each dbt command runs in a child process of its own, as each
-Airflow task does: in the benchmark's own process dbt's memory stayed held after it (7.1 GB at the
-peak of a 1M run), memory the server's page cache then lacked for the next command.
+Airflow task does: a dbt command peaks at about 6 GB at 1M loans, and in a child that memory goes
+back to the system (and the server's page cache) when the command ends.
 """
 
 from __future__ import annotations
