@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from databases import fresh_database
 from dbt_scenario import insert_delivery
-from dbt_support import dbt
+from dbt_support import dbt, environment
 
 from exchange.access.tokens import ensure_lender_role
 from exchange.pipeline.dbt import TransformFailed
@@ -146,3 +146,25 @@ def test_the_monthly_tests_read_the_keys_rebuilt_on_past_dates_and_no_other_past
     assert {model: runs.scope_keys.get(model) for model in rebuilt_by_key} == {model: {S1} for model in rebuilt_by_key}
     assert set().union(*runs.scope_keys.values()) == {S1}
     assert runs.scoped_test_fails == {"S1": True, "other": False}
+
+
+def test_signal_models_build_while_the_keys_table_is_analyzed_and_the_monthly_tests_analyze_it(
+        runs: Runs, tmp_path: Path) -> None:
+    # The signal models record the keys their tests read in one shared table. An ANALYZE of it
+    # holds a lock that another ANALYZE waits for until the first one's transaction ends: done in
+    # each model's transaction, the signal models that run side by side waited for each other's
+    # whole build. Here the lock an ANALYZE holds is taken and kept: two signal models must still
+    # build (a wait fails after 5 s), and the monthly tests analyze the table once, at their start.
+    analyzed = ("select analyze_count from pg_stat_user_tables"
+                " where schemaname = 'exchange_state' and relname = 'test_scope_keys'")
+    with psycopg.connect(runs.url, autocommit=True) as conn, psycopg.connect(runs.url) as analyzing:
+        before = conn.execute(analyzed).fetchone()[0]
+        analyzing.execute("lock table exchange_state.test_scope_keys in share update exclusive mode")
+        with environment(PGOPTIONS="-c lock_timeout=5s"):
+            dbt(runs.url, tmp_path, "run", "--select", "int_identity_mismatch_signals int_loan_stacking_signals")
+        analyzing.rollback()
+        after_run = conn.execute(analyzed).fetchone()[0]
+        dbt(runs.url, tmp_path, "test", "--select", "int_co_debt_signals,test_name:not_null_columns",
+            "--vars", "{tests_scope: rebuilt}")
+        after_test = conn.execute(analyzed).fetchone()[0]
+    assert (after_run - before, after_test - after_run) == (0, 1)
