@@ -15,7 +15,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 from databases import fresh_database
-from dbt_support import dbt
+from dbt_support import dbt, rows_out_of_month_order
 from psycopg.rows import dict_row
 
 MONTHS = [date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 30), date(2025, 5, 31),
@@ -357,6 +357,14 @@ def _rows(url: str, sql: str) -> list[dict]:
 def _alerts(url: str) -> dict[tuple[str, str, str], dict]:
     return {(r["lender_code"], r["loan_id"], r["alert_type"]): r
             for r in _rows(url, "select * from marts.mart_lender_alerts")}
+
+
+def test_a_full_build_writes_the_collection_days_in_month_order(built):
+    # a month's rows sit together on disk, so a monthly read touches a month's pages
+    # (macros/incremental.sql, month_order)
+    with psycopg.connect(built) as conn:
+        rows, out_of_order = rows_out_of_month_order(conn, "intermediate.int_collection_debtor_days", "action_month")
+    assert rows > 0 and out_of_order == 0
 
 
 def test_dpd_30_plus_elsewhere(built):
