@@ -146,13 +146,7 @@
         ends and waits for another's, so the signal models that run side by side would wait for
         each other's whole build (int_identity_mismatch_signals waited 24 s for
         int_phone_link_signals in a full build at 200k loans). -#}
-    {%- if execute and var('tests_scope') == 'rebuilt' -%}
-        {%- for unique_id in selected_resources if unique_id.startswith('test.') -%}
-            {%- set test = graph.nodes.get(unique_id) -%}
-            {%- set attached = graph.nodes.get(test.attached_node) if test and test.attached_node else none -%}
-            {%- if attached and attached.config.get('rebuild_signal_inputs') -%}
-                {%- do return('analyze exchange_state.test_scope_keys') -%}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
+    {%- if execute and var('tests_scope') == 'rebuilt' and selected_tests_of('rebuild_signal_inputs') %}
+    analyze exchange_state.test_scope_keys
+    {%- endif %}
 {%- endmacro %}

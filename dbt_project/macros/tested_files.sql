@@ -38,14 +38,15 @@
                   and node.config.get('tests_scope_files', false)) -%}
 {%- endmacro %}
 
-{% macro file_scoped_tests() -%}
-    {#- the unique ids of the data tests this invocation selected that test a view with config
-        tests_scope_files -#}
+{% macro selected_tests_of(config_name) -%}
+    {#- the unique ids of the data tests this invocation selected that test a model whose config
+        sets `config_name` (tests_scope_files: a view over the raw zone; rebuild_signal_inputs: a
+        fraud-signal model) -#}
     {%- set found = [] -%}
     {%- for unique_id in selected_resources if unique_id.startswith('test.') -%}
         {%- set test = graph.nodes.get(unique_id) -%}
         {%- set attached = graph.nodes.get(test.attached_node) if test and test.attached_node else none -%}
-        {%- if attached and attached.config.get('tests_scope_files', false) -%}
+        {%- if attached and attached.config.get(config_name) -%}
             {%- do found.append(unique_id) -%}
         {%- endif -%}
     {%- endfor -%}
@@ -56,7 +57,7 @@
     {#- on-run-start: under the monthly scope, when this invocation runs a test of a view with
         config tests_scope_files, the list of the files accepted now (and the lists of invocations
         that never ended, a day old) -#}
-    {%- if execute and var('tests_scope') == 'rebuilt' and file_scoped_tests() %}
+    {%- if execute and var('tests_scope') == 'rebuilt' and selected_tests_of('tests_scope_files') %}
     delete from exchange_state.test_run_files where recorded_at < now() - interval '1 day';
     insert into exchange_state.test_run_files (invocation_id, submission_id)
     select '{{ invocation_id }}', submissions.submission_id
@@ -68,7 +69,7 @@
 
 {% macro record_tested_files(results) -%}
     {#- on-run-end: each such test that passed has passed on every file of the invocation's list -#}
-    {%- set scoped = file_scoped_tests() if execute and var('tests_scope') == 'rebuilt' else [] -%}
+    {%- set scoped = selected_tests_of('tests_scope_files') if execute and var('tests_scope') == 'rebuilt' else [] -%}
     {%- if scoped -%}
         {%- set passed = [] -%}
         {%- for result in results if result.node.unique_id in scoped and result.status == 'pass' -%}
