@@ -15,18 +15,24 @@ lender_dates as materialized (
 ),
 
 final as (
+    -- each lender's loans on its latest date, through the history's (lender_code, report_month)
+    -- index, one lender at a time (offset 0): as a join it read the whole history every month
     select
-        history.lender_code,
-        history.loan_id,
-        history.borrower_key,
-        history.as_of_date,
-        history.dpd
-    from history
-    inner join lender_dates
-        on lender_dates.lender_code = history.lender_code
-        and history.report_month = date_trunc('month', lender_dates.data_as_of_date)::date
-        and lender_dates.data_as_of_date = history.as_of_date
-    where history.is_active
+        current_reports.lender_code,
+        current_reports.loan_id,
+        current_reports.borrower_key,
+        current_reports.as_of_date,
+        current_reports.dpd
+    from lender_dates
+    cross join lateral (
+        select history.*
+        from history
+        where history.lender_code = lender_dates.lender_code
+            and history.report_month = date_trunc('month', lender_dates.data_as_of_date)::date
+            and history.as_of_date = lender_dates.data_as_of_date
+            and history.is_active
+        offset 0
+    ) as current_reports
 )
 
 select * from final

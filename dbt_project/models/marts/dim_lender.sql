@@ -25,26 +25,41 @@ loan_counts as (
     group by lender_code
 ),
 
-report_spans as (
+report_spans as materialized (
+    -- each lender's first and last reporting month, through the history's (lender_code,
+    -- report_month) index: a group by read the whole history every month
     select
-        lender_code,
-        min(report_month) as first_report_month,
-        max(report_month) as last_report_month
-    from history
-    group by lender_code
+        spans.lender_code,
+        spans.first_report_month,
+        spans.last_report_month
+    from (
+        select
+            lenders.lender_code,
+            (select min(history.report_month) from history where history.lender_code = lenders.lender_code)
+                as first_report_month,
+            (select max(history.report_month) from history where history.lender_code = lenders.lender_code)
+                as last_report_month
+        from lenders
+    ) as spans
+    where spans.first_report_month is not null
 ),
 
 latest_book as (
+    -- the book on each lender's latest month, one lender at a time through the same index
     select
-        history.lender_code,
-        count(*) filter (where history.is_active) as active_loans,
-        coalesce(sum(history.outstanding_principal) filter (where history.is_active), 0) as outstanding_principal
-    from history
-    inner join report_spans
-        on report_spans.lender_code = history.lender_code
-        and report_spans.last_report_month = history.report_month
-    where history.is_month_last_report
-    group by history.lender_code
+        report_spans.lender_code,
+        book.active_loans,
+        book.outstanding_principal
+    from report_spans
+    cross join lateral (
+        select
+            count(*) filter (where history.is_active) as active_loans,
+            coalesce(sum(history.outstanding_principal) filter (where history.is_active), 0) as outstanding_principal
+        from history
+        where history.lender_code = report_spans.lender_code
+            and history.report_month = report_spans.last_report_month
+            and history.is_month_last_report
+    ) as book
 ),
 
 final as (
