@@ -24,8 +24,7 @@
 
 with
 
-history as not materialized (
-    -- not materialized: referenced more than once, PostgreSQL would otherwise copy the whole table first
+history as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
@@ -46,10 +45,9 @@ loans as (
     select * from {{ ref('int_loans_latest') }}
 ),
 
-loans_reported as (
-    -- each loan's latest reporting date
-    select lender_code, loan_id, last_report_date from {{ ref('dim_loan') }}
-    where last_report_date is not null
+latest_reports as (
+    -- each loan's latest report
+    select * from {{ ref('int_loan_latest_reports') }}
 ),
 
 categories as (
@@ -61,31 +59,26 @@ params as (
 ),
 
 {% set alert_flags %}
-        history.dpd >= params.alert_dpd_threshold as is_dpd_alert
+        latest_reports.dpd >= params.alert_dpd_threshold as is_dpd_alert
 {%- endset %}
 
 latest as (
-    -- each loan's latest report (dim_loan's last_report_date, through the history's unique index),
-    -- when its delinquency may be shown to other members
+    -- each loan's latest report, when its delinquency may be shown to other members
     select
-        history.*,
+        latest_reports.*,
         {{ alert_flags }}
-    from loans_reported
-    inner join history
-        on history.lender_code = loans_reported.lender_code
-        and history.loan_id = loans_reported.loan_id
-        and history.as_of_date = loans_reported.last_report_date
+    from latest_reports
     inner join loan_publishability
-        on loan_publishability.lender_code = loans_reported.lender_code
-        and loan_publishability.loan_id = loans_reported.loan_id
+        on loan_publishability.lender_code = latest_reports.lender_code
+        and loan_publishability.loan_id = latest_reports.loan_id
         and not loan_publishability.is_unreported
         and not loan_publishability.is_delinquency_pending_notice
     left join episodes
-        on episodes.lender_code = history.lender_code
-        and episodes.loan_id = history.loan_id
-        and episodes.default_episode_no = history.default_episode_no
+        on episodes.lender_code = latest_reports.lender_code
+        and episodes.loan_id = latest_reports.loan_id
+        and episodes.default_episode_no = latest_reports.default_episode_no
     cross join params
-    where history.dpd >= params.alert_dpd_threshold
+    where latest_reports.dpd >= params.alert_dpd_threshold
         and coalesce(episodes.is_publishable, true)
 ),
 
@@ -103,10 +96,12 @@ dpd_events as (
     from latest
     -- the loan's reports of the same delinquency at or over the threshold, for the first-seen date
     -- (through the history's (lender_code, loan_id) index: a join of the history to a copy of
-    -- `latest` was planned as a nested loop over both, 184 s at a million loans)
+    -- `latest` was planned as a nested loop over both, 184 s at a million loans); none is dated
+    -- before the delinquency began (rule R_DATE_ORDER), so the index reads the delinquency's rows
     inner join history as flagged
         on flagged.lender_code = latest.lender_code
         and flagged.loan_id = latest.loan_id
+        and flagged.as_of_date >= latest.overdue_since
         and flagged.overdue_since = latest.overdue_since
     cross join params
     where latest.is_dpd_alert

@@ -16,13 +16,8 @@
 
 with
 
-history as not materialized (
-    -- not materialized: referenced more than once, PostgreSQL would otherwise copy the whole table first
+history as (
     select * from {{ ref('int_loan_status_history') }}
-),
-
-loans as (
-    select * from {{ ref('dim_loan') }}
 ),
 
 episodes as not materialized (
@@ -38,14 +33,9 @@ disputes as (
 ),
 
 latest_reports as (
-    -- the latest report of each loan in default on it, through the history's unique index
-    select history.*
-    from loans
-    inner join history
-        on history.lender_code = loans.lender_code
-        and history.loan_id = loans.loan_id
-        and history.as_of_date = loans.last_report_date
-    where loans.is_in_default
+    -- the latest report of each loan in default on it
+    select * from {{ ref('int_loan_latest_reports') }}
+    where is_in_default
 ),
 
 default_lenders as materialized (

@@ -11,13 +11,9 @@
 
 with
 
-loans as (
-    select * from {{ ref('dim_loan') }}
-),
-
-history as not materialized (
-    -- not materialized: referenced twice, PostgreSQL would otherwise copy the whole table first
-    select * from {{ ref('int_loan_status_history') }}
+latest_reports as (
+    -- each loan's latest report, and the notice given during its delinquency
+    select * from {{ ref('int_loan_latest_reports') }}
 ),
 
 submissions as (
@@ -46,59 +42,27 @@ lender_files as materialized (
     group by lender_code
 ),
 
-latest_reports as (
-    -- each loan's latest report, through the history's unique index
-    select
-        loans.lender_code,
-        loans.loan_id,
-        loans.borrower_key,
-        loans.last_report_date,
-        history.account_status,
-        history.dpd,
-        history.overdue_since
-    from loans
-    inner join history
-        on history.lender_code = loans.lender_code
-        and history.loan_id = loans.loan_id
-        and history.as_of_date = loans.last_report_date
-),
-
-delinquency_notices as (
-    -- the latest notice the lender reported during the current delinquency
-    select latest_reports.lender_code, latest_reports.loan_id, max(history.notice_date) as notice_date
-    from latest_reports
-    inner join history
-        on history.lender_code = latest_reports.lender_code
-        and history.loan_id = latest_reports.loan_id
-        and history.overdue_since = latest_reports.overdue_since
-    where latest_reports.dpd > 0
-    group by latest_reports.lender_code, latest_reports.loan_id
-),
-
 final as (
     select
         latest_reports.lender_code,
         latest_reports.loan_id,
         latest_reports.borrower_key,
-        latest_reports.last_report_date,
+        latest_reports.as_of_date as last_report_date,
         latest_reports.account_status as last_account_status,
         lender_files.second_latest_file_date,
         latest_reports.account_status not in ('settled', 'compensated', 'transferred')
-            and greatest(latest_reports.last_report_date, rejected.last_rejected_date)
+            and greatest(latest_reports.as_of_date, rejected.last_rejected_date)
                 < coalesce(lender_files.second_latest_file_date, date '0001-01-01')
             as is_unreported,
         latest_reports.dpd as last_dpd,
         latest_reports.overdue_since as delinquency_start,
-        delinquency_notices.notice_date as delinquency_notice_date,
+        latest_reports.delinquency_notice_date,
         latest_reports.dpd > 0
-            and coalesce(delinquency_notices.notice_date < latest_reports.overdue_since, true)
+            and coalesce(latest_reports.delinquency_notice_date < latest_reports.overdue_since, true)
             as is_delinquency_pending_notice
     from latest_reports
     left join lender_files
         on lender_files.lender_code = latest_reports.lender_code
-    left join delinquency_notices
-        on delinquency_notices.lender_code = latest_reports.lender_code
-        and delinquency_notices.loan_id = latest_reports.loan_id
     left join rejected
         on rejected.lender_code = latest_reports.lender_code
         and rejected.loan_id = latest_reports.loan_id
