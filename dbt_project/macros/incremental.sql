@@ -114,8 +114,9 @@
 {%- endmacro %}
 
 {% macro rows_in_window(window, month_column, mixes_lenders) -%}
-    {#- The condition on the target's (`built`) `month_column` and lender_code that holds for the rows of `window`, with
-        the window's lenders and months written out as literals; none when the window is empty.
+    {#- The condition on the target's (alias built) `month_column` and lender_code that holds for
+        the rows of `window`, with the window's lenders and months written out as literals; none
+        when the window is empty.
         As a join to the window (a temporary table without statistics, or a scalar subquery) the
         planner estimated a third of the table and scanned all of it: fct_loan_status's monthly
         delete read its whole 523 MB at 200k loans, int_loan_status_history's 457 MB, to remove
