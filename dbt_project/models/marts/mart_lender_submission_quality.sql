@@ -7,23 +7,12 @@ periods as (
     select * from {{ ref('int_lender_reporting_periods') }}
 ),
 
-history as (
-    select * from {{ ref('int_loan_status_history') }}
+classification as (
+    select * from {{ ref('int_lender_month_classification') }}
 ),
 
 findings as (
     select * from {{ ref('int_consistency_findings') }}
-),
-
-classification as (
-    select
-        lender_code,
-        report_month,
-        count(*) as status_reports,
-        count(lender_risk_class) as reports_with_lender_class,
-        count(*) filter (where is_under_classified) as under_classified_reports
-    from history
-    group by lender_code, report_month
 ),
 
 finding_counts as (
