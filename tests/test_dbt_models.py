@@ -116,7 +116,7 @@ def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
         "int_co_debt_signals": 0, "int_signal_loans": 0, "mart_borrower_signals": 0,
         "int_collection_actions": 0, "int_collection_debtor_days": 0, "int_collection_first_contacts": 0,
         "int_collection_promises": 0, "mart_collection_conduct": 0, "int_loans_latest": 0,
-        "int_loan_latest_reports": 0,
+        "int_loan_latest_reports": 0, "int_default_episodes": 0, "int_lender_month_classification": 0,
     }
 
 
