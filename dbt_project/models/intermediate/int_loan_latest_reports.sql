@@ -14,9 +14,9 @@
 -- depends_on: {{ ref('int_loans_latest') }}
 
 {# Each loan's latest report (最新报送), one row per reported loan: the columns of its latest row
-    in int_loan_status_history that the publication rules read (int_loan_publishability,
-    int_alert_events, int_listing_reasons), and the latest notice (不良信息告知) the lender gave
-    during the delinquency that report shows.
+    in int_loan_status_history that the publication rules (int_loan_publishability,
+    int_alert_events, int_listing_reasons) and dim_loan's latest_* columns read, and the latest
+    notice (不良信息告知) the lender gave during the delinquency that report shows.
     Those models rebuild whole every month; joined to the history they read all of it each time
     (2.3 GB at a million loans x 24 months, once per model). This table holds a row per loan and
     is rebuilt incrementally: a run replaces the loans reported in the months the history rebuilt
@@ -112,7 +112,10 @@ final as (
         latest.status_line,
         latest.account_status,
         latest.is_active,
+        latest.outstanding_principal,
         latest.dpd,
+        latest.dpd_bucket,
+        latest.standardized_class,
         latest.overdue_since,
         latest.overdue_amount,
         latest.last_payment_date,

@@ -17,12 +17,18 @@
     rebuilt, the loans whose attributes changed (or that are new) and those whose last report was
     in a rebuilt month. When every report already counted is older than the months rebuilt, the
     figures over all reports are the row built combined with the rebuilt months' reports;
-    otherwise they are recomputed from the loan's whole history. #}
+    otherwise they are recomputed from the loan's whole history. The latest_* columns are
+    int_loan_latest_reports' (the same loans' latest reports, kept incrementally there). #}
 
 with
 
 loans as not materialized (
     select * from {{ ref('int_loans_latest') }}
+),
+
+latest_reports as (
+    -- each loan's latest report, which that model replaces for the loans this one rebuilds
+    select * from {{ ref('int_loan_latest_reports') }}
 ),
 
 {% if is_incremental() %}
@@ -122,8 +128,7 @@ counted_reports as (
 
 {% else %}
 
-counted_reports as not materialized (
-    -- not materialized: referenced twice, PostgreSQL would otherwise copy the whole table first
+counted_reports as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
@@ -142,21 +147,6 @@ report_figures as (
         max(default_episodes_started) as default_episodes
     from counted_reports
     group by lender_code, loan_id
-),
-
-latest_report as (
-    select distinct on (lender_code, loan_id)
-        lender_code,
-        loan_id,
-        account_status,
-        is_active,
-        outstanding_principal,
-        dpd,
-        dpd_bucket,
-        standardized_class,
-        is_in_default
-    from counted_reports
-    order by lender_code, loan_id, as_of_date desc
 ),
 
 {% if is_incremental() %}
@@ -192,42 +182,10 @@ loan_reports as (
         and report_figures.loan_id = rebuilt_modes.loan_id
 ),
 
-latest_reports as (
-    -- a carried loan without a report in the months rebuilt keeps the latest one of the row built
-    select
-        rebuilt_modes.lender_code,
-        rebuilt_modes.loan_id,
-        case when latest_report.loan_id is not null then latest_report.account_status
-            else carried.latest_account_status end as account_status,
-        case when latest_report.loan_id is not null then latest_report.is_active
-            else carried.is_active end as is_active,
-        case when latest_report.loan_id is not null then latest_report.outstanding_principal
-            else carried.latest_outstanding_principal end as outstanding_principal,
-        case when latest_report.loan_id is not null then latest_report.dpd
-            else carried.latest_dpd end as dpd,
-        case when latest_report.loan_id is not null then latest_report.dpd_bucket
-            else carried.latest_dpd_bucket end as dpd_bucket,
-        case when latest_report.loan_id is not null then latest_report.standardized_class
-            else carried.latest_standardized_class end as standardized_class,
-        case when latest_report.loan_id is not null then latest_report.is_in_default
-            else carried.is_in_default end as is_in_default
-    from rebuilt_modes
-    left join carried
-        on carried.lender_code = rebuilt_modes.lender_code
-        and carried.loan_id = rebuilt_modes.loan_id
-    left join latest_report
-        on latest_report.lender_code = rebuilt_modes.lender_code
-        and latest_report.loan_id = rebuilt_modes.loan_id
-),
-
 {% else %}
 
 loan_reports as (
     select * from report_figures
-),
-
-latest_reports as (
-    select * from latest_report
 ),
 
 {% endif %}
