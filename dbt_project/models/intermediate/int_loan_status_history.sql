@@ -48,21 +48,21 @@ reports as (
 
 {% if is_incremental() %}
 
+{#- the columns of a loan's last row built that carry its state into the months rebuilt -#}
+{%- set anchor_columns -%}
+    previous.lender_code, previous.loan_id, previous.report_month, previous.is_clean_report,
+        previous.clean_streak_start, previous.last_trigger_date, previous.last_exit_date,
+        previous.last_restructure_date, previous.is_in_default, previous.default_episodes_started,
+        previous.default_date, previous.outstanding_principal, previous.overdue_amount
+{%- endset %}
+
+rebuilt_loans as (
+    select distinct lender_code, loan_id from reports
+),
+
 anchors as (
     -- each rebuilt loan's last row built before the months being rebuilt: it carries the state
-    select built.*
-    from (select distinct lender_code, loan_id from reports) as rebuilt_loans
-    inner join rebuild
-        on rebuild.lender_code = rebuilt_loans.lender_code
-    cross join lateral (
-        select *
-        from {{ this }} as previous
-        where previous.lender_code = rebuilt_loans.lender_code
-            and previous.loan_id = rebuilt_loans.loan_id
-            and previous.as_of_date < rebuild.rebuild_month
-        order by previous.as_of_date desc
-        limit 1
-    ) as built
+    {{ last_rows_before_window('rebuilt_loans', anchor_columns) }}
 ),
 
 {% endif %}

@@ -66,10 +66,19 @@ target_loans as (
     group by targets.lender_code, targets.loan_id, loans.issue_month
 ),
 
+{% if is_incremental() %}
+
+anchors as (
+    -- the profile already built at each loan's last report before the months being rebuilt
+    {{ last_rows_before_window('target_loans',
+        'previous.lender_code, previous.loan_id, previous.report_month, previous.repayment_profile_24m') }}
+),
+
+{% endif %}
+
 earlier_codes as (
     -- codes of the months before the first month built, newest first: in an incremental run, from
-    -- the profile already built at the loan's last report before the months being rebuilt (a
-    -- lateral probe per loan, so the planner cannot pair loans by lender only)
+    -- the profile at the loan's last report before the months being rebuilt
     select
         target_loans.lender_code,
         target_loans.loan_id,
@@ -87,17 +96,9 @@ earlier_codes as (
             as codes_before
     from target_loans
     {% if is_incremental() %}
-    left join rebuild
-        on rebuild.lender_code = target_loans.lender_code
-    left join lateral (
-        select previous.report_month, previous.repayment_profile_24m
-        from {{ this }} as previous
-        where previous.lender_code = target_loans.lender_code
-            and previous.loan_id = target_loans.loan_id
-            and previous.as_of_date < rebuild.rebuild_month
-        order by previous.as_of_date desc
-        limit 1
-    ) as anchors on true
+    left join anchors
+        on anchors.lender_code = target_loans.lender_code
+        and anchors.loan_id = target_loans.loan_id
     {% endif %}
 ),
 
