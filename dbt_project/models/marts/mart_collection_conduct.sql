@@ -106,10 +106,14 @@ over_limit as (
 
 delinquent_months as (
     -- a loan is delinquent during a month when its report at the month's end or at the end of the
-    -- month before shows DPD > 0
-    select lender_code, loan_id, report_month from history where is_active and dpd > 0
-    union
-    select lender_code, loan_id, (report_month + interval '1 month')::date from history where is_active and dpd > 0
+    -- month before shows DPD > 0: each such report counts for its month and the next, in one
+    -- read of the history (a union of two reads read the window's reports twice)
+    select distinct history.lender_code, history.loan_id, months.report_month
+    from history
+    cross join lateral (
+        values (history.report_month), ((history.report_month + interval '1 month')::date)
+    ) as months (report_month)
+    where history.is_active and history.dpd > 0
 ),
 
 delinquent as (
