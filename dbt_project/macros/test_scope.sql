@@ -50,13 +50,30 @@
     {%- if node is none -%}
         {%- do return(none) -%}
     {%- endif -%}
-    {%- set first_month = scope_first_month(relation) -%}
-    {%- if ['status_submission_id'] in node.config.get('indexes', []) | map(attribute='columns') | list -%}
+    {#- the first month as a literal, so the planner estimates the rows it keeps -#}
+    {%- set first_month = "date '" ~ run_query('select (' ~ scope_first_month(relation) ~ ')::text').columns[0].values()[0] ~ "'" -%}
+    {%- set indexes = node.config.get('indexes', []) | map(attribute='columns') | list -%}
+    {%- if ['status_submission_id'] in indexes -%}
         {%- do return(status_files_from('status_submission_id', first_month)) -%}
     {%- endif -%}
     {%- set column = 'signal_date' if node.config.get('rebuild_signal_inputs')
                      else node.config.get('rebuild_month_column') or 'report_month' -%}
+    {%- if ['lender_code', column] in indexes -%}
+        {#- the lenders written out too: a bound on the month alone cannot use the (lender_code,
+            month) index, and the collection models' tests scanned their whole tables (515k
+            blocks for int_collection_actions at a million loans x 24 months) -#}
+        {%- set lenders = run_query("select string_agg(quote_literal(lenders.lender_code), ', ' order by lenders.lender_code)"
+                                    ~ " from (select distinct submissions.lender_code from " ~ submissions_source()
+                                    ~ " as submissions) as lenders").columns[0].values()[0] -%}
+        {%- do return(("lender_code in (" ~ lenders ~ ") and " if lenders else "false and ") ~ column ~ " >= " ~ first_month) -%}
+    {%- endif -%}
     {%- do return(column ~ " >= " ~ first_month) -%}
+{%- endmacro %}
+
+{% macro submissions_source() -%}
+    {#- the source table control.submissions: a test's macro cannot ref() a model -#}
+    {%- set source = graph.sources['source.' ~ project_name ~ '.control.submissions'] -%}
+    {%- do return(api.Relation.create(database=source.database, schema=source.schema, identifier=source.identifier)) -%}
 {%- endmacro %}
 
 {% macro rebuilt_keys_filter(relation) -%}
@@ -75,14 +92,11 @@
 {% macro status_files_from(column, first_month) -%}
     {#- the condition on a row's status file `column`: a loan_status file of a reporting month from
         `first_month` (SQL) on, the files written out as literals (read when the test runs, from
-        the source table control.submissions: a test's macro cannot ref() a model). As an array
+        submissions_source()). As an array
         parameter the planner could not see how few rows it keeps: dbt's accepted_values tests
         on int_loan_status_history scanned the whole table (290k blocks at a million loans x 24
         months, each test, and more every month) for the month's 351k rows. -#}
-    {%- set source = graph.sources['source.' ~ project_name ~ '.control.submissions'] -%}
-    {%- set submissions = api.Relation.create(database=source.database, schema=source.schema,
-                                              identifier=source.identifier) -%}
-    {%- set files = run_query("select submissions.submission_id from " ~ submissions ~ " as submissions"
+    {%- set files = run_query("select submissions.submission_id from " ~ submissions_source() ~ " as submissions"
                               ~ " where submissions.kind = 'loan_status' and submissions.as_of_date >= "
                               ~ first_month ~ " order by submissions.submission_id") -%}
     {%- if not files.rows -%}
