@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -203,16 +204,21 @@ def built(tmp_path_factory):
         yield url
 
 
+def build_then_add_the_last_month(conn: psycopg.Connection, url: str, work_dir: Path) -> None:
+    """Every month but the last built by a full run, then the last one added by an incremental run."""
+    load(conn, months=range(len(MONTHS) - 1))
+    dbt(url, work_dir, "seed")
+    dbt(url, work_dir, "run", *SELECTION)
+    load(conn, months=range(len(MONTHS) - 1, len(MONTHS)))
+    dbt(url, work_dir, "run", *SELECTION)
+
+
 def test_incremental_month_equals_a_full_build(tmp_path_factory):
     """Built on January-May, then June added by an incremental run: the tables equal a full
     refresh (June makes March's delinquencies evaluable, carries D2's default episode on)."""
     work_dir = tmp_path_factory.mktemp("dbt_collection_incremental")
     with fresh_database("collection_incremental") as url, psycopg.connect(url, autocommit=True) as conn:
-        load(conn, months=range(len(MONTHS) - 1))
-        dbt(url, work_dir, "seed")
-        dbt(url, work_dir, "run", *SELECTION)
-        load(conn, months=range(len(MONTHS) - 1, len(MONTHS)))
-        dbt(url, work_dir, "run", *SELECTION)
+        build_then_add_the_last_month(conn, url, work_dir)
         tables = [r[0] for r in conn.execute(
             "select table_schema || '.' || table_name from information_schema.tables"
             " where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' order by 1").fetchall()]
@@ -239,11 +245,7 @@ def test_a_monthly_collection_test_reads_its_lenders_months_through_the_index(tm
     month (515k blocks for int_collection_actions at a million loans x 24 months)."""
     work_dir = tmp_path_factory.mktemp("dbt_collection_test_scope")
     with fresh_database("collection_test_scope") as url, psycopg.connect(url, autocommit=True) as conn:
-        load(conn, months=range(len(MONTHS) - 1))
-        dbt(url, work_dir, "seed")
-        dbt(url, work_dir, "run", *SELECTION)
-        load(conn, months=range(len(MONTHS) - 1, len(MONTHS)))
-        dbt(url, work_dir, "run", *SELECTION)
+        build_then_add_the_last_month(conn, url, work_dir)
         dbt(url, work_dir, "test", "--select", "int_collection_actions,test_name:not_null_columns",
             "--exclude-resource-type", "unit_test", "--vars", "{tests_scope: rebuilt}")
         compiled = sorted((work_dir / "target" / "run").rglob("not_null_columns_int_collectio*.sql"))

@@ -550,6 +550,21 @@ def test_monthly_data_tests_read_only_the_months_a_run_rebuilt(built: Built) -> 
             restore(rebuilt)
 
 
+def assert_planner_estimates_a_month(url: str, relation: str, condition: str) -> None:
+    """`condition` on `relation` (a table, optionally with an alias) keeps a month's share of the
+    rows (under a quarter), and the planner's estimate of them is within 2x: what decides whether
+    it reads the month through an index or scans the whole table."""
+    table = relation.split()[0]
+    with psycopg.connect(url) as conn:
+        conn.execute(f"analyze {table}")
+        rows = conn.execute(f"select count(*) from {relation} where {condition}").fetchone()[0]
+        total = conn.execute(f"select count(*) from {table}").fetchone()[0]
+        plan = conn.execute(f"explain (format json) select * from {relation} where {condition}").fetchone()[0]
+    estimate = plan[0]["Plan"]["Plan Rows"]
+    assert 0 < rows < total / 4
+    assert rows / 2 <= estimate <= rows * 2, f"estimated {estimate} rows for {rows} (table {total})"
+
+
 def test_a_monthly_run_deletes_its_months_with_an_estimate_of_those_months(built: Built) -> None:
     """The incremental strategy deletes the months a run rebuilds with their lenders and first
     month written out: joined to the window (a table without statistics), the delete was planned
@@ -564,14 +579,7 @@ def test_a_monthly_run_deletes_its_months_with_an_estimate_of_those_months(built
     deletes = re.findall(r"delete from \S+\.\"int_loan_status_history\" as built\s+where (.+?);", sql, re.S)
     assert len(deletes) == 1, sql
     assert f"built.report_month >= date '{last_month.replace(day=1)}'" in deletes[0]
-    with psycopg.connect(built.url) as conn:
-        conn.execute(f"analyze {history}")
-        rows = conn.execute(f"select count(*) from {history} as built where {deletes[0]}").fetchone()[0]
-        table = conn.execute(f"select count(*) from {history}").fetchone()[0]
-        plan = conn.execute(f"explain (format json) select * from {history} as built where {deletes[0]}").fetchone()[0]
-    estimate = plan[0]["Plan"]["Plan Rows"]
-    assert 0 < rows < table / 4
-    assert rows / 2 <= estimate <= rows * 2, f"estimated {estimate} rows for {rows} (table {table})"
+    assert_planner_estimates_a_month(built.url, f"{history} as built", deletes[0])
 
 
 def test_a_monthly_data_test_reads_its_months_with_an_estimate_of_those_months(built: Built) -> None:
@@ -590,14 +598,7 @@ def test_a_monthly_data_test_reads_its_months_with_an_estimate_of_those_months(b
     sql = compiled[0].read_text()
     scope = re.search(r'"int_loan_status_history" where (.+?)\) dbt_subquery', sql, re.S)
     assert scope and scope.group(1).startswith("status_submission_id in ("), sql
-    with psycopg.connect(built.url) as conn:
-        conn.execute(f"analyze {history}")
-        rows = conn.execute(f"select count(*) from {history} where {scope.group(1)}").fetchone()[0]
-        table = conn.execute(f"select count(*) from {history}").fetchone()[0]
-        plan = conn.execute(f"explain (format json) select * from {history} where {scope.group(1)}").fetchone()[0]
-    estimate = plan[0]["Plan"]["Plan Rows"]
-    assert 0 < rows < table / 4
-    assert rows / 2 <= estimate <= rows * 2, f"estimated {estimate} rows for {rows} (table {table})"
+    assert_planner_estimates_a_month(built.url, history, scope.group(1))
 
 
 def test_monthly_staging_tests_read_only_the_files_each_test_has_not_passed_on(built: Built) -> None:
