@@ -4,8 +4,8 @@ The suites are JSON files in the committed GX file context under expectations/gx
 incoming raw batch kind, one per candidate table). Each run copies that context into the
 exchange's state directory (.exchange/gx/), adds the PostgreSQL data source there with its
 connection string as ``${EXCHANGE_GX_DB_URL}`` (resolved from the environment, never written),
-one query asset per suite, a validation definition per suite and one checkpoint whose action
-builds Data Docs; the validation results and the HTML accumulate under .exchange/gx/, so the
+one query asset per suite, a validation definition per suite and one checkpoint, then the run's
+Data Docs pages; the validation results and the HTML accumulate under .exchange/gx/, so the
 checkout stays clean and every validation has its page. A run is named by the feed version it
 judges (``feed-v<version>``, `run_name`), so its Data Docs pages say which version they are about;
 after each run the site is made to work offline (exchange.feed.data_docs) and the portal serves it.
@@ -165,6 +165,7 @@ def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int
 
     import great_expectations as gx  # heavy import: only when the gate runs
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     try:
         ctx = gx.get_context(mode="file", project_root_dir=str(root))
@@ -179,11 +180,15 @@ def run_gate(*, raw_after: int, raw_through: int, previous_counts: dict[str, int
             definitions.append(ctx.validation_definitions.add_or_update(
                 gx.ValidationDefinition(name=name, data=batch, suite=suite)))
         checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-            name="exchange_gate", validation_definitions=definitions,
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            name="exchange_gate", validation_definitions=definitions, actions=[],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
         ))
         outcome = checkpoint.run(expectation_parameters=params, run_id=RunIdentifier(run_name=run_name(version)))
+        # the run's pages and the index built once: GX's UpdateDataDocsAction rebuilds the whole
+        # index after each of the seven validations (7.8 of a 40 s gate at 200k loans, profiled)
+        ctx.build_data_docs(resource_identifiers=[
+            identifier for result_id, result in outcome.run_results.items()
+            for identifier in (result_id, ExpectationSuiteIdentifier(name=result.suite_name))])
     except ExchangeError:
         raise
     except Exception as exc:  # GX wraps database and config errors in many types
