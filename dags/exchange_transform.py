@@ -63,8 +63,10 @@ def exchange_transform():
 
         # cautious: a test between a model and a seed (relationships) runs with the model, once it
         # exists; --no-write-json: target/manifest.json is the one ensure_manifest wrote, which the
-        # DAG's parsing reads, never rewritten under a reader
-        run_dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "cautious", "--no-write-json"])
+        # DAG's parsing reads, never rewritten under a reader; the vars of cross_model_tests, which
+        # shares the project's target/: dbt parses the whole project again when they differ
+        run_dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "cautious", "--no-write-json",
+                 "--vars", "{tests_scope: rebuilt}"])
 
     models = DbtTaskGroup(
         group_id="dbt",
