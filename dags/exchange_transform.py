@@ -36,7 +36,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from exchange.pipeline.assets import DB_POOL, MARTS_ASSET, RAW_ASSET
-from exchange.pipeline.dbt import DBT_PROJECT_DIR, MANIFEST_PATH, prepare_dbt_process
+from exchange.pipeline.dbt import DBT_PROJECT_DIR, MANIFEST_PATH, MONTHLY_VARS, prepare_dbt_process
 
 # dbt is installed next to the interpreter, which is not necessarily on PATH (Cosmos checks it exists)
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
@@ -63,10 +63,10 @@ def exchange_transform():
 
         # cautious: a test between a model and a seed (relationships) runs with the model, once it
         # exists; --no-write-json: target/manifest.json is the one ensure_manifest wrote, which the
-        # DAG's parsing reads, never rewritten under a reader; the vars of cross_model_tests, which
-        # shares the project's target/: dbt parses the whole project again when they differ
+        # DAG's parsing reads, never rewritten under a reader; MONTHLY_VARS: those of
+        # cross_model_tests, which shares the project's target/ (one parse, not two)
         run_dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "cautious", "--no-write-json",
-                 "--vars", "{tests_scope: rebuilt}"])
+                 *MONTHLY_VARS])
 
     models = DbtTaskGroup(
         group_id="dbt",
@@ -96,7 +96,7 @@ def exchange_transform():
         invocation once every model is built; each reads the months its model rebuilt."""
         from exchange.pipeline.dbt import run_dbt
 
-        run_dbt(["test", "--select", "tag:cross_model", "--vars", "{tests_scope: rebuilt}", "--no-write-json"])
+        run_dbt(["test", "--select", "tag:cross_model", *MONTHLY_VARS, "--no-write-json"])
 
     # the pending gate (exchange.pipeline.stages): no rebuild when only the publication waits;
     # its direct downstream is skipped, later tasks follow their trigger rules

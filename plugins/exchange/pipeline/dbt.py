@@ -21,6 +21,11 @@ from exchange.core.settings import DBT_PROJECT_DIR
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 """What `dbt parse` writes; the transform DAG renders its Cosmos tasks from it (LoadMode.DBT_MANIFEST),
 so parsing the DAG file reads one JSON file instead of running dbt."""
+MONTHLY_VARS = ("--vars", "{tests_scope: rebuilt}")
+"""The vars of the monthly transform's dbt invocations that share the project's target/ (the rule
+seeds, the cross-model tests, the benchmark's month): each data test of an incremental model reads
+the months its run rebuilt (macros/test_scope.sql). One value for all, as dbt parses the whole
+project again (seconds) when an invocation's vars differ from the last one's in the same target/."""
 _NOT_SOURCES = {"target", "logs", "dbt_packages"}
 
 

@@ -51,6 +51,7 @@ from rich.table import Table
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import get_settings
 from exchange.feed.publish import publish_version, stage_and_gate
+from exchange.pipeline.dbt import MONTHLY_VARS
 from exchange_tools.bench.ingest import STATUS_COLUMNS, plain_copy
 from exchange_tools.bench.transform import END, SHORT_HISTORY, Scenario, files_by_month, slowest
 from exchange_tools.demo import DEMO
@@ -59,9 +60,6 @@ from exchange_tools.synthetic.generate import generate
 TARGET_MONTH_S = 180.0          # one month at 1M loans, files to published version
 TARGET_BUILD_RATE = 25_000.0    # full build, loan-months per second
 TARGET_RATIO = 1.2              # one more month on the long vs the short history
-# the vars exchange_transform gives its model tasks; the month's seed, run and test all get them, as
-# dbt parses the project again from scratch when an invocation's vars differ from the last one's
-MONTHLY_VARS = ("--vars", "{tests_scope: rebuilt}")
 MONTHLY_TESTS = ("--exclude-resource-type", "unit_test", *MONTHLY_VARS)  # as exchange_transform
 GENERATOR = Path(__file__).resolve().parents[1] / "synthetic"
 
