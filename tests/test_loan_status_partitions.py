@@ -217,6 +217,37 @@ def test_two_lenders_loading_a_new_month_at_once_share_its_new_partition(exchang
     assert _partitions(conn) == {"loan_status_202502": 50}
 
 
+def test_a_file_read_by_submission_skips_the_other_months_partitions(exchange_home, conn):
+    """The ingest summarizes the BRIN ranges a load filled: an unsummarized range matches every
+    submission, and reading one file's rows read every month's partition whole (1.9 GB at a
+    million loans x 24 months for the ingest's coverage check of one file). A partition's first
+    block range gets its summary when the partition's index is made; the test's files fill a few
+    more (16 pages each)."""
+    loans = 2_000
+    lenders.add(conn, "BR01", "测试机构BR01", "microloan_company")
+    ingest_path(land(exchange_home, "BR01", "BR01_loans_20190131.csv",
+                     csv_text([loan_row(i, issue="2019-01-10") for i in range(1, loans + 1)])))
+    for as_of in ("2019-03-31", "2019-04-30"):
+        outcome = ingest_path(land(exchange_home, "BR01", f"BR01_loan_status_{as_of.replace('-', '')}.csv",
+                                   csv_text([status_row(i, as_of, last_payment_date=as_of[:8] + "10")
+                                             for i in range(1, loans + 1)], "loan_status")))
+        assert outcome.verdict == "accepted", outcome
+    march = conn.execute("select submission_id from control.submissions where lender_code = 'BR01'"
+                         " and kind = 'loan_status' and as_of_date = date '2019-03-31'").fetchone()[0]
+    with conn.transaction():
+        conn.execute("set local enable_seqscan = off")  # the BRIN index, as at scale
+        plan = conn.execute("explain (analyze, format json) select count(*) from raw.loan_status"
+                            f" where submission_id = {int(march)}").fetchone()[0][0]["Plan"]
+
+    def heap_blocks(node: dict, relation: str) -> int:
+        own = (node.get("Exact Heap Blocks", 0) + node.get("Lossy Heap Blocks", 0)
+               if node.get("Relation Name") == relation else 0)
+        return own + sum(heap_blocks(child, relation) for child in node.get("Plans", []))
+
+    assert heap_blocks(plan, "loan_status_201903") > 0
+    assert heap_blocks(plan, "loan_status_201904") == 0
+
+
 # ---- retention finishes a detach an earlier run left halfway ------------------------------------------
 
 
