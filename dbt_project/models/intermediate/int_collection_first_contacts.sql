@@ -1,5 +1,6 @@
 {{
     config(
+        large_sorts=true,
         materialized='incremental',
         rebuild_producer='int_collection_actions',
         rebuild_lookback_days='contact_cure_window_days',

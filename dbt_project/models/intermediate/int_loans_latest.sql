@@ -1,5 +1,6 @@
 {{
     config(
+        large_sorts=true,
         materialized='incremental',
         rebuild_loan_log=true,
         indexes=[{'columns': ['lender_code', 'loan_id'], 'unique': True}],

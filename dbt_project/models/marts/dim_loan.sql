@@ -1,5 +1,6 @@
 {{
     config(
+        large_sorts=true,
         materialized='incremental',
         rebuild_producer='int_loan_status_history',
         rebuild_month_column='last_report_date',
