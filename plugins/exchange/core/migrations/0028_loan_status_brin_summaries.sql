@@ -2,7 +2,7 @@
 -- summarizes the ranges each load fills (exchange.intake.ingest._summarize_brin); the months loaded
 -- before it did were left unsummarized until a VACUUM reached them, and a BRIN scan reads every
 -- unsummarized range: reading one file's rows by submission_id read every month's partition whole.
--- Summarized once here, for the partitions this role owns (another role's wait for autovacuum).
+-- Summarized once here, for the partitions this role owns (another role's wait for autovacuum's VACUUM).
 
 select brin_summarize_new_values(indexes.indexrelid)
 from pg_inherits as parts
