@@ -128,8 +128,8 @@ class MemoryPeaks:
         with psycopg.connect(url) as conn:
             backend = conn.execute("select pg_backend_pid()").fetchone()[0]
             self.shared_buffers = conn.execute("show shared_buffers").fetchone()[0]
-            # while the backend lives: once the connection closes it exits, and its parent is
-            # gone from /proc (the 200k run of 2026-12-02 printed "not measurable")
+            # while the backend lives: once the connection closes the backend exits and /proc no
+            # longer names its parent (the 200k run of 2026-12-02 printed "not measurable")
             self._postmaster = self._parent(backend)
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
