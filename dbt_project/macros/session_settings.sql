@@ -20,3 +20,12 @@
     analyze {{ this }}
     {%- endif -%}
 {%- endmacro %}
+
+{% macro postgres__get_test_sql(main_sql, fail_calc, warn_if, error_if, limit) -%}
+    {#- A data test's query, in the models' session settings (tune_session): a test has no
+        pre-hook, and at the server's default work_mem (4MB) the groupings of the unique and
+        relationship tests spilled to disk at a million loans. dbt looks for this macro in the
+        project before its own (dispatch of get_test_sql); the query itself is dbt's. -#}
+    {{ tune_session() }};
+    {{ dbt.default__get_test_sql(main_sql, fail_calc, warn_if, error_if, limit) }}
+{%- endmacro %}
