@@ -120,11 +120,14 @@ def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
     }
 
 
-def test_a_full_build_writes_the_loan_status_facts_in_month_order(built: Built) -> None:
-    # a month's rows sit together on disk, so a monthly read (the marts' windows, the monthly
-    # tests through the status-file index) touches a month's pages (macros/incremental.sql, month_order)
+@pytest.mark.parametrize("table", ["marts.fct_loan_status", "intermediate.int_loan_status_history",
+                                   "intermediate.int_repayment_profile", "intermediate.int_borrower_months"])
+def test_a_full_build_writes_the_loan_month_tables_in_month_order(built: Built, table: str) -> None:
+    # a month's rows sit together on disk, so a monthly read (the models' windows through the
+    # status-file index, the marts' windows, the monthly tests) touches a month's pages, not most
+    # of the table's (macros/incremental.sql, month_order)
     with psycopg.connect(built.url) as conn:
-        rows, out_of_order = rows_out_of_month_order(conn, "marts.fct_loan_status", "report_month")
+        rows, out_of_order = rows_out_of_month_order(conn, table, "report_month")
     assert rows > 0 and out_of_order == 0
 
 

@@ -50,7 +50,9 @@ borrower_months as (
         max(standardized_class) filter (where is_active) as worst_standardized_class,
         count(distinct lender_code) filter (where is_in_default) as lenders_in_default
     from month_end_reports
-    group by borrower_key, report_month
+    -- grouped by sorting in this order (for the counts of distinct lenders): a full build writes
+    -- the months in order at no extra cost (macros/incremental.sql, month_order)
+    group by report_month, borrower_key
 )
 
 select * from borrower_months

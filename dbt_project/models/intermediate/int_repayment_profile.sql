@@ -188,3 +188,4 @@ final as (
 )
 
 select * from final
+{{ month_order(['report_month', 'lender_code', 'loan_id', 'as_of_date']) }}
