@@ -52,21 +52,12 @@ targets as (
     {% endif %}
 ),
 
-target_loans as (
-    select
-        targets.lender_code,
-        targets.loan_id,
-        min(targets.report_month) as first_month,
-        max(targets.report_month) as last_month,
-        loans.issue_month
-    from targets
-    inner join loans
-        on loans.lender_code = targets.lender_code
-        and loans.loan_id = targets.loan_id
-    group by targets.lender_code, targets.loan_id, loans.issue_month
-),
-
 {% if is_incremental() %}
+
+target_loans as (
+    select distinct targets.lender_code, targets.loan_id
+    from targets
+),
 
 anchors as (
     -- the profile already built at each loan's last report before the months being rebuilt
@@ -76,95 +67,93 @@ anchors as (
 
 {% endif %}
 
-earlier_codes as (
-    -- codes of the months before the first month built, newest first: in an incremental run, from
-    -- the profile at the loan's last report before the months being rebuilt
+report_steps as (
+    -- each report with the reporting month of the loan's report before it in the months built
     select
-        target_loans.lender_code,
-        target_loans.loan_id,
-        {% if is_incremental() %}
-        case
-            when anchors.report_month is not null then
-                repeat('#', least({{ months_between('anchors.report_month', 'target_loans.first_month') }} - 1, 23))
-                || anchors.repayment_profile_24m
-            else
-        {% endif %}
-                repeat('#', greatest(least({{ months_between('target_loans.issue_month', 'target_loans.first_month') }}, 23), 0))
-        {% if is_incremental() %}
-        end
-        {% endif %}
-            as codes_before
-    from target_loans
-    {% if is_incremental() %}
-    left join anchors
-        on anchors.lender_code = target_loans.lender_code
-        and anchors.loan_id = target_loans.loan_id
-    {% endif %}
+        targets.*,
+        loans.issue_month,
+        lag(targets.report_month) over loan_reports as previous_report_month
+    from targets
+    inner join loans
+        on loans.lender_code = targets.lender_code
+        and loans.loan_id = targets.loan_id
+    window loan_reports as (partition by targets.lender_code, targets.loan_id order by targets.as_of_date)
 ),
 
-month_spine as (
+{% if is_incremental() %}
+
+steps_anchored as (
     select
-        target_loans.lender_code,
-        target_loans.loan_id,
-        spine_month::date as report_month
-    from target_loans
-    cross join lateral generate_series(
-        target_loans.first_month, target_loans.last_month, interval '1 month'
-    ) as spine_month
+        report_steps.*,
+        anchors.report_month as anchor_month,
+        anchors.repayment_profile_24m as anchor_profile
+    from report_steps
+    left join anchors
+        on anchors.lender_code = report_steps.lender_code
+        and anchors.loan_id = report_steps.loan_id
 ),
+
+{% endif %}
 
 month_codes as (
-    -- each month's code: the loan's last report in the month, '#' without a report
+    -- what each report adds to the loan's codes, oldest first: a '#' per calendar month without a
+    -- report since the report before it (for the loan's first report built: since the profile
+    -- built before the months rebuilt, else since the issue month), then, when it is its
+    -- month's last report, its own code
     select
-        month_spine.lender_code,
-        month_spine.loan_id,
-        month_spine.report_month,
-        coalesce(targets.repayment_code, '#') as month_code
-    from month_spine
-    left join targets
-        on targets.lender_code = month_spine.lender_code
-        and targets.loan_id = month_spine.loan_id
-        and targets.report_month = month_spine.report_month
-        and targets.is_month_last_report
+        *,
+        repeat('#', greatest(least(case
+            when previous_report_month is not null then
+                {{ months_between('previous_report_month', 'report_month') }} - 1
+            {% if is_incremental() %}
+            when anchor_month is not null then
+                {{ months_between('anchor_month', 'report_month') }} - 1
+            {% endif %}
+            else {{ months_between('issue_month', 'report_month') }}
+        end, 23), 0))
+        || case when is_month_last_report then repayment_code else '' end as codes_added
+    from {% if is_incremental() %}steps_anchored{% else %}report_steps{% endif %}
 ),
 
-preceding_codes as (
-    -- the up to 23 months before each month, newest first (codes are single characters, so the
-    -- reversed oldest-first string is the newest-first one). The loan's codes so far, cut to the
-    -- last 23: a frame that starts at the partition's start is aggregated row by row, where a
-    -- sliding frame of 23 rows would be aggregated again from scratch for every row.
+codes_so_far as (
+    -- one pass over each loan's reports in date order (the order report_steps sorted them in): the
+    -- codes up to and including each report; a frame that starts at the partition's start is
+    -- aggregated row by row, where a sliding frame would be aggregated again for every row.
+    -- This replaced a month spine per loan joined back to its reports (two joins of every
+    -- loan-month), the model's largest cost in a full build.
     select
-        lender_code,
-        loan_id,
-        report_month,
-        reverse(right(coalesce(string_agg(month_code, '') over (
+        *,
+        string_agg(codes_added, '') over (
             partition by lender_code, loan_id
-            order by report_month
-            rows between unbounded preceding and 1 preceding
-        ), ''), 23)) as codes_in_range
+            order by as_of_date
+            rows between unbounded preceding and current row
+        ) as codes_through
     from month_codes
 ),
 
 profiles as (
+    -- newest first: the report's own code, the up to 23 months before it (the month's own code
+    -- left out of codes_through; codes are single characters, so the reversed oldest-first
+    -- string is the newest-first one), then the profile built before the months rebuilt
     select
-        targets.lender_code,
-        targets.loan_id,
-        targets.as_of_date,
-        targets.report_month,
-        targets.status_submission_id,
-        targets.loan_attributes_hash,
-        targets.repayment_code as month_code,
+        lender_code,
+        loan_id,
+        as_of_date,
+        report_month,
+        status_submission_id,
+        loan_attributes_hash,
+        repayment_code as month_code,
         left(
-            targets.repayment_code || preceding_codes.codes_in_range || earlier_codes.codes_before, 24
+            repayment_code
+            || reverse(right(
+                case when is_month_last_report then left(codes_through, -1) else codes_through end, 23
+            ))
+            {% if is_incremental() %}
+            || coalesce(anchor_profile, '')
+            {% endif %}
+            , 24
         ) as repayment_profile_24m
-    from targets
-    inner join preceding_codes
-        on preceding_codes.lender_code = targets.lender_code
-        and preceding_codes.loan_id = targets.loan_id
-        and preceding_codes.report_month = targets.report_month
-    inner join earlier_codes
-        on earlier_codes.lender_code = targets.lender_code
-        and earlier_codes.loan_id = targets.loan_id
+    from codes_so_far
 ),
 
 final as (
