@@ -248,6 +248,35 @@ def test_a_file_read_by_submission_skips_the_other_months_partitions(exchange_ho
     assert heap_blocks(plan, "loan_status_201904") == 0
 
 
+def test_the_ingest_analyzes_the_parent_once_its_partitions_grew_by_a_tenth(exchange_home, conn):
+    """Autovacuum never analyzes a partitioned table itself, and a query on it is planned with its
+    own statistics: without them a join of the status rows to the loans was estimated at a 200th
+    of its rows (every column taken to have 200 values), and the history sorted on disk."""
+    conn.execute("analyze raw.loan_status")  # exchange_home emptied it: from zero rows
+
+    def parent() -> tuple[float, int]:
+        return conn.execute(
+            "select (select reltuples from pg_class where oid = 'raw.loan_status'::regclass),"
+            " (select count(*) from pg_stats where schemaname = 'raw' and tablename = 'loan_status'"
+            " and inherited and attname = 'lender_code' and n_distinct > 0)").fetchone()
+
+    def load(code: str, loans: int, as_of: str) -> None:
+        status = land(exchange_home, code, f"{code}_loan_status_{as_of.replace('-', '')}.csv",
+                      csv_text([status_row(i, as_of) for i in range(1, loans + 1)], "loan_status"))
+        assert ingest_path(status).verdict == "accepted"
+
+    for code, loans in (("PA01", 1_000), ("PA02", 50)):
+        lenders.add(conn, code, f"测试机构{code}", "microloan_company")
+        ingest_path(land(exchange_home, code, f"{code}_loans_20241231.csv",
+                         csv_text([loan_row(i, issue="2024-06-10") for i in range(1, loans + 1)])))
+    load("PA01", 1_000, "2025-01-31")
+    assert parent() == (1_000, 1)
+    load("PA02", 50, "2025-01-31")  # 5% more: the statistics stand
+    assert parent() == (1_000, 1)
+    load("PA01", 1_000, "2025-02-28")
+    assert parent() == (2_050, 1)
+
+
 # ---- retention finishes a detach an earlier run left halfway ------------------------------------------
 
 
