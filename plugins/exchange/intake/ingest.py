@@ -68,6 +68,9 @@ _KNOWN_LOANS = ("select coalesce(string_agg(loan_id, ''), ''), coalesce(string_a
 over the same rows in the same order, so the lengths cut the ids apart again."""
 _PARTITION_ENSURE = {"raw.loan_status": "raw.ensure_loan_status_partition"}
 """Raw tables partitioned by reporting month, and the SQL function that makes a month's partition."""
+_ANALYZE_AFTER_CHANGE = 0.1
+"""A raw table is analyzed again once this share of its rows changed (raw.loans) or was added
+(a partitioned parent) since its last ANALYZE."""
 _KIND_ORDER = {"loans": 0, "loan_status": 1, "collection_actions": 2}
 _TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ('"', "\\x22"))
 """COPY text format escapes, backslash first."""
@@ -394,9 +397,9 @@ def _analyze_loaded(conn: psycopg.Connection, submission_id: int) -> None:
         _summarize_brin(conn, partition)
         _analyze_grown_parent(conn, raw_table)
         return
-    stale = conn.execute("select coalesce(stats.n_mod_since_analyze, 0) > 0.1 * tables.reltuples"
+    stale = conn.execute("select coalesce(stats.n_mod_since_analyze, 0) > %s * tables.reltuples"
                          " from pg_class as tables left join pg_stat_user_tables as stats on stats.relid = tables.oid"
-                         " where tables.oid = %s::regclass", (raw_table,)).fetchone()[0]
+                         " where tables.oid = %s::regclass", (_ANALYZE_AFTER_CHANGE, raw_table)).fetchone()[0]
     if stale:
         conn.execute(f"analyze {raw_table}")
 
@@ -414,12 +417,12 @@ def _analyze_grown_parent(conn: psycopg.Connection, table: str) -> None:
     a tenth's growth as threshold a long history pays it rarely (not in a month that adds a
     24th)."""
     grown = conn.execute(
-        "select parent.reltuples <= 0 or sum(greatest(child.reltuples, 0)) > 1.1 * parent.reltuples"
+        "select parent.reltuples <= 0 or sum(greatest(child.reltuples, 0)) > (1 + %s) * parent.reltuples"
         " from pg_class as parent"
         " join pg_inherits as inherits on inherits.inhparent = parent.oid"
         " join pg_class as child on child.oid = inherits.inhrelid"
         " where parent.oid = %s::regclass group by parent.reltuples",
-        (table,),
+        (_ANALYZE_AFTER_CHANGE, table),
     ).fetchone()
     if grown and grown[0]:
         conn.execute(f"analyze {table}")
