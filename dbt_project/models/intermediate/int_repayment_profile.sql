@@ -69,31 +69,26 @@ anchors as (
 
 report_steps as (
     -- each report with the reporting month of the loan's report before it in the months built
+    -- (and in an incremental run the profile built before them)
     select
         targets.*,
         loans.issue_month,
+        {% if is_incremental() %}
+        anchors.report_month as anchor_month,
+        anchors.repayment_profile_24m as anchor_profile,
+        {% endif %}
         lag(targets.report_month) over loan_reports as previous_report_month
     from targets
     inner join loans
         on loans.lender_code = targets.lender_code
         and loans.loan_id = targets.loan_id
+    {% if is_incremental() %}
+    left join anchors
+        on anchors.lender_code = targets.lender_code
+        and anchors.loan_id = targets.loan_id
+    {% endif %}
     window loan_reports as (partition by targets.lender_code, targets.loan_id order by targets.as_of_date)
 ),
-
-{% if is_incremental() %}
-
-steps_anchored as (
-    select
-        report_steps.*,
-        anchors.report_month as anchor_month,
-        anchors.repayment_profile_24m as anchor_profile
-    from report_steps
-    left join anchors
-        on anchors.lender_code = report_steps.lender_code
-        and anchors.loan_id = report_steps.loan_id
-),
-
-{% endif %}
 
 month_codes as (
     -- what each report adds to the loan's codes, oldest first: a '#' per calendar month without a
@@ -112,7 +107,7 @@ month_codes as (
             else {{ months_between('issue_month', 'report_month') }}
         end, 23), 0))
         || case when is_month_last_report then repayment_code else '' end as codes_added
-    from {% if is_incremental() %}steps_anchored{% else %}report_steps{% endif %}
+    from report_steps
 ),
 
 codes_so_far as (
