@@ -1,13 +1,16 @@
 {% macro tune_session() -%}
     {#- Settings for the model's own transaction (pre-hook): sort and hash memory from
         var('exchange_work_mem'), or var('exchange_large_work_mem') for a model with config
-        large_sorts, and no JIT compilation (its cost outweighs its gain here). -#}
+        large_sorts, and no JIT compilation (its cost outweighs its gain here). A model with
+        config full_build_joins_as_written has its full build join in the order its SQL writes
+        (join_collapse_limit 1): for a join the planner cannot estimate and would reorder badly. -#}
     {%- set name = 'exchange_large_work_mem' if config.get('large_sorts') else 'exchange_work_mem' -%}
     {%- set work_mem = var(name) | string | trim -%}
     {%- if not modules.re.match('^[0-9]+(kB|MB|GB)$', work_mem) -%}
         {{ exceptions.raise_compiler_error("var('" ~ name ~ "') must look like 256MB, got '" ~ work_mem ~ "'") }}
     {%- endif -%}
     set local work_mem = '{{ work_mem }}'; set local jit = off
+    {%- if config.get('full_build_joins_as_written') and not is_incremental() %}; set local join_collapse_limit = 1{% endif %}
 {%- endmacro %}
 
 {% macro analyze_built() -%}
