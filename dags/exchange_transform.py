@@ -3,8 +3,9 @@
 Runs on RAW_ASSET, which the ingest DAG updates. The rule seeds load first in one task (they
 change only with a new rule version); Cosmos then renders every model of dbt_project/ as its own
 task running `dbt build` on the node, so the node's data and unit tests run right after it
-(TestBehavior.BUILD). The tests between models (relationships, tag cross_model) run together in
-one task once every model is built, and the rule seeds' own tests in rule_seeds: a task per test
+(TestBehavior.BUILD). The tests between models (relationships, tag cross_model) and those of no
+model run together in one task once every model is built, and the rule seeds' own tests in
+rule_seeds: a task per test
 would cost a dbt start each, seconds against milliseconds of work. Unit tests
 are not run here: they check the models' SQL on fixed inputs, not the data, and cost seconds per
 model every month; `make test` runs them all (tests/test_dbt_models.py). The data tests of an
