@@ -149,8 +149,10 @@ def status(
     legal: str = "none",
     fraud: bool = False,
     last_payment: tuple[date, int] | None = None,
+    noticed: bool = True,
 ) -> dict[str, Any]:
-    """One loan_status row; overdue_principal defaults to a tenth of the balance when overdue_since is set."""
+    """One loan_status row; overdue_principal defaults to a tenth of the balance when overdue_since is set,
+    and an overdue row carries a notice dated its own day unless not `noticed`."""
     if overdue_since is not None and not overdue_principal and not overdue_interest:
         overdue_principal = max(outstanding // 10, 100)
     return {
@@ -165,7 +167,7 @@ def status(
         "last_payment_date": last_payment[0] if last_payment else None,
         "last_payment_amount": Decimal(last_payment[1]) if last_payment else None,
         "lender_risk_class": lender_class,
-        "notice_date": as_of if overdue_since is not None else None,
+        "notice_date": as_of if overdue_since is not None and noticed else None,
         "legal_status": legal,
         "fraud_flag": fraud,
     }
@@ -178,14 +180,16 @@ def status_rows(month: int) -> dict[str, list[dict[str, Any]]]:
     xd, wd, db = rows["XD01"], rows["WD02"], rows["DB03"]
 
     xd.append(status("A1", m, "normal", 9800 - 800 * month))
-    # A2: overdue since 2025-02-08 -> DPD 20, 51, 81, 112, 142; written off at 173, 204
+    # A2: overdue since 2025-02-08 -> DPD 20, 51, 81, 112, 142; written off at 173, 204. Notices
+    # only in the reports of months 2 and 5: the latest of the delinquency is carried to later months
     if month == 1:
         xd.append(status("A2", m, "normal", 20000))
     elif month <= 6:
         xd.append(status("A2", m, "overdue", 19000, overdue_since=date(2025, 2, 8),
-                         lender_class={2: 2, 3: 2, 4: 2, 5: 3, 6: 4}[month]))
+                         lender_class={2: 2, 3: 2, 4: 2, 5: 3, 6: 4}[month], noticed=month in (2, 5)))
     else:
-        xd.append(status("A2", m, "written_off", 19000, overdue_since=date(2025, 2, 8), lender_class=5))
+        xd.append(status("A2", m, "written_off", 19000, overdue_since=date(2025, 2, 8), lender_class=5,
+                         noticed=False))
     # A3: DPD 95 at month 2, arrears repaid in month 3, clean from then on (not cured by month 8)
     if month == 2:
         xd.append(status("A3", m, "overdue", 44000, overdue_since=date(2024, 11, 25), overdue_principal=3000,

@@ -21,7 +21,10 @@
     (2.3 GB at a million loans x 24 months, once per model). This table holds a row per loan and
     is rebuilt incrementally: a run replaces the loans reported in the months the history rebuilt
     and those whose latest report was in such a month (a corrected file may have dropped them:
-    their latest report before it is read through the history's unique index). #}
+    their latest report before it is read through the history's unique index). The notice of a
+    loan whose row built is older than those months and shows the same delinquency (or one that
+    began after it) is the row built's combined with those months' reports; any other overdue
+    loan's is read from the reports of its delinquency. #}
 
 with
 
@@ -73,6 +76,42 @@ latest as (
     select * from earlier_latest
 ),
 
+recent_overdue as materialized (
+    -- the overdue reports of the months rebuilt, narrow (read once, by the files in force)
+    select history.lender_code, history.loan_id, history.as_of_date, history.overdue_since, history.notice_date
+    from history
+    where {{ in_rebuilt_months('history.status_submission_id') }}
+        and history.overdue_since is not null
+),
+
+notice_modes as (
+    -- carried: the loan's row built is older than the months rebuilt and the delinquency its
+    -- latest report shows is the one of that row (whose notice it holds) or began after it, so
+    -- every report of the delinquency before those months is counted in the row built
+    select
+        latest.lender_code,
+        latest.loan_id,
+        latest.overdue_since,
+        coalesce(built.as_of_date < rebuild.rebuild_month
+            and ((built.dpd > 0 and built.overdue_since = latest.overdue_since)
+                or latest.overdue_since > built.as_of_date), false) as is_carried,
+        case when built.dpd > 0 and built.overdue_since = latest.overdue_since
+            then built.delinquency_notice_date end as built_notice_date
+    from latest
+    left join {{ this }} as built
+        on built.lender_code = latest.lender_code
+        and built.loan_id = latest.loan_id
+    left join rebuild
+        on rebuild.lender_code = latest.lender_code
+    where latest.dpd > 0
+),
+
+probed as (
+    select lender_code, loan_id, overdue_since
+    from notice_modes
+    where not is_carried
+),
+
 {% else %}
 
 latest as (
@@ -81,22 +120,47 @@ latest as (
     order by history.lender_code, history.loan_id, history.as_of_date desc
 ),
 
+probed as (
+    select lender_code, loan_id, overdue_since
+    from latest
+    where dpd > 0
+),
+
 {% endif %}
 
 delinquency_notices as (
     -- the latest notice among the reports of the delinquency the latest report shows (same
-    -- overdue_since; none is dated before it, rule R_DATE_ORDER), through the unique index
-    select latest.lender_code, latest.loan_id, notices.notice_date
-    from latest
+    -- overdue_since; none is dated before it, rule R_DATE_ORDER). A loan in default since the
+    -- start has every report in it: read through the unique index for each loan, this grew with
+    -- the history (54.7 s of a month's run at a million loans x 24 months), so a carried loan's
+    -- notice is the row built's combined with the months rebuilt's reports
+    select probed.lender_code, probed.loan_id, notices.notice_date
+    from probed
     cross join lateral (
         select max(delinquency.notice_date) as notice_date
         from history as delinquency
-        where delinquency.lender_code = latest.lender_code
-            and delinquency.loan_id = latest.loan_id
-            and delinquency.as_of_date >= latest.overdue_since
-            and delinquency.overdue_since = latest.overdue_since
+        where delinquency.lender_code = probed.lender_code
+            and delinquency.loan_id = probed.loan_id
+            and delinquency.as_of_date >= probed.overdue_since
+            and delinquency.overdue_since = probed.overdue_since
     ) as notices
-    where latest.dpd > 0
+    {%- if is_incremental() %}
+
+    union all
+
+    select
+        notice_modes.lender_code,
+        notice_modes.loan_id,
+        greatest(max(notice_modes.built_notice_date), max(recent_overdue.notice_date)) as notice_date
+    from notice_modes
+    left join recent_overdue
+        on recent_overdue.lender_code = notice_modes.lender_code
+        and recent_overdue.loan_id = notice_modes.loan_id
+        and recent_overdue.as_of_date >= notice_modes.overdue_since
+        and recent_overdue.overdue_since = notice_modes.overdue_since
+    where notice_modes.is_carried
+    group by notice_modes.lender_code, notice_modes.loan_id
+    {%- endif %}
 ),
 
 final as (
