@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy
 import test_collection_models as crafted
 import yaml
 from conftest import TEST_SECRET
@@ -169,9 +170,19 @@ def test_alerts_switch_with_the_version_atomically(world) -> None:
                      (first["version"],))) == total
 
 
-def test_a_clear_phone_in_a_collection_batch_fails_the_gate(world) -> None:
-    """The raw collection_actions batch has its own suite: a phone number typed as the actor stops publication."""
+def test_a_clear_phone_in_a_collection_batch_fails_the_gate(world, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The raw collection_actions batch has its own suite: a phone number typed as the actor stops publication.
+    GX reads each raw batch through a view of the run's own, never runs the batch's query whole (to
+    learn a query's columns GX fetched every row of it into this process), and the views go after."""
     url, home, first = world
+    executed: list[str] = []
+    execute = sqlalchemy.engine.Connection.execute
+
+    def recording(self, statement, *args, **kwargs):
+        executed.append(str(statement))
+        return execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(sqlalchemy.engine.Connection, "execute", recording)
     assert first["gate"]["suites"]["raw_collection_actions_batch"]["success"]
     with psycopg.connect(url, autocommit=True) as conn:
         sid = conn.execute("insert into control.submissions (submission_id, lender_code, kind, as_of_date, seq,"
@@ -189,6 +200,9 @@ def test_a_clear_phone_in_a_collection_batch_fails_the_gate(world) -> None:
             pytest.raises(GateFailed) as failure:
         stage_and_gate(today=date.today())
     assert "raw_collection_actions_batch/no_clear_identifier:actor" in failure.value.failed
+    assert any("gate_" in text and "_raw_collection_actions_batch" in text for text in executed)
+    assert [text for text in executed if "from raw." in text.lower()] == []
+    assert _rows(url, "select viewname from pg_views where schemaname = 'exchange_state'") == []
 
 
 def test_every_alert_kind_is_known_to_the_mart_the_gate_the_labels_and_the_shared_table(world) -> None:
