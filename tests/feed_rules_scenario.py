@@ -21,6 +21,8 @@ outstanding and 1,000 overdue (a tenth, as tests/dbt_scenario.status makes it).
 - S9  XD04 M1 over 90 days; a listing dispute was rejected: no dispute mark.
 - S10 XD05 M2 over 90 days; a listing dispute is open: marked (异议标注).
 - S11 XD01 Q1 and WD02 Q2 both over 90 days with notice: B1 and B4 at two lenders.
+- S12 XD05 E1 overdue since 2025-04-01, notice given once on its first overdue report (04-30),
+      blank afterwards; default on 2025-07-31 (DPD 121): the notice counts for the episode too.
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ LOANS = [_loan(*spec) for spec in [
     ("XD04", "M1", "S9"),
     ("XD05", "M2", "S10"),
     ("XD01", "Q1", "S11"), ("WD02", "Q2", "S11"),
+    ("XD05", "E1", "S12"),
 ]]
-BORROWER = {f"S{i}": key(f"S{i}") for i in range(1, 12)}
+BORROWER = {f"S{i}": key(f"S{i}") for i in range(1, 13)}
+E1_NOTICE = date(2025, 4, 20)
 
 
 def _overdue(loan_id: str, m: date, since: date, **changes) -> dict:
@@ -124,6 +128,13 @@ def _rows(m: date) -> list[dict]:
     rows.append(_overdue("M2", m, old))
     rows.append(_overdue("Q1", m, old))
     rows.append(_overdue("Q2", m, date(2024, 9, 1)))
+    # S12: one notice, on the first overdue report; DPD 29, 60, 90, then 121 (default)
+    if m >= date(2025, 4, 30):
+        e1 = _overdue("E1", m, date(2025, 4, 1))
+        e1["notice_date"] = E1_NOTICE if m == date(2025, 4, 30) else None
+    else:
+        e1 = _normal("E1", m)
+    rows.append(e1)
     return rows
 
 

@@ -151,6 +151,14 @@ def test_two_noticed_defaults_at_two_lenders_are_b4(world: World) -> None:
     assert listing(world, "S11") == [("B1,B4", 2, Decimal("2000.00"), 364, False, date(2024, 12, 31))]
 
 
+def test_a_notice_given_once_before_the_default_counts_for_the_episode_and_the_listing(world: World) -> None:
+    assert listing(world, "S12") == [("B1", 1, Decimal("1000.00"), 121, False, JULY)]
+    assert rows(world.url, "select loan_ref, episode_status, notice_date from shared.default_feed"
+                           " where borrower_key = %s", (B["S12"],)) == [
+        (ref("XD05", "E1"), "ongoing", scenario.E1_NOTICE)]
+    assert held(world, "S12") == []
+
+
 def test_alerts_are_built_from_publishable_records_only(world: World) -> None:
     # XD05 holds S1's current loan D3: warned of WD02's default only, never of the disputed XD01 record
     d3 = rows(world.url, "select alert_type, other_lender_count, other_lender_categories, reason_codes"

@@ -119,7 +119,8 @@ report_episodes as (
         min(notice_date) as first_notice_date,
         max(notice_date) as latest_notice_date,
         max(status_submission_id) filter (where starts_default_episode) as default_submission_id,
-        max(status_line) filter (where starts_default_episode) as default_line
+        max(status_line) filter (where starts_default_episode) as default_line,
+        false as is_built
     from episode_reports
     group by lender_code, loan_id, default_episode_no
 ),
@@ -151,7 +152,8 @@ carried_episodes as (
         built.first_notice_date,
         built.latest_notice_date,
         built.default_submission_id,
-        built.default_line
+        built.default_line,
+        true as is_built
     from {{ this }} as built
     inner join carried_loans
         on carried_loans.lender_code = built.lender_code
@@ -183,7 +185,8 @@ episodes as (
         min(first_notice_date) as first_notice_date,
         max(latest_notice_date) as latest_notice_date,
         max(default_submission_id) as default_submission_id,
-        max(default_line) as default_line
+        max(default_line) as default_line,
+        bool_or(is_built) as is_built
     from (
         select * from report_episodes
         union all
@@ -226,11 +229,27 @@ final as (
         last_account_status,
         last_outstanding_principal,
         reports_in_episode,
-        first_notice_date,
-        latest_notice_date,
+        -- the notices of the delinquency (不良信息告知), its reports before the default included
+        least(episodes.first_notice_date, before_default.first_notice_date) as first_notice_date,
+        greatest(episodes.latest_notice_date, before_default.latest_notice_date) as latest_notice_date,
         default_submission_id,
         default_line
     from episodes
+    -- a lender may give notice once, on the first overdue report, long before the default: the
+    -- delinquency's reports before the default are probed through the history's unique index, once
+    -- per episode (an episode built keeps the notices it found)
+    left join lateral (
+        select
+            min(history.notice_date) as first_notice_date,
+            max(history.notice_date) as latest_notice_date
+        from {{ ref('int_loan_status_history') }} as history
+        where not episodes.is_built
+            and history.lender_code = episodes.lender_code
+            and history.loan_id = episodes.loan_id
+            and history.as_of_date >= episodes.overdue_since_at_default
+            and history.as_of_date < episodes.default_date
+            and history.overdue_since = episodes.overdue_since_at_default
+    ) as before_default on true
 )
 
 select * from final
