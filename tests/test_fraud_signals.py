@@ -85,6 +85,16 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 "select alert_type, lender_code, borrower_key, other_lender_count, other_lender_categories,"
                 " evidence_en, evidence_zh from marts.mart_lender_alerts where alert_type = any(%s)",
                 (list(SIGNAL_ALERTS),)).fetchall()
+            signal_dates = [d for (d,) in conn.execute(
+                "select signal_date from intermediate.int_fraud_signal_dates order by signal_date")]
+            signal_days = {(key, kind, day) for key, day, flags in conn.execute(
+                "select borrower_key, signal_date,"
+                " array[is_phone_shared, is_identity_mismatch, is_loan_stacking, is_bust_out]"
+                " from marts.mart_borrower_signals")
+                for kind, place in SIGNAL_ALERTS.items() if flags[place]}
+            first_seen = {(key, kind): day for key, kind, day in conn.execute(
+                "select distinct borrower_key, event_type, first_seen_date from intermediate.int_alert_events"
+                " where event_type = any(%s)", (list(SIGNAL_ALERTS),))}
         injected: dict[str, set[str]] = {}
         rings: dict[int, set[str]] = {}
         for signal, group, file, line in injected_rows:
@@ -95,7 +105,8 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 rings.setdefault(group, set()).add(keys_of[file, line])
         yield {"flagged": flagged, "injected": injected, "demo_counts": demo_counts, "clusters": clusters,
                "rings": rings, "reports": reports, "alerts": alerts, "latest": dict(latest),
-               "lenders": [lender.code for lender in result.lenders]}
+               "lenders": [lender.code for lender in result.lenders], "signal_dates": signal_dates,
+               "signal_days": signal_days, "first_seen": first_seen}
 
 
 def test_every_injected_pattern_was_loaded(scored: dict[str, Any]) -> None:
@@ -152,6 +163,20 @@ def test_the_data_subject_report_shows_the_signals_on_the_record(scored: dict[st
         page = report_html(data)
         assert all(s["message_zh"] in page and s["message_en"] in page for s in data["signals"])
     assert shown[0] and not shown[1]
+
+
+def test_a_signal_alert_is_first_seen_on_the_first_date_of_the_signals_current_run(scored: dict[str, Any]) -> None:
+    """The event keeps its date while the key carries the signal on consecutive signal dates, and
+    starts anew after a date without it: recomputed here from the mart's flags on every date."""
+    dates, days = scored["signal_dates"], scored["signal_days"]
+    assert len({kind for _, kind in scored["first_seen"]}) >= 2  # the scenario raises signal alerts
+    assert any(seen < dates[-1] for seen in scored["first_seen"].values())  # some carried over dates
+    for (key, kind), seen in scored["first_seen"].items():
+        assert (key, kind, dates[-1]) in days
+        start = len(dates) - 1
+        while start > 0 and (key, kind, dates[start - 1]) in days:
+            start -= 1
+        assert seen == dates[start], (key, kind)
 
 
 def test_signal_alerts_reach_the_lenders_of_flagged_borrowers_without_naming_others(scored: dict[str, Any]) -> None:

@@ -94,18 +94,24 @@ dpd_events as (
         cast(null as integer) as signal_window_days,
         false as is_disputed
     from latest
-    -- the loan's reports of the same delinquency at or over the threshold, for the first-seen date
-    -- (through the history's (lender_code, loan_id) index: a join of the history to a copy of
-    -- `latest` was planned as a nested loop over both, 184 s at a million loans); none is dated
-    -- before the delinquency began (rule R_DATE_ORDER), so the index reads the delinquency's rows
-    inner join history as flagged
-        on flagged.lender_code = latest.lender_code
-        and flagged.loan_id = latest.loan_id
-        and flagged.as_of_date >= latest.overdue_since
-        and flagged.overdue_since = latest.overdue_since
     cross join params
+    -- the loan's first report of the same delinquency at or over the threshold, the first-seen
+    -- date: DPD counts the days since overdue_since, so none is dated before overdue_since plus
+    -- the threshold, and the history's (lender_code, loan_id, as_of_date) index is read from that
+    -- date to the first match (the latest report matches: is_dpd_alert). Reading every report of
+    -- the delinquency grew with history: a loan in default for two years has 24 of them
+    cross join lateral (
+        select history.as_of_date
+        from history
+        where history.lender_code = latest.lender_code
+            and history.loan_id = latest.loan_id
+            and history.as_of_date >= latest.overdue_since + params.alert_dpd_threshold
+            and history.overdue_since = latest.overdue_since
+            and history.dpd >= params.alert_dpd_threshold
+        order by history.as_of_date
+        limit 1
+    ) as flagged
     where latest.is_dpd_alert
-        and flagged.dpd >= params.alert_dpd_threshold
     group by latest.lender_code, latest.borrower_key
 ),
 
@@ -180,8 +186,8 @@ signal_dates as (
      'name_hashes', 'null', 'false'),
 ] %}
 
-signal_flags as (
-    -- every signal date on which a key carries a signal, one row per signal
+signals_now as (
+    -- the signals on the latest signal date, one row per signal (each model's signal_date index)
     {%- for event_type, model, flag, lender_codes, figure, window, disputed in signals %}
     select
         signal.signal_date,
@@ -194,16 +200,29 @@ signal_flags as (
     from {{ ref(model) }} as signal
     inner join signal_dates
         on signal_dates.signal_date = signal.signal_date
-    where signal.{{ flag }}
+    where signal.signal_date = (select max(signal_dates.signal_date) from signal_dates)
+        and signal.{{ flag }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
 
-signals_now as (
-    -- the signals on the latest signal date
-    select signal_flags.*
-    from signal_flags
-    where signal_flags.signal_date = (select max(signal_date) from signal_dates)
+signal_flags as (
+    -- every signal date on which a key carrying a signal now carried it: only those keys' rows,
+    -- through each model's (borrower_key, signal_date) index (a pass over every date of every
+    -- model grew with history)
+    {%- for event_type, model, flag, lender_codes, figure, window, disputed in signals %}
+    select flagged.signal_date, signals_now.borrower_key, signals_now.event_type
+    from signals_now
+    cross join lateral (
+        select signal.signal_date
+        from {{ ref(model) }} as signal
+        where signal.borrower_key = signals_now.borrower_key
+            and signal.{{ flag }}
+        offset 0
+    ) as flagged
+    where signals_now.event_type = '{{ event_type }}'
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 ),
 
 signal_gaps as (

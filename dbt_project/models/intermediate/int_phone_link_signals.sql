@@ -8,7 +8,10 @@
                         'is_phone_link_disputed'],
             'where': 'phone_hash is not null',
         },
-        indexes=[{'columns': ['signal_date']}],
+        indexes=[
+            {'columns': ['borrower_key', 'signal_date'], 'unique': True},
+            {'columns': ['signal_date']},
+        ],
     )
 }}
 
