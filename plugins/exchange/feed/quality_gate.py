@@ -33,6 +33,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from exchange.core import db
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
@@ -144,18 +146,41 @@ def _raw_batch_views(queries: dict[str, str]) -> Iterator[dict[str, str]]:
     query), and psycopg2's client-side cursor holds every row in this process: the first
     publication of 24 months at a million loans peaked at 6.3 GB. A table asset's columns come
     from the catalog. The names are the run's own, so two gates never share a view.
+
+    A run drops its views when it ends; a run killed outright cannot, so it holds an advisory lock
+    named after it on the connection that made them, which the server releases when that process
+    dies, and each run first drops the views of runs whose lock nobody holds (_drop_abandoned_views).
     """
     run = uuid.uuid4().hex[:12]
     views = {name: f"gate_{run}_{name}" for name in queries}
-    try:
-        with db.connect(autocommit=True) as conn:
+    with db.connect(autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(hashtext(%s))", (_run_lock(run),))
+        _drop_abandoned_views(conn)
+        try:
             for name, query in queries.items():
                 conn.execute(f"create view {BATCH_SCHEMA}.{views[name]} as {query}")
-        yield views
-    finally:
-        with db.connect(autocommit=True) as conn:
+            yield views
+        finally:
             for view in views.values():
                 conn.execute(f"drop view if exists {BATCH_SCHEMA}.{view}")
+
+
+def _run_lock(run: str) -> str:
+    """The advisory lock's name (hashed to its key) that a gate run holds while its views exist."""
+    return f"exchange-gate:{run}"
+
+
+def _drop_abandoned_views(conn: psycopg.Connection) -> None:
+    """Drop the batch views of gate runs that ended without dropping them (their lock is free)."""
+    runs: dict[str, list[str]] = {}
+    for (view,) in conn.execute("select viewname from pg_views where schemaname = %s", (BATCH_SCHEMA,)):
+        if found := re.fullmatch(r"gate_([0-9a-f]{12})_\w+", view):
+            runs.setdefault(found.group(1), []).append(view)
+    for run, run_views in runs.items():
+        if conn.execute("select pg_try_advisory_lock(hashtext(%s))", (_run_lock(run),)).fetchone()[0]:
+            for view in run_views:
+                conn.execute(f"drop view if exists {BATCH_SCHEMA}.{view}")
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", (_run_lock(run),))
 
 
 def _describe(exp_result: Any) -> str:
