@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 
-from exchange_tools.bench.scale import MemoryPeaks
+from exchange_tools.bench.scale import REFERENCE_SQL, REFERENCE_WORK_MEM, MemoryPeaks, reference_seconds
 
 
 def test_memory_peaks_finds_the_local_servers_postmaster(pg_url):
@@ -23,3 +23,13 @@ def test_memory_peaks_finds_the_local_servers_postmaster(pg_url):
     with peaks, psycopg.connect(pg_url) as conn:
         conn.execute("select pg_sleep(1.2)")  # the sampler looks every half second
     assert peaks.postgres_mb and peaks.postgres_mb > 0
+
+
+def test_the_machines_reference_query_runs_in_memory(pg_url):
+    """The reference query measures the machine's CPU (bench scale prints it beside the figures): at the
+    work_mem it runs with, none of its sorts or hashes may spill to disk, which would measure the disk."""
+    assert reference_seconds(pg_url, runs=1) > 0
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(f"set work_mem = '{REFERENCE_WORK_MEM}'")
+        plan = "\n".join(line for (line,) in conn.execute(f"explain (analyze, timing off) {REFERENCE_SQL}"))
+    assert "Batches: 1 " in plan and "Disk Usage" not in plan, plan

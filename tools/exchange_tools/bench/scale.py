@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import resource
 import shutil
@@ -53,6 +54,7 @@ from exchange.core.settings import get_settings
 from exchange.feed.publish import publish_version, stage_and_gate
 from exchange.pipeline.dbt import MONTHLY_VARS
 from exchange_tools.bench.ingest import STATUS_COLUMNS, plain_copy
+from exchange_tools.bench.scratch import scratch_url
 from exchange_tools.bench.transform import END, SHORT_HISTORY, Scenario, files_by_month, slowest
 from exchange_tools.demo import DEMO
 from exchange_tools.synthetic.generate import generate
@@ -177,6 +179,26 @@ class MemoryPeaks:
         return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+REFERENCE_SQL = "select count(*) from (select distinct md5(generate_series(1, 1000000)::text) as digest) as digests"
+"""A fixed piece of the server's work (a million md5 digests, grouped in a hash table), measured before the run."""
+REFERENCE_WORK_MEM = "256MB"
+"""Its work_mem: enough that it never spills (tests/test_bench_tools.py), so it measures the CPU, not the disk."""
+
+
+def reference_seconds(url: str, runs: int = 3) -> float:
+    """The machine's speed: the best of `runs` timings of REFERENCE_SQL on the exchange's server, at the
+    models' work_mem so it never spills. Why: the same code's month took 132.5 s on one machine
+    and 248.0 s on another, so a figure means little without the speed of the machine it came from."""
+    with psycopg.connect(url) as conn:
+        conn.execute(f"set work_mem = '{REFERENCE_WORK_MEM}'")
+        best = math.inf
+        for _ in range(runs):
+            start = time.perf_counter()
+            conn.execute(REFERENCE_SQL).fetchone()
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
 def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -220,8 +242,10 @@ def scale_benchmark(console: Console, loans: int = 1_000_000, months: int = 24, 
     """Prints and returns the figures; the generated book stays in `cache`, the databases are dropped."""
     started = time.perf_counter()
     cache = cache or get_settings().state_dir / "bench-cache"
-    results: dict = {"loans": loans, "months": months, "load_before": _uptime()}
-    console.print(f"负载 load before: {results['load_before']}")
+    results: dict = {"loans": loans, "months": months, "load_before": _uptime(),
+                     "reference_s": reference_seconds(scratch_url("postgres"))}
+    console.print(f"负载 load before: {results['load_before']}; 机器速度 the machine's reference query "
+                  f"{results['reference_s']:.2f} s")
 
     def phase(text: str, seconds: float) -> None:
         console.print(f"  {text}: {seconds:.1f} s  (elapsed {time.perf_counter() - started:.0f} s)")
@@ -346,6 +370,8 @@ def _print(console: Console, r: dict) -> None:
     table.add_row("peak memory", f"this process {r['process_mb']:,.0f} MB, children {r['children_mb']:,.0f} MB, "
                   f"PostgreSQL {postgres}", "")
     table.add_row("load (uptime)", f"before: {r['load_before']}\nafter: {r['load_after']}", "")
+    table.add_row("the machine's speed (reference query, best of 3, before the run)", f"{r['reference_s']:.2f} s",
+                  "compare runs on machines alike")
     table.add_row("whole benchmark", f"{r['total_s']:.0f} s", "")
     console.print(f"exchange bench scale --loans {loans} --months {months}: full build = `dbt seed` + `dbt run`; "
                   "the month = its files ingested, then `dbt seed`, `dbt run`, `dbt test` (data tests), gate, publish")
