@@ -25,9 +25,9 @@ lint: venv
 	$(BIN)/ruff check .
 
 # A module per worker at a time (its module fixtures are built once), one worker per core, at most 4;
-# each worker has its own embedded PostgreSQL (tests/databases.py).
+# each worker has its own embedded PostgreSQL (tests/databases.py); the 15 slowest tests are printed (the budget is 20 min).
 test: lint
-	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile --no-loadscope-reorder
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile --no-loadscope-reorder --durations=15
 
 bench: venv
 	$(BIN)/exchange bench ingest --rows 1000000
