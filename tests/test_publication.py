@@ -32,7 +32,7 @@ from exchange.core.identifiers import Pseudonymizer
 from exchange.core.settings import DBT_PROJECT_DIR
 from exchange.feed.exports import render_csv, write_exports
 from exchange.feed.publish import approve, publish_version, run_publication
-from exchange.feed.quality_gate import GateFailed, _raw_batch_views
+from exchange.feed.quality_gate import GateFailed, _raw_batch_views, _run_lock
 from exchange.feed.tables import BLACKLIST_COLUMNS, DEFAULT_FEED_COLUMNS
 
 CLEAR_ID = "11010519491231002X"  # the GB 11643 example: a valid resident ID
@@ -333,14 +333,14 @@ def test_a_size_jump_fails_the_gate_until_approved(env: World, monkeypatch: pyte
 # ---- readers see one version ---------------------------------------------------------------------
 
 
-def test_views_left_by_a_gate_killed_outright_are_dropped_by_the_next_gate_but_not_a_running_ones(env: World) -> None:
+def test_views_left_by_a_gate_killed_outright_are_dropped_by_the_next_gate_but_not_those_of_a_running_one(env: World) -> None:
     """A gate run killed outright never reaches its `finally`; its raw batch views stay until the next
     run, which leaves alone those of a run still going (the advisory lock named after it is held)."""
     abandoned, running = "gate_0123456789ab_raw_loans_batch", "gate_ba9876543210_raw_loans_batch"
     with psycopg.connect(env.url, autocommit=True) as conn, psycopg.connect(env.url, autocommit=True) as other:
         for view in (abandoned, running):
             conn.execute(f"create view exchange_state.{view} as select 1 as one")
-        other.execute("select pg_advisory_lock(hashtext('exchange-gate:ba9876543210'))")
+        other.execute("select pg_advisory_lock(hashtext(%s))", (_run_lock("ba9876543210"),))
         with _raw_batch_views({"raw_loans_batch": "select 2 as two"}) as views:
             assert sorted(rows(env.url, "select viewname from pg_views where schemaname = 'exchange_state'")) == \
                 sorted([(running,), (views["raw_loans_batch"],)])

@@ -186,8 +186,8 @@ REFERENCE_WORK_MEM = "256MB"
 
 
 def reference_seconds(url: str, runs: int = 3) -> float:
-    """The machine's speed: the best of `runs` timings of REFERENCE_SQL on the exchange's server, at the
-    models' work_mem so it never spills. Why: the same code's month took 132.5 s on one machine
+    """The machine's speed: the best of `runs` timings of REFERENCE_SQL on the exchange's server, at
+    REFERENCE_WORK_MEM so it never spills. Why: the same code's month took 132.5 s on one machine
     and 248.0 s on another, so a figure means little without the speed of the machine it came from."""
     with psycopg.connect(url) as conn:
         conn.execute(f"set work_mem = '{REFERENCE_WORK_MEM}'")
