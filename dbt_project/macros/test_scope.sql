@@ -167,7 +167,7 @@
         ends and waits for another's, so the signal models that run side by side would wait for
         each other's whole build (int_identity_mismatch_signals waited 24 s for
         int_phone_link_signals in a full build at 200k loans). -#}
-    {%- if execute and var('tests_scope') == 'rebuilt' and selected_tests_of('rebuild_signal_inputs') %}
+    {%- if execute and var('tests_scope') == 'rebuilt' and data_tests_of('rebuild_signal_inputs') %}
     analyze exchange_state.test_scope_keys
     {%- endif %}
 {%- endmacro %}

@@ -38,12 +38,13 @@
                   and node.config.get('tests_scope_files', false)) -%}
 {%- endmacro %}
 
-{% macro selected_tests_of(config_name) -%}
-    {#- the unique ids of the data tests this invocation selected that test a model whose config
-        sets `config_name` (tests_scope_files: a view over the raw zone; rebuild_signal_inputs: a
-        fraud-signal model) -#}
+{% macro data_tests_of(config_name, selected_only=true) -%}
+    {#- the unique ids of the data tests this invocation selected (with selected_only=false: the
+        project holds) that test a model whose config sets `config_name` (tests_scope_files: a
+        view over the raw zone; rebuild_signal_inputs: a fraud-signal model) -#}
     {%- set found = [] -%}
-    {%- for unique_id in selected_resources if unique_id.startswith('test.') -%}
+    {%- set candidates = selected_resources if selected_only else graph.nodes.keys() -%}
+    {%- for unique_id in candidates if unique_id.startswith('test.') -%}
         {%- set test = graph.nodes.get(unique_id) -%}
         {%- set attached = graph.nodes.get(test.attached_node) if test and test.attached_node else none -%}
         {%- if attached and attached.config.get(config_name) -%}
@@ -57,7 +58,7 @@
     {#- on-run-start: under the monthly scope, when this invocation runs a test of a view with
         config tests_scope_files, the list of the files accepted now (and the lists of invocations
         that never ended, a day old) -#}
-    {%- if execute and var('tests_scope') == 'rebuilt' and selected_tests_of('tests_scope_files') %}
+    {%- if execute and var('tests_scope') == 'rebuilt' and data_tests_of('tests_scope_files') %}
     delete from exchange_state.test_run_files where recorded_at < now() - interval '1 day';
     insert into exchange_state.test_run_files (invocation_id, submission_id)
     select '{{ invocation_id }}', submissions.submission_id
@@ -68,8 +69,9 @@
 {%- endmacro %}
 
 {% macro record_tested_files(results) -%}
-    {#- on-run-end: each such test that passed has passed on every file of the invocation's list -#}
-    {%- set scoped = selected_tests_of('tests_scope_files') if execute and var('tests_scope') == 'rebuilt' else [] -%}
+    {#- on-run-end: each such test that passed has passed on every file of the invocation's list;
+        the rows of tests no longer in the project go -#}
+    {%- set scoped = data_tests_of('tests_scope_files') if execute and var('tests_scope') == 'rebuilt' else [] -%}
     {%- if scoped -%}
         {%- set passed = [] -%}
         {%- for result in results if result.node.unique_id in scoped and result.status == 'pass' -%}
@@ -82,6 +84,10 @@
         as tests (test_id)
     where run.invocation_id = '{{ invocation_id }}'
     on conflict do nothing;
-    delete from exchange_state.test_run_files where invocation_id = '{{ invocation_id }}'
+    delete from exchange_state.test_run_files where invocation_id = '{{ invocation_id }}';
+    -- the files passed by tests the project no longer holds (renamed or removed by an upgrade):
+    -- never read again, they would stay forever
+    delete from exchange_state.tested_files
+    where test_id <> all(array[{% for test_id in data_tests_of('tests_scope_files', selected_only=false) %}'{{ test_id }}'{{ ', ' if not loop.last }}{% endfor %}]::text[])
     {%- endif %}
 {%- endmacro %}
