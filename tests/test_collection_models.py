@@ -131,6 +131,30 @@ ACTIONS = {
 }
 
 
+def _insert_loans(cur: psycopg.Connection | psycopg.Cursor, submission_id: int, lender: str, as_of: date,
+                  loans: list[Loan]) -> None:
+    """The raw.loans rows of `loans` in submission `submission_id`."""
+    for line, loan in enumerate(loans, start=2):
+        cur.execute(
+            "insert into raw.loans (submission_id, line, lender_code, as_of_date, loan_id, borrower_type, id_type,"
+            " borrower_key, name_hash, region_code, product_type, guarantee_type, principal, currency, annual_rate,"
+            " issue_date, maturity_date, repayment_method, installments, consent_ref) values (%s, %s, %s, %s, %s,"
+            " 'individual', 'RESIDENT_ID', %s, %s, '110105', 'consumer_loan', 'credit', 10000, 'CNY', 0.18, %s, %s,"
+            " 'equal_installment', 12, 'AUTH')",
+            (submission_id, line, lender, as_of, loan.loan_id, key(loan.borrower), key("n" + loan.borrower),
+             loan.issue, loan.issue + timedelta(days=720)))
+
+
+def _insert_statuses(cur: psycopg.Connection | psycopg.Cursor, submission_id: int, lender: str, month: int,
+                     cases: list[tuple[Loan, Plan]]) -> None:
+    """The raw.loan_status rows of MONTHS[month] for `cases` in submission `submission_id`."""
+    cur.execute("select raw.ensure_loan_status_partition(%s)", (MONTHS[month],))  # as the ingest would
+    rows = [r for loan, plan in cases if (r := _status_row(loan, month, plan)) is not None]
+    for line, r in enumerate(rows, start=2):
+        cur.execute(f"insert into raw.loan_status (submission_id, line, lender_code, {', '.join(r)})"
+                    f" values (%s, %s, %s, {', '.join(['%s'] * len(r))})", (submission_id, line, lender, *r.values()))
+
+
 def load(conn: psycopg.Connection, months: range = range(len(MONTHS))) -> None:
     """The crafted lenders, loans, monthly statuses and collection actions (also used by
     tests/test_alert_publication.py); with `months`, those months' files only (the lenders go in
@@ -160,25 +184,9 @@ def load(conn: psycopg.Connection, months: range = range(len(MONTHS))) -> None:
                 new = [loan for loan, _ in CASES if loan.lender == lender
                        and (loan.issue <= as_of if m == 0 else MONTHS[m - 1] < loan.issue <= as_of)]
                 if new:
-                    s = submission(lender, "loans", as_of)
-                    for line, loan in enumerate(new, start=2):
-                        cur.execute(
-                            "insert into raw.loans (submission_id, line, lender_code, as_of_date, loan_id,"
-                            " borrower_type, id_type, borrower_key, name_hash, region_code, product_type,"
-                            " guarantee_type, principal, currency, annual_rate, issue_date, maturity_date,"
-                            " repayment_method, installments, consent_ref) values (%s, %s, %s, %s, %s,"
-                            " 'individual', 'RESIDENT_ID', %s, %s, '110105', 'consumer_loan', 'credit', 10000,"
-                            " 'CNY', 0.18, %s, %s, 'equal_installment', 12, 'AUTH')",
-                            (s, line, lender, as_of, loan.loan_id, key(loan.borrower), key("n" + loan.borrower),
-                             loan.issue, loan.issue + timedelta(days=720)))
-                rows = [r for loan, plan in CASES if loan.lender == lender
-                        if (r := _status_row(loan, m, plan)) is not None]
-                s = submission(lender, "loan_status", as_of)
-                cur.execute("select raw.ensure_loan_status_partition(%s)", (as_of,))  # as the ingest would
-                for line, r in enumerate(rows, start=2):
-                    cols = list(r)
-                    cur.execute(f"insert into raw.loan_status (submission_id, line, lender_code, {', '.join(cols)})"
-                                f" values (%s, %s, %s, {', '.join(['%s'] * len(cols))})", (s, line, lender, *r.values()))
+                    _insert_loans(cur, submission(lender, "loans", as_of), lender, as_of, new)
+                _insert_statuses(cur, submission(lender, "loan_status", as_of), lender, m,
+                                 [case for case in CASES if case[0].lender == lender])
             actions = ACTIONS.get(lender)
             if actions and MONTHS.index(JUNE) in months:
                 s = submission(lender, "collection_actions", JUNE)
@@ -372,6 +380,87 @@ def test_collection_models_rebuild_only_what_changed_and_equal_a_full_build(tmp_
                      " when 'night_start_hour' then 21 when 'max_connected_calls_per_day' then 1 end"
                      " where parameter in ('night_start_hour', 'max_connected_calls_per_day')")
         assert _increment_equals_full_refresh(conn, work, "parameters") == dict.fromkeys(CODES, date(1, 1, 1))
+
+
+
+def _join(conn: psycopg.Connection, lender: str, name: str, category: str, as_of: date, loans: list[Loan]) -> None:
+    """A lender registered (as `load` registers its lenders) with a loans file dated `as_of`."""
+    conn.execute("insert into control.lenders (lender_code, name, category) values (%s, %s, %s)",
+                 (lender, name, category))
+    _insert_loans(conn, _submit(conn, lender, "loans", as_of), lender, as_of, loans)
+
+
+def _status_file(conn: psycopg.Connection, lender: str, month: int, cases: list[tuple[Loan, Plan]]) -> None:
+    """The status file of MONTHS[month] of `lender`, with the rows of `cases`."""
+    _insert_statuses(conn, _submit(conn, lender, "loan_status", MONTHS[month]), lender, month, cases)
+
+
+def test_collection_files_before_a_lenders_first_status_file_are_built_as_a_full_build_would(tmp_path_factory):
+    """Two lenders join with a loans file and collection files but no status file yet: their
+    actions are built (the loans are known) while their first contacts and promises wait for a
+    reporting date. Then their first status files arrive, XD04's from the month of its actions,
+    WD05's only in May, more than a cure window (62 days) after its January actions. Those first
+    contacts and promises, of months the status history does not rebuild, are evaluated then as a
+    full build evaluates them: nothing else marks them for a rebuild, as no collection file changed.
+    After each incremental run the collection tables equal a full refresh."""
+    work = _Work("", tmp_path_factory.mktemp("dbt_collection_before_status"))
+    with fresh_database("collection_before_status") as url, psycopg.connect(url, autocommit=True) as conn:
+        work.url = url
+        load(conn, months=range(4))                                   # January-April
+        dbt(url, work.path, "seed")
+        dbt(url, work.path, "run", "--select", "+mart_collection_conduct+")
+        delta = [(Loan("XD04", "E1", "R1"), {0: 25}),                # delinquent in January, cured by February
+                 (Loan("XD04", "E2", "R2"), {}),                     # pays on January 26th
+                 (Loan("XD04", "E3", "R3"), {})]
+        epsilon = [(Loan("WD05", "F1", "R4"), {}), (Loan("WD05", "F2", "R5"), {})]
+        _join(conn, "XD04", "Delta Microloan", "microloan_company", MONTHS[0], [loan for loan, _ in delta])
+        _join(conn, "WD05", "Epsilon Online", "online_microloan_company", MONTHS[0], [loan for loan, _ in epsilon])
+        # XD04's February file holds January's actions too; WD05's January file
+        _collection_file(conn, "XD04", MONTHS[1], [
+            _action("XD04-E1", "2025-01-10T10:00:00", channel="sms"),
+            _action("XD04-E2", "2025-01-20T10:00:00", outcome="promise_to_pay", promise=(date(2025, 2, 15), 500)),
+            _action("XD04-E1", "2025-02-05T10:00:00"),                # within the cure window: no new episode
+            _action("XD04-E3", "2025-02-20T23:00:00", outcome="no_answer")])
+        _collection_file(conn, "WD05", MONTHS[0], [
+            _action("WD05-F1", "2025-01-12T10:00:00", channel="sms"),
+            _action("WD05-F2", "2025-01-22T10:00:00", outcome="promise_to_pay", promise=(date(2025, 2, 14), 300))])
+        # no status file: the status history rebuilds nothing, the collection files rebuild from
+        # their first action month
+        assert _increment_equals_full_refresh(conn, work, "collection files") == {
+            "XD04": date(2025, 1, 1), "WD05": date(2025, 1, 1)}
+        actions = conn.execute("select loan_id, borrower_key, action_date, is_night from"
+                               " intermediate.int_collection_actions where lender_code in ('XD04', 'WD05')"
+                               " order by loan_id, action_date").fetchall()
+        assert actions == [
+            ("WD05-F1", key("R4"), date(2025, 1, 12), False), ("WD05-F2", key("R5"), date(2025, 1, 22), False),
+            ("XD04-E1", key("R1"), date(2025, 1, 10), False), ("XD04-E1", key("R1"), date(2025, 2, 5), False),
+            ("XD04-E2", key("R2"), date(2025, 1, 20), False), ("XD04-E3", key("R3"), date(2025, 2, 20), True)]
+        # without a reporting date nothing can be judged yet: no first contact, no promise
+        for table in ("int_collection_first_contacts", "int_collection_promises"):
+            assert conn.execute(f"select count(*) from intermediate.{table}"
+                                " where lender_code in ('XD04', 'WD05')").fetchone()[0] == 0, table
+        # their first status files: XD04's January-April, WD05's May, with May of the others
+        for month in range(4):
+            _status_file(conn, "XD04", month, delta)
+        load(conn, months=range(4, 5))
+        _status_file(conn, "WD05", 4, epsilon)
+        assert _increment_equals_full_refresh(conn, work, "first status files") == {
+            "XD01": date(2025, 5, 1), "WD02": date(2025, 5, 1), "DB03": date(2025, 5, 1),
+            "XD04": date(2025, 1, 1), "WD05": date(2025, 5, 1)}
+        contacts = conn.execute("select loan_id, first_contact_date, is_evaluable, is_cured"
+                                " from intermediate.int_collection_first_contacts"
+                                " where lender_code in ('XD04', 'WD05') order by loan_id").fetchall()
+        assert contacts == [("WD05-F1", date(2025, 1, 12), True, False), ("WD05-F2", date(2025, 1, 22), True, False),
+                            ("XD04-E1", date(2025, 1, 10), True, True), ("XD04-E2", date(2025, 1, 20), True, True),
+                            ("XD04-E3", date(2025, 2, 20), True, True)]
+        promises = conn.execute("select loan_id, action_date, is_due, is_kept from intermediate.int_collection_promises"
+                                " where lender_code in ('XD04', 'WD05') order by loan_id").fetchall()
+        assert promises == [("WD05-F2", date(2025, 1, 22), True, False), ("XD04-E2", date(2025, 1, 20), True, True)]
+        conduct = conn.execute("select lender_code, report_month, first_contacts, promises_due, promises_kept"
+                               " from marts.mart_collection_conduct where lender_code in ('XD04', 'WD05')"
+                               " order by lender_code, report_month").fetchall()
+        assert conduct == [("WD05", date(2025, 1, 1), 2, 0, 0),
+                           ("XD04", date(2025, 1, 1), 2, 0, 0), ("XD04", date(2025, 2, 1), 1, 1, 1)]
 
 
 def _rows(url: str, sql: str) -> list[dict]:

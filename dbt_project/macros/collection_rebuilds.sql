@@ -17,7 +17,8 @@
     It logs that window for the models that read it. Those look further back (config
     rebuild_lookback_days, a parameter of rule_collection_parameters): a collection episode's cure
     and a promise's keeping are judged on the reports up to that many days after it, and whether
-    either can be judged yet on the lender's latest reporting date, which moves with each month. -#}
+    either can be judged yet on the lender's latest reporting date, which moves with each month;
+    a lender's first status file makes all its actions before it judgeable, from the first. -#}
 
 {% macro collection_months_to_rebuild() -%}
     {#- (lender_code, rebuild_month) from the collection files and the loans that changed since
@@ -94,14 +95,23 @@
 {% macro collection_lookback(window, days_parameter) -%}
     {#- (lender_code, rebuild_month): each `window` lender's first month, taken `days_parameter`
         days before the earlier of that month and the lender's latest reporting date before it
-        (the date that decided, in the rows built, what could be judged yet) -#}
+        (the date that decided, in the rows built, what could be judged yet). A lender with no
+        reporting date before it has no first contact or promise built before it (they wait for
+        one), however old its actions: from its first action month -#}
     select
         shifted.lender_code,
         date_trunc(
             'month',
             least(
                 shifted.rebuild_month,
-                {{ lender_latest_date('shifted.lender_code', before_month='shifted.rebuild_month') }}
+                coalesce(
+                    {{ lender_latest_date('shifted.lender_code', before_month='shifted.rebuild_month') }},
+                    -- through the (lender_code, action_month) index
+                    (
+                        select min(actions.action_month) from {{ ref('int_collection_actions') }} as actions
+                        where actions.lender_code = shifted.lender_code
+                    )
+                )
             ) - make_interval(days => parameters.{{ days_parameter }})
         )::date as rebuild_month
     from ({{ window }}) as shifted
