@@ -30,3 +30,33 @@ def rows_out_of_month_order(conn: psycopg.Connection, table: str, month_column: 
         f"select count(*), count(*) filter (where {month_column} < previous)"
         f" from (select {month_column}, lag({month_column}) over (order by ctid) as previous from {table}) as on_disk"
     ).fetchone()
+
+
+def model_tables(conn: psycopg.Connection, schemas: tuple[str, ...] = ("intermediate", "marts")) -> list[str]:
+    """The base tables ("schema.table") of `schemas`, sorted: the tables dbt built there."""
+    return [r[0] for r in conn.execute(
+        "select table_schema || '.' || table_name from information_schema.tables"
+        " where table_schema = any(%s) and table_type = 'BASE TABLE' order by 1", (list(schemas),)).fetchall()]
+
+
+def copy_tables(conn: psycopg.Connection, tables: list[str], schema: str) -> dict[str, str]:
+    """Each of `tables` copied as it is now into `schema` (created afresh); {table: its copy}."""
+    conn.execute(f"drop schema if exists {schema} cascade")
+    conn.execute(f"create schema {schema}")
+    copies = {table: f"{schema}.{table.replace('.', '__')}" for table in tables}
+    for table, copy in copies.items():
+        conn.execute(f"create table {copy} as table {table}")
+    return copies
+
+
+def rows_differing(conn: psycopg.Connection, table: str, other: str) -> str | None:
+    """None when `table` and `other` hold the same rows, duplicates counted (EXCEPT ALL both
+    ways); else how many rows each holds that the other does not, with up to two of them."""
+    counts = [conn.execute(f"select count(*) from (table {a} except all table {b}) d").fetchone()[0]
+              for a, b in ((table, other), (other, table))]
+    if counts == [0, 0]:
+        return None
+    examples = [conn.execute(f"select * from (table {a} except all table {b}) d limit 2").fetchall()
+                for a, b in ((table, other), (other, table))]
+    return (f"{counts[0]} rows only in {table} (e.g. {examples[0]}),"
+            f" {counts[1]} only in {other} (e.g. {examples[1]})")

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from databases import fresh_database
-from dbt_support import dbt, rows_out_of_month_order
+from dbt_support import copy_tables, dbt, model_tables, rows_differing, rows_out_of_month_order
 from psycopg.rows import dict_row
 
 MONTHS = [date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 30), date(2025, 5, 31),
@@ -227,20 +227,13 @@ def test_incremental_month_equals_a_full_build(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("dbt_collection_incremental")
     with fresh_database("collection_incremental") as url, psycopg.connect(url, autocommit=True) as conn:
         build_then_add_the_last_month(conn, url, work_dir)
-        tables = [r[0] for r in conn.execute(
-            "select table_schema || '.' || table_name from information_schema.tables"
-            " where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' order by 1").fetchall()]
+        tables = model_tables(conn)
         assert {"intermediate.int_default_episodes", "intermediate.int_delinquency_segments",
                 "marts.mart_segment_cure_rates", "intermediate.int_alert_events"} <= set(tables)
-        conn.execute("create schema incremental_snapshot")
-        for table in tables:
-            conn.execute(f"create table incremental_snapshot.{table.replace('.', '__')} as table {table}")
+        snapshots = copy_tables(conn, tables, "incremental_snapshot")
         dbt(url, work_dir, "run", "--full-refresh", *SELECTION)
-        for table in tables:
-            snapshot = f"incremental_snapshot.{table.replace('.', '__')}"
-            differ = [conn.execute(f"select count(*) from (table {a} except all table {b}) d").fetchone()[0]
-                      for a, b in ((table, snapshot), (snapshot, table))]
-            assert differ == [0, 0], f"{table}: {differ[0]} rows only in the full refresh, {differ[1]} only incremental"
+        differ = {table: rows_differing(conn, table, snapshot) for table, snapshot in snapshots.items()}
+        assert not any(differ.values()), f"full refresh against incremental: {differ}"
         cured_in_march = conn.execute("select is_evaluable, is_cured from intermediate.int_delinquency_segments"
                                       " where loan_id = 'XD01-S6'").fetchall()
         assert cured_in_march == [(True, True)]
@@ -301,16 +294,10 @@ def _increment_equals_full_refresh(conn: psycopg.Connection, work_dir, step: str
     tables = ["intermediate.int_collection_actions", "intermediate.int_collection_debtor_days",
               "intermediate.int_collection_first_contacts", "intermediate.int_collection_promises",
               "marts.mart_collection_conduct", "marts.mart_conduct_findings"]
-    conn.execute("drop schema if exists incremental_snapshot cascade")
-    conn.execute("create schema incremental_snapshot")
-    for table in tables:
-        conn.execute(f"create table incremental_snapshot.{table.replace('.', '__')} as table {table}")
+    snapshots = copy_tables(conn, tables, "incremental_snapshot")
     dbt(work_dir.url, work_dir.path, "run", "--full-refresh", "--select", "+mart_collection_conduct+")
-    for table in tables:
-        snapshot = f"incremental_snapshot.{table.replace('.', '__')}"
-        differ = [conn.execute(f"select count(*) from (table {a} except all table {b}) d").fetchone()[0]
-                  for a, b in ((table, snapshot), (snapshot, table))]
-        assert differ == [0, 0], f"{step}, {table}: {differ[0]} rows only in the full refresh, {differ[1]} only incremental"
+    differ = {table: rows_differing(conn, table, snapshot) for table, snapshot in snapshots.items()}
+    assert not any(differ.values()), f"{step}, full refresh against incremental: {differ}"
     return rebuilt
 
 

@@ -9,7 +9,7 @@ from datetime import date
 
 import psycopg
 from databases import fresh_database
-from dbt_support import dbt
+from dbt_support import dbt, model_tables, rows_differing
 from test_collection_models import (
     MONTHS,
     Loan,
@@ -125,12 +125,6 @@ def _arrive(files: Callable[[psycopg.Connection], None], increments: _Work, full
             conn.execute("select created_at, updated_at, lender_code from control.lenders").fetchall())
 
 
-def _tables(conn: psycopg.Connection) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "select table_schema || '.' || table_name from information_schema.tables"
-        " where table_schema = any(%s) and table_type = 'BASE TABLE' order by 1", (list(COMPARED_SCHEMAS),)).fetchall()]
-
-
 def _increment_equals_a_full_build(increments: _Work, full_builds: _Work, step: str) -> dict[str, date]:
     """An incremental run of the whole project in the database of `increments`, a full refresh in
     that of `full_builds` (the same files), both with the monthly transform's vars: every table of
@@ -144,8 +138,8 @@ def _increment_equals_a_full_build(increments: _Work, full_builds: _Work, step: 
         rebuilt = dict(conn.execute("select lender_code, rebuild_month from exchange_state.rebuild_log"
                                     " where model = 'int_loan_status_history' and seq > %s", (seen,)).fetchall())
         dbt(full_builds.url, full_builds.path, "run", "--full-refresh", *MONTHLY_VARS)
-        tables = _tables(conn)
-        assert _tables(full) == tables
+        tables = model_tables(conn, COMPARED_SCHEMAS)
+        assert model_tables(full, COMPARED_SCHEMAS) == tables
         conn.execute(f"drop schema if exists {FULL_BUILD} cascade")
         conn.execute(f"create schema {FULL_BUILD}")
         differ = {}
@@ -156,14 +150,9 @@ def _increment_equals_a_full_build(increments: _Work, full_builds: _Work, step: 
                   conn.cursor().copy(f"copy {copy} from stdin (format binary)") as into):
                 for block in rows:
                     into.write(block)
-            counts = [conn.execute(f"select count(*) from (table {a} except all table {b}) d").fetchone()[0]
-                      for a, b in ((copy, table), (table, copy))]
-            if counts != [0, 0]:
-                examples = [conn.execute(f"select * from (table {a} except all table {b}) d limit 2").fetchall()
-                            for a, b in ((copy, table), (table, copy))]
-                differ[table] = (f"{counts[0]} rows only in the full build (e.g. {examples[0]}),"
-                                 f" {counts[1]} only incremental (e.g. {examples[1]})")
-        assert not differ, f"{step}: " + "; ".join(f"{table}: {text}" for table, text in differ.items())
+            if text := rows_differing(conn, copy, table):
+                differ[table] = text
+        assert not differ, f"{step}: " + "; ".join(differ.values())
     return rebuilt
 
 

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from databases import fresh_database
 from dbt_scenario import insert_delivery
-from dbt_support import dbt, environment
+from dbt_support import copy_tables, dbt, environment, rows_differing
 
 from exchange.access.tokens import ensure_lender_role
 from exchange.pipeline.dbt import TransformFailed
@@ -95,9 +95,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
                              (S1,)).fetchone()[0]
         scoped_test_fails = {"S1": _scoped_test_fails_on_a_past_row(conn, url, work, S1),
                              "other": _scoped_test_fails_on_a_past_row(conn, url, work, other)}
-        conn.execute(f"create schema {SNAPSHOT}")
-        for table in SIGNAL_MODELS:
-            conn.execute(f"create table {SNAPSHOT}.{table.split('.')[1]} as table {table}")
+        copy_tables(conn, list(SIGNAL_MODELS), SNAPSHOT)
         dbt(url, work, "run", "--full-refresh", "--select", "int_signal_loans+")
         yield Runs(url, before, inserted, scope_keys, scoped_test_fails)
 
@@ -115,12 +113,9 @@ def test_an_upheld_dispute_removes_the_episode_from_the_keys_past_signal_rows(ru
 
 def test_the_incremental_signal_rows_equal_a_full_rebuild(runs: Runs) -> None:
     with psycopg.connect(runs.url) as conn:
-        for table in SIGNAL_MODELS:
-            snapshot = f"{SNAPSHOT}.{table.split('.')[1]}"
-            only_full = conn.execute(f"select count(*) from (table {table} except all table {snapshot}) d").fetchone()[0]
-            only_incremental = conn.execute(
-                f"select count(*) from (table {snapshot} except all table {table}) d").fetchone()[0]
-            assert (only_full, only_incremental) == (0, 0), table
+        differ = {table: rows_differing(conn, table, f"{SNAPSHOT}.{table.replace('.', '__')}")
+                  for table in SIGNAL_MODELS}
+        assert not any(differ.values()), f"full rebuild against incremental: {differ}"
 
 
 def test_only_the_changed_keys_rows_are_rebuilt(runs: Runs) -> None:
