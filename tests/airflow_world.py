@@ -32,7 +32,7 @@ import psycopg
 import pytest
 from builders import csv_text, land, loan_row, status_row
 from conftest import TEST_SECRET
-from databases import fresh_database, server_url
+from databases import fresh_database
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from exchange.intake import lenders
@@ -96,7 +96,9 @@ def scratch_exchange(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         try:
             yield tmp_path, airflow_db
         finally:
-            admin = make_conninfo(**{**conninfo_to_dict(server_url()), "dbname": "postgres"})
+            # the server of `url`: server_url() would follow the EXCHANGE_HOME set above to a new
+            # embedded server when the tests run without xdist workers
+            admin = make_conninfo(**{**conninfo_to_dict(url), "dbname": "postgres"})
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'drop database if exists "{airflow_db}" with (force)')
 
