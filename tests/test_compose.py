@@ -15,7 +15,8 @@ def test_services_of_a_real_deployment_are_present():
 
 def test_airflow_services_run_the_airflow_3_commands():
     commands = {name: COMPOSE["services"][name]["command"] for name in AIRFLOW_SERVICES}
-    assert commands["airflow-scheduler"] == ["airflow", "scheduler"]
+    # `airflow scheduler` with dbt imported first (tests/test_preload.py)
+    assert commands["airflow-scheduler"] == ["python", "-m", "exchange.pipeline.preload", "scheduler"]
     assert commands["airflow-dag-processor"] == ["airflow", "dag-processor"]
     assert commands["airflow-triggerer"] == ["airflow", "triggerer"]
     assert commands["airflow-api-server"][:2] == ["airflow", "api-server"]
@@ -68,3 +69,4 @@ def test_portal_serves_the_api_on_the_shared_volume_after_the_migrations():
 def test_the_exchange_database_owner_may_create_the_access_roles():
     init = (ROOT / "deploy" / "init-databases.sh").read_text()
     assert "create role exchange login createrole" in init
+

@@ -261,10 +261,18 @@ def _start(home: Path, name: str, args: list[str], env: dict[str, str]) -> None:
         env["EXCHANGE_AIRFLOW_WORKER"] = name.removeprefix("worker-")
         env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = "exchange.pipeline.deploy.worker_hostname"
     log = (home / "logs" / f"{name}.log").open("ab")
-    proc = subprocess.Popen([_airflow_bin(), *args], env=env, cwd=home, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([*program(name), *args], env=env, cwd=home, stdin=subprocess.DEVNULL,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     (home / "run" / f"{name}.pid").write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
+
+
+def program(name: str) -> list[str]:
+    """How component `name` starts: the scheduler (its LocalExecutor workers fork the tasks) and the
+    Celery workers with dbt already imported (exchange.pipeline.preload), the others as `airflow`."""
+    if name == "scheduler" or name.startswith("worker-"):
+        return [sys.executable, "-m", "exchange.pipeline.preload"]
+    return [_airflow_bin()]
 
 
 def _run_airflow(env: dict[str, str], home: Path, label: str, args: list[str]) -> None:

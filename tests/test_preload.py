@@ -1,0 +1,32 @@
+"""The processes that fork Airflow's task processes start with dbt imported (exchange.pipeline.preload).
+
+A forked task then finds dbt loaded instead of importing it (2-3 s per dbt task). The real-scheduler
+tests (test_airflow_local, test_airflow_celery) run the deployment this starts; they cannot read
+which command started a process, as Airflow and Celery rename their processes once running.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+
+from exchange.pipeline import deploy
+
+PRELOAD = [sys.executable, "-m", "exchange.pipeline.preload"]
+
+
+def test_the_launcher_imports_dbt_before_running_airflows_command_line():
+    done = subprocess.run([*PRELOAD[:1], "-X", "importtime", *PRELOAD[1:], "version"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == importlib.metadata.version("apache-airflow")
+    imported = [line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert imported.index("dbt.cli.main") < imported.index("airflow.cli.cli_parser")
+
+
+def test_up_starts_the_scheduler_and_the_celery_workers_through_the_launcher():
+    assert deploy.program("scheduler") == PRELOAD
+    assert deploy.program("worker-w1") == PRELOAD
+    assert [deploy.program(name)[0].rsplit("/", 1)[-1] for name in ("api-server", "dag-processor", "triggerer")] \
+        == ["airflow"] * 3
