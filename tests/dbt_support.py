@@ -39,13 +39,22 @@ def model_tables(conn: psycopg.Connection, schemas: tuple[str, ...] = ("intermed
         " where table_schema = any(%s) and table_type = 'BASE TABLE' order by 1", (list(schemas),)).fetchall()]
 
 
-def copy_tables(conn: psycopg.Connection, tables: list[str], schema: str) -> dict[str, str]:
-    """Each of `tables` copied as it is now into `schema` (created afresh); {table: its copy}."""
+def copy_tables(conn: psycopg.Connection, tables: list[str], schema: str,
+                source: psycopg.Connection | None = None) -> dict[str, str]:
+    """Each of `tables` copied as it is now, from the database of `source` (default: that of
+    `conn`), into `schema` of the database of `conn` (created afresh); {table: its copy}."""
     conn.execute(f"drop schema if exists {schema} cascade")
     conn.execute(f"create schema {schema}")
     copies = {table: f"{schema}.{table.replace('.', '__')}" for table in tables}
     for table, copy in copies.items():
-        conn.execute(f"create table {copy} as table {table}")
+        if source is None:
+            conn.execute(f"create table {copy} as table {table}")
+            continue
+        conn.execute(f"create table {copy} (like {table})")
+        with (source.cursor().copy(f"copy {table} to stdout (format binary)") as rows,
+              conn.cursor().copy(f"copy {copy} from stdin (format binary)") as into):
+            for block in rows:
+                into.write(block)
     return copies
 
 

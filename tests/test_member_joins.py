@@ -9,7 +9,7 @@ from datetime import date
 
 import psycopg
 from databases import fresh_database
-from dbt_support import dbt, model_tables, rows_differing
+from dbt_support import copy_tables, dbt, model_tables, rows_differing
 from test_collection_models import (
     MONTHS,
     Loan,
@@ -140,19 +140,9 @@ def _increment_equals_a_full_build(increments: _Work, full_builds: _Work, step: 
         dbt(full_builds.url, full_builds.path, "run", "--full-refresh", *MONTHLY_VARS)
         tables = model_tables(conn, COMPARED_SCHEMAS)
         assert model_tables(full, COMPARED_SCHEMAS) == tables
-        conn.execute(f"drop schema if exists {FULL_BUILD} cascade")
-        conn.execute(f"create schema {FULL_BUILD}")
-        differ = {}
-        for table in tables:
-            copy = f"{FULL_BUILD}.{table.replace('.', '__')}"
-            conn.execute(f"create table {copy} (like {table})")
-            with (full.cursor().copy(f"copy {table} to stdout (format binary)") as rows,
-                  conn.cursor().copy(f"copy {copy} from stdin (format binary)") as into):
-                for block in rows:
-                    into.write(block)
-            if text := rows_differing(conn, copy, table):
-                differ[table] = text
-        assert not differ, f"{step}: " + "; ".join(differ.values())
+        copies = copy_tables(conn, tables, FULL_BUILD, source=full)
+        differ = [text for table, copy in copies.items() if (text := rows_differing(conn, copy, table))]
+        assert not differ, f"{step}: " + "; ".join(differ)
     return rebuilt
 
 

@@ -95,7 +95,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
                              (S1,)).fetchone()[0]
         scoped_test_fails = {"S1": _scoped_test_fails_on_a_past_row(conn, url, work, S1),
                              "other": _scoped_test_fails_on_a_past_row(conn, url, work, other)}
-        copy_tables(conn, list(SIGNAL_MODELS), SNAPSHOT)
+        copy_tables(conn, SIGNAL_MODELS, SNAPSHOT)
         dbt(url, work, "run", "--full-refresh", "--select", "int_signal_loans+")
         yield Runs(url, before, inserted, scope_keys, scoped_test_fails)
 
