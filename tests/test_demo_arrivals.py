@@ -1,4 +1,5 @@
-"""The demo backdates its files' arrivals so that timeliness reads as a real year would."""
+"""The demo backdates its files' arrivals so that timeliness reads as a real year would, and keeps
+its period from one run to the next."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from builders import csv_text, land, loan_row, status_row
 from exchange.core.clock import EXCHANGE_TZ
 from exchange.intake import lenders
 from exchange.intake.ingest import ingest_path
-from exchange_tools.demo import backdate_arrivals
+from exchange_tools.demo import backdate_arrivals, demo_period_end
 
 
 def test_arrivals_fall_days_after_the_reporting_date_and_a_rerun_changes_nothing(exchange_home, conn):
@@ -31,3 +32,11 @@ def test_arrivals_fall_days_after_the_reporting_date_and_a_rerun_changes_nothing
                         ).fetchall() == first
     assert conn.execute("select count(*) from control.audit_log where action = 'demo_arrivals_backdated'"
                         ).fetchone()[0] == 2
+
+
+def test_the_demo_fixes_its_period_on_the_first_run_even_in_a_home_with_no_state_yet(tmp_path):
+    state_dir = tmp_path / "fresh-home" / ".exchange"  # a database URL given: nothing created it before the demo
+    end = demo_period_end(state_dir)
+    assert (end + dt.timedelta(days=1)).day == 1
+    (state_dir / "demo.json").write_text('{"end": "2025-12-31"}')  # as a run last January left it
+    assert demo_period_end(state_dir) == dt.date(2025, 12, 31)

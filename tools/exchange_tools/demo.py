@@ -41,14 +41,12 @@ def run_demo() -> None:
     started = time.monotonic()
     settings = get_settings()
     url = database.up()
-    state_file = settings.state_dir / "demo.json"
-    state = json.loads(state_file.read_text()) if state_file.exists() else {"end": last_month_end().isoformat()}
-    state_file.write_text(json.dumps(state))  # the first run fixes the period, so reruns regenerate the same bytes
+    end = demo_period_end(settings.state_dir)
     out = settings.state_dir / "demo" / "generated"
     shutil.rmtree(out, ignore_errors=True)  # the demo's own scratch copy; the same bytes come back
     console.print(f"1/4 生成模拟机构数据 generating {DEMO['lenders']} lenders x {DEMO['months']} months -> {out}")
     result = generate_with_progress(console, out, DEMO["lenders"], DEMO["months"], DEMO["loans"], DEMO["seed"],
-                                    DEMO["error_rate"], dt.date.fromisoformat(state["end"]))
+                                    DEMO["error_rate"], end)
     console.print("2/4 登记机构 registering lenders")
     with database.connect(autocommit=True) as conn:
         for lender in result.lenders:
@@ -82,6 +80,17 @@ def run_demo() -> None:
                   "then http://127.0.0.1:8000/portal")
     console.print(f"分析人员账号 Analyst login (marts only): psql \"$(cat {analyst})\"  (docs/analyst-guide.md);"
                   " portal dashboards: `exchange tokens issue --analyst`")
+
+
+def demo_period_end(state_dir: Path) -> dt.date:
+    """The last month-end of the demo's data: fixed by the first run (in state_dir/demo.json), so a
+    rerun regenerates the same bytes and the exchange finds every file already received.
+    state_dir may not exist yet: nothing else creates it when a database URL is given."""
+    state_file = state_dir / "demo.json"
+    if not state_file.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps({"end": last_month_end().isoformat()}))
+    return dt.date.fromisoformat(json.loads(state_file.read_text())["end"])
 
 
 def backdate_arrivals(conn: psycopg.Connection[Any], lender_codes: list[str]) -> int:
