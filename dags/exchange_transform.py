@@ -37,7 +37,14 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from exchange.pipeline.assets import DB_POOL, MARTS_ASSET, RAW_ASSET
-from exchange.pipeline.dbt import DBT_PROJECT_DIR, MANIFEST_PATH, MONTHLY_VARS, prepare_dbt_process
+from exchange.pipeline.dbt import (
+    COSMOS_DBT_FLAGS,
+    DBT_PROJECT_DIR,
+    MANIFEST_PATH,
+    MONTHLY_VARS,
+    end_dbt_task,
+    start_dbt_task,
+)
 
 # dbt is installed next to the interpreter, which is not necessarily on PATH (Cosmos checks it exists)
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
@@ -86,9 +93,11 @@ def exchange_transform():
             test_behavior=TestBehavior.BUILD,
             emit_datasets=False,  # the exchange's own Assets (exchange.pipeline.assets) connect its DAGs
         ),
-        # tests_scope: each model's data tests read the months its run rebuilt (macros/test_scope.sql)
+        # tests_scope: each model's data tests read the months its run rebuilt (macros/test_scope.sql);
+        # the hooks and flags make a task's dbt start cheap (exchange.pipeline.dbt)
         operator_args={"vars": {"as_of": "{{ params.as_of or '' }}", "tests_scope": "rebuilt"}, "pool": DB_POOL,
-                       "pre_execute": prepare_dbt_process},
+                       "pre_execute": start_dbt_task, "post_execute": end_dbt_task,
+                       "dbt_cmd_global_flags": list(COSMOS_DBT_FLAGS)},
     )
 
     @task(pool=DB_POOL)
