@@ -12,7 +12,7 @@ import importlib.metadata
 from exchange_tools.imports import FLOORS, PACKAGE_ROOT, cycles, edges, wing
 
 HEAVY = {"airflow", "dbt", "dbt_common", "great_expectations", "pgserver", "uvicorn", "charset_normalizer", "openpyxl",
-         "playwright", "cosmos", "pandas", "pyarrow"}
+         "playwright", "cosmos", "openlineage", "pandas", "pyarrow"}
 """Third-party packages whose import costs seconds: the only ones a function may import late."""
 
 ENTRY_WINGS = {"cli", "web"}
