@@ -12,10 +12,7 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-from airflow.dag_processing.dagbag import DagBag
-
-from exchange.core.settings import PROJECT_ROOT
-from exchange.pipeline.dbt import COSMOS_DBT_FLAGS, end_dbt_task, ensure_manifest, run_dbt, start_dbt_task
+from exchange.pipeline.dbt import COSMOS_DBT_FLAGS, end_dbt_task, run_dbt, start_dbt_task
 
 
 def test_a_dbt_tasks_garbage_collection_skips_what_the_process_held_before_the_task():
@@ -40,8 +37,14 @@ def test_the_cosmos_flags_write_no_json_artifacts_and_no_debug_log(tmp_path: Pat
     assert not (logs / "dbt.log").exists()
 
 
-def test_every_model_task_of_the_transform_dag_starts_dbt_this_way():
+def test_every_model_task_of_the_transform_dag_starts_dbt_this_way(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from exchange.core.settings import PROJECT_ROOT
+    from exchange.pipeline.dbt import ensure_manifest
+
     ensure_manifest()  # the DAG renders its Cosmos tasks from it, as a deployment does
+    monkeypatch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "exchange_transform.py"))
     assert bag.import_errors == {}
     models = [t for t in bag.dags["exchange_transform"].tasks if t.task_id.startswith("dbt.")]
