@@ -3,8 +3,7 @@
 The transform runs a dbt invocation per model, so what an invocation pays besides its SQL (a full
 garbage collection, JSON artifacts, a debug log, listing every schema) is paid 64 times a month.
 The transform DAG's own runs (test_transform_dag, test_pipeline_resume, the real-scheduler tests)
-run the tasks with these hooks and flags; the tests here pin what each one does, and that the
-DAG gives them to every model task.
+run the tasks with these hooks and flags; the tests here pin what each one does.
 """
 
 from __future__ import annotations
@@ -35,20 +34,3 @@ def test_the_cosmos_flags_write_no_json_artifacts_and_no_debug_log(tmp_path: Pat
     assert (target / "partial_parse.msgpack").exists()  # the next task's partial parse still has its file
     assert not (target / "manifest.json").exists()
     assert not (logs / "dbt.log").exists()
-
-
-def test_every_model_task_of_the_transform_dag_starts_dbt_this_way(monkeypatch):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from exchange.core.settings import PROJECT_ROOT
-    from exchange.pipeline.dbt import ensure_manifest
-
-    ensure_manifest()  # the DAG renders its Cosmos tasks from it, as a deployment does
-    monkeypatch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "exchange_transform.py"))
-    assert bag.import_errors == {}
-    models = [t for t in bag.dags["exchange_transform"].tasks if t.task_id.startswith("dbt.")]
-    assert len(models) > 50
-    for task in models:
-        assert task.dbt_cmd_global_flags == list(COSMOS_DBT_FLAGS), task.task_id
-        assert (task._pre_execute_hook, task._post_execute_hook) == (start_dbt_task, end_dbt_task), task.task_id
