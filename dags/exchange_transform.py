@@ -28,9 +28,7 @@ them also rebuild every lender's months from that date on.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
-from pathlib import Path
 
 from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -39,15 +37,13 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from exchange.pipeline.assets import DB_POOL, MARTS_ASSET, RAW_ASSET
 from exchange.pipeline.dbt import (
     COSMOS_DBT_FLAGS,
+    DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
     MANIFEST_PATH,
     MONTHLY_VARS,
     end_dbt_task,
     start_dbt_task,
 )
-
-# dbt is installed next to the interpreter, which is not necessarily on PATH (Cosmos checks it exists)
-DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 
 @dag(

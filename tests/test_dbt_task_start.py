@@ -3,15 +3,45 @@
 The transform runs a dbt invocation per model, so what an invocation pays besides its SQL (a full
 garbage collection, JSON artifacts, a debug log, listing every schema) is paid 64 times a month.
 The transform DAG's own runs (test_transform_dag, test_pipeline_resume, the real-scheduler tests)
-run the tasks with these hooks and flags; the tests here pin what each one does.
+run the tasks with these hooks and flags; the tests here pin what each one does, and what a task
+forked from a process that read the project first (exchange.pipeline.preload) is spared.
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from exchange.pipeline.dbt import COSMOS_DBT_FLAGS, end_dbt_task, run_dbt, start_dbt_task
+from exchange.pipeline.dbt import COSMOS_DBT_FLAGS, dbt_env, end_dbt_task, run_dbt, start_dbt_task
+
+FORKED_TASK = """
+import cProfile, os, pstats, signal, sys, tempfile
+import dbt.cli.main
+from exchange.pipeline.dbt import COSMOS_DBT_FLAGS, run_dbt, warm_dbt
+if sys.argv[1] == "warm":
+    assert warm_dbt()
+pid = os.fork()
+if pid == 0:  # as a task forked from the scheduler or a Celery worker
+    profile = cProfile.Profile()
+    profile.enable()
+    run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", sys.argv[2], "--log-path", sys.argv[2]])
+    profile.disable()
+    built = {name: 0 for name in ("add_unpack_method", "add_pack_method", "build_json_schema")}
+    for (_, _, name), (calls, *_) in pstats.Stats(profile).stats.items():
+        if name in built:
+            built[name] += calls
+    print("built", sum(built.values()), built, flush=True)
+    signal.alarm(240)  # a parse waiting forever on a thread pool the fork lost ends here
+    with tempfile.TemporaryDirectory() as fresh:  # a task's parse from scratch (a changed project)
+        run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", fresh, "--log-path", fresh])
+    print("parsed from scratch", flush=True)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("task exit status", status)
+"""
 
 
 def test_a_dbt_tasks_garbage_collection_skips_what_the_process_held_before_the_task():
@@ -34,3 +64,27 @@ def test_the_cosmos_flags_write_no_json_artifacts_and_no_debug_log(tmp_path: Pat
     assert (target / "partial_parse.msgpack").exists()  # the next task's partial parse still has its file
     assert not (target / "manifest.json").exists()
     assert not (logs / "dbt.log").exists()
+
+
+def test_a_task_forked_after_the_warm_up_builds_none_of_dbts_serializers_and_can_still_parse_anew(tmp_path: Path):
+    """The scheduler and the Celery workers read the project before forking (exchange.pipeline.preload):
+    the forked task's partial parse then compiles no (de)serializer and builds no JSON schema, and
+    its parse from scratch does not hang on dbt-extractor's thread pool (a full parse in the parent
+    started it, and the fork had it without its threads)."""
+    target = tmp_path / "target"
+    run_dbt(["parse", "--target-path", str(target), "--log-path", str(tmp_path / "logs")])  # the task's saved parse
+    env = {**os.environ, **dbt_env()}
+
+    def forked_task(parent: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", FORKED_TASK, parent, str(target)], env=env,
+                              capture_output=True, text=True, timeout=600, check=True)
+        return [line for line in done.stdout.splitlines() if line.startswith(("built", "parsed", "task exit"))]
+
+    def built(lines: list[str]) -> int:
+        return int(lines[0].split()[1])
+
+    cold = forked_task("cold")  # a parent that only imported dbt
+    assert built(cold) > 100
+    warm = forked_task("warm")
+    assert built(warm) == 0
+    assert warm[1:] == ["parsed from scratch", "task exit status 0"]

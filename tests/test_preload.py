@@ -11,7 +11,7 @@ import importlib.metadata
 import subprocess
 import sys
 
-from exchange.pipeline import deploy
+from exchange.pipeline import deploy, preload
 
 PRELOAD = [sys.executable, "-m", "exchange.pipeline.preload"]
 
@@ -31,3 +31,14 @@ def test_up_starts_the_scheduler_and_the_celery_workers_through_the_launcher():
     assert deploy.program("worker-w1") == PRELOAD
     assert [deploy.program(name)[0].rsplit("/", 1)[-1] for name in ("api-server", "dag-processor", "triggerer")] \
         == ["airflow"] * 3
+
+
+def test_the_launcher_warms_dbt_for_the_scheduler_and_the_workers_and_for_no_other_component():
+    """exchange.pipeline.preload parses the project before Airflow runs when its command forks tasks
+    (test_dbt_task_start pins what that spares each task)."""
+    options = deploy.Options(executor="CeleryExecutor", workers=1)
+    env = {"AIRFLOW__OPERATORS__DEFAULT_QUEUE": "q"}
+
+    warms = {name: preload.forks_tasks(deploy._command(name, options, env)) for name in deploy.component_names(options)}
+    assert warms == {
+        "api-server": False, "scheduler": True, "dag-processor": False, "triggerer": False, "worker-w1": True}
