@@ -3,19 +3,39 @@
 The transform runs a dbt invocation per model, so what an invocation pays besides its SQL (a full
 garbage collection, JSON artifacts, a debug log, listing every schema) is paid 64 times a month.
 The transform DAG's own runs (test_transform_dag, test_pipeline_resume, the real-scheduler tests)
-run the tasks with these hooks and flags; the tests here pin what each one does, and what a task
-forked from a process that read the project first (exchange.pipeline.preload) is spared.
+run the tasks with these hooks and flags; the tests here pin what each one does, what a task
+forked from a process that read the project first (exchange.pipeline.preload) is spared, and that
+the DAG file gives every model task the hooks and the flags.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from exchange.pipeline.dbt import COSMOS_DBT_FLAGS, dbt_env, end_dbt_task, run_dbt, start_dbt_task
+from exchange.core.settings import PROJECT_ROOT
+from exchange.pipeline.dbt import (
+    COSMOS_DBT_FLAGS,
+    dbt_env,
+    end_dbt_task,
+    ensure_manifest,
+    run_dbt,
+    start_dbt_task,
+)
+
+DAG_WIRING = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+assert bag.import_errors == {}, bag.import_errors
+name = lambda hook: f"{hook.__module__}.{hook.__qualname__}" if hook else None
+print(json.dumps({t.task_id: [t.dbt_cmd_global_flags, name(t._pre_execute_hook), name(t._post_execute_hook)]
+                  for t in bag.dags["exchange_transform"].tasks if t.task_id.startswith("dbt.")}))
+"""
 
 FORKED_TASK = """
 import cProfile, os, pstats, signal, sys, tempfile
@@ -88,3 +108,18 @@ def test_a_task_forked_after_the_warm_up_builds_none_of_dbts_serializers_and_can
     warm = forked_task("warm")
     assert built(warm) == 0
     assert warm[1:] == ["parsed from scratch", "task exit status 0"]
+
+
+def test_every_model_task_of_the_transform_dag_gets_the_start_hooks_and_flags(tmp_path: Path):
+    """The DAG file wires the above into Cosmos. Parsed by Airflow's DagBag in a process of its own
+    (AIRFLOW_HOME in tmp_path): importing Airflow here would configure it before the in-process
+    runner of later tests in this worker sets its own home."""
+    ensure_manifest()  # the DAG renders its Cosmos tasks from it, as a deployment does
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    done = subprocess.run([sys.executable, "-c", DAG_WIRING, str(PROJECT_ROOT / "dags" / "exchange_transform.py")],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    models = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(models) == 64
+    hooks = [f"{hook.__module__}.{hook.__qualname__}" for hook in (start_dbt_task, end_dbt_task)]
+    assert {task: wiring for task, wiring in models.items() if wiring != [list(COSMOS_DBT_FLAGS), *hooks]} == {}
