@@ -42,6 +42,7 @@ from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
 from exchange.pipeline.dbt import dbt_env, ensure_manifest
 from exchange.pipeline.pools import DB_POOL, DB_POOL_SLOTS
+from exchange.pipeline.preload import COMMAND as PRELOAD_COMMAND
 
 CORE_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 """The processes of every deployment, in start order (Celery workers come after them)."""
@@ -271,7 +272,7 @@ def program(name: str) -> list[str]:
     """How component `name` starts: the scheduler (its LocalExecutor workers fork the tasks) and the
     Celery workers with dbt already imported (exchange.pipeline.preload), the others as `airflow`."""
     if name == "scheduler" or name.startswith("worker-"):
-        return [sys.executable, "-m", "exchange.pipeline.preload"]
+        return list(PRELOAD_COMMAND)
     return [_airflow_bin()]
 
 

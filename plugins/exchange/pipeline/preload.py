@@ -27,6 +27,9 @@ import sys
 
 from exchange.pipeline.dbt import warm_dbt
 
+COMMAND = (sys.executable, "-m", "exchange.pipeline.preload")
+"""How a process starts through this launcher, followed by Airflow's arguments."""
+
 TASK_FORKING = (["scheduler"], ["celery", "worker"])
 """The Airflow commands whose process forks task processes (LocalExecutor workers are forked from
 the scheduler)."""
@@ -61,8 +64,7 @@ def main() -> None:
         if threads() > 1:
             print("exchange.pipeline.preload: reading the project left a thread running; starting again without it",
                   file=sys.stderr)
-            os.execve(sys.executable, [sys.executable, "-m", "exchange.pipeline.preload", *sys.argv[1:]],
-                      {**os.environ, COLD: "1"})
+            os.execve(sys.executable, [*COMMAND, *sys.argv[1:]], {**os.environ, COLD: "1"})
     airflow_main()  # parses sys.argv[1:], as `airflow` does
 
 
