@@ -4,7 +4,8 @@ Thin wiring over exchange.pipeline.stages (and through it exchange.intake.ingest
 task loads that lender's files in order (a month's loans before its statuses), so lenders
 ingest in parallel, each file keyed by its arrival and safe to rerun. The last task updates the
 raw Asset, which starts exchange_transform, when some file changed data OR a downstream stage
-is still pending (a transform or publication that failed or was interrupted).
+is still pending (a transform or publication that failed or was interrupted) with no run of it
+queued or running.
 """
 
 from __future__ import annotations
@@ -41,13 +42,16 @@ def exchange_ingest():
     # none_failed: with no file waiting the mapped task is skipped, and a pending stage still goes on
     @task(outlets=[RAW_ASSET], trigger_rule="none_failed")
     def announce(outcomes: list[list[dict]]) -> dict:
+        from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowSkipException
 
         from exchange.pipeline.stages import raw_announcement
 
-        announcement = raw_announcement([o for lender in outcomes for o in lender])
+        ti = get_current_context()["ti"]
+        announcement = raw_announcement([o for lender in outcomes for o in lender],
+                                        lambda dag_id: ti.get_dr_count(dag_id, states=["queued", "running"]) > 0)
         if announcement is None:
-            raise AirflowSkipException("no file changed the raw zone and no stage is pending")
+            raise AirflowSkipException("no file changed the raw zone; nothing pending waits without a run queued or running")
         return announcement
 
     announce(ingest_lender.expand(lender_code=find_lenders()))

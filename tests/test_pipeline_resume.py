@@ -7,10 +7,14 @@
   fails after a good transform (its exports directory cannot be made) stays pending too, and the
   next plain run publishes without rebuilding dbt. With nothing pending a plain run stops after
   ingest.
+- A pending stage whose run is queued or running (a scheduled ingest run during a long transform)
+  is no reason to announce the raw Asset again; runs a killed `exchange pipeline` left running
+  are marked failed by the next one, whose stages then resume. One pipeline per exchange at a time.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import dbt_scenario
@@ -19,8 +23,10 @@ import pytest
 from builders import csv_text, land, loan_row, status_row
 from conftest import TEST_SECRET
 from databases import fresh_database
+from filelock import FileLock
 
 from exchange.core.errors import ExchangeError
+from exchange.core.settings import PROJECT_ROOT, get_settings
 from exchange.intake import lenders
 from exchange.pipeline import stages
 from exchange.pipeline.run import RERUN, run_pipeline
@@ -72,6 +78,46 @@ def test_ingest_maps_one_task_per_lender_and_leaves_the_transform_pending(exchan
                         ("XD01", "loan_status", "accepted"), ("XD01", "loans", "accepted")]
     assert set(stages.pending(conn)) == {stages.TRANSFORM}
     assert run.task_states["announce"] == "success"  # the raw Asset is updated: the transform would start
+
+
+def test_a_stage_whose_run_is_in_flight_is_not_announced_again_and_a_killed_pipelines_runs_are_resumed(
+        exchange_home: Path, conn) -> None:
+    conn.execute("truncate control.pipeline_pending")
+    stages.mark_pending(conn, stages.TRANSFORM, "files changed the raw zone")
+    stages.mark_pending(conn, stages.PUBLISH, "the transform rebuilt the marts")
+    first = run_pipeline(only=("exchange_ingest",))  # no file waits: announced for the stalled stages
+    assert first.runs[0].task_states["announce"] == "success"
+    # Airflow only now: its settings are read at import, from what the run above configured
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+
+    with create_session() as session:  # a transform run under way, as the scheduler would show it
+        session.add(DagRun(dag_id="exchange_transform", run_id="in_flight", run_type="manual",
+                           state=DagRunState.RUNNING, run_after=dt.datetime.now(dt.UTC)))
+
+    during = DagBag(str(PROJECT_ROOT / "dags")).get_dag("exchange_ingest").test(logical_date=None)
+
+    states = {ti.task_id: str(ti.state) for ti in during.get_task_instances()}
+    assert states["announce"] == "skipped"  # the run in flight completes both stages
+    assert set(stages.pending(conn)) == {stages.TRANSFORM, stages.PUBLISH}
+
+    after = run_pipeline(only=("exchange_ingest",))  # the run was a killed pipeline's: failed first
+
+    assert after.runs[0].task_states["announce"] == "success"
+    with create_session() as session:
+        left = session.query(DagRun).filter_by(dag_id="exchange_transform", run_id="in_flight").one()
+        assert left.state == DagRunState.FAILED
+
+
+def test_a_second_pipeline_on_the_same_exchange_is_refused_while_one_runs(exchange_home: Path) -> None:
+    get_settings().state_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(get_settings().state_dir / "pipeline.lock"), pytest.raises(ExchangeError) as refused:
+        run_pipeline(only=("exchange_ingest",))
+
+    assert refused.value.code == "P_BUSY"
+    assert str(exchange_home) in str(refused.value)
 
 
 @pytest.mark.slow

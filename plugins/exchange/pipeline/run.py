@@ -5,7 +5,9 @@ checks each run's state and starts the consumer of an updated Asset itself. The 
 updates its Asset when files changed or a later stage is still pending
 (exchange.pipeline.stages), so a plain rerun resumes a transform or publication that failed
 or was killed. A failed run raises ExchangeError P_DAG_FAILED naming the DAG, the task, the
-first lines of its error, the log and the command to rerun. Progress goes to a Watcher
+first lines of its error, the log and the command to rerun. One run per exchange home at a
+time (a file lock); runs a killed one left queued or running are marked failed before it
+starts, so their stages are resumed, not awaited. Progress goes to a Watcher
 (exchange.pipeline.watch) as tasks start and end. Airflow's metadata lives in a SQLite
 database under .exchange/airflow (set before Airflow is imported, which is why nothing here
 imports it at module level).
@@ -23,6 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from filelock import FileLock, Timeout
 
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
@@ -116,7 +120,21 @@ def run_pipeline(*, as_of: dt.date | None = None, force: bool = False, quiet: bo
     each DAG and task as it starts and ends.
     """
     settings = settings or get_settings()
-    watcher = watcher or Watcher()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(settings.state_dir / "pipeline.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ExchangeError("P_BUSY", f"another `{RERUN}` is running on this exchange ({settings.home});"
+                            " wait for it to end") from None
+    try:
+        return _run_pipeline(as_of, force, quiet, only, settings, watcher or Watcher())
+    finally:
+        lock.release()
+
+
+def _run_pipeline(as_of: dt.date | None, force: bool, quiet: bool, only: tuple[str, ...], settings: Settings,
+                  watcher: Watcher) -> PipelineResult:
     logs = configure_airflow(settings)
     log_path = logs / f"pipeline-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
     runs: list[DagResult] = []
@@ -127,6 +145,7 @@ def run_pipeline(*, as_of: dt.date | None = None, force: bool = False, quiet: bo
             from airflow.utils import db as airflow_db
 
             airflow_db.upgradedb()
+            _fail_interrupted_runs()
             ensure_manifest()  # the transform DAG renders its tasks from dbt's manifest
             bag = DagBag(str(PROJECT_ROOT / "dags"))
             if bag.import_errors:
@@ -146,6 +165,21 @@ def run_pipeline(*, as_of: dt.date | None = None, force: bool = False, quiet: bo
         finally:
             watcher.run_finished()
     return PipelineResult(runs, log_path)
+
+
+def _fail_interrupted_runs() -> None:
+    """Mark failed the DAG runs a killed `exchange pipeline` left queued or running in the private
+    metadata DB. Under the lock no other run can be in flight, and the ingest's announcement
+    waits for runs in flight (exchange.pipeline.stages): left as they are, they would keep their
+    stages waiting instead of resumed."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+
+    with create_session() as session:
+        for state in (DagRunState.QUEUED, DagRunState.RUNNING):
+            for run in DagRun.find(state=state, session=session):
+                run.set_state(DagRunState.FAILED)
 
 
 def _ensure_pools(dags: Any) -> None:

@@ -5,7 +5,8 @@ completes, so a transform or a publication that failed or was killed mid-run is 
 the next ingest run (the scheduler's, or `exchange pipeline`'s) without --force:
 
 - an ingest that changed the raw zone makes the transform pending (per lender, as it commits);
-- the ingest run's last task updates the raw Asset when files changed OR a stage is pending;
+- the ingest run's last task updates the raw Asset when files changed OR a stage is pending
+  with no run in flight to complete it (a queued or running transform or publish run);
 - a transform run rebuilds dbt when the transform is pending (or nothing is: a run by hand), and
   skips the rebuild when only the publication waits; success clears it and makes publish pending;
 - the publication clears it when a version went live, when the content equals the live version,
@@ -17,6 +18,7 @@ The DAG files call these functions and stay thin wiring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -28,6 +30,10 @@ from exchange.intake.ingest import ingest_lender
 
 TRANSFORM = "transform"
 PUBLISH = "publish"
+COMPLETED_BY = {TRANSFORM: ("exchange_transform",), PUBLISH: ("exchange_transform", "exchange_publish")}
+"""The DAGs whose run, queued or running, completes each stage: the publication also follows a
+transform run (its marts Asset starts the publish run, which a transform run with only the
+publication pending passes on without rebuilding)."""
 
 
 def pending(conn: psycopg.Connection | None = None) -> dict[str, dict[str, Any]]:
@@ -66,14 +72,21 @@ def ingest_lender_files(lender_code: str) -> list[dict[str, Any]]:
     return outcomes
 
 
-def raw_announcement(outcomes: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """What the ingest run's outlet reports, or None when nothing changed and nothing is pending
-    (then the raw Asset is not updated and nothing downstream runs)."""
+def raw_announcement(outcomes: list[dict[str, Any]], in_flight: Callable[[str], bool]) -> dict[str, Any] | None:
+    """What the ingest run's outlet reports, or None when nothing changed and no pending stage is
+    stalled (then the raw Asset is not updated and nothing downstream runs).
+
+    `in_flight(dag_id)` says whether a run of that DAG is queued or running. A stage pending only
+    because its run is in flight is not a reason: the raw Asset would queue a second transform run
+    behind the first, which rebuilds nothing (a scheduled ingest run every 10 minutes falls inside
+    a long transform). Should the run in flight fail, its stage stays pending for the next
+    ingest run."""
     changed = [o["file_name"] for o in outcomes if o["changed"]]
     waiting = sorted(pending())
-    if not changed and not waiting:
+    running = [stage for stage in waiting if any(in_flight(dag_id) for dag_id in COMPLETED_BY[stage])]
+    if not changed and len(running) == len(waiting):
         return None
-    return {"changed_files": changed, "pending": waiting}
+    return {"changed_files": changed, "pending": waiting, "in_flight": running}
 
 
 def transform_needed() -> bool:
