@@ -37,6 +37,14 @@ def test_secrets_come_from_the_env_file_and_the_example_names_them_all():
     text = (ROOT / "docker-compose.yml").read_text()
     for var in ("POSTGRES_PASSWORD", "EXCHANGE_DB_PASSWORD", "AIRFLOW_DB_PASSWORD"):
         assert f"${{{var}}}" in text and f"{var}=" in example
+    # tasks authenticate to the api-server with the JWT secret: one value for every Airflow container
+    shared = {"AIRFLOW__API_AUTH__JWT_SECRET": "AIRFLOW_JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY": "AIRFLOW_FERNET_KEY",
+              "AIRFLOW__API__SECRET_KEY": "AIRFLOW_API_SECRET_KEY"}
+    for name in AIRFLOW_SERVICES:
+        env = COMPOSE["services"][name]["environment"]
+        for setting, var in shared.items():
+            assert env[setting].startswith(f"${{{var}:?"), (name, setting)
+    assert all(f"\n{var}=" in example for var in shared.values())
     assert "EXCHANGE_PSEUDONYM_KEY=" in example
     assert "deploy/exchange.env" in (ROOT / ".gitignore").read_text()
 

@@ -362,7 +362,7 @@ def _secrets(home: Path) -> dict[str, str]:
         home.mkdir(parents=True, exist_ok=True)
         values = {
             "fernet_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            "jwt_secret": secrets.token_urlsafe(32),
+            "jwt_secret": secrets.token_urlsafe(64),  # 64 bytes: Airflow signs with HS512
             "api_secret_key": secrets.token_urlsafe(32),
             "admin_password": secrets.token_urlsafe(12),
         }
