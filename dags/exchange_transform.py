@@ -85,7 +85,8 @@ def exchange_transform():
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            exclude=["resource_type:seed", "resource_type:unit_test", "tag:rule_seeds", "tag:cross_model"],
+            exclude=["resource_type:seed", "resource_type:unit_test", "resource_type:operation", "tag:rule_seeds",
+                     "tag:cross_model"],
             test_behavior=TestBehavior.BUILD,
             emit_datasets=False,  # the exchange's own Assets (exchange.pipeline.assets) connect its DAGs
         ),
