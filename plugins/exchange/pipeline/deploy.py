@@ -44,7 +44,8 @@ from exchange.pipeline.dbt import dbt_env, ensure_manifest
 from exchange.pipeline.pools import DB_POOL, DB_POOL_SLOTS
 from exchange.pipeline.preload import COMMAND as PRELOAD_COMMAND
 
-CORE_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+API_SERVER = "api-server"
+CORE_COMPONENTS = (API_SERVER, "scheduler", "dag-processor", "triggerer")
 """The processes of every deployment, in start order (Celery workers come after them)."""
 
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
@@ -167,12 +168,16 @@ def up(options: Options, settings: Settings | None = None, *, echo=print) -> Sta
 
 
 def down(settings: Settings | None = None) -> list[str]:
-    """Stop the recorded processes (their whole process groups); return the names stopped."""
+    """Stop the recorded processes (their whole process groups); return the names stopped.
+
+    The api-server goes last: a task stopped mid-run reports its end through it, and with the
+    api-server gone first its supervisor retried the calls until the 30 s grace ran out."""
     home = deployment_home(settings)
     options = _read_options(home)
     names = component_names(options) if options else [p.stem for p in (home / "run").glob("*.pid")]
     running = {name: pid for name in names if (pid := _recorded_pid(home, name)) is not None}
-    _stop_groups(list(running.values()))
+    _stop_groups([pid for name, pid in running.items() if name != API_SERVER])
+    _stop_groups([pid for name, pid in running.items() if name == API_SERVER])
     for name in names:
         (home / "run" / f"{name}.pid").unlink(missing_ok=True)
     return list(running)
@@ -245,8 +250,8 @@ def create_airflow_database(name: str) -> None:
 
 
 def _command(name: str, options: Options, env: dict[str, str]) -> list[str]:
-    if name == "api-server":
-        return ["api-server", "--host", "127.0.0.1", "--port", str(options.port)]
+    if name == API_SERVER:
+        return [API_SERVER, "--host", "127.0.0.1", "--port", str(options.port)]
     if name in ("scheduler", "triggerer"):
         return [name, "--skip-serve-logs"]
     if name == "dag-processor":
