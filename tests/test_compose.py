@@ -4,6 +4,8 @@ from pathlib import Path
 
 import yaml
 
+from exchange.pipeline.pools import DB_POOL, DB_POOL_SLOTS
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 AIRFLOW_SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
@@ -78,3 +80,8 @@ def test_the_exchange_database_owner_may_create_the_access_roles():
     init = (ROOT / "deploy" / "init-databases.sh").read_text()
     assert "create role exchange login createrole" in init
 
+
+
+def test_the_init_creates_the_pool_the_dags_name_with_the_slots_of_exchange_airflow_up():
+    command = COMPOSE["services"]["airflow-init"]["command"][-1]
+    assert f"airflow pools set {DB_POOL} {DB_POOL_SLOTS} " in command
