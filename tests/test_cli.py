@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 
 import psycopg
@@ -97,3 +99,27 @@ def test_tools_attach_by_entry_point_and_the_product_runs_without_them():
     """)
     out = subprocess.run([sys.executable, "-c", blocked], check=True, capture_output=True, text=True).stdout.split()
     assert out == sorted(set(full.commands) - {"demo", "generate", "bench"})
+
+
+def test_the_pipelines_progress_ends_a_dag_with_nothing_to_count_at_0_of_0_with_its_own_time(monkeypatch):
+    from rich.console import Console
+
+    from exchange.cli import pipeline as cli_pipeline
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli_pipeline, "console", Console(file=screen, force_terminal=True, width=120))
+    watcher = cli_pipeline.ProgressWatcher()
+    watcher.run_started(None)
+    try:
+        watcher.dag_started("exchange_ingest", 0, "files")  # the landing zone was empty
+        watcher.dag_finished("exchange_ingest", "success", 0.5)
+        watcher.dag_started("exchange_transform", 64, "dbt models")
+        [ingest, _] = watcher.progress.tasks
+        ended = ingest.elapsed
+        time.sleep(1.1)
+
+        assert ingest.finished and (ingest.completed, ingest.total) == (0, 0)
+        assert ingest.elapsed == ended  # the other DAG's time does not run on in its line
+    finally:
+        watcher.run_finished()
+    assert "0/0" in screen.getvalue()

@@ -100,8 +100,12 @@ class ProgressWatcher(Watcher):
         self.progress.console.print(f"  [red]✗[/red] {dag_id}.{task} failed: {error.splitlines()[0]}")
 
     def dag_finished(self, dag_id: str, state: str, seconds: float) -> None:
-        task = next(t for t in self.progress.tasks if t.id == self.bars[dag_id])
-        self.progress.update(self.bars[dag_id], current=state)
+        bar = self.bars[dag_id]
+        task = next(t for t in self.progress.tasks if t.id == bar)
+        if task.total is None:  # nothing to count (no file waited): the bar ends as 0/0, not spinning on
+            self.progress.update(bar, total=task.completed)
+        self.progress.stop_task(bar)  # its clock shows this DAG's time, not the whole run's
+        self.progress.update(bar, current=state)
         if not console.is_terminal:
             total = f"/{task.total:.0f}" if task.total else ""
             console.print(f"  {dag_id}: {state} in {seconds:.0f}s ({task.completed:.0f}{total} {task.fields['unit']})")
