@@ -81,7 +81,6 @@ def test_the_exchange_database_owner_may_create_the_access_roles():
     assert "create role exchange login createrole" in init
 
 
-
 def test_the_init_creates_the_pool_the_dags_name_with_the_slots_of_exchange_airflow_up():
     command = COMPOSE["services"]["airflow-init"]["command"][-1]
     assert f"airflow pools set {DB_POOL} {DB_POOL_SLOTS} " in command
