@@ -147,7 +147,8 @@ paired as (
         lag(history.status_submission_id) over loan_sequence as previous_submission_id,
         lag(history.status_line) over loan_sequence as previous_line
     from history
-    window loan_sequence as (partition by history.lender_code, history.loan_id order by history.as_of_date)
+    -- loan_id first in the window: see int_collection_first_contacts
+    window loan_sequence as (partition by history.loan_id, history.lender_code order by history.as_of_date)
 ),
 
 reaging as (
@@ -289,7 +290,8 @@ month_last_reports as (
         history.status_submission_id,
         history.status_line,
         lead(history.report_month) over (
-            partition by history.lender_code, history.loan_id order by history.report_month
+            -- loan_id first in the window: see int_collection_first_contacts
+            partition by history.loan_id, history.lender_code order by history.report_month
         ) as loan_next_report_month
     from history
     where history.is_month_last_report

@@ -153,7 +153,8 @@ matched as (
         segments.segment_code,
         segments.segment_zh,
         row_number() over (
-            partition by features.lender_code, features.loan_id, features.report_month
+            -- loan_id first in the window: see int_collection_first_contacts
+            partition by features.loan_id, features.lender_code, features.report_month
             order by segments.priority
         ) as rank_in_rules
     from features

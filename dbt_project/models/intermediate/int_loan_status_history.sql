@@ -132,9 +132,10 @@ streak_starts as (
         lead(as_of_date) over loan_reports is null
             or lead(report_month) over loan_reports > report_month as is_month_last_report
     from anchored
+    -- loan_id first in every window here: see int_collection_first_contacts
     window
-        loan_reports as (partition by lender_code, loan_id order by as_of_date),
-        loan_reports_so_far as (partition by lender_code, loan_id order by as_of_date rows unbounded preceding)
+        loan_reports as (partition by loan_id, lender_code order by as_of_date),
+        loan_reports_so_far as (partition by loan_id, lender_code order by as_of_date rows unbounded preceding)
 ),
 
 streaks as (
@@ -147,7 +148,7 @@ streaks as (
             )
         end as clean_streak_start
     from streak_starts
-    window loan_reports_so_far as (partition by lender_code, loan_id order by as_of_date rows unbounded preceding)
+    window loan_reports_so_far as (partition by loan_id, lender_code order by as_of_date rows unbounded preceding)
 ),
 
 exits as (
@@ -176,7 +177,7 @@ exits as (
             anchor_last_exit_date
         ) as last_exit_date
     from streaks
-    window loan_reports_so_far as (partition by lender_code, loan_id order by as_of_date rows unbounded preceding)
+    window loan_reports_so_far as (partition by loan_id, lender_code order by as_of_date rows unbounded preceding)
 ),
 
 in_default as (
@@ -195,7 +196,7 @@ episode_starts as (
             and not coalesce(lag(is_in_default) over loan_reports, anchor_is_in_default, false)
             as starts_default_episode
     from in_default
-    window loan_reports as (partition by lender_code, loan_id order by as_of_date)
+    window loan_reports as (partition by loan_id, lender_code order by as_of_date)
 ),
 
 episodes as (
@@ -213,7 +214,7 @@ episodes as (
         ) as current_default_date,
         case when is_in_default then default_hold_class end as held_class
     from episode_starts
-    window loan_reports_so_far as (partition by lender_code, loan_id order by as_of_date rows unbounded preceding)
+    window loan_reports_so_far as (partition by loan_id, lender_code order by as_of_date rows unbounded preceding)
 ),
 
 final as (

@@ -87,7 +87,8 @@ report_steps as (
         on anchors.lender_code = targets.lender_code
         and anchors.loan_id = targets.loan_id
     {% endif %}
-    window loan_reports as (partition by targets.lender_code, targets.loan_id order by targets.as_of_date)
+    -- loan_id first in the window: see int_collection_first_contacts
+    window loan_reports as (partition by targets.loan_id, targets.lender_code order by targets.as_of_date)
 ),
 
 month_codes as (
@@ -119,7 +120,8 @@ codes_so_far as (
     select
         *,
         string_agg(codes_added, '') over (
-            partition by lender_code, loan_id
+            -- loan_id first in the window: see int_collection_first_contacts
+            partition by loan_id, lender_code
             order by as_of_date
             rows between unbounded preceding and current row
         ) as codes_through
