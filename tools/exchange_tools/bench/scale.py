@@ -351,7 +351,9 @@ def _print(console: Console, r: dict) -> None:
     table = Table("measure", "measured", "target (issue 14)")
     table.add_row(f"ingest of one month ({ingest['rows']:,} loan_status rows)",
                   f"{ingest_rate:,.0f} rows/s; plain COPY {copy_rate:,.0f} rows/s; ratio {r['ingest_vs_copy']:.2f}",
-                  f">= 0.5 x COPY: {_verdict(r['ingest_vs_copy'] >= 0.5)}")
+                  # issue 14 sets no target here; `bench ingest`'s >= 0.5 is for a 1M-row file: the
+                  # fixed cost of each file weighs more on a month's (0.13-0.22 in the runs recorded)
+                  "none (`exchange bench ingest`: >= 0.5 on a 1M-row file)")
     for stage, seconds in r["stages"].items():
         table.add_row(f"  the month: {stage}", f"{seconds:.1f} s", "")
     scale_note = "" if loans >= 1_000_000 else f" (target is for 1M loans; this is {loans:,})"
