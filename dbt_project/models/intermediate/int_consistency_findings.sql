@@ -147,7 +147,7 @@ paired as (
         lag(history.status_submission_id) over loan_sequence as previous_submission_id,
         lag(history.status_line) over loan_sequence as previous_line
     from history
-    -- loan_id first in the window: see int_collection_first_contacts
+    -- loan_id first in every window here: see int_collection_first_contacts
     window loan_sequence as (partition by history.loan_id, history.lender_code order by history.as_of_date)
 ),
 
@@ -290,7 +290,6 @@ month_last_reports as (
         history.status_submission_id,
         history.status_line,
         lead(history.report_month) over (
-            -- loan_id first in the window: see int_collection_first_contacts
             partition by history.loan_id, history.lender_code order by history.report_month
         ) as loan_next_report_month
     from history

@@ -87,7 +87,7 @@ report_steps as (
         on anchors.lender_code = targets.lender_code
         and anchors.loan_id = targets.loan_id
     {% endif %}
-    -- loan_id first in the window: see int_collection_first_contacts
+    -- loan_id first in every window here: see int_collection_first_contacts
     window loan_reports as (partition by targets.loan_id, targets.lender_code order by targets.as_of_date)
 ),
 
@@ -120,7 +120,6 @@ codes_so_far as (
     select
         *,
         string_agg(codes_added, '') over (
-            -- loan_id first in the window: see int_collection_first_contacts
             partition by loan_id, lender_code
             order by as_of_date
             rows between unbounded preceding and current row

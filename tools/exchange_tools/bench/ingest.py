@@ -28,6 +28,7 @@ from exchange_tools.bench.scratch import create_scratch, drop_scratch
 
 LENDER = "BENCH01"
 AS_OF = dt.date(2025, 6, 30)
+TARGET_INGEST_VS_COPY = 0.5  # the ingest against a plain COPY of the same 1M-row file (throughput, not a timed test)
 STATUS_COLUMNS = ["as_of_date", "loan_id", "account_status", "outstanding_principal", "overdue_principal",
                   "overdue_interest", "overdue_since", "dpd_reported", "last_payment_date", "last_payment_amount",
                   "lender_risk_class", "notice_date", "legal_status", "fraud_flag"]
@@ -175,7 +176,7 @@ def ingest_benchmark(rows: int, console: Console) -> dict:
     table.add_row("exchange ingest (validate, key, COPY, archive, feedback)",
                   f"{results['big_ingest_s']:.2f} s  ({ingest_rate:,.0f} rows/s)")
     table.add_row(f"pandas to_sql ({results['to_sql_rows']:,} rows)", f"{results['to_sql_s']:.2f} s  ({to_sql_rate:,.0f} rows/s)")
-    table.add_row("ratio ingest / plain COPY (target >= 0.5)", f"{results['ingest_vs_copy']:.2f}")
+    table.add_row(f"ratio ingest / plain COPY (target >= {TARGET_INGEST_VS_COPY})", f"{results['ingest_vs_copy']:.2f}")
     table.add_row("ratio ingest / to_sql", f"{results['ingest_vs_to_sql']:.1f}")
     table.add_row(f"peak memory, {rows:,} rows (target < 1 GB)", f"{results['big_rss_mb']:.0f} MB")
     table.add_row(f"peak memory, {results['small_rows']:,} rows", f"{results['small_rss_mb']:.0f} MB")
