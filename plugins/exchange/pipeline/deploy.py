@@ -147,6 +147,8 @@ def up(options: Options, settings: Settings | None = None, *, echo=print) -> Sta
             pid_file.unlink()
     if not any(p.alive for p in current.processes):
         _require_free_port(options.port)
+        if renew_weak_jwt_secret(home):
+            echo(f"JWT 密钥已更换 the JWT secret was shorter than {JWT_SECRET_BYTES} bytes: replaced")
     _write_options(home, options)
     env = airflow_env(options, settings)
     echo("dbt manifest ...")
@@ -360,6 +362,27 @@ def _require_free_port(port: int) -> None:
             raise DeployError("A_PORT_BUSY", f"port {port} on 127.0.0.1 is taken ({exc}); use --port") from exc
 
 
+JWT_SECRET_BYTES = 64
+"""Airflow signs the tasks' tokens with HS512, whose key should be at least 64 bytes (PyJWT warns
+InsecureKeyLengthWarning below that)."""
+
+
+def renew_weak_jwt_secret(home: Path) -> bool:
+    """Replace a JWT secret shorter than JWT_SECRET_BYTES (deployments made before 2026-12-04 got
+    32 random bytes, 43 characters); True when it did. Only while no process of the deployment
+    runs (`up` from a stopped state): every process must sign and check with the same secret.
+    The secret signs only short-lived task tokens, so nothing kept is lost; the other secrets
+    (the Fernet key encrypts connections in the metadata) stay as they are."""
+    path = home / "secrets.json"
+    if not path.exists():
+        return False
+    values = json.loads(path.read_text())
+    if len(values["jwt_secret"].encode()) >= JWT_SECRET_BYTES:
+        return False
+    _write_private(path, json.dumps({**values, "jwt_secret": secrets.token_urlsafe(JWT_SECRET_BYTES)}))
+    return True
+
+
 def _secrets(home: Path) -> dict[str, str]:
     """Generated once per deployment, readable by the owner only; every process gets the same."""
     path = home / "secrets.json"
@@ -367,7 +390,7 @@ def _secrets(home: Path) -> dict[str, str]:
         home.mkdir(parents=True, exist_ok=True)
         values = {
             "fernet_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            "jwt_secret": secrets.token_urlsafe(64),  # 64 bytes: Airflow signs with HS512
+            "jwt_secret": secrets.token_urlsafe(JWT_SECRET_BYTES),
             "api_secret_key": secrets.token_urlsafe(32),
             "admin_password": secrets.token_urlsafe(12),
         }
