@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.sql import SQL, Identifier, Literal
 
 from exchange.core.errors import ConfigError
@@ -195,8 +195,42 @@ def sync_validation_codes(conn: psycopg.Connection) -> None:
 
 
 def up() -> str:
-    """Start (if embedded) and migrate; return the URL. Every command calls this first."""
+    """Start (if embedded), create the database if the server lacks it, and migrate; return the
+    URL. Every command calls this first, so a wrong EXCHANGE_DB_URL fails here with a reason code
+    rather than a driver traceback."""
     url = database_url()
+    _ensure_database(url)
     with connect(autocommit=True) as conn:
         migrate(conn)
     return url
+
+
+def _ensure_database(url: str) -> None:
+    """Create the database `url` names when its server runs without it (as create_database creates
+    one: collation "C"), the way the embedded default and the Airflow metadata database are created.
+
+    Raises ConfigError C_DB_UNREACHABLE (no server there, or it refuses the login) or C_DB_CREATE
+    (the user may not create databases). The messages name the server and database, never the
+    password. Whether the database exists is read from pg_database on the server's `postgres`
+    database, not from the wording of the connection error, which follows the server's language.
+    """
+    try:
+        psycopg.connect(url).close()
+        return
+    except psycopg.OperationalError as refused:
+        params = conninfo_to_dict(url)
+        name = str(params.get("dbname") or params.get("user") or "")
+        where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{name}"
+        reason = " ".join(str(refused).split()) or type(refused).__name__
+        try:
+            with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+                if conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+                    raise ConfigError("C_DB_UNREACHABLE", f"无法连接数据库 cannot connect to {where}: {reason}") from refused
+                create_database(conn, name)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise ConfigError("C_DB_CREATE", f"数据库不存在且无权创建 the database {where} does not exist and this "
+                                             f"user may not create it ({exc}); create it as the server's owner, "
+                                             f"with LC_COLLATE 'C'") from exc
+        except psycopg.OperationalError as exc:
+            raise ConfigError("C_DB_UNREACHABLE", f"无法连接数据库 cannot connect to {where}: {reason}") from exc
+        logging.getLogger(__name__).info("created the database %s", where)
