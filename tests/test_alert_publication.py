@@ -28,8 +28,9 @@ from dbt_support import dbt, environment
 from psycopg.rows import dict_row
 
 from exchange.access.tokens import ensure_lender_role
+from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import Pseudonymizer
-from exchange.feed.alerts import ALERT_COLUMNS, ALERT_TYPES
+from exchange.feed.alerts import ALERT_COLUMNS, ALERT_TYPES, export_alerts, lender_alerts
 from exchange.feed.exports import write_exports
 from exchange.feed.publish import publish_version, run_publication, stage_and_gate
 from exchange.feed.quality_gate import GateFailed
@@ -122,6 +123,44 @@ def test_a_member_export_holds_only_its_own_alerts(world, tmp_path: Path) -> Non
     assert "WD02" not in text and "DB03" not in text
     # the published export directory of the version carries the alerts too
     assert (Path(first["export_dir"]) / "lender_alerts.parquet").exists()
+
+
+def test_the_associations_alerts_export_is_the_live_versions_with_the_lenders_contract_numbers(world) -> None:
+    """`exchange alerts --lender XD01 --write` holds what the live version holds for XD01 (as the
+    portal and the member's copy of the export do), each row with XD01's own contract number."""
+    url, home, _ = world
+    with environment(EXCHANGE_DB_URL=url, EXCHANGE_HOME=str(home), EXCHANGE_PSEUDONYM_KEY=TEST_SECRET), \
+            psycopg.connect(url) as conn:
+        [live_version] = conn.execute("select version from shared.live_version").fetchone()
+        path = export_alerts(conn, "XD01")
+    assert path.name == f"XD01_alerts_v{live_version}.csv"
+    exported = list(csv.DictReader(io.StringIO(path.read_text("utf-8-sig"))))
+    live = _rows(url, "select alert_type, loan_reference from shared.lender_alerts where lender_code = 'XD01'")
+    assert sorted((r["alert_type"], r["loan_reference"]) for r in exported) == \
+        sorted((r["alert_type"], r["loan_reference"]) for r in live)
+    contract = {r["loan_reference"]: r["loan_id"] for r in _rows(
+        url, "select loan_reference, loan_id from marts.mart_lender_alerts where lender_code = 'XD01'")}
+    assert exported and all(r["loan_id"] == contract[r["loan_reference"]] for r in exported)
+    assert all(r["loan_id"].startswith("XD01-") for r in exported)
+
+
+def test_alerts_are_never_read_from_a_build_that_is_not_published(world) -> None:
+    """With no version live the built mart still holds alerts, and none is shown: P_NO_VERSION. An
+    unknown lender is L_UNKNOWN, not an empty list."""
+    url, home, _ = world
+    with environment(EXCHANGE_DB_URL=url, EXCHANGE_HOME=str(home), EXCHANGE_PSEUDONYM_KEY=TEST_SECRET), \
+            psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from marts.mart_lender_alerts where lender_code = 'XD01'").fetchone()[0]
+        with pytest.raises(ExchangeError) as unknown:
+            lender_alerts(conn, "NOPE01")
+        assert unknown.value.code == "L_UNKNOWN"
+        conn.execute("delete from shared.live_version")  # rolled back below: the world keeps its version
+        try:
+            with pytest.raises(ExchangeError) as none_live:
+                lender_alerts(conn, "XD01")
+            assert none_live.value.code == "P_NO_VERSION"
+        finally:
+            conn.rollback()
 
 
 def test_alerts_switch_with_the_version_atomically(world) -> None:

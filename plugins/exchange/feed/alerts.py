@@ -1,10 +1,12 @@
-"""Early-warning alerts (风险预警) and collection-conduct findings, read from the marts.
+"""Early-warning alerts (风险预警) and collection-conduct findings.
 
-Each lender reads only its own alerts: `lender_alerts` filters on the lender, and `export_alerts`
-writes one lender's alerts to exports/<lender>/ from the latest build. The publication step also
-publishes them with each feed version (shared.lender_alerts; a lender role reads its own in
-shared.v_lender_alerts, a member export holds its own only). The alerts mart never holds
-another lender's code; the export keeps to the mart's columns.
+A lender's alerts are read from the live feed version (shared.lender_alerts), never from the
+latest build: the publication step publishes them with each version, after the quality gate, so
+the association's `exchange alerts` export, the portal's alerts tab and the member's copy of the
+version's export show the same alerts. The published row carries the loan reference (an HMAC) in
+place of the contract number; `with_contract_numbers` gives the lender back its own contract
+numbers by referencing its loans of the alerted borrowers. No row names another lender's code or
+loan. The association's overview counts read the whole alerts mart (marts.mart_lender_alerts).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from exchange.core.errors import ExchangeError
+from exchange.core.identifiers import load_pseudonymizer
 from exchange.core.settings import Settings, get_settings
 
 ALERT_COLUMNS = ("alert_type", "alert_type_zh", "borrower_key", "loan_id", "loan_reference", "first_seen_date",
@@ -26,21 +31,45 @@ ALERT_COLUMNS = ("alert_type", "alert_type_zh", "borrower_key", "loan_id", "loan
 """What a lender receives about its own loans: no other lender's code or loan id is among them."""
 
 
-def lender_alerts(conn: psycopg.Connection[Any], lender_code: str) -> list[dict[str, Any]]:
-    """The lender's own alerts, newest first."""
+def with_contract_numbers(rows: list[dict[str, Any]], lender_code: str, loan_ids: Iterable[str],
+                          loan_ref: Callable[[str, str], str]) -> list[dict[str, Any]]:
+    """Each published alert row with `loan_id`, the lender's own contract number: `loan_ids` are the
+    lender's loans of the alerted borrowers, referenced with `loan_ref` (Pseudonymizer.loan_ref) and
+    matched to the row's loan_ref. None where no loan matches (the loan left the raw zone)."""
+    contract = {loan_ref(lender_code, loan_id): loan_id for loan_id in loan_ids}
+    for row in rows:
+        row["loan_id"] = contract.get(row["loan_ref"])
+    return rows
+
+
+def lender_alerts(conn: psycopg.Connection[Any], lender_code: str,
+                  loan_ref: Callable[[str, str], str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """(live version, the lender's own alerts of it, newest first, with its contract numbers).
+
+    Raises L_UNKNOWN for a lender not registered and P_NO_VERSION before the first publication."""
+    if not conn.execute("select 1 from control.lenders where lender_code = %s", (lender_code,)).fetchone():
+        raise ExchangeError("L_UNKNOWN", f"no lender {lender_code}")
+    live = conn.execute("select version from shared.live_version").fetchone()
+    if live is None:
+        raise ExchangeError("P_NO_VERSION", "no version is live yet: alerts are published with each feed version")
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            f"select {', '.join(ALERT_COLUMNS)} from marts.mart_lender_alerts where lender_code = %s"
-            " order by first_seen_date desc, alert_type, loan_id", (lender_code,)).fetchall()
+        rows = cur.execute(
+            f"select loan_ref, {', '.join(c for c in ALERT_COLUMNS if c != 'loan_id')} from shared.lender_alerts"
+            " where lender_code = %s order by first_seen_date desc, alert_type, alert_key", (lender_code,)).fetchall()
+    loan_ids = [loan_id for (loan_id,) in conn.execute(
+        "select distinct loan_id from raw.loans where lender_code = %s and borrower_key = any(%s)",
+        (lender_code, list({r["borrower_key"] for r in rows})))]
+    loan_ref = loan_ref or load_pseudonymizer(get_settings().state_dir).loan_ref
+    with_contract_numbers(rows, lender_code, loan_ids, loan_ref)
+    return live[0], [{c: r[c] for c in ALERT_COLUMNS} for r in rows]
 
 
 def export_alerts(conn: psycopg.Connection[Any], lender_code: str, settings: Settings | None = None) -> Path:
-    """Write the lender's alerts to exports/<lender>/alerts_<as_of>.csv (UTF-8 with BOM for Excel)."""
+    """Write the lender's alerts of the live version to exports/<lender>/<lender>_alerts_v<version>.csv
+    (UTF-8 with BOM for Excel): the name says which published version it holds."""
     settings = settings or get_settings()
-    rows = lender_alerts(conn, lender_code)
-    as_of = max((r["as_of_date"] for r in rows), default=None)
-    target = settings.exports / lender_code / f"{lender_code}_alerts_{as_of:%Y%m%d}.csv" if as_of else \
-        settings.exports / lender_code / f"{lender_code}_alerts_none.csv"
+    version, rows = lender_alerts(conn, lender_code, load_pseudonymizer(settings.state_dir).loan_ref)
+    target = settings.exports / lender_code / f"{lender_code}_alerts_v{version}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     # a unique temporary name beside the target: two exports of the same lender may run at once
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

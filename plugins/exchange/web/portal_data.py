@@ -23,6 +23,7 @@ import psycopg
 from exchange.access.tokens import Caller, lender_role
 from exchange.core.clock import EXCHANGE_TZ
 from exchange.core.errors import ExchangeError
+from exchange.feed.alerts import with_contract_numbers
 from exchange.feed.exports import build_exports
 
 
@@ -60,10 +61,9 @@ async def lender_alerts(pool: asyncpg.Pool, who: Caller, loan_ref: Callable[[str
             " from shared.v_lender_alerts order by first_seen_date desc, alert_type, alert_key limit $1", limit))
         loans = await conn.fetch("select distinct loan_id from raw.loans where borrower_key = any($1::text[])",
                                  list({r["borrower_key"] for r in rows}))
-    contract = {loan_ref(who.lender_code, r["loan_id"]): r["loan_id"] for r in loans}
+    with_contract_numbers(rows, who.lender_code, [r["loan_id"] for r in loans], loan_ref)
     for r in rows:
         del r["borrower_key"]
-        r["loan_id"] = contract.get(r["loan_ref"])
     return rows
 
 
