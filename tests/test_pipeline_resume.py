@@ -7,8 +7,9 @@
   fails after a good transform (its exports directory cannot be made) stays pending too, and the
   next plain run publishes without rebuilding dbt. With nothing pending a plain run stops after
   ingest.
-- A pending stage whose run is queued or running (a scheduled ingest run during a long transform)
-  is no reason to announce the raw Asset again; runs a killed `exchange pipeline` left running
+- A pending stage whose run is queued or running (a scheduled ingest run during a long transform),
+  or was announced moments ago and not yet taken up by a run, is no reason to announce the raw
+  Asset again; runs a killed `exchange pipeline` left running
   are marked failed by the next one, whose stages then resume. One pipeline per exchange at a time.
 """
 
@@ -109,6 +110,29 @@ def test_a_stage_whose_run_is_in_flight_is_not_announced_again_and_a_killed_pipe
     with create_session() as session:
         left = session.query(DagRun).filter_by(dag_id="exchange_transform", run_id="in_flight").one()
         assert left.state == DagRunState.FAILED
+
+
+def test_an_announced_stage_waits_for_its_run_to_appear_and_is_announced_again_if_none_takes_it(
+        exchange_home: Path, conn) -> None:
+    """The scheduler creates an Asset-triggered run seconds after the event: an ingest run in
+    between sees no run queued or running, and without the mark would announce the stage again
+    (a second transform run behind the first)."""
+    conn.execute("truncate control.pipeline_pending")
+    stages.mark_pending(conn, stages.TRANSFORM, "files changed the raw zone")
+
+    def no_run(dag_id: str) -> bool:  # no transform or publish run queued or running
+        return False
+
+    assert stages.raw_announcement([], no_run) is not None  # stalled: announced
+    assert stages.raw_announcement([], no_run) is None  # its run is about to be created
+    assert stages.raw_announcement([{"file_name": "XD01_loans_20250228.csv", "changed": True}], no_run)
+
+    conn.execute("update control.pipeline_pending set announced_at = now() - %s::interval - interval '1 second'",
+                 (stages.ANNOUNCEMENT_PICKUP,))
+    assert stages.raw_announcement([], no_run) is not None  # no run took it up in time: again
+
+    assert stages.transform_needed()  # a transform run starts: it takes the announcement up ...
+    assert stages.raw_announcement([], no_run) is not None  # ... and dies: the next ingest announces
 
 
 def test_a_second_pipeline_on_the_same_exchange_is_refused_while_one_runs(exchange_home: Path) -> None:

@@ -34,6 +34,7 @@ from exchange.feed.publish import raise_if_gate_failed
 from exchange.intake.ingest import landing_files
 from exchange.pipeline.dbt import dbt_env, ensure_manifest
 from exchange.pipeline.pools import DB_POOL_SLOTS
+from exchange.pipeline.stages import forget_announcements
 from exchange.pipeline.watch import TaskFailure, Watcher, listening
 
 DAG_ORDER = ("exchange_ingest", "exchange_transform", "exchange_publish")
@@ -146,6 +147,7 @@ def _run_pipeline(as_of: dt.date | None, force: bool, quiet: bool, only: tuple[s
 
             airflow_db.upgradedb()
             _fail_interrupted_runs()
+            forget_announcements()
             ensure_manifest()  # the transform DAG renders its tasks from dbt's manifest
             bag = DagBag(str(PROJECT_ROOT / "dags"))
             if bag.import_errors:

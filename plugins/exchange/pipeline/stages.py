@@ -6,7 +6,8 @@ the next ingest run (the scheduler's, or `exchange pipeline`'s) without --force:
 
 - an ingest that changed the raw zone makes the transform pending (per lender, as it commits);
 - the ingest run's last task updates the raw Asset when files changed OR a stage is pending
-  with no run in flight to complete it (a queued or running transform or publish run);
+  with no run in flight to complete it (a queued or running transform or publish run, or an
+  announcement of the last few minutes that no transform run has taken up yet);
 - a transform run rebuilds dbt when the transform is pending (or nothing is: a run by hand), and
   skips the rebuild when only the publication waits; success clears it and makes publish pending;
 - the publication clears it when a version went live, when the content equals the live version,
@@ -72,6 +73,12 @@ def ingest_lender_files(lender_code: str) -> list[dict[str, Any]]:
     return outcomes
 
 
+ANNOUNCEMENT_PICKUP = "5 minutes"
+"""How long an announcement not yet taken up by a transform run counts as in flight: the scheduler
+creates the Asset-triggered run seconds after the event. Past it (the transform DAG paused, the
+scheduler down), the stage is announced again."""
+
+
 def raw_announcement(outcomes: list[dict[str, Any]], in_flight: Callable[[str], bool]) -> dict[str, Any] | None:
     """What the ingest run's outlet reports, or None when nothing changed and no pending stage is
     stalled (then the raw Asset is not updated and nothing downstream runs).
@@ -79,20 +86,35 @@ def raw_announcement(outcomes: list[dict[str, Any]], in_flight: Callable[[str], 
     `in_flight(dag_id)` says whether a run of that DAG is queued or running. A stage pending only
     because its run is in flight is not a reason: the raw Asset would queue a second transform run
     behind the first, which rebuilds nothing (a scheduled ingest run every 10 minutes falls inside
-    a long transform). Should the run in flight fail, its stage stays pending for the next
-    ingest run."""
+    a long transform). Nor is a stage announced within ANNOUNCEMENT_PICKUP that no transform run
+    has taken up yet: its run is about to be created. Should the run in flight fail, its stage
+    stays pending for the next ingest run. An announcement marks every pending stage announced."""
     changed = [o["file_name"] for o in outcomes if o["changed"]]
-    waiting = sorted(pending())
-    running = [stage for stage in waiting if any(in_flight(dag_id) for dag_id in COMPLETED_BY[stage])]
-    if not changed and len(running) == len(waiting):
-        return None
+    with db.connect(autocommit=True) as conn:
+        waiting = sorted(pending(conn))
+        awaited = {stage for (stage,) in conn.execute(
+            "select stage from control.pipeline_pending"
+            " where announced_at > now() - %s::interval", (ANNOUNCEMENT_PICKUP,))}
+        running = [stage for stage in waiting
+                   if stage in awaited or any(in_flight(dag_id) for dag_id in COMPLETED_BY[stage])]
+        if not changed and len(running) == len(waiting):
+            return None
+        conn.execute("update control.pipeline_pending set announced_at = now()")
     return {"changed_files": changed, "pending": waiting, "in_flight": running}
+
+
+def forget_announcements() -> None:
+    """No announcement awaits a run: a transform run started (it takes up whatever was announced),
+    or `exchange pipeline` starts, under whose lock no run of its own is in flight."""
+    with db.connect(autocommit=True) as conn:
+        conn.execute("update control.pipeline_pending set announced_at = null where announced_at is not null")
 
 
 def transform_needed() -> bool:
     """Should this transform run rebuild dbt? Not when only the publication waits (a publish that
     failed after a good transform): the marts are current, the run only passes the Asset on.
     A rebuild counts as pending until it succeeds, whatever started it."""
+    forget_announcements()
     with db.connect(autocommit=True) as conn, conn.transaction():
         waiting = pending(conn)
         if TRANSFORM not in waiting and PUBLISH in waiting:
