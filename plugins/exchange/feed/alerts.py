@@ -43,7 +43,7 @@ def with_contract_numbers(rows: list[dict[str, Any]], lender_code: str, loan_ids
 
 
 def lender_alerts(conn: psycopg.Connection[Any], lender_code: str,
-                  loan_ref: Callable[[str, str], str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+                  settings: Settings | None = None) -> tuple[int, list[dict[str, Any]]]:
     """(live version, the lender's own alerts of it, newest first, with its contract numbers).
 
     Raises L_UNKNOWN for a lender not registered and P_NO_VERSION before the first publication."""
@@ -59,7 +59,7 @@ def lender_alerts(conn: psycopg.Connection[Any], lender_code: str,
     loan_ids = [loan_id for (loan_id,) in conn.execute(
         "select distinct loan_id from raw.loans where lender_code = %s and borrower_key = any(%s)",
         (lender_code, list({r["borrower_key"] for r in rows})))]
-    loan_ref = loan_ref or load_pseudonymizer(get_settings().state_dir).loan_ref
+    loan_ref = load_pseudonymizer((settings or get_settings()).state_dir).loan_ref
     with_contract_numbers(rows, lender_code, loan_ids, loan_ref)
     return live[0], [{c: r[c] for c in ALERT_COLUMNS} for r in rows]
 
@@ -68,7 +68,7 @@ def export_alerts(conn: psycopg.Connection[Any], lender_code: str, settings: Set
     """Write the lender's alerts of the live version to exports/<lender>/<lender>_alerts_v<version>.csv
     (UTF-8 with BOM for Excel): the name says which published version it holds."""
     settings = settings or get_settings()
-    version, rows = lender_alerts(conn, lender_code, load_pseudonymizer(settings.state_dir).loan_ref)
+    version, rows = lender_alerts(conn, lender_code, settings)
     target = settings.exports / lender_code / f"{lender_code}_alerts_v{version}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     # a unique temporary name beside the target: two exports of the same lender may run at once

@@ -91,31 +91,33 @@ def raw_announcement(outcomes: list[dict[str, Any]], in_flight: Callable[[str], 
     stays pending for the next ingest run. An announcement marks every pending stage announced."""
     changed = [o["file_name"] for o in outcomes if o["changed"]]
     with db.connect(autocommit=True) as conn:
-        waiting = sorted(pending(conn))
-        awaited = {stage for (stage,) in conn.execute(
-            "select stage from control.pipeline_pending"
-            " where announced_at > now() - %s::interval", (ANNOUNCEMENT_PICKUP,))}
+        announced = dict(conn.execute(  # stage -> announced within ANNOUNCEMENT_PICKUP
+            "select stage, coalesce(announced_at > now() - %s::interval, false)"
+            " from control.pipeline_pending order by stage", (ANNOUNCEMENT_PICKUP,)).fetchall())
+        waiting = list(announced)
         running = [stage for stage in waiting
-                   if stage in awaited or any(in_flight(dag_id) for dag_id in COMPLETED_BY[stage])]
+                   if announced[stage] or any(in_flight(dag_id) for dag_id in COMPLETED_BY[stage])]
         if not changed and len(running) == len(waiting):
             return None
         conn.execute("update control.pipeline_pending set announced_at = now()")
     return {"changed_files": changed, "pending": waiting, "in_flight": running}
 
 
-def forget_announcements() -> None:
+def forget_announcements(conn: psycopg.Connection | None = None) -> None:
     """No announcement awaits a run: a transform run started (it takes up whatever was announced),
     or `exchange pipeline` starts, under whose lock no run of its own is in flight."""
-    with db.connect(autocommit=True) as conn:
-        conn.execute("update control.pipeline_pending set announced_at = null where announced_at is not null")
+    if conn is None:
+        with db.connect(autocommit=True) as own:
+            return forget_announcements(own)
+    conn.execute("update control.pipeline_pending set announced_at = null where announced_at is not null")
 
 
 def transform_needed() -> bool:
     """Should this transform run rebuild dbt? Not when only the publication waits (a publish that
     failed after a good transform): the marts are current, the run only passes the Asset on.
     A rebuild counts as pending until it succeeds, whatever started it."""
-    forget_announcements()
     with db.connect(autocommit=True) as conn, conn.transaction():
+        forget_announcements(conn)
         waiting = pending(conn)
         if TRANSFORM not in waiting and PUBLISH in waiting:
             return False
