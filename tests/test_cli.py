@@ -74,10 +74,29 @@ def test_submit_queues_good_files_and_refuses_bad_ones_with_the_reason(exchange_
     assert not (exchange_home / "landing" / "XD01" / other.name).exists()
 
 
+def test_submit_names_a_mistyped_path_as_not_found_not_as_a_damaged_file(exchange_home, tmp_path):
+    run("lenders", "add", "XD01", "--name", "甲小贷", "--category", "microloan_company")
+    missing = tmp_path / "XD01_loans_20250131.csv"
+    code, out = run("submit", "--lender", "XD01", str(missing), str(tmp_path))
+    assert code == 1
+    said = " ".join(out.split())  # one line per file, however the terminal wraps it
+    assert f"✗ F_NOT_FOUND {missing.name}: 找不到要提交的文件（路径不存在或是目录） / does not exist" in said
+    assert f"✗ F_NOT_FOUND {tmp_path.name}: 找不到要提交的文件（路径不存在或是目录） / a directory" in said
+    assert "F_FORMAT" not in out
+
+
 def test_status_json_reports_each_lender(exchange_home):
     run("lenders", "add", "XD01", "--name", "甲小贷", "--category", "microloan_company")
     (row,) = json.loads(run("status", "--json")[1])
     assert row["lender"] == "XD01" and row["files"] == 0
+
+
+def test_status_of_one_lender_lists_its_files_and_names_an_unknown_code(exchange_home):
+    """A mistyped code is L_UNKNOWN, not an empty list that reads as a lender with nothing sent yet."""
+    run("lenders", "add", "XD01", "--name", "甲小贷", "--category", "microloan_company")
+    assert json.loads(run("status", "--lender", "XD01", "--json")[1]) == []
+    code, out = run("status", "--lender", "XD0I", "--json")
+    assert code == 2 and "[L_UNKNOWN] no lender XD0I" in out
 
 
 def test_tools_attach_by_entry_point_and_the_product_runs_without_them():

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from exchange.core import audit
 from exchange.core.errors import ExchangeError
+from exchange.core.registry import lender_status
 
 TOKEN_PREFIX = "cx_"
 _TOKEN_RE = re.compile(r"^cx_[A-Za-z0-9_-]{20,80}$")
@@ -83,9 +84,7 @@ def issue_token(conn: psycopg.Connection, *, lender_code: str | None, label: str
     if analyst and lender_code is not None:
         raise ExchangeError("K_PARTY", "an analyst token belongs to no lender")
     if lender_code is not None:
-        row = conn.execute("select status from control.lenders where lender_code = %s", (lender_code,)).fetchone()
-        if row is None:
-            raise ExchangeError("L_UNKNOWN", f"no lender {lender_code}")
+        lender_status(conn, lender_code)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     party = "lender" if lender_code is not None else "analyst" if analyst else "association"
     with conn.transaction():

@@ -16,6 +16,7 @@ from rich.table import Table
 from exchange.cli.output import console, print_json, print_rows
 from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import Pseudonymizer, check_id, load_pseudonymizer, normalise
+from exchange.core.registry import lender_status
 from exchange.core.settings import get_settings
 
 if TYPE_CHECKING:
@@ -110,8 +111,7 @@ def lookup_cmd(as_lender: str, id_type: str, id_number: str, purpose: str | None
     give_to_get = lk.GiveToGet.from_env()
     req = lk.LookupRequest(id_type, id_number, purpose, consent_ref)
     with _conn() as conn:
-        row = conn.execute("select status from control.lenders where lender_code = %s", (as_lender,)).fetchone()
-        if row is None or row[0] != "active":
+        if lender_status(conn, as_lender) != "active":
             raise ExchangeError("L_UNKNOWN", f"no active lender {as_lender}")
         who = Caller("lender", as_lender, 0)
         checked = None

@@ -34,6 +34,8 @@ def feed_status_cmd(fmt: str) -> None:
         print_csv(data["versions"])
         return
     print_live(data["live"])
+    if not data["versions"]:  # nothing built yet: the line above says so, an empty table adds nothing
+        return
     table = Table("version 版本", "as_of 数据日期", "status 状态", "blacklist 名单", "default_feed 违约",
                   "held 不予发布", "gate 闸门", "published 发布时间", "approved_by 批准")
     for v in data["versions"]:

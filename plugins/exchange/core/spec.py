@@ -50,6 +50,8 @@ _CODES = [
     ValidationCode("F_ENCODING", "file", "文件编码无法识别（仅接受 UTF-8、带 BOM 的 UTF-8、GB18030/GBK）",
            "encoding not recognised (only UTF-8, UTF-8 with BOM, GB18030/GBK are accepted)"),
     ValidationCode("F_FORMAT", "file", "文件格式损坏或不是 CSV/xlsx", "file is damaged or not a CSV/xlsx file"),
+    ValidationCode("F_NOT_FOUND", "file", "找不到要提交的文件（路径不存在或是目录）",
+           "no file to submit at that path (it does not exist or is a directory)"),
     ValidationCode("F_HEADER", "file", "表头缺失、重复或缺少必填列", "header row missing, duplicated or lacking required columns"),
     ValidationCode("F_DELIMITER", "file", "分隔符错误（应为英文逗号）", "wrong delimiter (a comma is required)"),
     ValidationCode("F_FIELD_TOO_LARGE", "file", "单个字段超过长度上限", "a single field exceeds the size limit"),

@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 
 from exchange.core.errors import ExchangeError
 from exchange.core.identifiers import load_pseudonymizer
+from exchange.core.registry import lender_status
 from exchange.core.settings import Settings, get_settings
 
 ALERT_COLUMNS = ("alert_type", "alert_type_zh", "borrower_key", "loan_id", "loan_reference", "first_seen_date",
@@ -47,8 +48,7 @@ def lender_alerts(conn: psycopg.Connection[Any], lender_code: str,
     """(live version, the lender's own alerts of it, newest first, with its contract numbers).
 
     Raises L_UNKNOWN for a lender not registered and P_NO_VERSION before the first publication."""
-    if not conn.execute("select 1 from control.lenders where lender_code = %s", (lender_code,)).fetchone():
-        raise ExchangeError("L_UNKNOWN", f"no lender {lender_code}")
+    lender_status(conn, lender_code)
     live = conn.execute("select version from shared.live_version").fetchone()
     if live is None:
         raise ExchangeError("P_NO_VERSION", "no version is live yet: alerts are published with each feed version")

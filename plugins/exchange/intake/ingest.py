@@ -33,6 +33,7 @@ from exchange.core import db
 from exchange.core.errors import ExchangeError, FileRejected
 from exchange.core.identifiers import load_pseudonymizer
 from exchange.core.regions import load_regions
+from exchange.core.registry import lender_status
 from exchange.core.settings import Settings, get_settings
 from exchange.core.spec import KINDS, VALIDATION_CODES
 from exchange.intake.control_totals import SUFFIX as SIDECAR_SUFFIX
@@ -157,10 +158,11 @@ def inspect(conn: psycopg.Connection, path: Path, lender_code: str, sha: str, se
     name = parse_file_name(path.name)
     if name.lender_code != lender_code:
         raise FileRejected("F_LENDER_MISMATCH", f"file names lender {name.lender_code}, submitted by {lender_code}")
-    row = conn.execute("select status from control.lenders where lender_code = %s", (lender_code,)).fetchone()
-    if row is None:
-        raise FileRejected("F_LENDER_UNKNOWN", f"lender {lender_code} is not registered")
-    if row[0] != "active":
+    try:
+        status = lender_status(conn, lender_code)
+    except ExchangeError as exc:  # L_UNKNOWN: at the door it is the spec's file-level code
+        raise FileRejected("F_LENDER_UNKNOWN", f"lender {lender_code} is not registered") from exc
+    if status != "active":
         raise FileRejected("F_LENDER_SUSPENDED", f"lender {lender_code} is suspended")
     size = path.stat().st_size
     if size == 0:
@@ -690,8 +692,8 @@ def submit(lender_code: str, paths: list[Path], settings: Settings | None = None
         # sidecars first: a file must not reach an ingest run before its control totals
         for path in sorted(paths, key=lambda p: not is_sidecar(p)):
             try:
-                if not path.is_file():
-                    raise FileRejected("F_FORMAT", "not a readable file")
+                if not path.is_file():  # a mistyped path is not a damaged file
+                    raise FileRejected("F_NOT_FOUND", "a directory" if path.is_dir() else "does not exist")
                 if is_sidecar(path):
                     results.append(_submit_sidecar(lender_code, path, settings))
                     continue

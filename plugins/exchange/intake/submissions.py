@@ -5,6 +5,8 @@ from __future__ import annotations
 import psycopg
 from psycopg.rows import dict_row
 
+from exchange.core.registry import lender_status
+
 
 def summary_by_lender(conn: psycopg.Connection) -> list[dict]:
     """Per lender: files by verdict (and partial status files), rows accepted and rejected, latest
@@ -29,7 +31,9 @@ def summary_by_lender(conn: psycopg.Connection) -> list[dict]:
 
 
 def lender_submissions(conn: psycopg.Connection, lender_code: str) -> list[dict]:
-    """One lender's submissions, newest first, with verdicts and feedback locations."""
+    """One lender's submissions, newest first, with verdicts and feedback locations; L_UNKNOWN for a
+    code not registered (an empty list would read as a lender that has sent nothing yet)."""
+    lender_status(conn, lender_code)
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("""
             select submission_id as id, file_name, kind, as_of_date, seq, verdict, reason_code as reason,
