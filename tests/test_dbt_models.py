@@ -81,8 +81,7 @@ def frame(conn: psycopg.Connection, sql: str) -> pd.DataFrame:
 
 
 def test_incremental_runs_equal_a_full_refresh(built: Built) -> None:
-    assert {"intermediate.int_loan_status_history", "intermediate.int_repayment_profile",
-            "marts.fct_loan_status"} <= set(built.compared_tables)
+    assert {"intermediate.int_loan_status_history", "marts.fct_loan_status"} <= set(built.compared_tables)
     with psycopg.connect(built.url) as conn:
         assert model_tables(conn) == built.compared_tables
         for table in built.compared_tables:
@@ -95,7 +94,7 @@ def test_incremental_runs_equal_a_full_refresh(built: Built) -> None:
 
 def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
     assert built.idle_run_rows == {
-        "int_loan_status_history": 0, "int_repayment_profile": 0, "fct_loan_status": 0,
+        "int_loan_status_history": 0, "fct_loan_status": 0,
         "int_consistency_findings": 0, "int_borrower_months": 0, "mart_roll_rates": 0, "dim_loan": 0,
         "mart_portfolio_quality": 0, "int_delinquency_segments": 0, "int_phone_link_signals": 0,
         "int_identity_mismatch_signals": 0, "int_loan_stacking_signals": 0, "int_bust_out_signals": 0,
@@ -107,7 +106,7 @@ def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
 
 
 @pytest.mark.parametrize("table", ["marts.fct_loan_status", "intermediate.int_loan_status_history",
-                                   "intermediate.int_repayment_profile", "intermediate.int_borrower_months"])
+                                   "intermediate.int_borrower_months"])
 def test_a_full_build_writes_the_loan_month_tables_in_month_order(built: Built, table: str) -> None:
     # a month's rows sit together on disk, so a monthly read (the models' windows through the
     # status-file index, the marts' windows, the monthly tests) touches a month's pages, not most

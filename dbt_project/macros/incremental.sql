@@ -158,7 +158,7 @@
         whole table: 2.6 GB at 1M, from disk once the database outgrows memory. In month order a
         month sits in a 24th of the pages. The same for the tables the month's models read by
         reporting month (200k loans x 24 months: the last five months of int_loan_status_history
-        sat on 61% of its pages, int_repayment_profile's on 75%, int_borrower_months' on 99%; 23%
+        sat on 61% of its pages, the repayment profile's on 75%, int_borrower_months' on 99%; 23%
         in month order), at the cost of a sort in the full build. An incremental run's rows need no order (the strategy
         inserts them in unique-index order, at the end). -#}
     {%- if not is_incremental() %}

@@ -20,9 +20,15 @@
    condition) plus cure_clean_months calendar months is on or before the report's date, with a
    clean report in every month between; a loan restructured (重组) cures no earlier than its last
    restructured report plus restructure_observation_months. Until then its class stays at least
-   default_hold_class (次级). The state comes from running windows over each loan's reports, all
-   in one ordering; an incremental run seeds them with the last row already built before the
-   months it rebuilds (the anchor), so it reads only the months it rebuilds. #}
+   default_hold_class (次级). The 24-month repayment profile (24 个月还款状态) runs in the same
+   windows: newest month first, the reporting month's own code, then one code per earlier
+   calendar month back to the loan's issue month, at most 24 in all; an earlier month's code is
+   that of the loan's last report in the month, a month without a report is '#'. (It was a model
+   of its own that read this table again, sorted it the same way and was joined back to it in
+   fct_loan_status: one more pass over every loan-month, and one more step between this model
+   and the marts.) The state comes from running windows over each loan's reports, all in one
+   ordering; an incremental run seeds them with the last row already built before the months it
+   rebuilds (the anchor), so it reads only the months it rebuilds. #}
 
 with
 
@@ -53,7 +59,8 @@ reports as (
     previous.lender_code, previous.loan_id, previous.report_month, previous.is_clean_report,
         previous.clean_streak_start, previous.last_trigger_date, previous.last_exit_date,
         previous.last_restructure_date, previous.is_in_default, previous.default_episodes_started,
-        previous.default_date, previous.outstanding_principal, previous.overdue_amount
+        previous.default_date, previous.outstanding_principal, previous.overdue_amount,
+        previous.repayment_profile_24m
 {%- endset %}
 
 rebuilt_loans as (
@@ -81,7 +88,8 @@ anchored as (
         anchors.default_episodes_started as anchor_default_episodes_started,
         anchors.default_date as anchor_default_date,
         anchors.outstanding_principal as anchor_outstanding_principal,
-        anchors.overdue_amount as anchor_overdue_amount
+        anchors.overdue_amount as anchor_overdue_amount,
+        anchors.repayment_profile_24m as anchor_repayment_profile
         {% else %}
         cast(null as date) as anchor_report_month,
         cast(null as boolean) as anchor_is_clean_report,
@@ -93,7 +101,8 @@ anchored as (
         cast(null as integer) as anchor_default_episodes_started,
         cast(null as date) as anchor_default_date,
         cast(null as numeric) as anchor_outstanding_principal,
-        cast(null as numeric) as anchor_overdue_amount
+        cast(null as numeric) as anchor_overdue_amount,
+        cast(null as text) as anchor_repayment_profile
         {% endif %}
     from reports
     {% if is_incremental() %}
@@ -130,7 +139,23 @@ streak_starts as (
             false
         ) as amounts_fell,
         lead(as_of_date) over loan_reports is null
-            or lead(report_month) over loan_reports > report_month as is_month_last_report
+            or lead(report_month) over loan_reports > report_month as is_month_last_report,
+        -- what the report adds to the loan's profile codes, oldest first: a '#' per calendar month
+        -- without a report since the report before it (for the loan's first report built: since
+        -- the anchor, else since the issue month), then, when it is its month's last report, its
+        -- own code
+        repeat('#', greatest(least(case
+            when coalesce(lag(report_month) over loan_reports, anchor_report_month) is not null then
+                {{ months_between('coalesce(lag(report_month) over loan_reports, anchor_report_month)',
+                                  'report_month') }} - 1
+            else {{ months_between('issue_date', 'report_month') }}
+        end, 23), 0))
+        || case
+            when lead(as_of_date) over loan_reports is null
+                or lead(report_month) over loan_reports > report_month
+                then repayment_code
+            else ''
+        end as profile_codes_added
     from anchored
     -- loan_id first in every window here: see int_collection_first_contacts
     window
@@ -146,7 +171,11 @@ streaks as (
                 max(case when starts_clean_streak then as_of_date end) over loan_reports_so_far,
                 anchor_clean_streak_start
             )
-        end as clean_streak_start
+        end as clean_streak_start,
+        -- the profile codes up to and including each report; a frame that starts at the
+        -- partition's start is aggregated row by row, where a sliding frame would be aggregated
+        -- again for every row
+        string_agg(profile_codes_added, '') over loan_reports_so_far as profile_codes_through
     from streak_starts
     window loan_reports_so_far as (partition by loan_id, lender_code order by as_of_date rows unbounded preceding)
 ),
@@ -272,7 +301,19 @@ final as (
         case when ends_default_episode then coalesce(default_end_status, 'cured') end as default_end_reason,
         default_episodes_started,
         case when is_in_default or ends_default_episode then default_episodes_started end as default_episode_no,
-        case when is_in_default or ends_default_episode then current_default_date end as default_date
+        case when is_in_default or ends_default_episode then current_default_date end as default_date,
+        -- newest first: the report's own code, the up to 23 months before it (the month's own
+        -- code left out of the codes so far; codes are single characters, so the reversed
+        -- oldest-first string is the newest-first one), then the anchor's profile
+        left(
+            repayment_code
+            || reverse(right(
+                case when is_month_last_report then left(profile_codes_through, -1) else profile_codes_through end,
+                23
+            ))
+            || coalesce(anchor_repayment_profile, ''),
+            24
+        ) as repayment_profile_24m
     from episodes
 )
 

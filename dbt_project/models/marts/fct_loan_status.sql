@@ -33,13 +33,6 @@ history as (
     {% endif %}
 ),
 
-profiles as (
-    select * from {{ ref('int_repayment_profile') }}
-    {% if is_incremental() %}
-    where {{ in_rebuilt_months('status_submission_id') }}
-    {% endif %}
-),
-
 loans as (
     select * from {{ ref('int_loans_latest') }}
 ),
@@ -88,8 +81,8 @@ final as (
         history.is_in_default,
         history.default_episode_no,
         history.default_date,
-        profiles.month_code as repayment_code,
-        profiles.repayment_profile_24m,
+        history.repayment_code,
+        history.repayment_profile_24m,
         history.rules_version,
         history.status_submission_id,
         history.status_line,
@@ -98,10 +91,6 @@ final as (
     inner join loans
         on loans.lender_code = history.lender_code
         and loans.loan_id = history.loan_id
-    inner join profiles
-        on profiles.lender_code = history.lender_code
-        and profiles.loan_id = history.loan_id
-        and profiles.as_of_date = history.as_of_date
     inner join risk_classes
         on risk_classes.risk_class = history.standardized_class
 )

@@ -3,8 +3,8 @@
 Airflow 3 runs every task in a process forked from the one that executes it: a LocalExecutor
 worker, itself forked from the scheduler, or a Celery pool process, forked from `celery worker`.
 Each of the transform's dbt tasks then imported dbt itself, 2.1-2.8 s on this project's hosts, in a
-task whose model and tests took about a second on a month's files: 64 model tasks paid it every
-monthly run. Imported once in the parent, dbt is in every forked task already (copy-on-write).
+task whose model and tests took about a second on a month's files: every model task (63) paid it
+every monthly run. Imported once in the parent, dbt is in every forked task already (copy-on-write).
 So are Cosmos's operators, which parsing the transform DAG in the task imports (0.7 s), and the
 OpenLineage reader Cosmos imports after each dbt invocation (0.2-0.4 s).
 
