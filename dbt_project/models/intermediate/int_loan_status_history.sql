@@ -139,23 +139,7 @@ streak_starts as (
             false
         ) as amounts_fell,
         lead(as_of_date) over loan_reports is null
-            or lead(report_month) over loan_reports > report_month as is_month_last_report,
-        -- what the report adds to the loan's profile codes, oldest first: a '#' per calendar month
-        -- without a report since the report before it (for the loan's first report built: since
-        -- the anchor, else since the issue month), then, when it is its month's last report, its
-        -- own code
-        repeat('#', greatest(least(case
-            when coalesce(lag(report_month) over loan_reports, anchor_report_month) is not null then
-                {{ months_between('coalesce(lag(report_month) over loan_reports, anchor_report_month)',
-                                  'report_month') }} - 1
-            else {{ months_between('issue_date', 'report_month') }}
-        end, 23), 0))
-        || case
-            when lead(as_of_date) over loan_reports is null
-                or lead(report_month) over loan_reports > report_month
-                then repayment_code
-            else ''
-        end as profile_codes_added
+            or lead(report_month) over loan_reports > report_month as is_month_last_report
     from anchored
     -- loan_id first in every window here: see int_collection_first_contacts
     window
@@ -172,10 +156,20 @@ streaks as (
                 anchor_clean_streak_start
             )
         end as clean_streak_start,
-        -- the profile codes up to and including each report; a frame that starts at the
-        -- partition's start is aggregated row by row, where a sliding frame would be aggregated
-        -- again for every row
-        string_agg(profile_codes_added, '') over loan_reports_so_far as profile_codes_through
+        -- the profile codes up to and including each report, oldest first. Each report adds a '#'
+        -- per calendar month without a report since the report before it (for the loan's first
+        -- report built: since the anchor, else since the issue month), then, when it is its month's
+        -- last report, its own code. A frame that starts at the partition's start is aggregated
+        -- row by row, where a sliding frame would be aggregated again for every row
+        string_agg(
+            repeat('#', greatest(least(case
+                when previous_report_month is not null then
+                    {{ months_between('previous_report_month', 'report_month') }} - 1
+                else {{ months_between('issue_date', 'report_month') }}
+            end, 23), 0))
+            || case when is_month_last_report then repayment_code else '' end,
+            ''
+        ) over loan_reports_so_far as profile_codes_through
     from streak_starts
     window loan_reports_so_far as (partition by loan_id, lender_code order by as_of_date rows unbounded preceding)
 ),
