@@ -28,7 +28,15 @@ rebuild as (
 {% endif %}
 
 month_end as (
-    select loan_status.*
+    select
+        loan_status.lender_code,
+        loan_status.loan_id,
+        loan_status.product_type,
+        loan_status.report_month,
+        loan_status.dpd_bucket,
+        loan_status.outstanding_principal,
+        loan_status.is_active,
+        loan_status.account_status
     from {{ ref('fct_loan_status') }} as loan_status
     {% if is_incremental() %}
     inner join rebuild
@@ -46,6 +54,21 @@ lender_months as (
     from month_end
 ),
 
+next_reports as (
+    -- each month-end row with the loan's next month-end row, in one sort by loan (loan_id first:
+    -- a sort led by lender_code, which all of a lender's rows share, compares it in vain). Joined
+    -- to itself, the month ends were sorted twice and merged: 6.6 -> 3.1 s at 200k loans x 24
+    -- months, the same rows
+    select
+        month_end.*,
+        lead(month_end.report_month) over by_loan as next_report_month,
+        lead(month_end.account_status) over by_loan as next_account_status,
+        lead(month_end.dpd_bucket) over by_loan as next_dpd_bucket,
+        lead(month_end.outstanding_principal) over by_loan as next_outstanding_principal
+    from month_end
+    window by_loan as (partition by month_end.loan_id, month_end.lender_code order by month_end.report_month)
+),
+
 transitions as (
     select
         origin.lender_code,
@@ -54,21 +77,21 @@ transitions as (
         next_month.report_month as to_month,
         origin.dpd_bucket as from_bucket,
         case
-            when destination.loan_id is null then 'unreported'
-            when destination.account_status in ('settled', 'compensated', 'written_off', 'transferred')
-                then destination.account_status
-            else destination.dpd_bucket
+            -- the loan's next month-end row is not in the next month: not reported there
+            when origin.next_report_month is distinct from next_month.report_month then 'unreported'
+            when origin.next_account_status in ('settled', 'compensated', 'written_off', 'transferred')
+                then origin.next_account_status
+            else origin.next_dpd_bucket
         end as to_bucket,
         origin.outstanding_principal as from_balance,
-        coalesce(destination.outstanding_principal, 0) as to_balance
-    from month_end as origin
+        coalesce(
+            case when origin.next_report_month = next_month.report_month then origin.next_outstanding_principal end,
+            0
+        ) as to_balance
+    from next_reports as origin
     inner join lender_months as next_month
         on next_month.lender_code = origin.lender_code
         and next_month.report_month = (origin.report_month + interval '1 month')::date
-    left join month_end as destination
-        on destination.lender_code = origin.lender_code
-        and destination.loan_id = origin.loan_id
-        and destination.report_month = next_month.report_month
     where origin.is_active
 ),
 
