@@ -35,7 +35,9 @@ rebuild as (
 {% endif %}
 
 history as (
-    select * from {{ ref('int_loan_status_history') }}
+    -- the columns read: this CTE is read three times and so kept in memory (or on disk) whole
+    select lender_code, loan_id, borrower_key, as_of_date, report_month, dpd, overdue_since, account_status, is_active
+    from {{ ref('int_loan_status_history') }}
     where is_month_last_report
     {% if is_incremental() %}
         and {{ in_rebuilt_months('status_submission_id') }}
@@ -71,7 +73,14 @@ elsewhere as (
         count(distinct other.lender_code) filter (where other.is_active and other.dpd = 0) as other_current_lenders,
         count(distinct other.lender_code) filter (where other.dpd > 0) as other_delinquent_lenders
     from delinquent
-    inner join history as other
+    inner join (
+        -- the delinquent borrowers' reports only: joined whole, every month-end report was sorted
+        -- by borrower key (the segments at 200k loans x 24 months: 5.4 -> 3.5 s with the cures'
+        -- filter below, the same rows)
+        select history.*
+        from history
+        where history.borrower_key in (select delinquent_borrowers.borrower_key from delinquent as delinquent_borrowers)
+    ) as other
         on other.borrower_key = delinquent.borrower_key
         and other.report_month = delinquent.report_month
         and other.lender_code <> delinquent.lender_code
@@ -100,7 +109,14 @@ cures as (
         bool_or(later.dpd = 0 and later.account_status in ('normal', 'restructured', 'settled')) as is_cured
     from delinquent
     cross join params
-    inner join history as later
+    inner join (
+        -- the delinquent loans' reports only, as above
+        select history.*
+        from history
+        where (history.lender_code, history.loan_id) in (
+            select delinquent_loans.lender_code, delinquent_loans.loan_id from delinquent as delinquent_loans
+        )
+    ) as later
         on later.lender_code = delinquent.lender_code
         and later.loan_id = delinquent.loan_id
         and later.report_month > delinquent.report_month
