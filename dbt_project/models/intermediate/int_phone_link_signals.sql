@@ -56,19 +56,36 @@ link_first_seen as (
     group by borrower_key, phone_hash
 ),
 
+link_reports as (
+    -- each report of a key-phone pair with the pair's next report and its latest disputed report
+    -- so far
+    select
+        links.*,
+        lead(links.reported_date) over pair_reports as next_reported_date,
+        max(case when links.is_disputed then links.reported_date end) over (pair_reports rows unbounded preceding)
+            as last_disputed_date
+    from links
+    window pair_reports as (partition by links.phone_hash, links.borrower_key order by links.reported_date)
+),
+
 dated_links as materialized (
-    -- each link reported within the 12-month window before a signal date, with its age there
+    -- each link reported within the 12-month window before a signal date, with its age there: the
+    -- pair's latest report on or before the date (the one whose span up to the pair's next report
+    -- holds the date), disputed when a report of the pair in the window was. Each (date, key,
+    -- phone) comes out of the join once, where a grouping of every report in the window hashed
+    -- 1.6M rows at 200k loans x 24 months
     select
         dates.signal_date,
-        links.borrower_key,
-        links.phone_hash,
-        min(dates.signal_date - links.reported_date) as link_age_days,
-        bool_or(links.is_disputed) as is_disputed
+        link_reports.borrower_key,
+        link_reports.phone_hash,
+        dates.signal_date - link_reports.reported_date as link_age_days,
+        coalesce(link_reports.last_disputed_date > dates.signal_date - dates.phone_window_12m_days, false)
+            as is_disputed
     from dates
-    inner join links
-        on links.reported_date <= dates.signal_date
-        and links.reported_date > dates.signal_date - dates.phone_window_12m_days
-    group by dates.signal_date, links.borrower_key, links.phone_hash
+    inner join link_reports
+        on link_reports.reported_date <= dates.signal_date
+        and link_reports.reported_date > dates.signal_date - dates.phone_window_12m_days
+        and (link_reports.next_reported_date is null or link_reports.next_reported_date > dates.signal_date)
 ),
 
 windowed_links as (
