@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        serial_plans=true,
         rebuild_signal_inputs={
             'producers': ['int_phone_link_signals', 'int_identity_mismatch_signals', 'int_loan_stacking_signals',
                           'int_bust_out_signals', 'int_co_debt_signals'],

@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        serial_plans=true,
         rebuild_producer='fct_loan_status',
         indexes=[
             {'columns': ['lender_code', 'report_month']},
