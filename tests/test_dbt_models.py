@@ -81,7 +81,7 @@ def frame(conn: psycopg.Connection, sql: str) -> pd.DataFrame:
 
 
 def test_incremental_runs_equal_a_full_refresh(built: Built) -> None:
-    assert {"intermediate.int_loan_status_history", "marts.fct_loan_status"} <= set(built.compared_tables)
+    assert {"intermediate.int_loan_status_history", "marts.dim_loan"} <= set(built.compared_tables)
     with psycopg.connect(built.url) as conn:
         assert model_tables(conn) == built.compared_tables
         for table in built.compared_tables:
@@ -94,7 +94,7 @@ def test_incremental_runs_equal_a_full_refresh(built: Built) -> None:
 
 def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
     assert built.idle_run_rows == {
-        "int_loan_status_history": 0, "fct_loan_status": 0,
+        "int_loan_status_history": 0,
         "int_consistency_findings": 0, "int_borrower_months": 0, "mart_roll_rates": 0, "dim_loan": 0,
         "mart_portfolio_quality": 0, "int_delinquency_segments": 0, "int_phone_link_signals": 0,
         "int_identity_mismatch_signals": 0, "int_loan_stacking_signals": 0, "int_bust_out_signals": 0,
@@ -105,8 +105,7 @@ def test_incremental_run_without_news_rebuilds_nothing(built: Built) -> None:
     }
 
 
-@pytest.mark.parametrize("table", ["marts.fct_loan_status", "intermediate.int_loan_status_history",
-                                   "intermediate.int_borrower_months"])
+@pytest.mark.parametrize("table", ["intermediate.int_loan_status_history", "intermediate.int_borrower_months"])
 def test_a_full_build_writes_the_loan_month_tables_in_month_order(built: Built, table: str) -> None:
     # a month's rows sit together on disk, so a monthly read (the models' windows through the
     # status-file index, the marts' windows, the monthly tests) touches a month's pages, not most
@@ -571,23 +570,25 @@ def test_a_monthly_run_deletes_its_months_with_an_estimate_of_those_months(built
     assert_planner_estimates_a_month(built.url, f"{history} as built", deletes[0])
 
 
-def test_a_monthly_data_test_reads_its_months_with_an_estimate_of_those_months(built: Built) -> None:
+@pytest.mark.parametrize("relation", ["intermediate.int_loan_status_history", "marts.fct_loan_status"])
+def test_a_monthly_data_test_reads_its_months_with_an_estimate_of_those_months(built: Built, relation: str) -> None:
     """Under the monthly scope the tests of a model with a status-file index keep the status files
     of the months its run rebuilt, written out: as an array parameter the planner could not see how
     few rows that keeps, and dbt's accepted_values tests on the history scanned all of it every
-    month (290k blocks at a million loans). The planner's estimate must be the months' rows."""
-    history = "intermediate.int_loan_status_history"
+    month (290k blocks at a million loans). The planner's estimate must be the months' rows. The
+    view fct_loan_status (config rows_of) is tested in the history's scope, through its index."""
+    model = relation.split(".")[1]
     last_month = dbt_scenario.MONTHS[-1]
     dbt(built.url, built.work_dir, "run", "--select", "int_loan_status_history",
         "--vars", f"{{as_of: '{last_month}'}}")
-    dbt(built.url, built.work_dir, "test", "--select", "int_loan_status_history,test_name:accepted_values",
+    dbt(built.url, built.work_dir, "test", "--select", f"{model},test_name:accepted_values",
         "--exclude-resource-type", "unit_test", "--vars", "{tests_scope: rebuilt}")
-    compiled = sorted((built.work_dir / "target" / "run").rglob("accepted_values_int_loan_statu*.sql"))
+    compiled = sorted((built.work_dir / "target" / "run").rglob(f"accepted_values_{model[:14]}*.sql"))
     assert compiled
     sql = compiled[0].read_text()
-    scope = re.search(r'"int_loan_status_history" where (.+?)\) dbt_subquery', sql, re.S)
+    scope = re.search(rf'"{model}" where (.+?)\) dbt_subquery', sql, re.S)
     assert scope and scope.group(1).startswith("status_submission_id in ("), sql
-    assert_planner_estimates_a_month(built.url, history, scope.group(1))
+    assert_planner_estimates_a_month(built.url, relation, scope.group(1))
 
 
 def test_monthly_staging_tests_read_only_the_files_each_test_has_not_passed_on(built: Built) -> None:

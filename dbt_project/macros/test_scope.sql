@@ -51,7 +51,7 @@
         {%- do return(none) -%}
     {%- endif -%}
     {#- the first month as a literal, so the planner estimates the rows it keeps -#}
-    {%- set first_month = "date '" ~ run_query('select (' ~ scope_first_month(relation) ~ ')::text').columns[0].values()[0] ~ "'" -%}
+    {%- set first_month = "date '" ~ run_query('select (' ~ scope_first_month(node.alias) ~ ')::text').columns[0].values()[0] ~ "'" -%}
     {%- set indexes = node.config.get('indexes', []) | map(attribute='columns') | list -%}
     {%- if ['status_submission_id'] in indexes -%}
         {%- do return(status_files_from('status_submission_id', first_month)) -%}
@@ -85,8 +85,8 @@
         {%- do return(none) -%}
     {%- endif -%}
     {%- do return("borrower_key = any(array(select keys.borrower_key from exchange_state.test_scope_keys as keys"
-                  ~ " where keys.model = '" ~ relation.identifier ~ "')) and not signal_date >= "
-                  ~ scope_first_month(relation)) -%}
+                  ~ " where keys.model = '" ~ node.alias ~ "')) and not signal_date >= "
+                  ~ scope_first_month(node.alias)) -%}
 {%- endmacro %}
 
 {% macro status_files_from(column, first_month) -%}
@@ -105,11 +105,12 @@
     {%- do return(column ~ " in (" ~ files.columns[0].values() | map('int') | join(', ') ~ ")") -%}
 {%- endmacro %}
 
-{% macro scope_first_month(relation) -%}
-    {#- SQL: the first month `relation`'s latest run rebuilt; 'infinity' when it rebuilt nothing,
-        '-infinity' when no run recorded a scope (a table built before scopes: every row) -#}
+{% macro scope_first_month(model) -%}
+    {#- SQL: the first month the latest run of `model` (its table's name) rebuilt; 'infinity' when
+        it rebuilt nothing, '-infinity' when no run recorded a scope (a table built before scopes:
+        every row) -#}
     {%- do return("coalesce((select coalesce(scope.first_month, date 'infinity') from exchange_state.test_scope"
-                  ~ " as scope where scope.model = '" ~ relation.identifier ~ "'), date '-infinity')") -%}
+                  ~ " as scope where scope.model = '" ~ model ~ "'), date '-infinity')") -%}
 {%- endmacro %}
 
 {% macro tested_table(model) -%}
@@ -125,10 +126,16 @@
 {% macro scoped_model(relation) -%}
     {#- the graph node of an incremental model of this project whose rows are dated by a month
         column (none for other relations and for models that replace rows outside it:
-        rebuild_unique_key, rebuild_key_log, rebuild_loan_log). Looked up by unique id: a test runs this
-        once, a walk over the
-        graph would cost every test a pass over every node. -#}
+        rebuild_unique_key, rebuild_key_log, rebuild_loan_log); for a view with config rows_of
+        (fct_loan_status), which shows that model's rows one for one, that model's node: the
+        view's tests read the rows its run rebuilt, through its indexes. Looked up by unique id: a
+        test runs this once, a walk over the graph would cost every test a pass over every node. -#}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
+    {%- if node and node.schema == relation.schema and node.config.materialized == 'view'
+            and node.config.get('rows_of') -%}
+        {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ node.config.get('rows_of')) -%}
+        {%- do return(node if node and node.config.materialized == 'incremental' else none) -%}
+    {%- endif -%}
     {%- if node and node.schema == relation.schema and node.config.materialized == 'incremental'
             and not node.config.get('rebuild_unique_key') and not node.config.get('rebuild_key_log')
             and not node.config.get('rebuild_loan_log') -%}

@@ -6,6 +6,7 @@
             {'columns': ['lender_code', 'report_month']},
             {'columns': ['status_submission_id']},
             {'columns': ['rules_version', 'as_of_date']},
+            {'columns': ['borrower_key']},
         ],
     )
 }}
@@ -26,7 +27,9 @@
    that of the loan's last report in the month, a month without a report is '#'. (It was a model
    of its own that read this table again, sorted it the same way and was joined back to it in
    fct_loan_status: one more pass over every loan-month, and one more step between this model
-   and the marts.) The state comes from running windows over each loan's reports, all in one
+   and the marts.) It carries the loan's product, region, guarantee and months on book as well, so
+   that fct_loan_status is a view of it rather than a second copy of every loan-month (a full
+   build wrote both, with six more indexes; a month rewrote both). The state comes from running windows over each loan's reports, all in one
    ordering; an incremental run seeds them with the last row already built before the months it
    rebuilds (the anchor), so it reads only the months it rebuilds. #}
 
@@ -253,6 +256,10 @@ final as (
         rules_version,
         borrower_key,
         borrower_type,
+        product_type,
+        region_code,
+        guarantee_type,
+        {{ months_between('issue_month', 'report_month') }} as months_on_book,
         rule_set,
         account_status,
         is_active,

@@ -1,40 +1,20 @@
 {{
     config(
-        materialized='incremental',
-        indexes=[
-            {'columns': ['lender_code', 'loan_id', 'as_of_date'], 'unique': True},
-            {'columns': ['lender_code', 'report_month']},
-            {'columns': ['report_month']},
-            {'columns': ['status_submission_id']},
-            {'columns': ['rules_version', 'as_of_date']},
-            {'columns': ['borrower_key']},
-        ],
+        materialized='view',
+        rows_of='int_loan_status_history',
     )
 }}
--- depends_on: {{ ref('int_submissions_effective') }}
--- depends_on: {{ ref('int_rule_versions') }}
 
-{# Loan status facts (贷款状态事实表): one row per loan and reporting date, standardized. #}
+{# Loan status facts (贷款状态事实表): one row per loan and reporting date, standardized. A view of
+    int_loan_status_history, which holds every column below but the loan key and whether the class
+    is non-performing: the history's indexes serve it (lender, loan and date; lender and month;
+    status file; rules version; borrower key), and its data tests read the months the history's
+    latest run rebuilt (config rows_of, macros/test_scope.sql). #}
 
 with
 
-{% if is_incremental() %}
-
-rebuild as (
-    {{ rebuild_window() }}
-),
-
-{% endif %}
-
 history as (
     select * from {{ ref('int_loan_status_history') }}
-    {% if is_incremental() %}
-    where {{ in_rebuilt_months('status_submission_id') }}
-    {% endif %}
-),
-
-loans as (
-    select * from {{ ref('int_loans_latest') }}
 ),
 
 risk_classes as (
@@ -51,10 +31,10 @@ final as (
         history.is_month_last_report,
         history.borrower_key,
         history.borrower_type,
-        loans.product_type,
-        loans.region_code,
-        loans.guarantee_type,
-        {{ months_between('loans.issue_month', 'history.report_month') }} as months_on_book,
+        history.product_type,
+        history.region_code,
+        history.guarantee_type,
+        history.months_on_book,
         history.account_status,
         history.is_active,
         history.outstanding_principal,
@@ -88,12 +68,8 @@ final as (
         history.status_line,
         history.loan_attributes_hash
     from history
-    inner join loans
-        on loans.lender_code = history.lender_code
-        and loans.loan_id = history.loan_id
     inner join risk_classes
         on risk_classes.risk_class = history.standardized_class
 )
 
 select * from final
-{{ month_order(['report_month', 'lender_code', 'loan_id', 'as_of_date']) }}

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         serial_plans=true,
-        rebuild_producer='fct_loan_status',
+        rebuild_producer='int_loan_status_history',
         indexes=[
             {'columns': ['lender_code', 'report_month']},
         ],
@@ -14,7 +14,7 @@
     active at the month's last report (normal, overdue, restructured). Ratios by balance use
     outstanding principal; M1+, M2+, M3+ and 90+ are the loans at or above the buckets M1, M2, M3
     and M4 of rule_dpd_buckets (DPD 1, 31, 61 and 91 days or more in v1). An incremental run rebuilds each
-    lender's months from the first one fct_loan_status rebuilt. #}
+    lender's months from the first one int_loan_status_history (fct_loan_status's rows) rebuilt. #}
 
 with
 

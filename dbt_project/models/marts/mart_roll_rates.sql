@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        rebuild_producer='fct_loan_status',
+        rebuild_producer='int_loan_status_history',
         rebuild_month_column='to_month',
         indexes=[
             {'columns': ['lender_code', 'to_month']},
@@ -14,7 +14,7 @@
     next month's end, per lender and product. The destination is a DPD bucket, a terminal status
     (settled, compensated, written_off, transferred) or unreported (the lender's next file does not
     report the loan). Only month pairs where the lender reported the next month count.
-    An incremental run rebuilds, per lender, the pairs ending in a month that fct_loan_status
+    An incremental run rebuilds, per lender, the pairs ending in a month that the status history
     rebuilt, from the month-end rows of the month before on. #}
 
 with
