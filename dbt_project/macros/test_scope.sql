@@ -131,12 +131,13 @@
         view's tests read the rows its run rebuilt, through its indexes. Looked up by unique id: a
         test runs this once, a walk over the graph would cost every test a pass over every node. -#}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) -%}
-    {%- if node and node.schema == relation.schema and node.config.materialized == 'view'
-            and node.config.get('rows_of') -%}
-        {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ node.config.get('rows_of')) -%}
-        {%- do return(node if node and node.config.materialized == 'incremental' else none) -%}
+    {%- if not node or node.schema != relation.schema -%}
+        {%- do return(none) -%}
     {%- endif -%}
-    {%- if node and node.schema == relation.schema and node.config.materialized == 'incremental'
+    {%- if node.config.materialized == 'view' and node.config.get('rows_of') -%}
+        {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ node.config.get('rows_of')) -%}
+    {%- endif -%}
+    {%- if node and node.config.materialized == 'incremental'
             and not node.config.get('rebuild_unique_key') and not node.config.get('rebuild_key_log')
             and not node.config.get('rebuild_loan_log') -%}
         {%- do return(node) -%}

@@ -29,9 +29,10 @@
    fct_loan_status: one more pass over every loan-month, and one more step between this model
    and the marts.) It carries the loan's product, region, guarantee and months on book as well, so
    that fct_loan_status is a view of it rather than a second copy of every loan-month (a full
-   build wrote both, with six more indexes; a month rewrote both). The state comes from running windows over each loan's reports, all in one
-   ordering; an incremental run seeds them with the last row already built before the months it
-   rebuilds (the anchor), so it reads only the months it rebuilds. #}
+   build wrote both, with six more indexes; a month rewrote both). The state comes from running
+   windows over each loan's reports, all in one ordering; an incremental run seeds them with the
+   last row already built before the months it rebuilds (the anchor), so it reads only the months
+   it rebuilds. #}
 
 with
 
