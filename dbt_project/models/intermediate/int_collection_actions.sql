@@ -94,6 +94,10 @@ localized as (
     inner join submissions
         on submissions.submission_id = actions.submission_id
         and submissions.is_effective
+    -- computed once per action before final reads it (OFFSET 0 keeps the planner from folding
+    -- this query into final's, which repeated the time-zone conversion in each of the five
+    -- expressions that read the local time): CREATE TABLE AS at 200k x 24: 9.1-10.3 -> 6.9-7.2 s
+    offset 0
 ),
 
 final as (
