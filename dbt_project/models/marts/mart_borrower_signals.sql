@@ -32,104 +32,87 @@
 -- depends_on: {{ ref('int_signal_loans') }}
 -- depends_on: {{ ref('int_fraud_signal_dates') }}
 
+{% set signal_models = {
+    'co_debt': 'int_co_debt_signals',
+    'bust_out': 'int_bust_out_signals',
+    'stacking': 'int_loan_stacking_signals',
+    'identity': 'int_identity_mismatch_signals',
+    'phone_links': 'int_phone_link_signals',
+} %}
 {% set signal_columns = {
+    'co_debt': ['open_lenders', 'total_outstanding', 'overdue_lenders_6m'],
+    'bust_out': ['surge_lenders', 'first_payment_default_lenders', 'is_bust_out'],
+    'stacking': ['stacking_lenders', 'stacking_new_principal', 'is_loan_stacking'],
+    'identity': ['name_hashes', 'is_identity_mismatch'],
     'phone_links': ['phones_1m', 'phones_3m', 'phones_6m', 'phones_12m', 'keys_per_phone_1m', 'keys_per_phone_3m',
                     'keys_per_phone_6m', 'keys_per_phone_12m', 'days_since_link_change', 'is_phone_shared',
                     'is_phone_link_disputed'],
-    'identity': ['name_hashes', 'is_identity_mismatch'],
-    'stacking': ['stacking_lenders', 'stacking_new_principal', 'is_loan_stacking'],
-    'bust_out': ['surge_lenders', 'first_payment_default_lenders', 'is_bust_out'],
-    'co_debt': ['open_lenders', 'total_outstanding', 'overdue_lenders_6m'],
 } %}
-{% set all_columns = signal_columns.values() | sum(start=[]) %}
-{#- each column's type, read from the built tables when the model runs: another model's row
-    carries the column as a typed null, and a flag is aggregated with bool_or -#}
-{% set types = {} %}
-{% if execute %}
-    {% for model in ['int_phone_link_signals', 'int_identity_mismatch_signals', 'int_loan_stacking_signals',
-                     'int_bust_out_signals', 'int_co_debt_signals'] %}
-        {% for column in adapter.get_columns_in_relation(ref(model)) %}
-            {% do types.update({column.name: column.data_type}) %}
-        {% endfor %}
-    {% endfor %}
-{% endif %}
 
 with
 
-phone_links as not materialized (
-    select * from {{ ref('int_phone_link_signals') }}
-),
-
-identity as not materialized (
-    select * from {{ ref('int_identity_mismatch_signals') }}
-),
-
-stacking as not materialized (
-    select * from {{ ref('int_loan_stacking_signals') }}
-),
-
-bust_out as not materialized (
-    select * from {{ ref('int_bust_out_signals') }}
-),
-
-co_debt as not materialized (
-    select * from {{ ref('int_co_debt_signals') }}
-),
-
-clusters as (
-    select * from {{ ref('int_phone_clusters') }}
-),
-
-signal_rows as (
-    -- every signal model's row, its own columns set and the others null: one pass over each
-    -- model, then one grouping by key and date (five joins of the models would hash each one).
-    -- An incremental run reads the dates rebuilt one at a time through each model's signal_date
-    -- index (a comparison with the scope's date, unknown when planned, was estimated at a third
-    -- of the model and read it whole), then the keys rebuilt on the dates before
-    {%- for model in signal_columns %}
-    {%- set row_columns %}
-        signal_date,
-        borrower_key,
-        {%- for column in all_columns %}
-        {{ column if column in signal_columns[model] else 'cast(null as ' ~ types[column] ~ ')' if execute else 'null' }}
-            as {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    {%- endset %}
+{% for name, model in signal_models.items() %}
+{%- set row_columns = ['signal_date', 'borrower_key'] + signal_columns[name] %}
+{{ name }} as (
+    -- the model's rows to build, its own columns. An incremental run reads the dates rebuilt one
+    -- at a time through the model's signal_date index (a comparison with the scope's date, unknown
+    -- when planned, was estimated at a third of the model and read it whole), then the keys
+    -- rebuilt on the dates before
     {%- if is_incremental() %}
-    select {{ row_columns }}
+    select {{ row_columns | join(', ') }}
     from (
         select dates.signal_date as rebuilt_date
         from {{ ref('int_fraud_signal_dates') }} as dates
         where dates.signal_date >= ({{ signal_rebuild_from() }})
     ) as rebuilt_dates
     cross join lateral (
-        select * from {{ model }} as on_date
+        select * from {{ ref(model) }} as on_date
         where on_date.signal_date = rebuilt_dates.rebuilt_date
         offset 0
-    ) as {{ model }}_rows
+    ) as {{ name }}_rows
     union all
-    select {{ row_columns }}
-    from {{ model }}
+    select {{ row_columns | join(', ') }}
+    from {{ ref(model) }}
     where borrower_key in (select keys.borrower_key from {{ signal_keys() }} as keys)
         and (signal_date >= ({{ signal_rebuild_from() }})) is not true
     {%- else %}
-    select {{ row_columns }}
-    from {{ model }}
+    select {{ row_columns | join(', ') }}
+    from {{ ref(model) }}
     {%- endif %}
-    {{ 'union all' if not loop.last }}
-    {%- endfor %}
+),
+{% endfor %}
+
+clusters as (
+    select * from {{ ref('int_phone_clusters') }}
 ),
 
+{%- set joined = [] %}
+
 keys as (
-    -- one row per key and date, each model's figures and flags (a model has one row per key and date)
+    -- one row per key and date with each model's figures and flags (a model has one row per key
+    -- and date): the models joined in full on key and date, each to the key and date of those
+    -- before it. At 200k loans x 24 months this took 3.7-4.0 s against 5.9-6.5 s for one
+    -- grouping of every model's rows (3.6M rows padded with the other models' columns as nulls,
+    -- hashed by key and date, spilling to disk; CREATE TABLE AS, the same 1,846,336 rows)
     select
-        signal_date,
-        borrower_key,
-        {%- for column in all_columns %}
-        {{ 'bool_or' if types.get(column) == 'boolean' else 'max' }}({{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        coalesce({% for name in signal_models %}{{ name }}.signal_date{{ ', ' if not loop.last }}{% endfor %}) as signal_date,
+        coalesce({% for name in signal_models %}{{ name }}.borrower_key{{ ', ' if not loop.last }}{% endfor %}) as borrower_key,
+        {%- for name in signal_models %}
+        {%- set outer_loop = loop %}
+        {%- for column in signal_columns[name] %}
+        {{ name }}.{{ column }}{{ ',' if not (outer_loop.last and loop.last) }}
         {%- endfor %}
-    from signal_rows
-    group by signal_date, borrower_key
+        {%- endfor %}
+    {%- for name in signal_models %}
+    {%- if loop.first %}
+    from {{ name }}
+    {%- else %}
+    full join {{ name }}
+        on {{ name }}.signal_date = coalesce({% for earlier in joined %}{{ earlier }}.signal_date{{ ', ' if not loop.last }}{% endfor %})
+        and {{ name }}.borrower_key = coalesce({% for earlier in joined %}{{ earlier }}.borrower_key{{ ', ' if not loop.last }}{% endfor %})
+    {%- endif %}
+    {%- do joined.append(name) %}
+    {%- endfor %}
 ),
 
 final as (
