@@ -80,29 +80,28 @@ link_reports as (
 ),
 
 windowed_links as (
-    -- each link reported within the 12-month window before a signal date, with its age there and
-    -- the windows it counts in: the pair's latest report on or before the date (the one whose span
-    -- up to the pair's next report holds the date), disputed when a report of the pair in the window
-    -- was. Each (date, key, phone) comes out of the join once, where a grouping of every report in
-    -- the window hashed 1.6M rows at 200k loans x 24 months. Each pair's reports take the dates
-    -- (lateral; OFFSET 0 keeps the planner from turning the join round), so the links come out in
-    -- the pairs' order, led by phone hash, and the phone windows below sort each phone's few links
-    -- by date instead of every dated link on disk
+    -- each link reported within the 12-month window before a signal date, with the windows its
+    -- age there (computed once, in the lateral) counts in: the pair's latest report on or before
+    -- the date (the one whose span up to the pair's next report holds the date), disputed when a
+    -- report of the pair in the window was. Each (date, key, phone) comes out of the join once,
+    -- where a grouping of every report in the window hashed 1.6M rows at 200k loans x 24 months.
+    -- Each pair's reports take the dates (lateral; OFFSET 0 keeps the planner from turning the
+    -- join round), so the links come out in the pairs' order, led by phone hash, and the phone
+    -- windows below sort each phone's few links by date instead of every dated link on disk
     select
         dates.signal_date,
         link_reports.borrower_key,
         link_reports.phone_hash,
-        dates.signal_date - link_reports.reported_date as link_age_days,
         coalesce(link_reports.last_disputed_date > dates.signal_date - dates.phone_window_12m_days, false)
             as is_disputed,
-        dates.signal_date - link_reports.reported_date < dates.phone_window_1m_days as in_1m,
-        dates.signal_date - link_reports.reported_date < dates.phone_window_3m_days as in_3m,
-        dates.signal_date - link_reports.reported_date < dates.phone_window_6m_days as in_6m,
+        dates.link_age_days < dates.phone_window_1m_days as in_1m,
+        dates.link_age_days < dates.phone_window_3m_days as in_3m,
+        dates.link_age_days < dates.phone_window_6m_days as in_6m,
         true as in_12m,
         dates.phone_shared_min_keys
     from link_reports
     cross join lateral (
-        select *
+        select dates.*, dates.signal_date - link_reports.reported_date as link_age_days
         from dates
         where link_reports.reported_date <= dates.signal_date
             and link_reports.reported_date > dates.signal_date - dates.phone_window_12m_days
