@@ -1,10 +1,19 @@
+{#- the signal models: the name each is read under here, the model, its own columns -#}
+{% set signals = [
+    ('co_debt', 'int_co_debt_signals', ['open_lenders', 'total_outstanding', 'overdue_lenders_6m']),
+    ('bust_out', 'int_bust_out_signals', ['surge_lenders', 'first_payment_default_lenders', 'is_bust_out']),
+    ('stacking', 'int_loan_stacking_signals', ['stacking_lenders', 'stacking_new_principal', 'is_loan_stacking']),
+    ('identity', 'int_identity_mismatch_signals', ['name_hashes', 'is_identity_mismatch']),
+    ('phone_links', 'int_phone_link_signals', ['phones_1m', 'phones_3m', 'phones_6m', 'phones_12m',
+        'keys_per_phone_1m', 'keys_per_phone_3m', 'keys_per_phone_6m', 'keys_per_phone_12m',
+        'days_since_link_change', 'is_phone_shared', 'is_phone_link_disputed']),
+] %}
 {{
     config(
         materialized='incremental',
         serial_plans=true,
         rebuild_signal_inputs={
-            'producers': ['int_phone_link_signals', 'int_identity_mismatch_signals', 'int_loan_stacking_signals',
-                          'int_bust_out_signals', 'int_co_debt_signals'],
+            'producers': signals | map(attribute=1) | list,
             'loan_keys': true,
             'input': 'int_phone_clusters',
             'date_column': 'signal_date',
@@ -32,27 +41,10 @@
 -- depends_on: {{ ref('int_signal_loans') }}
 -- depends_on: {{ ref('int_fraud_signal_dates') }}
 
-{% set signal_models = {
-    'co_debt': 'int_co_debt_signals',
-    'bust_out': 'int_bust_out_signals',
-    'stacking': 'int_loan_stacking_signals',
-    'identity': 'int_identity_mismatch_signals',
-    'phone_links': 'int_phone_link_signals',
-} %}
-{% set signal_columns = {
-    'co_debt': ['open_lenders', 'total_outstanding', 'overdue_lenders_6m'],
-    'bust_out': ['surge_lenders', 'first_payment_default_lenders', 'is_bust_out'],
-    'stacking': ['stacking_lenders', 'stacking_new_principal', 'is_loan_stacking'],
-    'identity': ['name_hashes', 'is_identity_mismatch'],
-    'phone_links': ['phones_1m', 'phones_3m', 'phones_6m', 'phones_12m', 'keys_per_phone_1m', 'keys_per_phone_3m',
-                    'keys_per_phone_6m', 'keys_per_phone_12m', 'days_since_link_change', 'is_phone_shared',
-                    'is_phone_link_disputed'],
-} %}
-
 with
 
-{% for name, model in signal_models.items() %}
-{%- set row_columns = ['signal_date', 'borrower_key'] + signal_columns[name] %}
+{% for name, model, columns in signals %}
+{%- set row_columns = ['signal_date', 'borrower_key'] + columns %}
 {{ name }} as (
     -- the model's rows to build, its own columns. An incremental run reads the dates rebuilt one
     -- at a time through the model's signal_date index (a comparison with the scope's date, unknown
@@ -95,15 +87,15 @@ keys as (
     -- grouping of every model's rows (3.6M rows padded with the other models' columns as nulls,
     -- hashed by key and date, spilling to disk; CREATE TABLE AS, the same 1,846,336 rows)
     select
-        coalesce({% for name in signal_models %}{{ name }}.signal_date{{ ', ' if not loop.last }}{% endfor %}) as signal_date,
-        coalesce({% for name in signal_models %}{{ name }}.borrower_key{{ ', ' if not loop.last }}{% endfor %}) as borrower_key,
-        {%- for name in signal_models %}
+        coalesce({% for name, _, _ in signals %}{{ name }}.signal_date{{ ', ' if not loop.last }}{% endfor %}) as signal_date,
+        coalesce({% for name, _, _ in signals %}{{ name }}.borrower_key{{ ', ' if not loop.last }}{% endfor %}) as borrower_key,
+        {%- for name, _, columns in signals %}
         {%- set outer_loop = loop %}
-        {%- for column in signal_columns[name] %}
+        {%- for column in columns %}
         {{ name }}.{{ column }}{{ ',' if not (outer_loop.last and loop.last) }}
         {%- endfor %}
         {%- endfor %}
-    {%- for name in signal_models %}
+    {%- for name, _, _ in signals %}
     {%- if loop.first %}
     from {{ name }}
     {%- else %}
