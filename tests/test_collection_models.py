@@ -332,8 +332,9 @@ def test_collection_models_rebuild_only_what_changed_and_equal_a_full_build(tmp_
             _action("XD01-S4", "2025-05-02T09:00:00"), _action("XD01-S4", "2025-05-02T10:00:00"),
             _action("XD01-S4", "2025-05-02T11:00:00"), _action("XD01-S4", "2025-05-02T12:00:00"),
             _action("XD01-S2", "2025-05-20T10:00:00", outcome="promise_to_pay", promise=(date(2025, 6, 5), 200))])
-        # the new status month rebuilds every lender from May, not the months before
-        assert _increment_equals_full_refresh(conn, work, "May") == dict.fromkeys(CODES, date(2025, 5, 1))
+        # the actions of May's new file, not the months before; the new status month of every
+        # lender reaches first contacts, promises and the conduct mart through the history's log
+        assert _increment_equals_full_refresh(conn, work, "May") == {"XD01": date(2025, 5, 1)}
         load(conn, months=range(5, 6))                                # June, with its collection files
         # June's file of XD01 holds an action of March (S6's, again): XD01 from March
         assert _increment_equals_full_refresh(conn, work, "June") == {
@@ -431,9 +432,9 @@ def test_collection_files_before_a_lenders_first_status_file_are_built_as_a_full
             _status_file(conn, "XD04", month, delta)
         load(conn, months=range(4, 5))
         _status_file(conn, "WD05", 4, epsilon)
-        assert _increment_equals_full_refresh(conn, work, "first status files") == {
-            "XD01": date(2025, 5, 1), "WD02": date(2025, 5, 1), "DB03": date(2025, 5, 1),
-            "XD04": date(2025, 1, 1), "WD05": date(2025, 5, 1)}
+        # no collection file changed: the actions rebuild nothing; the status months reach first
+        # contacts, promises and the conduct mart through the status history's log
+        assert _increment_equals_full_refresh(conn, work, "first status files") == {}
         contacts = conn.execute("select loan_id, first_contact_date, is_evaluable, is_cured"
                                 " from intermediate.int_collection_first_contacts"
                                 " where lender_code in ('XD04', 'WD05') order by loan_id").fetchall()

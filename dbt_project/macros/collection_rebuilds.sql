@@ -9,12 +9,14 @@
       - the first action month of a loan whose borrower key (or another attribute) changed, or
         that left int_loans_latest (a replaced loans file, a loan de-keyed by retention), as
         int_loans_latest logged it (loan_log.sql);
-      - the first month int_loan_status_history rebuilt (its rebuild_producer): a new status month,
-        a corrected one, a loan whose attributes changed, a new rules version. The actions
-        themselves do not change there, but the models that read them judge episodes and promises
-        on those reports, and learn the months from this model's log;
       - every month when the collection parameters changed (rebuild_rules).
-    It logs that window for the models that read it. Those look further back (config
+    It logs that window for the models that read it. It does not read the status history: a
+    full build runs it beside int_loan_status_history, the build's longest serial step (at a
+    million loans the history ran alone on one core for 99 s with the actions waiting on it).
+    The models that judge actions on the status reports (first contacts, promises, the conduct
+    mart) read both logs (rebuild_producer, a list): the months int_loan_status_history rebuilt
+    (a new status month, a corrected one, a loan whose attributes changed, a new rules version)
+    change their verdicts though the actions stay the same. Those look further back (config
     rebuild_lookback_days, a parameter of rule_collection_parameters): a collection episode's cure
     and a promise's keeping are judged on the reports up to that many days after it, and whether
     either can be judged yet on the lender's latest reporting date, which moves with each month;
@@ -137,9 +139,9 @@
 {%- endmacro %}
 
 {% macro read_by_rebuilds(model) -%}
-    {#- true when another model of the project reads `model`'s rebuild log (its rebuild_producer) -#}
+    {#- true when another model of the project reads `model`'s rebuild log (one of its rebuild_producer) -#}
     {%- for node in graph.nodes.values() if node.resource_type == 'model'
-            and node.config.get('rebuild_producer') == model -%}
+            and model in rebuild_producers(node.config) -%}
         {{ return(true) }}
     {%- endfor -%}
     {{ return(false) }}

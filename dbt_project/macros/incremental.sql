@@ -6,7 +6,8 @@
     Its config says where the window comes from:
       - no rebuild_producer: the model reads the raw zone and finds what changed itself
         (rebuild_detection.sql); its rebuilds are logged for the models downstream (rebuild_log.sql);
-      - rebuild_producer: the model rebuilds what that model rebuilt since it last ran;
+      - rebuild_producer: the model rebuilds what that model (or each of a list of models)
+        rebuilt since it last ran;
       - rebuild_mixes_lenders: a row mixes lenders, so every lender from the earliest month;
         with rebuild_lookahead (a parameter of rule_collection_parameters) that many months
         earlier, as a row looks that far ahead; with rebuild_rules (seeds) every month when those
@@ -15,8 +16,8 @@
       - rebuild_unique_key: the rows sharing these columns with a new row go too (figures carried
         forward from before the window);
       - rebuild_drops_gone_loans: the rows of loans no longer in int_loans_latest go too;
-      - rebuild_collection_files: int_collection_actions, which adds the collection files that
-        changed to its producer's months (collection_rebuilds.sql);
+      - rebuild_collection_files: int_collection_actions, which finds the collection files and the
+        loans that changed itself, and logs its window like a producer (collection_rebuilds.sql);
       - rebuild_lookback_days: a parameter of rule_collection_parameters: rows are judged on what
         follows them for that many days, so the window starts that much earlier (and before the
         lender's latest reporting date ahead of it);
@@ -66,7 +67,7 @@
     {%- else -%}
     {%- set month_column = config.get('rebuild_month_column', 'report_month') -%}
     {%- set unique_key = config.get('rebuild_unique_key') or [] -%}
-    {%- if config.get('rebuild_producer') -%}
+    {%- if has_rebuild_window(config) -%}
         {%- set window = rebuild_window() -%}
         {%- if read_by_rebuilds(target.identifier) %}
     -- for the models that read this one's rebuilds
@@ -168,10 +169,11 @@
 
 {% macro rebuild_window() -%}
     {#- (lender_code, rebuild_month): per lender, the first month this model's incremental run
-        rebuilds. A model with a rebuild_producer reads it, in its SQL and in the strategy's
-        statements, from the temporary table its pre-hook filled (prepare_rebuild_state): the
-        query reads the log and may scan the model's table (int_collection_actions), once. -#}
-    {%- if config.get('rebuild_producer') -%}
+        rebuilds. A model with a rebuild_producer (or rebuild_collection_files) reads it, in its
+        SQL and in the strategy's statements, from the temporary table its pre-hook filled
+        (prepare_rebuild_state): the query reads the logs and may scan the model's table
+        (int_collection_actions), once. -#}
+    {%- if has_rebuild_window(config) -%}
     select * from {{ rebuild_window_table() }}
     {%- else -%}
     {{ rebuild_window_query() }}
@@ -184,18 +186,14 @@
 
 {% macro rebuild_window_query() -%}
     {#- the query of rebuild_window (see the config keys above) -#}
-    {%- set producer = config.get('rebuild_producer') -%}
+    {%- set producers = rebuild_producers(config) -%}
     {%- set lookback = config.get('rebuild_lookback_days') -%}
-    {%- if not producer -%}
-        {{ lender_months_to_rebuild(check_rules=config.get('rebuild_checks_rules', true)) }}
-    {%- elif config.get('rebuild_collection_files') -%}
-        {#- int_collection_actions: the producer's months, the changed files' and, when the
+    {%- if config.get('rebuild_collection_files') -%}
+        {#- int_collection_actions: the months of the files and loans that changed and, when the
             rebuild_rules seeds changed, every month (collection_rebuilds.sql) -#}
         {%- set rules = config.get('rebuild_rules') or [] %}
     select windows.lender_code, min(windows.rebuild_month) as rebuild_month
     from (
-        {{ consumed_rebuilds(producer) }}
-        union all
         {{ collection_months_to_rebuild() }}
         {%- if rules %}
         union all
@@ -206,16 +204,18 @@
         {%- endif %}
     ) as windows
     group by windows.lender_code
+    {%- elif not producers -%}
+        {{ lender_months_to_rebuild(check_rules=config.get('rebuild_checks_rules', true)) }}
     {%- elif not config.get('rebuild_mixes_lenders') and lookback -%}
-        {{ collection_lookback(consumed_rebuilds(producer), lookback) }}
+        {{ collection_lookback(consumed_rebuilds(producers), lookback) }}
     {%- elif not config.get('rebuild_mixes_lenders') -%}
-        {{ consumed_rebuilds(producer) }}
+        {{ consumed_rebuilds(producers) }}
     {%- elif lookback -%}
     select lenders.lender_code, first_month.rebuild_month
     from (select distinct lender_code from {{ ref('int_submissions_effective') }}) as lenders
     cross join (
         select min(lookback.rebuild_month) as rebuild_month
-        from ({{ collection_lookback(consumed_rebuilds(producer), lookback) }}) as lookback
+        from ({{ collection_lookback(consumed_rebuilds(producers), lookback) }}) as lookback
     ) as first_month
     {%- else -%}
         {%- set lookahead = config.get('rebuild_lookahead') -%}
@@ -245,11 +245,11 @@
             {%- if rules %}
             end
             {%- endif %} as rebuild_month
-        from ({{ consumed_rebuilds(producer) }}) as rebuild
+        from ({{ consumed_rebuilds(producers) }}) as rebuild
         cross join ({{ collection_parameters() }}) as parameters
         {%- else %}
         select min(rebuild.rebuild_month) as rebuild_month
-        from ({{ consumed_rebuilds(producer) }}) as rebuild
+        from ({{ consumed_rebuilds(producers) }}) as rebuild
         {%- endif %}
     ) as first_month
     {%- endif -%}

@@ -1,7 +1,6 @@
 {{
     config(
         materialized='incremental',
-        rebuild_producer='int_loan_status_history',
         rebuild_collection_files=true,
         rebuild_month_column='action_month',
         rebuild_rules=['rule_collection_parameters'],
@@ -12,7 +11,6 @@
         ],
     )
 }}
--- depends_on: {{ ref('int_loan_status_history') }}
 
 {# Collection actions (催收记录) of the files in force, with the debtor's borrower key, the local time
     in the exchange's time zone (Asia/Shanghai) and the conduct flags each action raises.

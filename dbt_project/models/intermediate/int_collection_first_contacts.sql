@@ -2,7 +2,7 @@
     config(
         large_sorts=true,
         materialized='incremental',
-        rebuild_producer='int_collection_actions',
+        rebuild_producer=['int_collection_actions', 'int_loan_status_history'],
         rebuild_lookback_days='contact_cure_window_days',
         rebuild_month_column='first_contact_month',
         indexes=[
@@ -16,9 +16,10 @@
 {# Collection episodes: the first action on a loan with no action in the cure window before it
     starts one. Cured when a report from that day up to the window's end shows DPD 0 (normal,
     restructured or settled); evaluable once the window lies within the lender's reported data.
-    An incremental run rebuilds the episodes from a cure window before the first action month
-    int_collection_actions rebuilt (and before the lender's latest report ahead of it, which
-    decided what was evaluable): the reports up to a window after an episode decide its cure. #}
+    An incremental run rebuilds the episodes from a cure window before the first month
+    int_collection_actions or int_loan_status_history rebuilt (and before the lender's latest
+    report ahead of it, which decided what was evaluable): the reports up to a window after an
+    episode decide its cure. #}
 
 with
 

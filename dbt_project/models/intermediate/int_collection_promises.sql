@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        rebuild_producer='int_collection_actions',
+        rebuild_producer=['int_collection_actions', 'int_loan_status_history'],
         rebuild_lookback_days='contact_cure_window_days',
         rebuild_month_column='latest_month',
         indexes=[
@@ -18,9 +18,9 @@
     lender's latest reporting date (is_due); the monthly status report carries the month's last
     payment only, so a kept promise followed by another payment in the same month may be missed.
     An incremental run rebuilds the promises made or due from a cure window
-    (contact_cure_window_days, about two month ends) before the first action month
-    int_collection_actions rebuilt and before the lender's latest report ahead of it: the report
-    that shows a payment is the first one after it. #}
+    (contact_cure_window_days, about two month ends) before the first month
+    int_collection_actions or int_loan_status_history rebuilt and before the lender's latest
+    report ahead of it: the report that shows a payment is the first one after it. #}
 
 with
 

@@ -2,7 +2,7 @@
     config(
         large_sorts=true,
         materialized='incremental',
-        rebuild_producer='int_collection_actions',
+        rebuild_producer=['int_collection_actions', 'int_loan_status_history'],
         rebuild_mixes_lenders=true,
         rebuild_lookback_days='contact_cure_window_days',
         indexes=[
