@@ -6,8 +6,9 @@
     the log read in its own transaction, so a failed run is caught up by the next one and a run
     with nothing new reads nothing; when others read it in turn, it logs the window it rebuilt
     too. A model may read several producers' logs (a list): the collection models that judge
-    actions on the status reports read int_collection_actions' and int_loan_status_history's. The log lives in schema exchange_state, out of the analysts'
-    schemas, created by the exchange's migrations (0023_rebuild_state.sql). -#}
+    actions on the status reports read int_collection_actions' and int_loan_status_history's.
+    The log lives in schema exchange_state, out of the analysts' schemas, created by the
+    exchange's migrations (0023_rebuild_state.sql). -#}
 
 {% macro rebuild_producers(model_config) -%}
     {#- the models whose rebuild logs a model reads: its config rebuild_producer, one name or a list -#}
