@@ -88,7 +88,7 @@
     {#- the models whose logs this model reads, as a SQL array of names (maybe empty) -#}
     {%- set spec = config.get('rebuild_signal_inputs') -%}
     {%- set producers = (spec.get('producers') or []) + (['int_signal_loans'] if spec.get('loan_keys') else []) -%}
-    array[{% for producer in producers %}'{{ producer }}'{{ ', ' if not loop.last }}{% endfor %}]::text[]
+    array[{{ quoted_names(producers) }}]::text[]
 {%- endmacro %}
 
 {% macro prepare_signal_inputs() -%}

@@ -80,7 +80,7 @@
     insert into exchange_state.tested_files (test_id, submission_id)
     select tests.test_id, run.submission_id
     from exchange_state.test_run_files as run
-    cross join unnest(array[{% for test_id in passed %}'{{ test_id }}'{{ ', ' if not loop.last }}{% endfor %}]::text[])
+    cross join unnest(array[{{ quoted_names(passed) }}]::text[])
         as tests (test_id)
     where run.invocation_id = '{{ invocation_id }}'
     on conflict do nothing;
@@ -88,6 +88,6 @@
     -- the files passed by tests the project no longer holds (renamed or removed by an upgrade):
     -- never read again, they would stay forever
     delete from exchange_state.tested_files
-    where test_id <> all(array[{% for test_id in data_tests_of('tests_scope_files', selected_only=false) %}'{{ test_id }}'{{ ', ' if not loop.last }}{% endfor %}]::text[])
+    where test_id <> all(array[{{ quoted_names(data_tests_of('tests_scope_files', selected_only=false)) }}]::text[])
     {%- endif %}
 {%- endmacro %}
