@@ -108,7 +108,7 @@ history as (
 {% else %}
 
 history as not materialized (
-    -- not materialized: read twice (paired, month_last_reports), each time only the columns it needs
+    -- not materialized: paired reads only the columns it needs
     select * from {{ ref('int_loan_status_history') }}
 ),
 
@@ -123,8 +123,9 @@ finding_types as (
 ),
 
 paired as (
-    -- each report next to the loan's previous report; only the columns the findings read, as
-    -- this is kept in memory for the five queries below
+    -- each report next to the loan's previous report (and the next report's month, for the
+    -- disappearances); only the columns the findings read, as this is kept in memory for the
+    -- six queries below
     select
         history.lender_code,
         history.loan_id,
@@ -139,6 +140,9 @@ paired as (
         history.dpd_reported,
         history.last_payment_date,
         history.last_payment_amount,
+        history.report_month,
+        history.is_month_last_report,
+        lead(history.report_month) over loan_sequence as next_report_month,
         lag(history.as_of_date) over loan_sequence as previous_as_of_date,
         lag(history.account_status) over loan_sequence as previous_account_status,
         lag(history.outstanding_principal) over loan_sequence as previous_outstanding_principal,
@@ -281,19 +285,21 @@ lender_next_months as (
 ),
 
 month_last_reports as (
+    -- a loan's next report after its month's last one is in a later month, whose last report has
+    -- the same month: so the next month-last report's month is the next report's, from the one
+    -- window over the history: a second sort of every report by loan took a sixth of this query
+    -- (CREATE TABLE AS at 200k x 24, serial: 5.7 -> 4.8 s)
     select
-        history.lender_code,
-        history.loan_id,
-        history.as_of_date,
-        history.report_month,
-        history.account_status,
-        history.status_submission_id,
-        history.status_line,
-        lead(history.report_month) over (
-            partition by history.loan_id, history.lender_code order by history.report_month
-        ) as loan_next_report_month
-    from history
-    where history.is_month_last_report
+        lender_code,
+        loan_id,
+        as_of_date,
+        report_month,
+        account_status,
+        status_submission_id,
+        status_line,
+        next_report_month as loan_next_report_month
+    from paired
+    where is_month_last_report
 ),
 
 disappeared as (
