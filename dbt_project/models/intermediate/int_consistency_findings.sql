@@ -107,8 +107,7 @@ history as (
 
 {% else %}
 
-history as not materialized (
-    -- not materialized: paired reads only the columns it needs
+history as (
     select * from {{ ref('int_loan_status_history') }}
 ),
 
