@@ -5,7 +5,8 @@ garbage collection, JSON artifacts, a debug log, listing every schema) is paid o
 The transform DAG's own runs (test_transform_dag, test_pipeline_resume, the real-scheduler tests)
 run the tasks with these hooks and flags; the tests here pin what each one does, what a task
 forked from a process that read the project first (exchange.pipeline.preload) is spared, and that
-the DAG file gives every model task the hooks and the flags.
+the DAG file gives every model task the hooks and the flags. A whole-project invocation (`dbt run`
+of a full build, the benchmark) hands ready models to its threads critical ones first.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
-from exchange.core.settings import PROJECT_ROOT
+import networkx as nx
+
+from exchange.core.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 from exchange.pipeline.dbt import (
     COSMOS_DBT_FLAGS,
+    _invoke,
     dbt_env,
     end_dbt_task,
     ensure_manifest,
+    prepare_dbt_process,
     run_dbt,
     start_dbt_task,
 )
@@ -124,3 +130,39 @@ def test_every_model_task_of_the_transform_dag_gets_the_start_hooks_and_flags(tm
     assert len(models) == sum(node["resource_type"] == "model" for node in nodes) > 60
     hooks = [f"{hook.__module__}.{hook.__qualname__}" for hook in (start_dbt_task, end_dbt_task)]
     assert {task: wiring for task, wiring in models.items() if wiring != [list(COSMOS_DBT_FLAGS), *hooks]} == {}
+
+
+def test_when_the_status_history_is_built_dbt_starts_the_signal_chain_and_keeps_it_first(tmp_path: Path, monkeypatch):
+    """dbt's own order among ready models is depth, then name, and each goes to its thread pool as
+    soon as it is ready: int_borrower_months, first contacts, promises and the consistency findings
+    took the threads before int_loan_latest_reports, and what latest reports readied (the
+    publication rules, dim_loan) queued behind everything readied before it. The signal chain (dim_loan, the signal models,
+    mart_borrower_signals) then ended the build alone."""
+    from dbt.graph.queue import GraphQueue
+
+    for name, value in dbt_env().items():
+        monkeypatch.setenv(name, value)
+    prepare_dbt_process()
+    manifest = _invoke(["parse", "--target-path", str(tmp_path), "--log-path", str(tmp_path)], DBT_PROJECT_DIR).result
+    graph = nx.DiGraph()
+    for node_id, node in manifest.nodes.items():
+        if node.resource_type == "model":
+            graph.add_node(node_id)
+            graph.add_edges_from((parent, node_id) for parent in node.depends_on.nodes if parent.startswith("model."))
+    # the history built, and everything that does not read it: what is left is what follows it
+    waiting = graph.subgraph(nx.descendants(graph, "model.exchange.int_loan_status_history")).copy()
+    queue = GraphQueue(waiting, manifest, set(waiting))
+    queue.threads = 1
+
+    first = queue.get()
+    taken: list[str] = []
+    second = threading.Thread(target=lambda: taken.append(queue.get().unique_id))
+    second.start()
+    second.join(timeout=1)
+    waited_for_the_thread = second.is_alive()  # int_default_episodes was ready, but no thread was free
+    queue.mark_done(first.unique_id)  # the publication rules and dim_loan are ready now
+    second.join()
+
+    assert first.unique_id == "model.exchange.int_loan_latest_reports"
+    assert waited_for_the_thread
+    assert taken == ["model.exchange.int_loan_publishability"]  # 17 models downstream: the chain's next
