@@ -115,12 +115,13 @@ def _critical_nodes_first() -> None:
     threads, and then the ready node with the most downstream. A node still waits for everything
     upstream: only the order among ready nodes changes.
     """
-    import networkx as nx
+    from dbt.graph import Graph
     from dbt.graph.queue import GraphQueue
     from dbt.task.runnable import GraphRunnableTask
 
-    def downstream_first(queue: GraphQueue, graph: nx.DiGraph) -> dict[str, tuple[int, str]]:
-        return {node: (-len(nx.descendants(graph, node)), node) for node in graph.nodes}
+    def downstream_first(queue: GraphQueue, graph: object) -> dict[str, tuple[int, str]]:
+        selected = Graph(graph)  # dbt's view of the queue's networkx graph
+        return {node: (-len(selected.descendants(node)), node) for node in selected.nodes()}
 
     GraphQueue._get_scores = downstream_first
     if getattr(GraphQueue.get, "waits_for_a_thread", False):
