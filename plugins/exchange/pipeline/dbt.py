@@ -119,14 +119,13 @@ def _critical_nodes_first() -> None:
     from dbt.graph.queue import GraphQueue
     from dbt.task.runnable import GraphRunnableTask
 
+    if getattr(GraphQueue.get, "waits_for_a_thread", False):
+        return  # installed by an earlier call
+    get, run_queue = GraphQueue.get, GraphRunnableTask.run_queue
+
     def downstream_first(queue: GraphQueue, graph: object) -> dict[str, tuple[int, str]]:
         selected = Graph(graph)  # dbt's view of the queue's networkx graph
         return {node: (-len(selected.descendants(node)), node) for node in selected.nodes()}
-
-    GraphQueue._get_scores = downstream_first
-    if getattr(GraphQueue.get, "waits_for_a_thread", False):
-        return
-    get, run_queue = GraphQueue.get, GraphRunnableTask.run_queue
 
     def get_when_a_thread_is_free(queue: GraphQueue, block: bool = True, timeout: float | None = None):
         with queue.lock:
@@ -139,6 +138,7 @@ def _critical_nodes_first() -> None:
         run_queue(task, pool)
 
     get_when_a_thread_is_free.waits_for_a_thread = True
+    GraphQueue._get_scores = downstream_first
     GraphQueue.get = get_when_a_thread_is_free
     GraphRunnableTask.run_queue = run_queue_with_threads
 
