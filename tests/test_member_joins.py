@@ -45,6 +45,10 @@ ZETA: list[tuple[Loan, Plan]] = [
 ]
 # the corrected February file: Z3 was current after all, Z4 95 days past due (a default in February)
 ZETA_FEBRUARY_CORRECTED = [(loan, {1: 95} if loan is Z4 else {} if loan is Z3 else plan) for loan, plan in ZETA]
+# the corrected January file: Z5, issued on January 25th after all (the corrected loans file),
+# first reported in January, a month before the first report the runs built
+Z5_IN_JANUARY = Loan(NEW, "Z5", "P5", date(2025, 1, 25))
+ZETA_JANUARY_CORRECTED = [(Z5_IN_JANUARY if loan is Z5 else loan, plan) for loan, plan in ZETA]
 # from April Z1 is missing from XD06's files: disappeared in April, unreported (held back) in May
 ZETA_WITHOUT_Z1 = [(loan, plan) for loan, plan in ZETA if loan is not Z1]
 
@@ -87,12 +91,13 @@ def _xd06_reports_january_to_march(conn: psycopg.Connection) -> None:
 
 
 def _xd06_corrects(conn: psycopg.Connection) -> None:
-    """XD06's February status file and March loans file corrected (Z5 issued on January 25th; Z5's
-    phone another), with its late April file."""
+    """XD06's January and February status files and March loans file corrected (Z5 issued on
+    January 25th and reported in January; Z5's phone another), with its late April file."""
+    _status_file(conn, NEW, 0, ZETA_JANUARY_CORRECTED)
+    _supersede(conn, "loan_status", MONTHS[0])
     _status_file(conn, NEW, 1, ZETA_FEBRUARY_CORRECTED)
     _supersede(conn, "loan_status", MONTHS[1])
-    _insert_loans(conn, _submit(conn, NEW, "loans", MONTHS[2]), NEW, MONTHS[2],
-                  [Z1, Z2, Z3, Z4, Loan(NEW, "Z5", "P5", date(2025, 1, 25))])
+    _insert_loans(conn, _submit(conn, NEW, "loans", MONTHS[2]), NEW, MONTHS[2], [Z1, Z2, Z3, Z4, Z5_IN_JANUARY])
     _supersede(conn, "loans", MONTHS[2])
     _identities(conn, sharing_a_phone=[Z3, Z4], renamed=[Z2])
     _status_file(conn, NEW, 3, ZETA_WITHOUT_Z1)
@@ -164,7 +169,8 @@ def test_a_member_joining_mid_history_with_files_out_of_order_is_built_as_a_full
     in default at its first report, settled in March; three borrowers sharing one phone; one
     reported under another name); its February status file and its March loans file are
     corrected (a default appears in a month built twice already; a loan's issue date and a phone
-    change) with its late April file, which misses the loan in default; its May ahead of the
+    change), and its January file with that loan's first report, a month before the one built, with
+    its late April file, which misses the loan in default; its May ahead of the
     others, which leaves that loan unreported (held back); then the others' May with a loans file
     of XD06 giving a loan another borrower (XD06 rebuilt from January, the others from May).
     One database sees only incremental runs, as production does (a full refresh between runs
@@ -194,7 +200,7 @@ def test_a_member_joining_mid_history_with_files_out_of_order_is_built_as_a_full
                                                                             " from marts.mart_lender_alerts")
 
         _arrive(_xd06_corrects, increments, full_builds)
-        assert _increment_equals_a_full_build(increments, full_builds, "corrections") == {NEW: date(2025, 2, 1)}
+        assert _increment_equals_a_full_build(increments, full_builds, "corrections") == {NEW: date(2025, 1, 1)}
         assert ("XD06-Z4", date(2025, 2, 28)) in _values(increments.url, "select loan_id, default_date"
                                                                          " from marts.fct_default_episodes")
         assert not _values(increments.url, "select * from marts.mart_lender_alerts where alert_type = 'phone_shared'")

@@ -16,7 +16,9 @@
 {# Each loan's latest report (最新报送), one row per reported loan: the columns of its latest row
     in int_loan_status_history that the publication rules (int_loan_publishability,
     int_alert_events, int_listing_reasons) and dim_loan's latest_* columns read, and the latest
-    notice (不良信息告知) the lender gave during the delinquency that report shows.
+    notice (不良信息告知) the lender gave during the delinquency that report shows; and the date of
+    the loan's first report, which int_signal_loans and dim_loan read (held here, not in dim_loan,
+    so the fraud signals need not wait for dim_loan's pass over the whole history).
     Those models rebuild whole every month; joined to the history they read all of it each time
     (2.3 GB at a million loans x 24 months, once per model). This table holds a row per loan and
     is rebuilt incrementally: a run replaces the loans reported in the months the history rebuilt
@@ -71,9 +73,30 @@ earlier_latest as (
 ),
 
 latest as (
-    select * from recent_latest
-    union all
-    select * from earlier_latest
+    -- the first report's date: the row built's when it is older than the months rebuilt (the
+    -- reports before them are unchanged), otherwise the loan's first report through the
+    -- history's unique index (a new loan, or one whose first report a corrected file replaced)
+    select
+        rebuilt.*,
+        case
+            when built.first_report_date < rebuild.rebuild_month then built.first_report_date
+            else (
+                select min(loan_history.as_of_date)
+                from history as loan_history
+                where loan_history.lender_code = rebuilt.lender_code
+                    and loan_history.loan_id = rebuilt.loan_id
+            )
+        end as first_report_date
+    from (
+        select * from recent_latest
+        union all
+        select * from earlier_latest
+    ) as rebuilt
+    left join {{ this }} as built
+        on built.lender_code = rebuilt.lender_code
+        and built.loan_id = rebuilt.loan_id
+    left join rebuild
+        on rebuild.lender_code = rebuilt.lender_code
 ),
 
 recent_overdue as materialized (
@@ -115,9 +138,20 @@ probed as (
 {% else %}
 
 latest as (
-    select distinct on (history.lender_code, history.loan_id) history.*
-    from history
-    order by history.lender_code, history.loan_id, history.as_of_date desc
+    -- the first report's date in the window over the loan's reports that sorts them for the
+    -- latest: one sort, not a second pass over the history
+    select distinct on (reports.lender_code, reports.loan_id) reports.*
+    from (
+        select
+            history.*,
+            min(history.as_of_date) over (
+                partition by history.lender_code, history.loan_id
+                order by history.as_of_date desc
+                rows between unbounded preceding and unbounded following
+            ) as first_report_date
+        from history
+    ) as reports
+    order by reports.lender_code, reports.loan_id, reports.as_of_date desc
 ),
 
 probed as (
@@ -187,6 +221,7 @@ final as (
         latest.fraud_flag,
         latest.is_in_default,
         latest.default_episode_no,
+        latest.first_report_date,
         delinquency_notices.notice_date as delinquency_notice_date
     from latest
     left join delinquency_notices

@@ -18,8 +18,8 @@ loans as (
     select * from {{ ref('int_loans_latest') }}
 ),
 
-loan_reports as (
-    select * from {{ ref('dim_loan') }}
+latest_reports as (
+    select * from {{ ref('int_loan_latest_reports') }}
 ),
 
 publishability as (
@@ -43,21 +43,21 @@ final as (
         loans.lender_code,
         loans.loan_id,
         loans.borrower_key,
-        least(loans.first_reported_date, loan_reports.first_report_date) as first_reported_date,
+        least(loans.first_reported_date, latest_reports.first_report_date) as first_reported_date,
         md5(row(
             loans.borrower_key,
             loans.issue_date,
             loans.principal,
             loans.first_reported_date,
-            loan_reports.first_report_date,
+            latest_reports.first_report_date,
             publishability.is_unreported,
             publishability.is_delinquency_pending_notice,
             upheld_episodes.episode_nos
         )::text) as signal_state_hash
     from loans
-    left join loan_reports
-        on loan_reports.lender_code = loans.lender_code
-        and loan_reports.loan_id = loans.loan_id
+    left join latest_reports
+        on latest_reports.lender_code = loans.lender_code
+        and latest_reports.loan_id = loans.loan_id
     left join publishability
         on publishability.lender_code = loans.lender_code
         and publishability.loan_id = loans.loan_id

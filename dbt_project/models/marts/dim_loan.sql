@@ -18,8 +18,8 @@
     rebuilt, the loans whose attributes changed (or that are new) and those whose last report was
     in a rebuilt month. When every report already counted is older than the months rebuilt, the
     figures over all reports are the row built combined with the rebuilt months' reports;
-    otherwise they are recomputed from the loan's whole history. The latest_* columns are
-    int_loan_latest_reports' (the same loans' latest reports, kept incrementally there). #}
+    otherwise they are recomputed from the loan's whole history. The latest_* columns and the
+    first report's date are int_loan_latest_reports' (kept incrementally there). #}
 
 with
 
@@ -41,7 +41,8 @@ latest_reports as materialized (
         dpd,
         dpd_bucket,
         standardized_class,
-        is_in_default
+        is_in_default,
+        first_report_date
     from {{ ref('int_loan_latest_reports') }}
 ),
 
@@ -152,7 +153,6 @@ report_figures as (
     select
         lender_code,
         loan_id,
-        min(as_of_date) as first_report_date,
         max(as_of_date) as last_report_date,
         count(*) as reports,
         max(dpd) as max_dpd,
@@ -180,7 +180,6 @@ loan_reports as (
     select
         rebuilt_modes.lender_code,
         rebuilt_modes.loan_id,
-        coalesce(carried.first_report_date, report_figures.first_report_date) as first_report_date,
         coalesce(report_figures.last_report_date, carried.last_report_date) as last_report_date,
         coalesce(carried.status_reports, 0) + coalesce(report_figures.reports, 0) as reports,
         greatest(carried.max_dpd, report_figures.max_dpd) as max_dpd,
@@ -226,7 +225,7 @@ final as (
         loans.repayment_method,
         loans.installments,
         loans.first_reported_date as first_loans_file_date,
-        loan_reports.first_report_date,
+        latest_reports.first_report_date,
         loan_reports.last_report_date,
         coalesce(loan_reports.reports, 0) as status_reports,
         latest_reports.account_status as latest_account_status,
