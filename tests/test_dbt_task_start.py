@@ -137,7 +137,8 @@ def test_when_the_status_history_is_built_dbt_starts_the_signal_chain_and_keeps_
     soon as it is ready: int_borrower_months, first contacts, promises and the consistency findings
     took the threads before int_loan_latest_reports, and what latest reports readied (the
     publication rules, dim_loan) queued behind everything readied before it. The signal chain
-    (dim_loan, the signal models, mart_borrower_signals) then ended the build alone."""
+    (the publication rules, the signal models, mart_borrower_signals; dim_loan too, until the
+    signal loans took the first report date from latest reports) then ended the build alone."""
     from dbt.graph.queue import GraphQueue
 
     for name, value in dbt_env().items():
