@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import psycopg
 
-from exchange_tools.bench.scale import REFERENCE_SQL, REFERENCE_WORK_MEM, MemoryPeaks, reference_seconds
+from exchange_tools.bench.scale import (
+    REFERENCE_SQL,
+    REFERENCE_WORK_MEM,
+    CpuTimes,
+    MemoryPeaks,
+    reference_seconds,
+)
 
 
 def test_memory_peaks_finds_the_local_servers_postmaster(pg_url):
@@ -33,3 +43,24 @@ def test_the_machines_reference_query_runs_in_memory(pg_url):
         conn.execute(f"set work_mem = '{REFERENCE_WORK_MEM}'")
         plan = "\n".join(line for (line,) in conn.execute(f"explain (analyze, timing off) {REFERENCE_SQL}"))
     assert "Batches: 1 " in plan and "Disk Usage" not in plan, plan
+
+
+def _spin(seconds: float) -> None:
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+
+
+def test_cpu_times_count_busy_work_and_account_for_every_core():
+    """The full build's CPU account (bench scale): half a second of busy work on every core shows as
+    busy time, not idle, and busy, idle and stolen time together are the wall-clock time on every
+    core, which pins the fields read from /proc/stat."""
+    cores = os.cpu_count()
+    with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork")) as pool:
+        pool.submit(_spin, 0).result()  # the workers started before the clocks start
+        before, wall = CpuTimes.now(), time.monotonic()
+        list(pool.map(_spin, [0.5] * cores))
+        spent, wall = CpuTimes.now().since(before), time.monotonic() - wall
+    assert spent.cores == cores
+    assert spent.busy >= 0.4 * cores, spent
+    assert abs(spent.busy + spent.idle + spent.steal - wall * cores) <= 0.05 * cores + 0.05, (spent, wall)
