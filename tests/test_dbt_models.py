@@ -139,6 +139,19 @@ def test_every_unit_test_runs_and_passes_here(built: Built) -> None:
     assert {uid: built.build_statuses.get(uid) for uid in unit_tests} == dict.fromkeys(unit_tests, "pass")
 
 
+def test_every_schema_dbt_builds_into_exists_after_the_migrations_alone(built: Built) -> None:
+    """exchange_transform builds each model in its own task, and tasks run at once (Celery workers,
+    LocalExecutor's parallelism): a schema dbt had to create would be created by two tasks at once on
+    a new database, and one of them fails (CREATE SCHEMA IF NOT EXISTS is not safe against a concurrent
+    one: a Celery deployment test failed so on the publication schema). The migrations create them all."""
+    manifest = json.loads((built.work_dir / "target" / "manifest.json").read_text())
+    schemas = {node["schema"] for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed")}
+    assert {"staging", "intermediate", "marts", "publication", "rules"} <= schemas
+    with fresh_database("schemas") as url, psycopg.connect(url) as conn:
+        existing = {name for (name,) in conn.execute("select nspname from pg_namespace")}
+    assert schemas - existing == set()
+
+
 def test_every_test_spanning_nodes_or_none_has_its_transform_task(built: Built) -> None:
     """exchange_transform runs a model's tests in the model's task, but a test reading a second
     node must wait for it: the seeds' own tests run in rule_seeds (tag rule_seeds), the tests

@@ -153,7 +153,7 @@ def test_failed_transform_and_publish_stay_pending_and_a_plain_rerun_resumes_the
             for batch in dbt_scenario.deliveries():
                 dbt_scenario.insert_delivery(conn, batch)
             # a seed table dbt cannot load (a column it does not fill): the transform's first task fails
-            conn.execute("create schema rules")
+            # (the schema rules exists: the migrations create it)
             conn.execute("create table rules.rule_parameters (rules_version text, parameter text, value text,"
                          " unit text, source text, blocker text not null)")
         monkeypatch.setenv("EXCHANGE_DB_URL", url)
