@@ -664,3 +664,45 @@ def test_monthly_staging_tests_read_only_the_files_each_test_has_not_passed_on(b
             restore(fresh)
         dbt(built.url, built.work_dir, "test", *scoped)
         assert passed_on(last) == 3
+
+
+# ---- a crash recovery empties the unlogged models -------------------------------------------
+
+
+def test_the_models_a_crash_recovery_empties_are_built_whole_by_the_next_run(built: Built) -> None:
+    """PostgreSQL empties every UNLOGGED table when it recovers from a crash (the intermediate models,
+    macros/unlogged.sql); TRUNCATE leaves them as the recovery does. A model run on its own must
+    refuse to build from an emptied one (the blacklist candidates from no listing reasons would
+    publish an empty blacklist); the next whole run must build each emptied incremental model whole
+    again, or it would add only the months it rebuilds to an empty table: every table must equal
+    the full refresh again."""
+    with psycopg.connect(built.url, autocommit=True) as conn:
+        unlogged = [row[0] for row in conn.execute(
+            "select format('%I.%I', namespaces.nspname, tables.relname)"
+            " from pg_class as tables join pg_namespace as namespaces on namespaces.oid = tables.relnamespace"
+            " where tables.relkind = 'r' and tables.relpersistence = 'u' order by 1")]
+        assert {"intermediate.int_listing_reasons", "intermediate.int_borrower_months"} <= set(unlogged)
+        # what people read stays logged: the marts, the publication, and the intermediate models read
+        # outside the transform (the history through fct_loan_status, the two the portal reads)
+        assert all(table.startswith("intermediate.") for table in unlogged), unlogged
+        read_outside = {"intermediate.int_loan_status_history", "intermediate.int_default_episodes",
+                        "intermediate.int_episode_publishability"}
+        assert not read_outside & set(unlogged)
+        candidates = conn.execute("select count(*) from publication.pub_blacklist_candidates").fetchone()[0]
+        assert candidates > 0
+        emptied = [table for table in unlogged if conn.execute(f"select exists (select from {table})").fetchone()[0]]
+        conn.execute(f"truncate {', '.join(unlogged)}")
+
+        with pytest.raises(TransformFailed, match="pub_blacklist_candidates: error"):
+            dbt(built.url, built.work_dir, "run", "--select", "pub_blacklist_candidates")
+        log = (built.work_dir / "logs" / "dbt.log").read_text(encoding="utf-8")
+        assert "T_UNLOGGED_LOST: pub_blacklist_candidates reads int_listing_reasons, emptied by a crash" in log
+        assert conn.execute("select count(*) from publication.pub_blacklist_candidates").fetchone()[0] == candidates
+
+        dbt(built.url, built.work_dir, "run")
+        results = json.loads((built.work_dir / "target" / "run_results.json").read_text())["results"]
+        rows = {r["unique_id"].split(".")[-1]: r["adapter_response"].get("rows_affected") for r in results}
+        assert rows["int_borrower_months"] > 0
+        for table in built.compared_tables:
+            differ = rows_differing(conn, table, f"{SNAPSHOT_SCHEMA}.{table.replace('.', '__')}")
+            assert differ is None, f"{table} after the run that followed the emptying of {emptied}: {differ}"

@@ -1,6 +1,9 @@
+{#- logged, unlike the other intermediate models: disputes read its episode numbers outside the
+    transform, so a crash recovery must not empty it -#}
 {{
     config(
         materialized='incremental',
+        unlogged=false,
         rebuild_producer='int_loan_status_history',
         rebuild_month_column='last_report_date',
         rebuild_unique_key=['lender_code', 'loan_id'],

@@ -10,6 +10,10 @@
    An open dispute on it marks it (异议标注) until resolved; a rejected or withdrawn one no longer
    does. #}
 
+{#- logged, unlike the other intermediate models: the portal's data-subject report and the
+    retention purge read it outside the transform, so a crash recovery must not empty it -#}
+{{ config(unlogged=false) }}
+
 with
 
 episodes as not materialized (

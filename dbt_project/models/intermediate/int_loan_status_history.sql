@@ -1,6 +1,9 @@
+{#- logged, unlike the other intermediate models: analysts read it through the view fct_loan_status,
+    so a crash recovery must not empty it -#}
 {{
     config(
         materialized='incremental',
+        unlogged=false,
         indexes=[
             {'columns': ['lender_code', 'loan_id', 'as_of_date'], 'unique': True},
             {'columns': ['lender_code', 'report_month']},
