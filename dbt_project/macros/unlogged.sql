@@ -1,7 +1,7 @@
 {#- The intermediate models are UNLOGGED tables (dbt_project.yml): they are rebuilt from the raw
     zone, which stays logged, so their rows are not written twice (to the write-ahead log and to
     the table). PostgreSQL empties an unlogged table when it recovers from a crash (and a standby
-    holds none of its rows). A table model does not mind: every run of the transform rebuilds it.
+    cannot read it). A table model does not mind: every run of the transform rebuilds it.
     An incremental one would: its next run would add only the months it rebuilds to an empty
     table. And any model built from an emptied one before that one is rebuilt (a task run on its
     own after the crash) would be built from nothing. So every unlogged model records in a logged
@@ -17,14 +17,16 @@
     {%- if configured is none -%}
         {%- set configured = flags.FULL_REFRESH -%}
     {%- endif -%}
-    {%- if configured or not execute or not is_unlogged_incremental() -%}
+    {%- if configured or not execute or config.get('materialized') != 'incremental' or not is_unlogged(config) -%}
         {%- do return(configured) -%}
     {%- endif -%}
     {%- do return(unlogged_rows_lost()) -%}
 {%- endmacro %}
 
-{% macro is_unlogged_incremental() -%}
-    {%- do return(config.get('materialized') == 'incremental' and config.get('unlogged', false)) -%}
+{% macro is_unlogged(model_config) -%}
+    {#- whether a model is built as an unlogged table: a table or incremental model configured
+        unlogged (a view of the intermediate layer inherits the config and holds no rows) -#}
+    {%- do return(model_config.get('materialized') in ('table', 'incremental') and model_config.get('unlogged', false)) -%}
 {%- endmacro %}
 
 {% macro unlogged_rows_lost() -%}
@@ -53,7 +55,7 @@
     {#- the unlogged models (name -> relation) that `node` reads, directly or through views -#}
     {%- for parent_id in node.depends_on.nodes if parent_id.startswith('model.') -%}
         {%- set parent = graph.nodes[parent_id] -%}
-        {%- if parent.config.materialized in ('table', 'incremental') and parent.config.get('unlogged') -%}
+        {%- if is_unlogged(parent.config) -%}
             {%- do found.update({parent.name: adapter.quote(parent.schema) ~ '.' ~ adapter.quote(parent.alias)}) -%}
         {%- elif parent.config.materialized == 'view' -%}
             {%- do unlogged_inputs(parent, found) -%}
@@ -67,7 +69,7 @@
         emptied and no run has rebuilt since (a task run on its own after the crash); the whole
         transform rebuilds it first -#}
     {%- if execute -%}
-        {%- set inputs = unlogged_inputs(graph.nodes[model.unique_id], {}) -%}
+        {%- set inputs = unlogged_inputs(model, {}) -%}
         {%- if inputs -%}
             {%- set lost = run_query(lost_rows_query(inputs.items())).columns[0].values() -%}
             {%- if lost | length > 0 -%}
@@ -83,7 +85,7 @@
 {% macro record_unlogged_rows() -%}
     {#- post-hook of every model, in the transaction of its rows: an unlogged model records whether
         it holds rows, for unlogged_rows_lost and refuse_lost_inputs -#}
-    {%- if config.get('materialized') in ('table', 'incremental') and config.get('unlogged', false) -%}
+    {%- if is_unlogged(config) -%}
     insert into exchange_state.unlogged_built (model, has_rows)
     select '{{ this.identifier }}', exists (select from {{ this }})
     on conflict (model) do update set has_rows = excluded.has_rows, built_at = now()
