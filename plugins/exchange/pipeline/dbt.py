@@ -19,6 +19,7 @@ from filelock import FileLock
 from exchange.core.db import connection_params
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import DBT_PROJECT_DIR
+from exchange.pipeline.watch import first_lines
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 """What `dbt parse` writes; the transform DAG renders its Cosmos tasks from it (LoadMode.DBT_MANIFEST),
@@ -170,21 +171,22 @@ def run_dbt(args: list[str], project_dir: Path = DBT_PROJECT_DIR) -> None:
     whose rules differ (a new rules version), never at another schema.
 
     Raises TransformFailed with T_DBT_ERROR when dbt could not run at all and T_DBT_FAILED when
-    any node failed (failures lists them as "name: status").
+    any node failed (failures lists them as "name: status"). The message gives each failed node's
+    first lines of dbt's message too (the database's error, with a reason code a macro raised, such
+    as T_UNLOGGED_LOST), so the task's error says why without the dbt log.
     """
     os.environ.update(dbt_env())
     result = _invoke(args, project_dir)
     if result.exception is not None:
         raise TransformFailed("T_DBT_ERROR", f"dbt {' '.join(args)} could not run: {result.exception}")
     if not result.success:
-        failures = [
-            f"{r.node.name}: {r.status}"
-            for r in getattr(result.result, "results", None) or []
-            if str(r.status) in ("error", "fail", "runtime error")
-        ]
+        failed = [r for r in getattr(result.result, "results", None) or []
+                  if str(r.status) in ("error", "fail", "runtime error")]
+        failures = [f"{r.node.name}: {r.status}" for r in failed]
+        details = "".join(f"\n- {failure}: {first_lines(r.message)}" for failure, r in zip(failures, failed, strict=True))
         raise TransformFailed(
             "T_DBT_FAILED",
-            f"dbt {' '.join(args)} failed: {', '.join(failures) or 'see the dbt log'}",
+            f"dbt {' '.join(args)} failed: {', '.join(failures) or 'see the dbt log'}{details}",
             failures,
         )
 
