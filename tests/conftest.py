@@ -33,6 +33,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: (item.module not in slow, order[item.module]))
 
 
+@pytest.fixture(autouse=True)
+def starts_no_checkout_server() -> Iterator[None]:
+    """No test starts the checkout's own embedded PostgreSQL (the CLI's default under .exchange/)
+    when the tests have a server of their own (EXCHANGE_TEST_DB_URL, or one per parallel worker):
+    it would be left running after the run, as `dbt parse` once left it from a test with no
+    database given. Checked around every test, so the one that started it fails by name."""
+    own_server = os.environ.get("EXCHANGE_TEST_DB_URL") or os.environ.get("PYTEST_XDIST_WORKER")
+    pid_file = Path.cwd() / ".exchange" / "pgdata" / "postmaster.pid"
+    running_before = pid_file.exists()
+    yield
+    if own_server and not running_before and pid_file.exists():
+        pytest.fail(f"this test started the checkout's embedded PostgreSQL ({pid_file.parent}) and left it running")
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """URL of a fresh, migrated database for this session."""

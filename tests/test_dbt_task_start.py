@@ -24,8 +24,8 @@ import networkx as nx
 from exchange.core.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 from exchange.pipeline.dbt import (
     COSMOS_DBT_FLAGS,
+    PARSE_ONLY_ENV,
     _invoke,
-    dbt_env,
     end_dbt_task,
     ensure_manifest,
     prepare_dbt_process,
@@ -53,7 +53,7 @@ pid = os.fork()
 if pid == 0:  # as a task forked from the scheduler or a Celery worker
     profile = cProfile.Profile()
     profile.enable()
-    run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", sys.argv[2], "--log-path", sys.argv[2]])
+    run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", sys.argv[2], "--log-path", sys.argv[2]], connects=False)
     profile.disable()
     built = {name: 0 for name in ("add_unpack_method", "add_pack_method", "build_json_schema")}
     for (_, _, name), (calls, *_) in pstats.Stats(profile).stats.items():
@@ -62,7 +62,7 @@ if pid == 0:  # as a task forked from the scheduler or a Celery worker
     print("built", sum(built.values()), built, flush=True)
     signal.alarm(240)  # a parse waiting forever on a thread pool the fork lost ends here
     with tempfile.TemporaryDirectory() as fresh:  # a task's parse from scratch (a changed project)
-        run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", fresh, "--log-path", fresh])
+        run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", fresh, "--log-path", fresh], connects=False)
     print("parsed from scratch", flush=True)
     os._exit(0)
 _, status = os.waitpid(pid, 0)
@@ -86,7 +86,7 @@ def test_a_dbt_tasks_garbage_collection_skips_what_the_process_held_before_the_t
 
 def test_the_cosmos_flags_write_no_json_artifacts_and_no_debug_log(tmp_path: Path):
     target, logs = tmp_path / "target", tmp_path / "logs"
-    run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", str(target), "--log-path", str(logs)])
+    run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", str(target), "--log-path", str(logs)], connects=False)
     assert (target / "partial_parse.msgpack").exists()  # the next task's partial parse still has its file
     assert not (target / "manifest.json").exists()
     assert not (logs / "dbt.log").exists()
@@ -98,8 +98,9 @@ def test_a_task_forked_after_the_warm_up_builds_none_of_dbts_serializers_and_can
     its parse from scratch does not hang on dbt-extractor's thread pool (a full parse in the parent
     started it, and the fork had it without its threads)."""
     target = tmp_path / "target"
-    run_dbt(["parse", "--target-path", str(target), "--log-path", str(tmp_path / "logs")])  # the task's saved parse
-    env = {**os.environ, **dbt_env()}
+    run_dbt(["parse", "--target-path", str(target), "--log-path", str(tmp_path / "logs")],
+            connects=False)  # the task's saved parse
+    env = {**os.environ, **PARSE_ONLY_ENV}  # as a deployment gives its processes, without a server
 
     def forked_task(parent: str) -> list[str]:
         done = subprocess.run([sys.executable, "-c", FORKED_TASK, parent, str(target)], env=env,
@@ -141,7 +142,7 @@ def test_when_the_status_history_is_built_dbt_starts_the_signal_chain_and_keeps_
     signal loans took the first report date from latest reports) then ended the build alone."""
     from dbt.graph.queue import GraphQueue
 
-    for name, value in dbt_env().items():
+    for name, value in PARSE_ONLY_ENV.items():
         monkeypatch.setenv(name, value)
     prepare_dbt_process()
     manifest = _invoke(["parse", "--target-path", str(tmp_path), "--log-path", str(tmp_path)], DBT_PROJECT_DIR).result

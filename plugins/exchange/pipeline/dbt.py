@@ -18,7 +18,7 @@ from filelock import FileLock
 
 from exchange.core.db import connection_params
 from exchange.core.errors import ExchangeError
-from exchange.core.settings import DBT_PROJECT_DIR
+from exchange.core.settings import DBT_PROJECT_DIR, environment
 from exchange.pipeline.watch import first_lines
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -53,6 +53,12 @@ class TransformFailed(ExchangeError):
     def __init__(self, code: str, message: str, failures: list[str] | None = None):
         super().__init__(code, message)
         self.failures = failures or []
+
+
+# what profiles.yml reads, for a command that opens no connection (run_dbt's connects=False):
+# stand-ins, as `dbt parse` renders the profile but connects nowhere
+PARSE_ONLY_ENV = {"EXCHANGE_PG_HOST": "localhost", "EXCHANGE_PG_PORT": "5432", "EXCHANGE_PG_USER": "exchange",
+                  "EXCHANGE_PG_PASSWORD": "", "EXCHANGE_PG_DBNAME": "exchange", "DO_NOT_TRACK": "1"}
 
 
 def dbt_env() -> dict[str, str]:
@@ -164,19 +170,25 @@ def end_dbt_task(context: object = None, result: object = None) -> None:
     gc.unfreeze()
 
 
-def run_dbt(args: list[str], project_dir: Path = DBT_PROJECT_DIR) -> None:
+def run_dbt(args: list[str], project_dir: Path = DBT_PROJECT_DIR, *, connects: bool = True) -> None:
     """Run one dbt command (e.g. ["build"], ["build", "--full-refresh"]) against the exchange database.
 
     `project_dir` is the dbt project (default: the exchange's); a test points it at a scratch copy
-    whose rules differ (a new rules version), never at another schema.
+    whose rules differ (a new rules version), never at another schema. A command that opens no
+    connection (`dbt parse`: connects=False) renders the profile from stand-ins, so it neither
+    needs a server nor starts the embedded one, and leaves the environment as it found it.
 
     Raises TransformFailed with T_DBT_ERROR when dbt could not run at all and T_DBT_FAILED when
     any node failed (failures lists them as "name: status"). The message gives each failed node's
     first lines of dbt's message too (the database's error, with a reason code a macro raised, such
     as T_UNLOGGED_LOST), so the task's error says why without the dbt log.
     """
-    os.environ.update(dbt_env())
-    result = _invoke(args, project_dir)
+    if connects:
+        os.environ.update(dbt_env())
+        result = _invoke(args, project_dir)
+    else:
+        with environment(**PARSE_ONLY_ENV):
+            result = _invoke(args, project_dir)
     if result.exception is not None:
         raise TransformFailed("T_DBT_ERROR", f"dbt {' '.join(args)} could not run: {result.exception}")
     if not result.success:
@@ -247,14 +259,17 @@ def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     a pipeline run, parallel test workers) while others parse the DAG file from the manifest:
     one parses at a time (a file lock), into a private target directory, and the manifest is
     moved into place in one rename, so a reader sees the old file or the new one, never half of
-    one. Returns the manifest's path.
+    one. The parse opens no connection: it needs no server and starts no embedded one (it once
+    started the checkout's own from a test that had no database given, and left it running).
+    Returns the manifest's path.
     """
     manifest = project_dir / "target" / "manifest.json"
     manifest.parent.mkdir(exist_ok=True)
     with FileLock(manifest.parent / ".manifest.lock"):
         if not manifest.exists() or manifest.stat().st_mtime < _newest_source(project_dir):
             with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as work:
-                run_dbt(["parse", "--target-path", work, "--log-path", str(Path(work) / "logs")], project_dir)
+                run_dbt(["parse", "--target-path", work, "--log-path", str(Path(work) / "logs")], project_dir,
+                        connects=False)
                 os.replace(Path(work) / "manifest.json", manifest)
     return manifest
 
