@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: venv demo test lint bench clean-state
+.PHONY: venv demo test lint chromium bench clean-state
 
 venv: $(STAMP)
 
@@ -26,7 +26,15 @@ lint: venv
 
 # A module per worker at a time (its module fixtures are built once), one worker per core, at most 4;
 # each worker has its own embedded PostgreSQL (tests/databases.py); the 15 slowest tests are printed (the budget is 20 min).
-test: lint
+# The browser tests drive Debian's chromium (never a downloaded browser build): installed when missing
+# and this runs as root with apt-get (a fresh machine, CI); otherwise those tests are skipped and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+			&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium could not be installed: the browser tests will be skipped"
+
+test: lint chromium
 	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile --no-loadscope-reorder --durations=15
 
 bench: venv
