@@ -325,4 +325,7 @@ final as (
 )
 
 select * from final
-{{ month_order(['report_month', 'lender_code', 'loan_id', 'as_of_date']) }}
+-- by month alone: only the month needs to lead the pages (macros/incremental.sql, month_order); a
+-- sort on the month, lender and loan compared the loans of each month in vain (CREATE TABLE AS at
+-- 200k loans x 24 months, the same rows: 39.4-40.6 -> 36.2-36.7 s)
+{{ month_order(['report_month']) }}
