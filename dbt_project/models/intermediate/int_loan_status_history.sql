@@ -43,6 +43,10 @@ classified as (
     select * from {{ ref('int_loan_status_classified') }}
 ),
 
+loans as (
+    select * from {{ ref('int_loans_latest') }}
+),
+
 {% if is_incremental() %}
 
 rebuild as (
@@ -52,7 +56,47 @@ rebuild as (
 {% endif %}
 
 reports as (
-    select *
+    -- the report's own columns only: the loan's attributes (its key, hash, product, region,
+    -- guarantee, type, issue month; 160 of the row's bytes) are joined after the windows (final),
+    -- so the two sorts and five window passes over every report carry a narrower row
+    select
+        lender_code,
+        loan_id,
+        as_of_date,
+        report_month,
+        status_submission_id,
+        status_line,
+        issue_date,
+        account_status,
+        outstanding_principal,
+        overdue_principal,
+        overdue_interest,
+        overdue_amount,
+        overdue_since,
+        dpd_reported,
+        dpd,
+        last_payment_date,
+        last_payment_amount,
+        lender_risk_class,
+        notice_date,
+        legal_status,
+        fraud_flag,
+        rules_version,
+        cure_clean_months,
+        default_hold_class,
+        restructure_observation_months,
+        is_active,
+        rule_set,
+        dpd_bucket,
+        dpd_bucket_order,
+        floor_class,
+        override_class,
+        override_codes,
+        default_entry_codes,
+        default_end_status,
+        repayment_code,
+        is_default_trigger,
+        is_clean_report
     from classified
     {% if is_incremental() %}
     where {{ in_rebuilt_months('status_submission_id') }}
@@ -251,21 +295,21 @@ episodes as (
 
 final as (
     select
-        lender_code,
-        loan_id,
+        episodes.lender_code,
+        episodes.loan_id,
         as_of_date,
         report_month,
         is_month_last_report,
         status_submission_id,
         status_line,
-        loan_attributes_hash,
+        loans.loan_attributes_hash,
         rules_version,
-        borrower_key,
-        borrower_type,
-        product_type,
-        region_code,
-        guarantee_type,
-        {{ months_between('issue_month', 'report_month') }} as months_on_book,
+        loans.borrower_key,
+        loans.borrower_type,
+        loans.product_type,
+        loans.region_code,
+        loans.guarantee_type,
+        {{ months_between('loans.issue_month', 'report_month') }} as months_on_book,
         rule_set,
         account_status,
         is_active,
@@ -322,6 +366,11 @@ final as (
             24
         ) as repayment_profile_24m
     from episodes
+    -- every report has its loan (int_loan_status_classified joins the same table): a left join only
+    -- so that the unit tests need not repeat the loans
+    left join loans
+        on loans.lender_code = episodes.lender_code
+        and loans.loan_id = episodes.loan_id
 )
 
 select * from final
