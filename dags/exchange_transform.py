@@ -40,7 +40,7 @@ from exchange.pipeline.dbt import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
     MANIFEST_PATH,
-    MONTHLY_VARS,
+    TRANSFORM_VARS,
     end_dbt_task,
     start_dbt_task,
 )
@@ -61,16 +61,16 @@ from exchange.pipeline.dbt import (
 )
 def exchange_transform():
     @task(pool=DB_POOL)
-    def rule_seeds() -> None:
+    def rule_seeds(params: dict | None = None) -> None:
         """All rule seeds and their tests in one dbt invocation (a task per seed costs a second each)."""
-        from exchange.pipeline.dbt import run_dbt
+        from exchange.pipeline.dbt import monthly_vars, run_dbt
 
         # cautious: a test between a model and a seed (relationships) runs with the model, once it
         # exists; --no-write-json: target/manifest.json is the one ensure_manifest wrote, which the
-        # DAG's parsing reads, never rewritten under a reader; MONTHLY_VARS: those of
-        # cross_model_tests, which shares the project's target/ (one parse, not two)
+        # DAG's parsing reads, never rewritten under a reader; the vars of every task of the run,
+        # as the model tasks read the partial-parse file this writes (TRANSFORM_VARS)
         run_dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "cautious", "--no-write-json",
-                 *MONTHLY_VARS])
+                 *monthly_vars(params["as_of"])])
 
     models = DbtTaskGroup(
         group_id="dbt",
@@ -92,18 +92,18 @@ def exchange_transform():
         ),
         # tests_scope: each model's data tests read the months its run rebuilt (macros/test_scope.sql);
         # the hooks and flags make a task's dbt start cheap (exchange.pipeline.dbt)
-        operator_args={"vars": {"as_of": "{{ params.as_of or '' }}", "tests_scope": "rebuilt"}, "pool": DB_POOL,
+        operator_args={"vars": {**TRANSFORM_VARS, "as_of": "{{ params.as_of or '' }}"}, "pool": DB_POOL,
                        "pre_execute": start_dbt_task, "post_execute": end_dbt_task,
                        "dbt_cmd_global_flags": list(COSMOS_DBT_FLAGS)},
     )
 
     @task(pool=DB_POOL)
-    def cross_model_tests() -> None:
+    def cross_model_tests(params: dict | None = None) -> None:
         """The relationships tests between models (a key of one found in another), all in one dbt
         invocation once every model is built; each reads the months its model rebuilt."""
-        from exchange.pipeline.dbt import run_dbt
+        from exchange.pipeline.dbt import monthly_vars, run_dbt
 
-        run_dbt(["test", "--select", "tag:cross_model", *MONTHLY_VARS, "--no-write-json"])
+        run_dbt(["test", "--select", "tag:cross_model", *monthly_vars(params["as_of"]), "--no-write-json"])
 
     # the pending gate (exchange.pipeline.stages): no rebuild when only the publication waits;
     # its direct downstream is skipped, later tasks follow their trigger rules

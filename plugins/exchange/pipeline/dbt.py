@@ -8,6 +8,7 @@ dbt runs in-process (dbtRunner) against the exchange's own database; its profile
 from __future__ import annotations
 
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -24,11 +25,25 @@ from exchange.pipeline.watch import first_lines
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 """What `dbt parse` writes; the transform DAG renders its Cosmos tasks from it (LoadMode.DBT_MANIFEST),
 so parsing the DAG file reads one JSON file instead of running dbt."""
-MONTHLY_VARS = ("--vars", "{tests_scope: rebuilt}")
-"""The vars of the monthly transform's dbt invocations that share the project's target/ (the rule
-seeds, the cross-model tests, the benchmark's month): each data test of an incremental model reads
-the months its run rebuilt (macros/test_scope.sql). One value for all, as dbt parses the whole
-project again (seconds) when an invocation's vars differ from the last one's in the same target/."""
+TRANSFORM_VARS = {"as_of": "", "tests_scope": "rebuilt"}
+"""The vars of every dbt invocation of the monthly transform: as_of, the reporting date from which
+every lender's months are rebuilt (empty: what changed; macros/rebuild_detection.sql), and
+tests_scope, so that each data test of an incremental model reads the months its run rebuilt
+(macros/test_scope.sql). One value for all of them, the transform DAG's model tasks included: dbt
+parses the whole project again (about 10 s) when an invocation's vars differ from those of the
+partial-parse file it reads, and each Cosmos task reads the newest of the project's target/ and
+Cosmos's own cache. When the rule seeds, the run's first dbt task, parse the project (a new
+release, another database or profile) they rewrite the project's file, and with other vars every
+model task that read it parsed the project again."""
+
+
+def monthly_vars(as_of: str | None = None) -> tuple[str, str]:
+    """`--vars` of a monthly transform's dbt invocation (TRANSFORM_VARS) rebuilding from `as_of`."""
+    return "--vars", json.dumps({**TRANSFORM_VARS, "as_of": as_of or ""})
+
+
+MONTHLY_VARS = monthly_vars()
+"""The vars of a monthly transform that rebuilds what changed (the benchmark's month, the tests)."""
 COSMOS_DBT_FLAGS = ("--no-write-json", "--log-level-file", "none", "--no-populate-cache")
 """dbt's global flags for the transform's Cosmos tasks, each of which builds one node in a scratch
 copy of the project that Cosmos deletes afterwards. --no-write-json: no manifest.json and
