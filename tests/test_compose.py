@@ -4,6 +4,7 @@ from pathlib import Path
 
 import yaml
 
+from exchange.pipeline.deploy import SCHEDULER_IDLE_SLEEP_S
 from exchange.pipeline.pools import DB_POOL, DB_POOL_SLOTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,3 +85,8 @@ def test_the_exchange_database_owner_may_create_the_access_roles():
 def test_the_init_creates_the_pool_the_dags_name_with_the_slots_of_exchange_airflow_up():
     command = COMPOSE["services"]["airflow-init"]["command"][-1]
     assert f"airflow pools set {DB_POOL} {DB_POOL_SLOTS} " in command
+
+
+def test_the_scheduler_sleeps_after_an_idle_loop_as_long_as_under_exchange_airflow_up():
+    assert COMPOSE["services"]["airflow-scheduler"]["environment"]["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] \
+        == SCHEDULER_IDLE_SLEEP_S
