@@ -16,13 +16,10 @@ the generous deadline. The two executors' tests are two modules, so parallel tes
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,46 +34,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from exchange.intake import lenders
 from exchange.pipeline import deploy
+from exchange_tools.deployment import Api, free_port, run_month
 
 EXCHANGE = str(Path(sys.executable).with_name("exchange"))
 DEADLINE_S = 1800
-DAGS = ("exchange_ingest", "exchange_transform", "exchange_publish")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Api:
-    """The deployment's REST API as the admin `up` printed."""
-
-    def __init__(self, port: int, password: str):
-        self.base = f"http://127.0.0.1:{port}"
-        self.token = self._call("POST", "/auth/token", {"username": deploy.ADMIN_USER, "password": password},
-                                auth=False)["access_token"]
-
-    def _call(self, method: str, path: str, body: dict | None = None, auth: bool = True) -> dict:
-        request = urllib.request.Request(self.base + path, method=method,
-                                         data=None if body is None else json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
-        if auth:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
-
-    def get(self, path: str) -> dict:
-        return self._call("GET", path)
-
-    def knows(self, dag_ids: tuple[str, ...]) -> bool:
-        return set(dag_ids) <= {d["dag_id"] for d in self.get("/api/v2/dags")["dags"]}
-
-    def trigger(self, dag_id: str) -> str:
-        return self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
-
-    def runs(self, dag_id: str) -> list[dict]:
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns?order_by=-run_after")["dag_runs"]
 
 
 @contextmanager
@@ -127,20 +88,8 @@ def run_pipeline_under_scheduler(airflow_db: str, *executor_args: str) -> None:
         assert again.returncode == 0, again.stdout + again.stderr
         assert {p.name: p.pid for p in deploy.status().processes} == pids and all(pids.values()), pids
 
-        api = Api(port, deploy.admin_password())
-        while not api.knows(DAGS):  # `up` returns when the dag-processor runs, maybe before its first parse
-            assert time.monotonic() < deadline, "the DAGs were never parsed"
-            time.sleep(2)
-        api.trigger("exchange_ingest")
-        states: dict[str, list[str]] = {}
-        while time.monotonic() < deadline:
-            states = {dag: [r["state"] for r in api.runs(dag)] for dag in DAGS}
-            assert "failed" not in sum(states.values(), []), states
-            if "success" in states["exchange_publish"]:
-                assert len(states["exchange_transform"]) == 1, states
-                return
-            time.sleep(5)
-        raise AssertionError(f"no successful publish run within {DEADLINE_S} s: {states}")
+        month = run_month(Api(port, deploy.admin_password()), deadline)
+        assert len(month.runs["exchange_transform"]) == 1, month.states()
     finally:
         stopped = _exchange("airflow", "down", timeout=300)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr

@@ -17,6 +17,7 @@ from exchange_tools.bench.scale import (
     MemoryPeaks,
     reference_seconds,
 )
+from exchange_tools.deployment import Month
 
 
 def test_memory_peaks_finds_the_local_servers_postmaster(pg_url):
@@ -64,3 +65,22 @@ def test_cpu_times_count_busy_work_and_account_for_every_core():
     assert spent.cores == cores
     assert spent.busy >= 0.4 * cores, spent
     assert abs(spent.busy + spent.idle + spent.steal - wall * cores) <= 0.05 * cores + 0.05, (spent, wall)
+
+
+def test_month_through_airflow_is_timed_from_the_first_ingest_run_to_the_publish_runs_end():
+    """The spans add up to the month an operator waits for. A new deployment's scheduled ingest run
+    may start before the triggered one, and the transform run ends after the publish run started
+    (model_docs runs beside it): timed by the transform run's own end, the publish span came out
+    negative (-0.6 s in the first run at 20,000 loans)."""
+    def run(state: str, start: str | None, end: str | None) -> dict:
+        return {"state": state, "start_date": start and f"2026-12-06T18:{start}Z", "end_date": end and f"2026-12-06T18:{end}Z"}
+
+    month = Month({
+        "exchange_ingest": [run("success", "00:30", "00:40"), run("success", "00:05", "00:25")],
+        "exchange_transform": [run("success", "00:26", "02:50")],
+        "exchange_publish": [run("running", None, None), run("success", "02:40", "03:00")],
+    })
+    assert month.spans() == {"exchange_ingest, until the transform run starts": 21.0,
+                             "exchange_transform, until the publish run starts": 134.0,
+                             "exchange_publish run": 20.0}
+    assert sum(month.spans().values()) == 175.0  # 18:00:05 to 18:03:00

@@ -82,8 +82,11 @@ def bench_lookup(keys: int, n_requests: int, concurrency: int) -> None:
 @click.option("--months", default=24, show_default=True, help="months of history before the month added")
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="where the generated book is kept between runs; default .exchange/bench-cache")
-def bench_scale(loans: int, months: int, cache: Path | None) -> None:
+@click.option("--path", "path", type=click.Choice(["direct", "airflow"]), default="direct", show_default=True,
+              help="run the month as direct commands (each stage timed) or through a local Airflow deployment "
+                   "(`exchange airflow up`, LocalExecutor: the operator's path)")
+def bench_scale(loans: int, months: int, cache: Path | None, path: str) -> None:
     """Province scale: one month's ingest and publication, full build rate, month ratio, peak memory."""
     from exchange_tools.bench.scale import scale_benchmark  # heavy: psycopg, the generator, dbt
 
-    scale_benchmark(console, loans, months, cache)
+    scale_benchmark(console, loans, months, cache, path)

@@ -79,14 +79,19 @@ class Scenario:
             for lender in lenders:
                 registry.add(conn, lender.code, lender.name_zh, lender.category)
 
-    def ingest(self, files: list[Path]) -> tuple[float, int]:
-        """Land `files` under landing/<lender>/ and ingest them in the exchange's order; (seconds, rows)."""
+    def land(self, files: list[Path]) -> list[Path]:
+        """Copy `files` under landing/<lender>/, as a lender's upload leaves them; the copies."""
         landed = []
         for path in files:
             target = self.home / "landing" / path.parent.name / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             landed.append(target)
+        return landed
+
+    def ingest(self, files: list[Path]) -> tuple[float, int]:
+        """Land `files` and ingest them in the exchange's order; (seconds, rows)."""
+        landed = self.land(files)
         rows = 0
         start = time.perf_counter()
         with self.env():
