@@ -79,9 +79,17 @@ class Month:
     def states(self) -> dict[str, list[str]]:
         return {dag: [r["state"] for r in runs] for dag, runs in self.runs.items()}
 
-    def run(self, dag_id: str) -> dict:
-        """The DAG's successful run (the publish run waited for, the transform run it followed)."""
-        return next(r for r in self.runs[dag_id] if r["state"] == "success")
+    def publish_run(self) -> dict:
+        """The successful publish run waited for."""
+        return next(r for r in self.runs["exchange_publish"] if r["state"] == "success")
+
+    def transform_run(self) -> dict:
+        """The transform run the publish run followed: the newest one started before it. It may still
+        be running when the publication is done (model_docs, off the path to it, runs beside the
+        publish run)."""
+        publish_start = _time(self.publish_run()["start_date"])
+        return next(r for r in self.runs["exchange_transform"]
+                    if r["start_date"] and _time(r["start_date"]) <= publish_start)
 
     def spans(self) -> dict[str, float]:
         """The month as an operator waits for it, from the first ingest run's start to the publish run's
@@ -90,7 +98,7 @@ class Month:
         the landed files. The transform run's own end comes later than the publish run's start: tasks
         off the path to the publication (model_docs) run beside the publish run."""
         first_ingest = min(_time(r["start_date"]) for r in self.runs["exchange_ingest"] if r["start_date"])
-        transform, publish = self.run("exchange_transform"), self.run("exchange_publish")
+        transform, publish = self.transform_run(), self.publish_run()
         return {"exchange_ingest, until the transform run starts": _seconds(first_ingest, transform["start_date"]),
                 "exchange_transform, until the publish run starts": _seconds(transform["start_date"],
                                                                              publish["start_date"]),

@@ -290,7 +290,7 @@ def _month_through_airflow(scenario: Scenario, files: list[Path], console: Conso
             deploy.up(options, echo=lambda text: console.print(f"    {text}"))
             api = Api(options.port, deploy.admin_password())
             month = run_month(api, time.monotonic() + MONTH_DEADLINE_S)
-            tasks = api.task_instances("exchange_transform", month.run("exchange_transform")["dag_run_id"])
+            tasks = api.task_instances("exchange_transform", month.transform_run()["dag_run_id"])
         finally:
             deploy.down()
             drop_scratch(options.database)
@@ -302,9 +302,15 @@ def _month_through_airflow(scenario: Scenario, files: list[Path], console: Conso
     return {"month_s": sum(stages.values()), "stages": stages,
             "transform_s": stages["exchange_transform, until the publish run starts"],
             "ingest_runs": len(month.runs["exchange_ingest"]),
-            "tasks": {f"{t['task_id']}[{t['map_index']}]" if t["map_index"] >= 0 else t["task_id"]: t["duration"]
-                      for t in tasks if t["duration"] is not None},
+            "tasks": {_task_name(t): t["duration"] for t in tasks if t["duration"] is not None},
+            # each task's timeline, for where the month's time goes between tasks (queued, waiting)
+            "task_times": {_task_name(t): {k: t.get(k) for k in ("queued_when", "start_date", "end_date")}
+                           for t in tasks},
             "publication": f"version {version} live, blacklist {blacklist}, default feed {feed}, held {held}"}
+
+
+def _task_name(task: dict) -> str:
+    return f"{task['task_id']}[{task['map_index']}]" if task["map_index"] >= 0 else task["task_id"]
 
 
 def _transform_directly(scenario: Scenario, n: int, stages: dict[str, float], results: dict,
