@@ -61,16 +61,11 @@ from exchange.pipeline.dbt import (
 )
 def exchange_transform():
     @task(pool=DB_POOL)
-    def rule_seeds(params: dict | None = None) -> None:
-        """All rule seeds and their tests in one dbt invocation (a task per seed costs a second each)."""
-        from exchange.pipeline.dbt import monthly_vars, run_dbt
+    def rule_seeds(params: dict | None = None) -> bool:
+        """The rule seeds and their tests in one dbt invocation, when they changed (exchange.pipeline.seeds)."""
+        from exchange.pipeline.seeds import load_rule_seeds
 
-        # cautious: a test between a model and a seed (relationships) runs with the model, once it
-        # exists; --no-write-json: target/manifest.json is the one ensure_manifest wrote, which the
-        # DAG's parsing reads, never rewritten under a reader; the vars of every task of the run,
-        # as the model tasks read the partial-parse file this writes (TRANSFORM_VARS)
-        run_dbt(["build", "--select", "resource_type:seed", "--indirect-selection", "cautious", "--no-write-json",
-                 *monthly_vars(params["as_of"])])
+        return load_rule_seeds(params["as_of"])
 
     models = DbtTaskGroup(
         group_id="dbt",

@@ -28,6 +28,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from exchange.intake import lenders as registry
 from exchange.intake.ingest import ingest_order, ingest_path
 from exchange.intake.readers import parse_file_name
 from exchange.pipeline.dbt import run_dbt
+from exchange.pipeline.seeds import load_rule_seeds
 from exchange_tools.bench.scratch import create_scratch, drop_scratch, scratch_url
 from exchange_tools.demo import DEMO
 from exchange_tools.synthetic.generate import generate
@@ -105,16 +107,30 @@ class Scenario:
     def dbt(self, *args: str) -> tuple[float, dict[str, float]]:
         """One dbt command; (seconds, seconds per model/seed from run_results.json)."""
         target = self.work / "target"  # one per scenario: later commands parse partially, as in production
-        start = time.perf_counter()
-        with self.env(), ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
-            failure = child.submit(_dbt_child, [*args, "--target-path", str(target),
-                                                "--log-path", str(self.work / "logs")]).result()
-        seconds = time.perf_counter() - start
-        if failure:
-            raise RuntimeError(f"benchmark dbt {' '.join(args)} failed: {failure}")
+        seconds = self._in_child(run_dbt, [*args, *self.dbt_paths()])
         results = json.loads((target / "run_results.json").read_text())["results"]
         return seconds, {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results
                          if not r["unique_id"].startswith("operation.")}  # not the project's hooks
+
+    def rule_seeds(self) -> float:
+        """The month's rule seeds as exchange_transform loads them (only when changed:
+        exchange.pipeline.seeds); seconds."""
+        return self._in_child(load_rule_seeds, None, self.dbt_paths())
+
+    def dbt_paths(self) -> list[str]:
+        """dbt's target and log paths of this scenario."""
+        return ["--target-path", str(self.work / "target"), "--log-path", str(self.work / "logs")]
+
+    def _in_child(self, function: Callable[..., object], *args: object) -> float:
+        """`function(*args)` in a spawned child with the scenario's environment, as each Airflow
+        task runs dbt in a process of its own; seconds."""
+        start = time.perf_counter()
+        with self.env(), ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+            failure = child.submit(_child, function, *args).result()
+        seconds = time.perf_counter() - start
+        if failure:
+            raise RuntimeError(f"benchmark {function.__name__}{args} failed: {failure}")
+        return seconds
 
     def full_build(self) -> tuple[float, dict[str, float]]:
         seed_s, _ = self.dbt("seed")
@@ -126,11 +142,11 @@ class Scenario:
             return conn.execute(sql).fetchone()[0]
 
 
-def _dbt_child(args: list[str]) -> str | None:
-    """run_dbt in a spawned child (it inherits the scenario's environment); the failure as text, as an
-    ExchangeError does not survive pickling."""
+def _child(function: Callable[..., object], *args: object) -> str | None:
+    """`function(*args)` in a spawned child (it inherits the scenario's environment); the failure as
+    text, as an ExchangeError does not survive pickling."""
     try:
-        run_dbt(args)
+        function(*args)
     except ExchangeError as exc:
         return str(exc)
     return None
