@@ -38,7 +38,9 @@ from exchange.pipeline.assets import DB_POOL, MARTS_ASSET, RAW_ASSET
 from exchange.pipeline.dbt import (
     COSMOS_DBT_FLAGS,
     DBT_EXECUTABLE,
+    DBT_PROFILE,
     DBT_PROJECT_DIR,
+    DBT_TARGET,
     MANIFEST_PATH,
     TRANSFORM_VARS,
     end_dbt_task,
@@ -71,8 +73,8 @@ def exchange_transform():
         group_id="dbt",
         project_config=ProjectConfig(DBT_PROJECT_DIR, manifest_path=MANIFEST_PATH,
                                      install_dbt_deps=False),  # no packages: never `dbt deps`
-        profile_config=ProfileConfig(
-            profile_name="exchange", target_name="default", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
+        profile_config=ProfileConfig(  # the names every dbt invocation of the exchange gives (run_dbt)
+            profile_name=DBT_PROFILE, target_name=DBT_TARGET, profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
         ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER,

@@ -25,6 +25,7 @@ from exchange.core.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 from exchange.pipeline.dbt import (
     COSMOS_DBT_FLAGS,
     PARSE_ONLY_ENV,
+    _arguments,
     _invoke,
     end_dbt_task,
     ensure_manifest,
@@ -50,7 +51,8 @@ from airflow.dag_processing.dagbag import DagBag
 task = DagBag(dag_folder=sys.argv[1]).dags["exchange_transform"].get_task("dbt.dim_lender_model_build")
 task.vars = task.render_template(task.vars, {"params": {"as_of": None}})  # a run without as_of
 flags = task.add_global_flags()  # the global flags Cosmos gives dbt
-print(json.dumps(flags[flags.index("--vars"):][:2]))
+profile = task.profile_config  # Cosmos gives dbt --profile and --target from it
+print(json.dumps({"vars": flags[flags.index("--vars"):][:2], "profile": [profile.profile_name, profile.target_name]}))
 """
 
 FORKED_TASK = """
@@ -148,13 +150,17 @@ def test_a_model_task_parses_nothing_again_after_the_rule_seeds_of_its_run(tmp_p
     project (a new release, another database) it rewrites the one in the project's target/, the
     newest then; with other vars than the seeds' (the model tasks had as_of, the seeds not) dbt
     parsed the whole project again in the first model tasks: 11.8 and 14.1 s instead of about 2
-    at 200k loans under the scheduler, and in every new deployment the tests start."""
+    at 200k loans under the scheduler, and in every new deployment the tests start. So did other
+    profile or target flags: Cosmos gives `--profile` and `--target`, run_dbt gave neither."""
     manifest = ensure_manifest()
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     done = subprocess.run([sys.executable, "-c", MODEL_TASK_VARS, str(PROJECT_ROOT / "dags" / "exchange_transform.py")],
                           env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    model_task_vars = json.loads(done.stdout.strip().splitlines()[-1])
+    model_task = json.loads(done.stdout.strip().splitlines()[-1])
+    model_task_vars = model_task["vars"]
+    given = _arguments([], DBT_PROJECT_DIR)  # what run_dbt adds to every invocation, the seeds' included
+    assert [given[given.index("--profile") + 1], given[given.index("--target") + 1]] == model_task["profile"]
     target = tmp_path / "target"
     assert manifest.exists()
 
