@@ -63,6 +63,8 @@ if sys.argv[1] == "warm":
     assert warm_dbt()
 pid = os.fork()
 if pid == 0:  # as a task forked from the scheduler or a Celery worker
+    from dbt_common.clients.jinja import template_cache
+    compiled = len(template_cache.file_cache)  # macros compiled before the fork
     profile = cProfile.Profile()
     profile.enable()
     run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", sys.argv[2], "--log-path", sys.argv[2]], connects=False)
@@ -72,6 +74,7 @@ if pid == 0:  # as a task forked from the scheduler or a Celery worker
         if name in built:
             built[name] += calls
     print("built", sum(built.values()), built, flush=True)
+    print("macros compiled", compiled, flush=True)
     signal.alarm(240)  # a parse waiting forever on a thread pool the fork lost ends here
     with tempfile.TemporaryDirectory() as fresh:  # a task's parse from scratch (a changed project)
         run_dbt([*COSMOS_DBT_FLAGS, "parse", "--target-path", fresh, "--log-path", fresh], connects=False)
@@ -117,16 +120,22 @@ def test_a_task_forked_after_the_warm_up_builds_none_of_dbts_serializers_and_can
     def forked_task(parent: str) -> list[str]:
         done = subprocess.run([sys.executable, "-c", FORKED_TASK, parent, str(target)], env=env,
                               capture_output=True, text=True, timeout=600, check=True)
-        return [line for line in done.stdout.splitlines() if line.startswith(("built", "parsed", "task exit"))]
+        return [line for line in done.stdout.splitlines()
+                if line.startswith(("built", "macros compiled", "parsed", "task exit"))]
 
     def built(lines: list[str]) -> int:
         return int(lines[0].split()[1])
 
+    def compiled(lines: list[str]) -> int:
+        return int(lines[1].split()[2])
+
     cold = forked_task("cold")  # a parent that only imported dbt
     assert built(cold) > 100
+    assert compiled(cold) == 0
     warm = forked_task("warm")
     assert built(warm) == 0
-    assert warm[1:] == ["parsed from scratch", "task exit status 0"]
+    assert compiled(warm) > 500  # every macro, dbt's own and the project's: none compiled in a task
+    assert warm[2:] == ["parsed from scratch", "task exit status 0"]
 
 
 def test_every_model_task_of_the_transform_dag_gets_the_start_hooks_and_flags(tmp_path: Path):
