@@ -118,11 +118,11 @@ def exchange_transform():
         return transform_succeeded()
 
     @task(pool=DB_POOL)
-    def model_docs() -> str:
+    def model_docs(params: dict | None = None) -> str:
         """The dbt docs site regenerated from the tables just built (the portal serves it)."""
         from exchange.pipeline.docs import build_dbt_docs
 
-        return str(build_dbt_docs())
+        return str(build_dbt_docs(as_of=params["as_of"]))
 
     transform_needed() >> rule_seeds() >> models >> cross_model_tests() >> [announce(), model_docs()]
 

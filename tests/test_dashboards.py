@@ -215,3 +215,23 @@ def test_an_analyst_token_opens_the_dashboards_and_docs_and_nothing_else(served)
     assert refused.status_code == 303
     api = httpx.post(served.base + "/v1/lookup", json={}, headers={"Authorization": f"Bearer {served.tokens['analyst']}"})
     assert api.status_code == 403 and api.json()["error"]["code"] == "Q_FORBIDDEN"
+
+
+def test_the_docs_site_starts_from_the_transforms_parse(served, tmp_path, capfd):
+    """model_docs runs after every monthly transform: from a scratch target of its own it parsed the
+    whole project each time. It starts from the partial-parse file the transform's tasks left, with
+    their vars, and dbt parses nothing again; the site is still complete."""
+    from exchange.pipeline.dbt import monthly_vars, run_dbt
+    from exchange.pipeline.docs import build_dbt_docs
+
+    parsed = tmp_path / "target"
+    with environment(**exchange_env(served.url, served.home)):
+        run_dbt(["parse", "--no-write-json", "--target-path", str(parsed), "--log-path", str(tmp_path),
+                 *monthly_vars(None)])  # as the transform's rule seeds leave the project's target
+        capfd.readouterr()
+        site = build_dbt_docs(get_settings(), as_of=None, parsed=parsed)
+    dbt_said = capfd.readouterr().out
+    assert "Unable to do partial parsing" not in dbt_said
+    assert "Catalog written" in dbt_said
+    catalog = json.loads((site / "catalog.json").read_text())
+    assert "model.exchange.mart_portfolio_quality" in catalog["nodes"]
