@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import networkx as nx
 
@@ -26,6 +27,7 @@ from exchange.pipeline.dbt import (
     COSMOS_DBT_FLAGS,
     PARSE_ONLY_ENV,
     _arguments,
+    _compile_macros,
     _invoke,
     end_dbt_task,
     ensure_manifest,
@@ -136,6 +138,22 @@ def test_a_task_forked_after_the_warm_up_builds_none_of_dbts_serializers_and_can
     assert built(warm) == 0
     assert compiled(warm) > 500  # every macro, dbt's own and the project's: none compiled in a task
     assert warm[2:] == ["parsed from scratch", "task exit status 0"]
+
+
+def test_the_warm_up_compiles_every_macro_it_can_and_leaves_a_broken_one_to_its_task():
+    """warm_dbt runs in the scheduler before it forks tasks: a macro that does not compile must
+    not stop it (the task that calls the macro reports the error, as dbt always did)."""
+    from dbt_common.clients.jinja import template_cache
+
+    def macro(name: str, body: str) -> SimpleNamespace:
+        return SimpleNamespace(macro_sql=f"{{% macro {name}() %}}{body}{{% endmacro %}}", name=name,
+                               unique_id=f"macro.exchange.{name}", original_file_path="macros/probe.sql")
+
+    ok, broken = macro("exchange_probe_ok", "1"), macro("exchange_probe_broken", "{% if %}")
+
+    assert _compile_macros(SimpleNamespace(macros={"ok": ok, "broken": broken})) == 1
+    assert ok.macro_sql in template_cache.file_cache
+    assert broken.macro_sql not in template_cache.file_cache
 
 
 def test_every_model_task_of_the_transform_dag_gets_the_start_hooks_and_flags(tmp_path: Path):
