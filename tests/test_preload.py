@@ -8,6 +8,7 @@ which command started a process, as Airflow and Celery rename their processes on
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import subprocess
 import sys
 
@@ -42,3 +43,21 @@ def test_the_launcher_warms_dbt_for_the_scheduler_and_the_workers_and_for_no_oth
     warms = {name: preload.forks_tasks(deploy._command(name, options, env)) for name in deploy.component_names(options)}
     assert warms == {
         "api-server": False, "scheduler": True, "dag-processor": False, "triggerer": False, "worker-w1": True}
+
+
+def test_the_task_modules_are_imported_before_forking_without_starting_a_thread():
+    """A process that forks tasks imports the exchange's other tasks' modules too (pandas, pyarrow,
+    Great Expectations: seconds per task otherwise). numpy and pyarrow each start a thread when
+    imported, which a fork would have without the thread: FORK_SAFE_ENV keeps them from starting,
+    so the launcher's one-thread check still holds."""
+    env = {k: v for k, v in os.environ.items() if k not in preload.FORK_SAFE_ENV}
+    probe = ("import sys\n"
+             "from exchange.pipeline import preload\n"
+             "preload.import_task_modules()\n"
+             "print(preload.threads(), *[m in sys.modules for m in ('pandas', 'pyarrow', 'great_expectations',"
+             " 'exchange.intake.ingest', 'exchange.feed.publish')])\n")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "True", "True", "True", "True", "True"]
+    assert "Skipping registering function" not in done.stderr  # Great Expectations' import chatter

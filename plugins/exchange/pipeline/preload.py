@@ -11,6 +11,12 @@ OpenLineage reader Cosmos imports after each dbt invocation (0.2-0.4 s).
 Then, in a process that forks tasks (the scheduler, a Celery worker), dbt reads the project once
 (exchange.pipeline.dbt.warm_dbt): the first dbt invocation of a process builds dbt's serializers
 and schemas, which every forked task otherwise built again (about a second of each model task).
+Such a process imports what the exchange's other tasks import too (TASK_IMPORTS): the ingest's,
+the gate's and the publication's modules, pandas and Great Expectations with them, which each of
+those tasks imported itself (about a second each, and 3-5 s more in the gate), one after the
+other on the month's path. numpy and pyarrow start a thread when imported (OpenBLAS's pool,
+jemalloc's background thread), and a fork has them without their threads; FORK_SAFE_ENV keeps
+both from starting, and the check below still holds.
 
 `exchange airflow up` starts the scheduler and the Celery workers as
 `python -m exchange.pipeline.preload <airflow arguments>`; the other components fork no task.
@@ -22,6 +28,8 @@ again without it.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 import sys
 
@@ -38,6 +46,15 @@ the scheduler)."""
 COLD = "EXCHANGE_PRELOAD_COLD"
 """Set when the launcher starts again without reading the project (see above)."""
 
+TASK_IMPORTS = ("exchange.pipeline.stages", "great_expectations")
+"""What the exchange's tasks other than dbt's import: the ingest, the pending-stage checks, the
+gate (Great Expectations, imported only when the gate runs) and the publication."""
+
+FORK_SAFE_ENV = {"OPENBLAS_NUM_THREADS": "1", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
+"""Read by numpy's OpenBLAS and pyarrow's bundled jemalloc when they load: no thread pool, no
+background thread (pyarrow allocates through mimalloc; jemalloc's thread only purges its own
+arenas). Set for the processes that fork tasks only, and for their tasks, which inherit them."""
+
 
 def forks_tasks(airflow_args: list[str]) -> bool:
     """Whether the Airflow command `airflow_args` runs a process that forks task processes."""
@@ -50,6 +67,16 @@ def threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def import_task_modules() -> None:
+    """Import TASK_IMPORTS, with numpy's and pyarrow's threads kept from starting (FORK_SAFE_ENV)."""
+    for name, value in FORK_SAFE_ENV.items():
+        os.environ.setdefault(name, value)
+    # Great Expectations logs a line per function its API docs skip (a few hundred) at INFO on import
+    logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
+    for module in TASK_IMPORTS:
+        importlib.import_module(module)
+
+
 def main() -> None:
     import cosmos.operators.local  # noqa: F401  what parsing the transform DAG imports
     import dbt.adapters.postgres  # noqa: F401  the adapter every task registers
@@ -58,11 +85,13 @@ def main() -> None:
     from airflow.__main__ import main as airflow_main
 
     if forks_tasks(sys.argv[1:]) and not os.environ.get(COLD):
+        import_task_modules()
         if not warm_dbt():
             print("exchange.pipeline.preload: dbt could not parse the project; each task will report why",
                   file=sys.stderr)
         if threads() > 1:
-            print("exchange.pipeline.preload: reading the project left a thread running; starting again without it",
+            print("exchange.pipeline.preload: importing the task modules or reading the project left a thread"
+                  " running; starting again without either",
                   file=sys.stderr)
             os.execve(sys.executable, [*COMMAND, *sys.argv[1:]], {**os.environ, COLD: "1"})
     airflow_main()  # parses sys.argv[1:], as `airflow` does
