@@ -40,7 +40,7 @@ import psycopg
 from exchange.core.db import create_database, database_url, sqlalchemy_url
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import PROJECT_ROOT, Settings, get_settings
-from exchange.pipeline.dbt import dbt_env, ensure_manifest
+from exchange.pipeline.dbt import dbt_env, ensure_manifest, parse_for_tasks
 from exchange.pipeline.pools import DB_POOL, DB_POOL_SLOTS
 from exchange.pipeline.preload import COMMAND as PRELOAD_COMMAND
 
@@ -160,6 +160,7 @@ def up(options: Options, settings: Settings | None = None, *, echo=print) -> Sta
     env = airflow_env(options, settings)
     echo("dbt manifest ...")
     ensure_manifest()
+    parse_for_tasks()
     echo("airflow db migrate ...")
     _run_airflow(env, home, "migrate", ["db", "migrate"])
     _run_airflow(env, home, "pool", ["pools", "set", DB_POOL, str(DB_POOL_SLOTS),

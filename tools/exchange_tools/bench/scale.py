@@ -284,8 +284,8 @@ def _month_through_airflow(scenario: Scenario, files: list[Path], console: Conso
     """The month as an operator runs it: its files landed, `exchange airflow up` (LocalExecutor) on
     the scenario's database and home, exchange_ingest triggered through the REST API and the
     Assets followed to exchange_publish; the deployment stopped and its metadata database dropped
-    in any case. The deployment's start (manifest, `airflow db migrate`) is not timed: an operator
-    starts it once, not every month. It is a new deployment's first month: on a running one the
+    in any case. The deployment's start (manifest, dbt's partial parse, `airflow db migrate`) is not
+    timed: an operator starts it once, not every month. It is a new deployment's first month: on a running one the
     month took about 20 s less at 500k loans (docs/operator-guide.md)."""
     scenario.land(files)
     options = deploy.Options(port=free_port(), database=f"{scenario.name}_airflow")
