@@ -10,7 +10,6 @@ import csv
 import datetime as dt
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from exchange.core.identifiers import Pseudonymizer
 from exchange.core.settings import DBT_PROJECT_DIR
 from exchange.feed.tables import BORROWER_SIGNAL_COLUMNS
 from exchange.intake import lenders
+from exchange_tools.deployment import free_port
 
 SECRET = "test-secret-0123456789abcdef"
 PSEUDO = Pseudonymizer(SECRET.encode())
@@ -167,12 +167,6 @@ def status_file(conn: psycopg.Connection, sid: int, code: str, as_of: dt.date, l
             " outstanding_principal, overdue_principal, overdue_interest, legal_status, fraud_flag)"
             " values (%s, %s, %s, %s, %s, %s, 1000, 0, 0, 'none', false)",
             [(sid, line, code, as_of, loan_id, status) for line, (loan_id, status) in enumerate(loans, start=2)])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
