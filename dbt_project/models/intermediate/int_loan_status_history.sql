@@ -14,7 +14,6 @@
     )
 }}
 -- depends_on: {{ ref('int_submissions_effective') }}
--- depends_on: {{ ref('int_loans_latest') }}
 -- depends_on: {{ ref('int_rule_versions') }}
 
 {# Status history: one row per loan and reporting date, with the state that runs across months.
