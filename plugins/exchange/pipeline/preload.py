@@ -5,8 +5,9 @@ worker, itself forked from the scheduler, or a Celery pool process, forked from 
 Each of the transform's dbt tasks then imported dbt itself, 2.1-2.8 s on this project's hosts, in a
 task whose model and tests took about a second on a month's files: every model task (63) paid it
 every monthly run. Imported once in the parent, dbt is in every forked task already (copy-on-write).
-So are Cosmos's operators, which parsing the transform DAG in the task imports (0.7 s), and the
-OpenLineage reader Cosmos imports after each dbt invocation (0.2-0.4 s).
+So is what each dbt task imports besides (DBT_TASK_IMPORTS): Cosmos and the Task SDK's decorators,
+which parsing the transform DAG imports (0.7 s), and the modules dbt imports only when a `dbt build`
+runs its first query.
 
 Then, in a process that forks tasks (the scheduler, a Celery worker), dbt reads the project once
 (exchange.pipeline.dbt.warm_dbt): the first dbt invocation of a process builds dbt's serializers
@@ -46,6 +47,15 @@ the scheduler)."""
 COLD = "EXCHANGE_PRELOAD_COLD"
 """Set when the launcher starts again without reading the project (see above)."""
 
+DBT_TASK_IMPORTS = (
+    "dbt.cli.main", "dbt.adapters.postgres",  # dbt, and the adapter every task registers
+    "dbt.task.build", "dbt_common.clients.agate_helper",  # what `dbt build` imports as it runs a node
+    "cosmos.operators.local", "cosmos.airflow.task_group", "cosmos.profiles",  # what parsing the transform DAG
+    "airflow.sdk.definitions.decorators",  # imports (`@dag`, `@task`: airflow.sdk imports them on first use)
+)
+"""What a dbt task of the transform imports: about 8% of a model task's CPU when each task imported
+these itself (py-spy over a month's task processes, 2026-12-07)."""
+
 TASK_IMPORTS = ("exchange.pipeline.stages", "great_expectations")
 """What the exchange's tasks other than dbt's import: the ingest, the pending-stage checks, the
 gate (Great Expectations, imported only when the gate runs) and the publication."""
@@ -78,10 +88,8 @@ def import_task_modules() -> None:
 
 
 def main() -> None:
-    import cosmos.operators.local  # noqa: F401  what parsing the transform DAG imports
-    import dbt.adapters.postgres  # noqa: F401  the adapter every task registers
-    import dbt.cli.main  # noqa: F401
-    import openlineage.common.provider.dbt.local  # noqa: F401  read by Cosmos after each invocation
+    for module in DBT_TASK_IMPORTS:
+        importlib.import_module(module)
     from airflow.__main__ import main as airflow_main
 
     if forks_tasks(sys.argv[1:]) and not os.environ.get(COLD):
