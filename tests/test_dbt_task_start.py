@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from types import SimpleNamespace
 
 import networkx as nx
 
-from exchange.core.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from exchange.core.settings import DBT_PROJECT_DIR, PROJECT_ROOT, environment
 from exchange.pipeline.dbt import (
     COSMOS_DBT_FLAGS,
     PARSE_ONLY_ENV,
@@ -31,6 +32,7 @@ from exchange.pipeline.dbt import (
     _invoke,
     end_dbt_task,
     ensure_manifest,
+    graph_summary,
     monthly_vars,
     prepare_dbt_process,
     run_dbt,
@@ -107,6 +109,64 @@ def test_the_cosmos_flags_write_no_json_artifacts_and_no_debug_log(tmp_path: Pat
     assert (target / "partial_parse.msgpack").exists()  # the next task's partial parse still has its file
     assert not (target / "manifest.json").exists()
     assert not (logs / "dbt.log").exists()
+
+
+def test_the_graph_summary_dbt_writes_is_the_same_without_serializing_every_node(tmp_path: Path):
+    """target/graph_summary.json: dbt built each node's entry from the whole node serialized to a dict
+    (its type read from the dict); graph_summary reads the type from the node."""
+    from dbt.compilation import Linker
+
+    with environment(**PARSE_ONLY_ENV):
+        manifest = _invoke(["parse", "--target-path", str(tmp_path), "--log-path", str(tmp_path)], DBT_PROJECT_DIR)
+    linker = Linker()
+    linker.link_graph(manifest.result)
+    linker.add_test_edges(manifest.result)
+    index = {name: position for position, name in enumerate(linker.graph)}
+    as_dbt_wrote_it = {
+        index[name]: {"name": name, "type": manifest.result.expect(name).to_dict(omit_none=True)["resource_type"],
+                      **({"succ": [index[s] for s in successors]}
+                         if (successors := list(linker.graph.successors(name))) else {})}
+        for name in linker.graph}
+
+    assert json.dumps(graph_summary(linker, manifest.result)) == json.dumps(as_dbt_wrote_it)
+    prepare_dbt_process()
+    assert json.dumps(linker.get_graph_summary(manifest.result)) == json.dumps(as_dbt_wrote_it)
+
+
+def test_cosmos_reads_no_lineage_after_an_invocation_that_wrote_no_artifacts():
+    """Cosmos hands manifest.json and run_results.json to OpenLineage's reader after each dbt
+    invocation; the transform's tasks write neither (--no-write-json), so the reader is not called."""
+    from cosmos.operators.local import AbstractDbtLocalBase
+
+    readers: list[int] = []
+    prepare_dbt_process()
+    operator = SimpleNamespace(log=logging.getLogger("probe"),  # the reader None: as if OpenLineage were absent
+                               _get_dbt_local_artifact_processor=lambda: readers.append(1))
+    read = AbstractDbtLocalBase.calculate_openlineage_events_completes
+
+    assert read(operator, {}, Path("p"), ["dbt", *COSMOS_DBT_FLAGS, "build"]) is False
+    assert readers == []
+    assert read(operator, {}, Path("p"), ["dbt", "build"]) is False  # artifacts written: Cosmos reads them
+    assert readers == [1]
+
+
+def test_cosmos_copies_the_partial_parse_file_for_a_task_without_unpacking_it(tmp_path: Path, monkeypatch):
+    import cosmos.cache
+    import msgpack
+
+    saved = tmp_path / "saved" / "target"
+    run_dbt(["parse", "--target-path", str(saved), "--log-path", str(tmp_path / "logs")], connects=False)
+    prepare_dbt_process()
+
+    def unpack(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the partial-parse file was unpacked")
+
+    monkeypatch.setattr(msgpack, "unpack", unpack)
+    task_project = tmp_path / "task"
+    task_project.mkdir()
+    cosmos.cache._copy_partial_parse_to_project(saved / "partial_parse.msgpack", task_project)
+    copied = task_project / "target" / "partial_parse.msgpack"
+    assert copied.read_bytes() == (saved / "partial_parse.msgpack").read_bytes()
 
 
 def test_a_task_forked_after_the_warm_up_builds_none_of_dbts_serializers_and_can_still_parse_anew(tmp_path: Path):

@@ -116,13 +116,69 @@ def prepare_dbt_process(context: object = None) -> None:
     sys.modules. In a long-lived process holding Airflow, Cosmos, GX and many parsed DAG files
     (the in-process pipeline of `exchange pipeline` and `exchange demo`, the tests) that scan was
     90% of a dag.test transform's samples (py-spy), and a 72-task transform took over 20 minutes.
-    The name is only shown in dbt's warnings. `context` is the Airflow context a pre_execute hook
-    receives (unused). Safe to call again.
+    The name is only shown in dbt's warnings. Work whose result nobody reads is skipped too
+    (_skip_work_nobody_reads). `context` is the Airflow context a pre_execute hook receives
+    (unused). Safe to call again.
     """
     from dbt_common.behavior_flags import BehaviorFlagRendered
 
     BehaviorFlagRendered._default_source = staticmethod(_calling_module)
     _critical_nodes_first()
+    _skip_work_nobody_reads()
+
+
+def graph_summary(linker: object, manifest: object) -> dict[int, dict[str, object]]:
+    """dbt's Linker.get_graph_summary (target/graph_summary.json: each node's name, type and
+    successors by index), reading each node's type instead of serializing the whole node to read it."""
+    index = {name: position for position, name in enumerate(linker.graph)}
+    summary: dict[int, dict[str, object]] = {}
+    for name, position in index.items():
+        entry: dict[str, object] = {"name": name, "type": str(manifest.expect(name).resource_type)}
+        if successors := [index[successor] for successor in linker.graph.successors(name)]:
+            entry["succ"] = successors
+        summary[position] = entry
+    return summary
+
+
+def _skip_work_nobody_reads() -> None:
+    """Spare each dbt invocation three pieces of work whose result nobody reads here. Together
+    about a tenth of a model task's CPU under the scheduler (py-spy over a month's task processes,
+    200k loans, 2026-12-07). Safe to call again.
+
+    - dbt writes target/graph_summary.json, a diagnostic, from every invocation: it serializes
+      every node of the project to a dict, twice for `dbt build`, to read one field (3.5%); the
+      same file now comes from the node's field (graph_summary).
+    - After each dbt invocation Cosmos hands dbt's manifest.json and run_results.json to
+      OpenLineage's reader, which first renders the profile and the project; the transform's tasks
+      write neither (--no-write-json, COSMOS_DBT_FLAGS), so the reader always ended on a missing
+      file (3.6%). With that flag, it is not called; Cosmos skips it as when OpenLineage is absent.
+    - Before each task Cosmos unpacks the whole partial-parse file to check that its nodes' root
+      paths exist, mending them for dbt releases before 1.6.6 that did not (2.5%). dbt 1.11 finds
+      a moved project itself; the check is not made.
+    """
+    import cosmos.cache
+    from cosmos.operators.local import AbstractDbtLocalBase
+    from dbt.compilation import Linker
+
+    Linker.get_graph_summary = graph_summary
+    cosmos.cache.patch_partial_parse_content = _root_paths_left_to_dbt
+    lineage = AbstractDbtLocalBase.calculate_openlineage_events_completes
+    if getattr(lineage, "skips_without_artifacts", False):
+        return  # installed by an earlier call
+
+    def lineage_when_written(operator, env, project_dir, dbt_command_line=None) -> bool:
+        if dbt_command_line and "--no-write-json" in dbt_command_line:
+            return False  # no artifacts to read: as Cosmos does when OpenLineage is not installed
+        return lineage(operator, env, project_dir, dbt_command_line)
+
+    lineage_when_written.skips_without_artifacts = True
+    AbstractDbtLocalBase.calculate_openlineage_events_completes = lineage_when_written
+
+
+def _root_paths_left_to_dbt(partial_parse_filepath: Path, project_path: Path) -> bool:
+    """cosmos.cache.patch_partial_parse_content without the check (_skip_work_nobody_reads): False,
+    the file was not changed."""
+    return False
 
 
 def _critical_nodes_first() -> None:
