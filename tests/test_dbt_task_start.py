@@ -89,6 +89,30 @@ print("task exit status", status)
 """
 
 
+DECODED_PARSE = """
+import os, sys
+from pathlib import Path
+from dbt.contracts.graph.manifest import Manifest
+from dbt.parser.manifest import extended_mashumuro_decoder
+from exchange.pipeline import dbt as exchange_dbt
+saved, other = Path(sys.argv[1]).read_bytes(), Path(sys.argv[2]).read_bytes()
+assert exchange_dbt.decode_saved_parse(Path(sys.argv[1]))
+parent = exchange_dbt._DECODED["manifest"]
+read = lambda data: Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)
+print("the parent decodes", read(saved) is not parent)
+def task(check):
+    pid = os.fork()
+    if pid == 0:
+        print(*check(), flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+def same_file():
+    first, again = read(saved), read(saved)
+    return "a task takes it", first is parent, "then decodes", again is not parent and len(again.nodes) == len(first.nodes)
+task(same_file)
+task(lambda: ("another file is decoded", read(other) is not parent, len(read(other).nodes) == len(parent.nodes)))
+"""
+
 def test_a_dbt_tasks_garbage_collection_skips_what_the_process_held_before_the_task():
     held = [object()]
     start_dbt_task()
@@ -167,6 +191,23 @@ def test_cosmos_copies_the_partial_parse_file_for_a_task_without_unpacking_it(tm
     cosmos.cache._copy_partial_parse_to_project(saved / "partial_parse.msgpack", task_project)
     copied = task_project / "target" / "partial_parse.msgpack"
     assert copied.read_bytes() == (saved / "partial_parse.msgpack").read_bytes()
+
+
+def test_a_forked_task_takes_the_saved_parse_its_parent_decoded_only_for_the_same_bytes_and_once(tmp_path: Path):
+    """warm_dbt decodes the project's partial-parse file in the scheduler (decode_saved_parse): a
+    forked task whose dbt reads those bytes takes that Manifest once; other bytes (a release, a
+    new parse), a second read, or the parent itself decode the file as dbt always did."""
+    saved, other = tmp_path / "saved", tmp_path / "other"
+    for target, as_of in ((saved, ""), (other, "2025-01-31")):  # other vars: other bytes
+        run_dbt(["parse", "--target-path", str(target), "--log-path", str(tmp_path / "logs"),
+                 "--vars", json.dumps({"as_of": as_of})], connects=False)
+    assert (saved / "partial_parse.msgpack").read_bytes() != (other / "partial_parse.msgpack").read_bytes()
+
+    done = subprocess.run([sys.executable, "-c", DECODED_PARSE, str(saved / "partial_parse.msgpack"),
+                           str(other / "partial_parse.msgpack")], capture_output=True, text=True, timeout=300,
+                          check=True)
+    assert done.stdout.splitlines()[-3:] == [
+        "the parent decodes True", "a task takes it True then decodes True", "another file is decoded True True"]
 
 
 def test_a_task_forked_after_the_warm_up_builds_none_of_dbts_serializers_and_can_still_parse_anew(tmp_path: Path):

@@ -316,7 +316,8 @@ def warm_dbt(project_dir: Path = DBT_PROJECT_DIR) -> bool:
     processes); no connection is opened, and no adapter is left behind. A project dbt cannot
     parse is left to the tasks to report: this only makes them cheaper.
 
-    Then every macro of the project is compiled into dbt's template cache (_compile_macros).
+    Then every macro of the project is compiled into dbt's template cache (_compile_macros), and the
+    project's saved parse is decoded for the tasks (decode_saved_parse).
     """
     from dbt.adapters.factory import reset_adapters
 
@@ -330,7 +331,50 @@ def warm_dbt(project_dir: Path = DBT_PROJECT_DIR) -> bool:
     reset_adapters()  # what Cosmos does after each invocation: no adapter state inherited by the forks
     if result.success:
         _compile_macros(result.result)
+        decode_saved_parse(project_dir / "target" / "partial_parse.msgpack")
     return result.success
+
+
+_DECODED: dict[str, object] = {}
+"""The saved parse decode_saved_parse decoded: its bytes, the Manifest, the process that decoded it."""
+
+
+def decode_saved_parse(path: Path) -> bool:
+    """Decode the project's partial-parse file once in a process that forks dbt tasks, so that the
+    first dbt invocation of each forked process takes the Manifest instead of decoding the file
+    again (7.5% of the task processes' CPU, py-spy over a 200k month, 2026-12-07). Whether there
+    was a file to decode.
+
+    Each task reads the file Cosmos copied for it, and dbt decodes it with Manifest.from_msgpack.
+    The decoded Manifest is a function of the bytes alone, and it is handed over only where the
+    bytes dbt read are these exactly: a release that changed the project, or a task that parsed
+    anew and saved its parse, gives other bytes, which dbt decodes as always. It is handed over
+    once per forked process (dbt then changes it in place), never in this process, and the fork
+    gives each task its own copy of the parent's untouched one.
+    """
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumuro_decoder
+
+    if not path.is_file():
+        return False
+    data = path.read_bytes()
+    _DECODED.clear()
+    _DECODED.update(data=data, pid=os.getpid(),
+                    manifest=Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder))
+    decode = Manifest.from_msgpack
+    if getattr(decode, "takes_decoded", False):
+        return True  # installed by an earlier call
+
+    def decoded_once(cls, data: bytes, *args: object, **kwargs: object):
+        if _DECODED.get("pid") not in (None, os.getpid()) and data == _DECODED.get("data"):
+            manifest = _DECODED["manifest"]
+            _DECODED.clear()
+            return manifest
+        return decode(data, *args, **kwargs)
+
+    decoded_once.takes_decoded = True
+    Manifest.from_msgpack = classmethod(decoded_once)
+    return True
 
 
 def _compile_macros(manifest: object) -> int:
