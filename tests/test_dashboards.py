@@ -217,12 +217,24 @@ def test_an_analyst_token_opens_the_dashboards_and_docs_and_nothing_else(served)
     assert api.status_code == 403 and api.json()["error"]["code"] == "Q_FORBIDDEN"
 
 
-def test_the_docs_site_starts_from_the_transforms_parse(served, tmp_path, capfd):
+def test_the_docs_site_starts_from_the_transforms_parse(served, tmp_path, capfd, monkeypatch):
     """model_docs runs after every monthly transform: from a scratch target of its own it parsed the
     whole project each time. It starts from the partial-parse file the transform's tasks left, with
-    their vars, and dbt parses nothing again; the site is still complete."""
+    their vars, and dbt parses nothing again; the site is still complete. dbt writes no debug log
+    (into the scratch folder, deleted after)."""
+    import logging.handlers
+
     from exchange.pipeline.dbt import monthly_vars, run_dbt
     from exchange.pipeline.docs import build_dbt_docs
+
+    log_files: list[str] = []
+    opened = logging.handlers.RotatingFileHandler.__init__
+
+    def recorded(handler, filename, *args, **kwargs):
+        log_files.append(str(filename))
+        opened(handler, filename, *args, **kwargs)
+
+    monkeypatch.setattr(logging.handlers.RotatingFileHandler, "__init__", recorded)
 
     parsed = tmp_path / "target"
     with environment(**exchange_env(served.url, served.home)):
@@ -231,6 +243,7 @@ def test_the_docs_site_starts_from_the_transforms_parse(served, tmp_path, capfd)
         capfd.readouterr()
         site = build_dbt_docs(get_settings(), as_of=None, parsed=parsed)
     dbt_said = capfd.readouterr().out
+    assert [f for f in log_files if f.endswith("dbt.log")] == [str(tmp_path / "dbt.log")]  # the parse's, above
     assert "Unable to do partial parsing" not in dbt_said
     assert "Catalog written" in dbt_said
     catalog = json.loads((site / "catalog.json").read_text())
