@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from exchange.pipeline.deploy import SCHEDULER_IDLE_SLEEP_S
+from exchange.pipeline.deploy import DAG_FILE_REPARSE_S, SCHEDULER_IDLE_SLEEP_S
 from exchange.pipeline.pools import DB_POOL, DB_POOL_SLOTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,3 +90,8 @@ def test_the_init_creates_the_pool_the_dags_name_with_the_slots_of_exchange_airf
 def test_the_scheduler_sleeps_after_an_idle_loop_as_long_as_under_exchange_airflow_up():
     assert COMPOSE["services"]["airflow-scheduler"]["environment"]["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] \
         == SCHEDULER_IDLE_SLEEP_S
+
+
+def test_the_dag_processor_parses_unchanged_files_as_often_as_under_exchange_airflow_up():
+    assert COMPOSE["services"]["airflow-dag-processor"]["environment"][
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == DAG_FILE_REPARSE_S

@@ -60,6 +60,14 @@ has some 60 such waits: at 200k loans a slot of the `exchange_db` pool stood fre
 waited for 40.8 s of the transform at 1 s, 23.1 s at 0.5 s and 16.7 s at 0.2 s (one run each, the
 same clone). 0.5 s costs the idle deployment nothing measurable (busy core-seconds in 30 idle
 seconds: 4.6 at 1 s, 4.8 at 0.5 s, 7.2 at 0.2 s). docker-compose.yml sets the same."""
+DAG_FILE_REPARSE_S = "300"
+"""How often the dag-processor parses a DAG file that has not changed (Airflow's default: 30 s). A
+changed file is parsed at once whatever this says (file_parsing_sort_mode modified_time, the
+default). Each parse of the transform DAG renders its 63 model tasks from the dbt manifest (about a
+second of CPU); at 30 s a month at a million loans (about 5 minutes) parsed the three DAG files
+some ten times, on the two cores the month's tasks use. The manifest changes with a release of the
+models, written by `exchange airflow up`: the DAG shows the new models within this interval, or at
+once after `exchange airflow down` and `up`. docker-compose.yml sets the same."""
 HEALTH_TIMEOUT_S = 240.0
 STOP_TIMEOUT_S = 30.0
 
@@ -219,6 +227,7 @@ def airflow_env(options: Options, settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # the exchange's DAGs are meant to run once deployed
         "AIRFLOW__CORE__EXECUTOR": options.executor,
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": SCHEDULER_IDLE_SLEEP_S,
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": DAG_FILE_REPARSE_S,
         "AIRFLOW__CORE__FERNET_KEY": secret["fernet_key"],
         "AIRFLOW__API_AUTH__JWT_SECRET": secret["jwt_secret"],
         "AIRFLOW__API__SECRET_KEY": secret["api_secret_key"],
