@@ -12,6 +12,8 @@ runs its first query.
 Then, in a process that forks tasks (the scheduler, a Celery worker), dbt reads the project once
 (exchange.pipeline.dbt.warm_dbt): the first dbt invocation of a process builds dbt's serializers
 and schemas, which every forked task otherwise built again (about a second of each model task).
+The DAG files are parsed there too (preparse_dag_files), and each forked task takes its DAG
+instead of parsing the file again.
 Such a process imports what the exchange's other tasks import too (TASK_IMPORTS): the ingest's,
 the gate's and the publication's modules, pandas and Great Expectations with them, which each of
 those tasks imported itself (about a second each, and 3-5 s more in the gate), one after the
@@ -33,8 +35,9 @@ import importlib
 import logging
 import os
 import sys
+from pathlib import Path
 
-from exchange.pipeline.dbt import warm_dbt
+from exchange.pipeline.dbt import MANIFEST_PATH, warm_dbt
 
 COMMAND = (sys.executable, "-m", "exchange.pipeline.preload")
 """How a process starts through this launcher, followed by Airflow's arguments."""
@@ -87,6 +90,81 @@ def import_task_modules() -> None:
         importlib.import_module(module)
 
 
+DAG_FILE_INPUTS = (MANIFEST_PATH,)
+"""What a DAG file's parse reads besides the file and the code imported with it: the transform DAG
+renders its model tasks from the dbt manifest, which a release of the models rewrites."""
+
+_PARSED: dict[str, object] = {}
+"""What preparse_dag_files parsed: the importer's result by (file, bundle path, bundle name), the
+stat of each file it read, and the process that parsed them."""
+
+
+def preparse_dag_files() -> int:
+    """Parse every DAG file of the deployment's bundles once in a process that forks tasks, so that a
+    forked task takes its DAG instead of parsing the file again; how many files were parsed.
+
+    Airflow's task runner parses the task's DAG file in every task process (task_runner.parse): for a
+    model task, Cosmos renders the whole transform DAG, 63 operators from the 2.5 MB manifest, to run
+    one of them. That was 17% of the task processes' CPU in a month under the scheduler (py-spy,
+    200k loans, 2026-12-07). A DAG here is a function of its file, the modules it imports and the
+    manifest (DAG_FILE_INPUTS): it reads no clock, variable or connection when parsed. The modules are
+    the ones this process imported (a change to them needs `exchange airflow down` and `up` anyway),
+    so the result is handed over only while the file and the manifest are as they were when parsed
+    (same inode, size and modification time): a changed file, or a release that rewrote the
+    manifest, is parsed by the task as always. It is handed over once per forked process, never in
+    this one, and the fork gives each task its own copy of the DAG, which the task is free to
+    change. A file that does not parse here is left to the tasks to report.
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.importers import get_importer_registry
+    from airflow.dag_processing.importers.python_importer import PythonDagImporter
+
+    _PARSED.clear()
+    parsed: dict[tuple[str, str, str], tuple[dict[str, tuple[int, int, int] | None], object]] = {}
+    registry = get_importer_registry()
+    for bundle in DagBundlesManager().get_all_dag_bundles():
+        if bundle.supports_versioning:
+            continue  # a task reads its own version of such a bundle, at another path
+        bundle.initialize()
+        if str(bundle.path) not in sys.path:
+            sys.path.append(str(bundle.path))  # as the task runner's BundleDagBag does
+        for path in registry.list_dag_files(bundle.path, safe_mode=True):
+            importer = registry.get_importer(path)
+            if not isinstance(importer, PythonDagImporter):
+                continue
+            inputs = _stats([path, *DAG_FILE_INPUTS])
+            result = importer.import_file(path, bundle_path=bundle.path, bundle_name=bundle.name, safe_mode=False)
+            if not result.errors:
+                parsed[(os.path.normpath(path), str(bundle.path), bundle.name)] = (inputs, result)
+    _PARSED.update(files=parsed, pid=os.getpid())
+    import_file = PythonDagImporter.import_file
+    if not getattr(import_file, "takes_parsed", False):
+        def parsed_once(importer, file_path, *, bundle_path=None, bundle_name=None, safe_mode=True):
+            if _PARSED.get("pid") not in (None, os.getpid()) and not safe_mode:  # the task runner's call
+                entry = _PARSED["files"].pop((os.path.normpath(file_path), str(bundle_path), bundle_name), None)
+                if entry is not None and entry[0] == _stats(entry[0]):
+                    return entry[1]
+            return import_file(importer, file_path, bundle_path=bundle_path, bundle_name=bundle_name,
+                               safe_mode=safe_mode)
+
+        parsed_once.takes_parsed = True
+        PythonDagImporter.import_file = parsed_once
+    return len(parsed)
+
+
+def _stats(paths) -> dict[str, tuple[int, int, int] | None]:
+    """Inode, size and modification time of each path (None when missing)."""
+    stats = {}
+    for path in paths:
+        try:
+            found = Path(path).stat()
+        except FileNotFoundError:
+            stats[str(path)] = None
+        else:
+            stats[str(path)] = (found.st_ino, found.st_size, found.st_mtime_ns)
+    return stats
+
+
 def main() -> None:
     for module in DBT_TASK_IMPORTS:
         importlib.import_module(module)
@@ -97,9 +175,10 @@ def main() -> None:
         if not warm_dbt():
             print("exchange.pipeline.preload: dbt could not parse the project; each task will report why",
                   file=sys.stderr)
+        preparse_dag_files()
         if threads() > 1:
-            print("exchange.pipeline.preload: importing the task modules or reading the project left a thread"
-                  " running; starting again without either",
+            print("exchange.pipeline.preload: importing the task modules, reading the project or parsing the DAG"
+                  " files left a thread running; starting again without them",
                   file=sys.stderr)
             os.execve(sys.executable, [*COMMAND, *sys.argv[1:]], {**os.environ, COLD: "1"})
     airflow_main()  # parses sys.argv[1:], as `airflow` does
