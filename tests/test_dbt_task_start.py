@@ -174,6 +174,49 @@ def test_cosmos_reads_no_lineage_after_an_invocation_that_wrote_no_artifacts():
     assert readers == [1]
 
 
+def test_a_debug_event_is_built_only_when_a_logger_writes_it_or_a_callback_may_read_it(monkeypatch):
+    """dbt built every event into a message and formatted its line, then each logger dropped those
+    under its level; the debug events of a node (each query, connection, cache step) reached no
+    logger in a transform task. Now they are not built, unless a logger logs debug or a callback
+    other than dbt's tracking of behaviour-change warnings is registered."""
+    import io
+
+    from dbt.tracking import track_behavior_change_warn
+    from dbt_common.events import event_manager
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.logger import LoggerConfig
+    from dbt_common.events.types import Note
+
+    built: list[str] = []
+    build = event_manager.msg_from_base_event
+    monkeypatch.setattr(event_manager, "msg_from_base_event",
+                        lambda e, level=None: built.append(e.message()) or build(e, level=level))
+    prepare_dbt_process()
+
+    def manager(level: EventLevel, *callbacks) -> tuple[event_manager.EventManager, io.StringIO]:
+        stream = io.StringIO()
+        events = event_manager.EventManager()
+        events.add_logger(LoggerConfig(name=f"probe-{level}", level=level, output_stream=stream))
+        for callback in (track_behavior_change_warn, *callbacks):
+            events.add_callback(callback)
+        return events, stream
+
+    console, written = manager(EventLevel.INFO)  # as a transform task's dbt: console at info, no file log
+    console.fire_event(Note(msg="a query"), level=EventLevel.DEBUG)
+    console.fire_event(Note(msg="model built"))
+    assert built == ["model built"]
+    assert "a query" not in written.getvalue() and "model built" in written.getvalue()
+
+    debugging, written = manager(EventLevel.DEBUG)  # `--debug`, or a debug-level log file
+    debugging.fire_event(Note(msg="a query"), level=EventLevel.DEBUG)
+    assert "a query" in written.getvalue()
+
+    seen: list[str] = []
+    listened, _ = manager(EventLevel.INFO, lambda message: seen.append(message.info.msg))
+    listened.fire_event(Note(msg="for a callback"), level=EventLevel.DEBUG)
+    assert seen == ["for a callback"]
+
+
 def test_cosmos_copies_the_partial_parse_file_for_a_task_without_unpacking_it(tmp_path: Path, monkeypatch):
     import cosmos.cache
     import msgpack

@@ -141,9 +141,9 @@ def graph_summary(linker: object, manifest: object) -> dict[int, dict[str, objec
 
 
 def _skip_work_nobody_reads() -> None:
-    """Spare each dbt invocation three pieces of work whose result nobody reads here. Together
+    """Spare each dbt invocation four pieces of work whose result nobody reads here; the first three
     about a tenth of a model task's CPU under the scheduler (py-spy over a month's task processes,
-    200k loans, 2026-12-07). Safe to call again.
+    200k loans, 2026-12-07). Installed once; safe to call again.
 
     - dbt writes target/graph_summary.json, a diagnostic, from every invocation: it serializes
       every node of the project to a dict, twice for `dbt build`, to read one field (3.5%); the
@@ -155,24 +155,53 @@ def _skip_work_nobody_reads() -> None:
     - Before each task Cosmos unpacks the whole partial-parse file to check that its nodes' root
       paths exist, mending them for dbt releases before 1.6.6 that did not (2.5%). dbt 1.11 finds
       a moved project itself; the check is not made.
+    - dbt builds every event into a message (protobuf, its text, a timestamp) and formats its line
+      for each logger, whose level then drops it: a node's queries, connections and cache steps
+      are debug events, and no logger here logs debug (the console logs info, --log-level-file
+      none adds no file log). A node's `dbt build` fires about 170 debug events, each query's with
+      its whole SQL (0.9 ms for a 28 KB statement): 26-40 ms of the 0.6-0.85 s of CPU of a node's
+      invocation at 200k loans. A debug event is not built when no logger would write it and no
+      callback but dbt's own tracking of behaviour-change warnings would see it
+      (unlogged_debug_skipped); `--debug` or a debug-level log file still gets every event.
     """
     import cosmos.cache
     from cosmos.operators.local import AbstractDbtLocalBase
     from dbt.compilation import Linker
+    from dbt_common.events.event_manager import EventManager
 
+    if getattr(EventManager.fire_event, "skips_unlogged_debug", False):
+        return  # installed by an earlier call
     Linker.get_graph_summary = graph_summary
     cosmos.cache.patch_partial_parse_content = _root_paths_left_to_dbt
     lineage = AbstractDbtLocalBase.calculate_openlineage_events_completes
-    if getattr(lineage, "skips_without_artifacts", False):
-        return  # installed by an earlier call
 
     def lineage_when_written(operator, env, project_dir, dbt_command_line=None) -> bool:
         if dbt_command_line and "--no-write-json" in dbt_command_line:
             return False  # no artifacts to read: as Cosmos does when OpenLineage is not installed
         return lineage(operator, env, project_dir, dbt_command_line)
 
-    lineage_when_written.skips_without_artifacts = True
     AbstractDbtLocalBase.calculate_openlineage_events_completes = lineage_when_written
+    EventManager.fire_event = unlogged_debug_skipped(EventManager.fire_event)
+
+
+def unlogged_debug_skipped(fire_event):
+    """dbt's EventManager.fire_event, returning before the message is built for a debug event that no
+    logger would write and no callback needs (_skip_work_nobody_reads). dbt always registers one
+    callback, its tracking of behaviour-change warnings, which reads warnings only."""
+    from dbt.tracking import track_behavior_change_warn
+    from dbt_common.events.base_types import EventLevel
+
+    debug = {EventLevel.DEBUG, EventLevel.TEST}  # the levels dbt's loggers treat alike
+
+    def fire_when_read(manager, e, level=None, node=None, force_warn_or_error_handling: bool = False) -> None:
+        if (not force_warn_or_error_handling and (level or e.level_tag()) in debug
+                and not any(logger.level in debug for logger in manager.loggers)
+                and all(callback is track_behavior_change_warn for callback in manager.callbacks)):
+            return
+        fire_event(manager, e, level, node, force_warn_or_error_handling)
+
+    fire_when_read.skips_unlogged_debug = True
+    return fire_when_read
 
 
 def _root_paths_left_to_dbt(partial_parse_filepath: Path, project_path: Path) -> bool:
