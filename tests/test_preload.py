@@ -128,3 +128,22 @@ def test_a_forked_task_takes_its_dag_parsed_before_the_fork_while_its_files_are_
         "= another file is parsed True",
         "= after a release it is parsed True True",
     ]
+
+
+def test_the_scheduler_starts_when_the_dag_files_cannot_be_parsed_before_forking():
+    """The parse before the fork only spares the tasks work: when it fails, the launcher says so and
+    runs Airflow's command all the same, and each task parses its own DAG file."""
+    probe = ("import sys\n"
+             "import airflow.__main__\n"
+             "airflow.__main__.main = lambda: print('airflow runs', sys.argv[1:])\n"
+             "from exchange.pipeline import preload\n"
+             "preload.warm_dbt = lambda: True\n"
+             "def fails():\n"
+             "    raise RuntimeError('no bundle')\n"
+             "preload.preparse_dag_files = fails\n"
+             "preload.main()\n")
+    done = subprocess.run([sys.executable, "-c", probe, "scheduler"], capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "airflow runs ['scheduler']"
+    assert "the DAG files could not be parsed before forking (RuntimeError('no bundle'))" in done.stderr

@@ -113,7 +113,8 @@ def preparse_dag_files() -> int:
     (same inode, size and modification time): a changed file, or a release that rewrote the
     manifest, is parsed by the task as always. It is handed over once per forked process, never in
     this one, and the fork gives each task its own copy of the DAG, which the task is free to
-    change. A file that does not parse here is left to the tasks to report.
+    change. A file that does not parse here is left to the tasks to report, and so is any failure of
+    this parse (main goes on without it).
     """
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.importers import get_importer_registry
@@ -175,7 +176,11 @@ def main() -> None:
         if not warm_dbt():
             print("exchange.pipeline.preload: dbt could not parse the project; each task will report why",
                   file=sys.stderr)
-        preparse_dag_files()
+        try:
+            preparse_dag_files()
+        except Exception as failed:  # noqa: BLE001  (only makes tasks cheaper: must not stop the scheduler)
+            print(f"exchange.pipeline.preload: the DAG files could not be parsed before forking ({failed!r});"
+                  " each task parses its own", file=sys.stderr)
         if threads() > 1:
             print("exchange.pipeline.preload: importing the task modules, reading the project or parsing the DAG"
                   " files left a thread running; starting again without them",
