@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
@@ -184,7 +185,7 @@ def _skip_work_nobody_reads() -> None:
     EventManager.fire_event = unlogged_debug_skipped(EventManager.fire_event)
 
 
-def unlogged_debug_skipped(fire_event):
+def unlogged_debug_skipped(fire_event: Callable[..., None]) -> Callable[..., None]:
     """dbt's EventManager.fire_event, returning before the message is built for a debug event that no
     logger would write and no callback needs (_skip_work_nobody_reads). dbt always registers one
     callback, its tracking of behaviour-change warnings, which reads warnings only."""

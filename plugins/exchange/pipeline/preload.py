@@ -35,6 +35,7 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from exchange.pipeline.dbt import MANIFEST_PATH, warm_dbt
@@ -153,7 +154,7 @@ def preparse_dag_files() -> int:
     return len(parsed)
 
 
-def _stats(paths) -> dict[str, tuple[int, int, int] | None]:
+def _stats(paths: Iterable[str | Path]) -> dict[str, tuple[int, int, int] | None]:
     """Inode, size and modification time of each path (None when missing)."""
     stats = {}
     for path in paths:
