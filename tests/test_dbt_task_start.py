@@ -97,7 +97,7 @@ from dbt.parser.manifest import extended_mashumuro_decoder
 from exchange.pipeline import dbt as exchange_dbt
 saved, other = Path(sys.argv[1]).read_bytes(), Path(sys.argv[2]).read_bytes()
 assert exchange_dbt.decode_saved_parse(Path(sys.argv[1]))
-parent = exchange_dbt._DECODED["manifest"]
+parent = exchange_dbt._DECODED.prepared(saved)
 read = lambda data: Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)
 print("the parent decodes", read(saved) is not parent)
 def task(check):

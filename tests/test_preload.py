@@ -29,7 +29,7 @@ folder, release = Path(sys.argv[1]), Path(sys.argv[2])
 preload.DAG_FILE_INPUTS = (release,)  # stands in for the manifest a release rewrites
 print("=", "parsed", preload.preparse_dag_files(), "threads", preload.threads())
 path = folder / "exchange_transform.py"
-parent = next(dag for dag in preload._PARSED["files"][(str(path), str(folder), "dags-folder")][1].dags
+parent = next(dag for dag in preload._PARSED.prepared((str(path), str(folder), "dags-folder"))[1].dags
               if dag.dag_id == "exchange_transform")
 def dag(file=path):  # as Airflow's task runner parses a task's DAG file (task_runner.parse)
     bag = BundleDagBag(dag_folder=str(file), safe_mode=False, load_op_links=False, bundle_path=folder,

@@ -21,6 +21,7 @@ from filelock import FileLock
 from exchange.core.db import connection_params
 from exchange.core.errors import ExchangeError
 from exchange.core.settings import DBT_PROJECT_DIR, environment
+from exchange.pipeline.forks import ForkHandover
 from exchange.pipeline.watch import first_lines
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -365,8 +366,8 @@ def warm_dbt(project_dir: Path = DBT_PROJECT_DIR) -> bool:
     return result.success
 
 
-_DECODED: dict[str, object] = {}
-"""The saved parse decode_saved_parse decoded: its bytes, the Manifest, the process that decoded it."""
+_DECODED = ForkHandover()
+"""The saved parse decode_saved_parse decoded: its Manifest by the file's bytes."""
 
 
 def decode_saved_parse(path: Path) -> bool:
@@ -388,19 +389,14 @@ def decode_saved_parse(path: Path) -> bool:
     if not path.is_file():
         return False
     data = path.read_bytes()
-    _DECODED.clear()
-    _DECODED.update(data=data, pid=os.getpid(),
-                    manifest=Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder))
+    _DECODED.give({data: Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)})
     decode = Manifest.from_msgpack
     if getattr(decode, "takes_decoded", False):
         return True  # installed by an earlier call
 
     def decoded_once(cls, data: bytes, *args: object, **kwargs: object):
-        if _DECODED.get("pid") not in (None, os.getpid()) and data == _DECODED.get("data"):
-            manifest = _DECODED["manifest"]
-            _DECODED.clear()
-            return manifest
-        return decode(data, *args, **kwargs)
+        manifest = _DECODED.take(data)
+        return manifest if manifest is not None else decode(data, *args, **kwargs)
 
     decoded_once.takes_decoded = True
     Manifest.from_msgpack = classmethod(decoded_once)

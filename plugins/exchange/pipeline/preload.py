@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from exchange.pipeline.dbt import MANIFEST_PATH, warm_dbt
+from exchange.pipeline.forks import ForkHandover
 
 COMMAND = (sys.executable, "-m", "exchange.pipeline.preload")
 """How a process starts through this launcher, followed by Airflow's arguments."""
@@ -95,9 +96,9 @@ DAG_FILE_INPUTS = (MANIFEST_PATH,)
 """What a DAG file's parse reads besides the file and the code imported with it: the transform DAG
 renders its model tasks from the dbt manifest, which a release of the models rewrites."""
 
-_PARSED: dict[str, object] = {}
-"""What preparse_dag_files parsed: the importer's result by (file, bundle path, bundle name), the
-stat of each file it read, and the process that parsed them."""
+_PARSED = ForkHandover()
+"""What preparse_dag_files parsed: by (file, bundle path, bundle name), the stat of each file the
+parse read and the importer's result."""
 
 
 def preparse_dag_files() -> int:
@@ -121,7 +122,6 @@ def preparse_dag_files() -> int:
     from airflow.dag_processing.importers import get_importer_registry
     from airflow.dag_processing.importers.python_importer import PythonDagImporter
 
-    _PARSED.clear()
     parsed: dict[tuple[str, str, str], tuple[dict[str, tuple[int, int, int] | None], object]] = {}
     registry = get_importer_registry()
     for bundle in DagBundlesManager().get_all_dag_bundles():
@@ -138,12 +138,12 @@ def preparse_dag_files() -> int:
             result = importer.import_file(path, bundle_path=bundle.path, bundle_name=bundle.name, safe_mode=False)
             if not result.errors:
                 parsed[(os.path.normpath(path), str(bundle.path), bundle.name)] = (inputs, result)
-    _PARSED.update(files=parsed, pid=os.getpid())
+    _PARSED.give(parsed)
     import_file = PythonDagImporter.import_file
     if not getattr(import_file, "takes_parsed", False):
         def parsed_once(importer, file_path, *, bundle_path=None, bundle_name=None, safe_mode=True):
-            if _PARSED.get("pid") not in (None, os.getpid()) and not safe_mode:  # the task runner's call
-                entry = _PARSED["files"].pop((os.path.normpath(file_path), str(bundle_path), bundle_name), None)
+            if not safe_mode:  # the task runner's call
+                entry = _PARSED.take((os.path.normpath(file_path), str(bundle_path), bundle_name))
                 if entry is not None and entry[0] == _stats(entry[0]):
                     return entry[1]
             return import_file(importer, file_path, bundle_path=bundle_path, bundle_name=bundle_name,
