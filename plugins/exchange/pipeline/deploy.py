@@ -59,7 +59,9 @@ A transform task whose upstream just ended waits for the next loop to be queued,
 has some 60 such waits: at 200k loans a slot of the `exchange_db` pool stood free while a task
 waited for 40.8 s of the transform at 1 s, 23.1 s at 0.5 s and 16.7 s at 0.2 s (one run each, the
 same clone). 0.5 s costs the idle deployment nothing measurable (busy core-seconds in 30 idle
-seconds: 4.6 at 1 s, 4.8 at 0.5 s, 7.2 at 0.2 s). docker-compose.yml sets the same."""
+seconds: 4.6 at 1 s, 4.8 at 0.5 s, 7.2 at 0.2 s). docker-compose.yml sets the same. With the
+LocalExecutor the sleep also ends when a worker reports a task's start or end
+(exchange.pipeline.wakeup)."""
 DAG_FILE_REPARSE_S = "300"
 """How often the dag-processor parses a DAG file that has not changed (Airflow's default: 30 s). A
 changed file is parsed at once whatever this says (file_parsing_sort_mode modified_time, the

@@ -22,7 +22,9 @@ jemalloc's background thread), and a fork has them without their threads; FORK_S
 both from starting, and the check below still holds.
 
 `exchange airflow up` starts the scheduler and the Celery workers as
-`python -m exchange.pipeline.preload <airflow arguments>`; the other components fork no task.
+`python -m exchange.pipeline.preload <airflow arguments>`; the other components fork no task. In the
+scheduler it also installs the idle sleep that a LocalExecutor worker's report ends
+(exchange.pipeline.wakeup).
 Importing these and reading the project open no connection and leave no thread running: forking
 after them is safe. Should the reading leave a thread (dbt parsed a model after all, starting
 dbt-extractor's thread pool, which a fork inherits without its threads), the process starts
@@ -40,6 +42,7 @@ from pathlib import Path
 
 from exchange.pipeline.dbt import MANIFEST_PATH, warm_dbt
 from exchange.pipeline.forks import ForkHandover
+from exchange.pipeline.wakeup import wake_on_results
 
 COMMAND = (sys.executable, "-m", "exchange.pipeline.preload")
 """How a process starts through this launcher, followed by Airflow's arguments."""
@@ -187,6 +190,9 @@ def main() -> None:
                   " files left a thread running; starting again without them",
                   file=sys.stderr)
             os.execve(sys.executable, [*COMMAND, *sys.argv[1:]], {**os.environ, COLD: "1"})
+    if sys.argv[1:2] == ["scheduler"] and not wake_on_results():
+        print("exchange.pipeline.preload: this Airflow's scheduler loop is not the one expected; it sleeps"
+              " its idle time whatever the workers report", file=sys.stderr)
     airflow_main()  # parses sys.argv[1:], as `airflow` does
 
 
