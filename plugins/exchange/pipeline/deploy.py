@@ -334,9 +334,8 @@ def _wait_healthy(home: Path, options: Options, parts: tuple[str, ...]) -> None:
     raise DeployError("A_NOT_HEALTHY", f"Airflow not healthy after {HEALTH_TIMEOUT_S:.0f} s ({health}); see {home / 'logs'}")
 
 
-def _warm_execution_api(options: Options) -> bool:
-    """Make the api-server's first Execution API request, before the scheduler can start a task;
-    whether it answered.
+def _warm_execution_api(options: Options) -> None:
+    """Make the api-server's first Execution API request, before the scheduler can start a task.
 
     The api-server builds the Execution API's versioned routes (Cadwyn) on the first request that
     reaches it, and that request waits for them. It was the first task's start call (PATCH
@@ -344,11 +343,8 @@ def _warm_execution_api(options: Options) -> bool:
     soon as its DAG is parsed waited 2.4-2.5 s to start, against 20 ms for the next task (the
     api-server's access log, 2026-12-07), on the path of the deployment's first month. A request
     that does not answer is left to the first task to wait for, as before."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{options.port}/execution/health", timeout=60) as r:
-            return r.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    with contextlib.suppress(urllib.error.URLError, OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{options.port}/execution/health", timeout=60).close()
 
 
 def _stop_groups(pgids: list[int]) -> None:
